@@ -1,0 +1,70 @@
+import Foundation
+
+/// A value that may be secret. Job files should reference secrets (`${env:NAME}`, `${file:PATH}`)
+/// rather than hold them; a literal is allowed but `sluice validate` warns about it when the key
+/// looks secret. `description` never reveals a secret.
+public enum SecretValue: Sendable, Hashable, CustomStringConvertible {
+    case literal(String)
+    case env(String)
+    case file(String)
+
+    /// Parses `${env:NAME}` and `${file:PATH}`; anything else is a literal.
+    public init(parsing text: String) {
+        if text.hasPrefix("${env:"), text.hasSuffix("}") {
+            self = .env(String(text.dropFirst(6).dropLast()))
+        } else if text.hasPrefix("${file:"), text.hasSuffix("}") {
+            self = .file(String(text.dropFirst(7).dropLast()))
+        } else {
+            self = .literal(text)
+        }
+    }
+
+    /// The text as written in a job file (a literal is shown as written: use `redacted` for output).
+    public var source: String {
+        switch self {
+        case .literal(let s): s
+        case .env(let name): "${env:\(name)}"
+        case .file(let path): "${file:\(path)}"
+        }
+    }
+
+    public var isReference: Bool { if case .literal = self { false } else { true } }
+
+    /// References shown as written, literals as `******`.
+    public var redacted: String { isReference ? source : "******" }
+
+    public var description: String { redacted }
+
+    /// Reads the secret. `relativeTo` is the directory that relative file paths are read from.
+    /// Throws `SluiceError.invalidInput` naming the variable or file, never the value.
+    public func resolve(environment: [String: String] = ProcessInfo.processInfo.environment,
+                        relativeTo directory: String? = nil) throws -> String {
+        switch self {
+        case .literal(let s):
+            return s
+        case .env(let name):
+            guard let v = environment[name] else {
+                throw SluiceError.invalid("environment variable \(name) is not set",
+                                          hint: "export \(name)=… before running, or use ${file:PATH}")
+            }
+            return v
+        case .file(let path):
+            let full = (path.hasPrefix("/") || directory == nil) ? path : directory! + "/" + path
+            guard let data = FileManager.default.contents(atPath: full),
+                  let text = String(data: data, encoding: .utf8) else {
+                throw SluiceError.invalid("secret file \(full) cannot be read")
+            }
+            return text.trimmingCharacters(in: .newlines)
+        }
+    }
+}
+
+/// Keys whose values are secrets wherever they appear (kafkaConfig, destination connections).
+public enum SecretKeys {
+    public static func isSecret(_ key: String) -> Bool {
+        let k = key.lowercased()
+        return k.contains("password") || k.contains("secret") || k.hasSuffix("accesskey")
+            || k == "accesskey" || k.contains("jaas.config") || k.contains("token")
+            || k.hasSuffix(".key") || k.contains("credential")
+    }
+}

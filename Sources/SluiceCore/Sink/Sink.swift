@@ -1,0 +1,92 @@
+import Foundation
+
+/// How a run writes its destination partition.
+public enum WriteMode: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Replace the partition atomically at commit (DataWorks `truncate: true`).
+    case overwrite
+    /// Add rows to the partition (DataWorks `truncate: false`).
+    case append
+}
+
+/// A resolved partition of a destination table: ordered `key=value` pairs, outermost first.
+/// Empty for an unpartitioned table.
+public struct PartitionSpec: Hashable, Sendable, CustomStringConvertible {
+    public struct Entry: Hashable, Sendable {
+        public var key: String
+        public var value: String
+        public init(key: String, value: String) {
+            self.key = key
+            self.value = value
+        }
+    }
+    public var entries: [Entry]
+
+    public init(_ entries: [Entry] = []) { self.entries = entries }
+
+    /// Parses `ds=2022112210` or `ds=20221122,hh=10` (also `/` as separator). Empty text is the
+    /// unpartitioned spec. Throws `SluiceError.invalidInput` for malformed text.
+    public init(parsing text: String) throws {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.isEmpty { self.entries = []; return }
+        var entries: [Entry] = []
+        for part in trimmed.split(whereSeparator: { $0 == "," || $0 == "/" }) {
+            let kv = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = kv.first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
+            guard kv.count == 2, !key.isEmpty else {
+                throw SluiceError.invalid("partition '\(text)': '\(part)' is not key=value",
+                                          hint: "write partitions as ds=20221122 or ds=20221122,hh=10")
+            }
+            var value = String(kv[1]).trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, let f = value.first, f == "'" || f == "\"", value.last == f {
+                value = String(value.dropFirst().dropLast())
+            }
+            guard !value.isEmpty else {
+                throw SluiceError.invalid("partition '\(text)': key '\(key)' has an empty value")
+            }
+            if entries.contains(where: { $0.key == key }) {
+                throw SluiceError.invalid("partition '\(text)': key '\(key)' appears twice")
+            }
+            entries.append(Entry(key: key, value: value))
+        }
+        self.entries = entries
+    }
+
+    public var keys: [String] { entries.map(\.key) }
+    public var isEmpty: Bool { entries.isEmpty }
+
+    /// `ds=2022112210,hh=10`; empty when unpartitioned.
+    public var description: String { entries.map { "\($0.key)=\($0.value)" }.joined(separator: ",") }
+}
+
+/// What a partition writer reports at commit.
+public struct CommitResult: Sendable, Equatable {
+    public var rowsWritten: Int64
+    public init(rowsWritten: Int64) { self.rowsWritten = rowsWritten }
+}
+
+/// A destination: SQLite warehouse, MaxCompute, discard, ….
+///
+/// The runner calls `prepare` before reading any Kafka record (so schema problems fail fast), then
+/// `open` for the instance's partition, writes row batches, and finally `commit` or `abort`.
+public protocol Sink: Sendable {
+    /// Checks the destination table against the columns the job writes and the partition keys, and
+    /// creates what is allowed to be created. Throws `SluiceError` (kind `.destination` or
+    /// `.invalidInput`) listing every difference.
+    func prepare(columns: [ColumnSpec], partitionKeys: [String]) async throws
+
+    /// The destination table's columns, in table order (without partition columns), when it exists.
+    func tableColumns() async throws -> [ColumnSpec]?
+
+    /// Opens the partition for writing. Nothing is visible to readers before `commit`.
+    func open(partition: PartitionSpec, mode: WriteMode, columns: [ColumnSpec]) async throws -> any PartitionWriter
+}
+
+/// An open partition. Either `commit` or `abort` is called exactly once.
+public protocol PartitionWriter: AnyObject, Sendable {
+    /// Writes one batch of rows; `batch.columns` equal the columns given to `open`.
+    func write(_ batch: RowBatch) async throws
+    /// Makes the written rows visible atomically: readers see the old partition or the new one.
+    func commit() async throws -> CommitResult
+    /// Discards everything written; the destination is exactly as it was before `open`.
+    func abort() async
+}

@@ -1,0 +1,41 @@
+import Testing
+@testable import SluiceCore
+
+@Suite struct CoreTypesTests {
+    @Test func columnTypesRoundTrip() {
+        for text in ["BIGINT", "INT", "SMALLINT", "TINYINT", "DOUBLE", "FLOAT", "DECIMAL(18,2)", "STRING",
+                     "VARCHAR(64)", "CHAR(8)", "BOOLEAN", "DATETIME", "DATE", "TIMESTAMP", "BINARY"] {
+            #expect(ColumnType(parsing: text)?.description == text)
+            #expect(ColumnType(parsing: text.lowercased())?.description == text)
+        }
+        #expect(ColumnType(parsing: "decimal") == .decimal(precision: 38, scale: 18))
+        #expect(ColumnType(parsing: "DECIMAL(2,3)") == nil)
+        #expect(ColumnType(parsing: "VARCHAR(0)") == nil)
+        #expect(ColumnType(parsing: "map<string,string>") == nil)
+    }
+
+    @Test func partitionSpecParsing() throws {
+        #expect(try PartitionSpec(parsing: "ds=2022112210").description == "ds=2022112210")
+        #expect(try PartitionSpec(parsing: "ds='20221122', hh=10").keys == ["ds", "hh"])
+        #expect(try PartitionSpec(parsing: "").isEmpty)
+        #expect(throws: SluiceError.self) { try PartitionSpec(parsing: "ds") }
+        #expect(throws: SluiceError.self) { try PartitionSpec(parsing: "ds=1,ds=2") }
+        #expect(throws: SluiceError.self) { try PartitionSpec(parsing: "ds=") }
+    }
+
+    @Test func secretsAreRedacted() throws {
+        #expect(SecretValue(parsing: "${env:PW}") == .env("PW"))
+        #expect(SecretValue(parsing: "hunter2").description == "******")
+        #expect(try SecretValue.env("PW").resolve(environment: ["PW": "x"]) == "x")
+        #expect(throws: SluiceError.self) { try SecretValue.env("PW").resolve(environment: [:]) }
+    }
+
+    @Test func rowBatchIsRowMajor() {
+        var b = RowBatch(columns: [ColumnSpec(name: "a", type: .bigint), ColumnSpec(name: "b", type: .string)])
+        b.append(row: [.int(1), .string("x")])
+        b.append(row: [.null, .string("y")])
+        #expect(b.rowCount == 2)
+        #expect(b[1, 1] == .string("y"))
+        #expect(Array(b.row(0)) == [.int(1), .string("x")])
+    }
+}
