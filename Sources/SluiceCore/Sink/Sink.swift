@@ -78,7 +78,10 @@ public protocol Sink: Sendable {
     func tableColumns() async throws -> [ColumnSpec]?
 
     /// Opens the partition for writing. Nothing is visible to readers before `commit`.
-    func open(partition: PartitionSpec, mode: WriteMode, columns: [ColumnSpec]) async throws -> any PartitionWriter
+    /// `provenance` says which instance writes and from which offsets; destinations that can store it
+    /// atomically with the data (the SQLite warehouse) do, so `sluice partitions` can show it.
+    func open(partition: PartitionSpec, mode: WriteMode, columns: [ColumnSpec],
+              provenance: WriteProvenance) async throws -> any PartitionWriter
 }
 
 /// An open partition. Either `commit` or `abort` is called exactly once.
@@ -89,4 +92,37 @@ public protocol PartitionWriter: AnyObject, Sendable {
     func commit() async throws -> CommitResult
     /// Discards everything written; the destination is exactly as it was before `open`.
     func abort() async
+}
+
+/// The offsets one partition of a Kafka topic contributed to a write: `[from, to)`.
+public struct PartitionOffsets: Sendable, Hashable, Codable {
+    public var partition: Int32
+    public var from: Int64
+    public var to: Int64
+    public init(partition: Int32, from: Int64, to: Int64) {
+        self.partition = partition
+        self.from = from
+        self.to = to
+    }
+}
+
+/// Who wrote a destination partition, and from what.
+public struct WriteProvenance: Sendable, Hashable {
+    public var job: String
+    public var instanceId: String
+    /// The window `[start, end)` in epoch milliseconds, when the window is by time.
+    public var windowStartMillis: Int64?
+    public var windowEndMillis: Int64?
+    public var topic: String
+    public var offsets: [PartitionOffsets]
+
+    public init(job: String, instanceId: String, windowStartMillis: Int64? = nil, windowEndMillis: Int64? = nil,
+                topic: String, offsets: [PartitionOffsets] = []) {
+        self.job = job
+        self.instanceId = instanceId
+        self.windowStartMillis = windowStartMillis
+        self.windowEndMillis = windowEndMillis
+        self.topic = topic
+        self.offsets = offsets
+    }
 }
