@@ -70,6 +70,11 @@ let package = Package(
             name: "CLITests",
             resources: [.copy("Fixtures")]
         ),
+        // End to end: dev broker + runner + warehouse, in-process and through the binary.
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["SluiceCore", "SluiceRuntime", "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse"]
+        ),
         .testTarget(
             name: "SluiceKafkaTests",
             dependencies: ["SluiceKafka", "SluiceCore"]

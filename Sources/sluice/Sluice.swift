@@ -19,6 +19,9 @@ struct Sluice: AsyncParsableCommand {
             Validate.self,
             Show.self,
             Import.self,
+            Run.self,
+            Demo.self,
+            Loadgen.self,
         ]
     )
 

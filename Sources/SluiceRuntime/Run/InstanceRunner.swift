@@ -1,0 +1,326 @@
+import Foundation
+import SluiceCore
+import SluiceKafka
+import SluiceMaxCompute
+import SluiceWarehouse
+
+/// How to run one instance of a job.
+public struct RunOptions: Sendable {
+    /// The scheduled time (epoch seconds); nil = now.
+    public var scheduledTime: Int64?
+    /// Overrides the business date (backfill: `${…}` sees it, `$[…]` the scheduled time).
+    public var businessDate: CivilDate?
+    /// Plan and print, write nothing (not even the ledger).
+    public var dryRun = false
+    /// Plan again instead of replaying the instance's stored plan.
+    public var replan = false
+    /// Create the destination table when it does not exist.
+    public var createTable = false
+    /// Wait for another run of the same job and partition instead of failing.
+    public var waitForLock = false
+    /// In contiguous mode, let this instance take the offsets of earlier instances that have not run.
+    public var allowGap = false
+    /// The ledger directory; nil = `.sluice/` next to the job file.
+    public var stateDirectory: String?
+    public var showProgress = true
+    /// Rows per batch handed to the destination.
+    public var batchRows = 8192
+
+    public init() {}
+}
+
+/// What a run did: the JSON of `sluice run --json` and the summary printed at the end.
+public struct RunReport: Sendable, Codable {
+    public struct Partition: Sendable, Codable {
+        public var partition: Int32
+        public var fromOffset: Int64
+        public var toOffset: Int64
+        public var lowWatermark: Int64
+        public var highWatermark: Int64
+        public var read: Int64?
+        public var late: Int64?
+        public var early: Int64?
+        public var skipped: Int64?
+        /// The offset after the last record read (past `toOffset` under idle completion).
+        public var readEnd: Int64?
+    }
+    public struct Counts: Sendable, Codable {
+        public var read: Int64 = 0
+        public var written: Int64 = 0
+        public var dirty: Int64 = 0
+        public var late: Int64 = 0
+        public var early: Int64 = 0
+        public var skipped: Int64 = 0
+    }
+
+    public var instanceId: Int64?
+    public var job: String
+    public var status: String
+    public var scheduledTime: String
+    public var businessDate: String
+    public var parameters: [String: String]
+    public var windowStart: String?
+    public var windowEnd: String?
+    public var windowMode: String
+    public var topic: String
+    public var destination: String
+    public var partition: String
+    public var replayedPlan: Bool
+    public var plan: [Partition]
+    public var records: Counts
+    public var seconds: Double
+    public var error: String?
+}
+
+/// Runs one instance: resolve parameters, plan and store the plan, read, map, write, commit, record
+/// the outcome, commit group offsets. A failed run leaves the destination as it was.
+public struct InstanceRunner: Sendable {
+    public let job: LoadedJob
+    public let options: RunOptions
+
+    public init(job: LoadedJob, options: RunOptions = RunOptions()) {
+        self.job = job
+        self.options = options
+    }
+
+    var spec: JobSpec { job.spec }
+
+    /// The resolved instance: parameters, window bounds, destination partition.
+    public func resolve() throws -> (context: EvaluationContext, instance: ResolvedJobInstance) {
+        let compiled = try CompiledJobParameters(job: spec)
+        let now = Int64(Date().timeIntervalSince1970)
+        let context = EvaluationContext(scheduledTime: options.scheduledTime ?? now, zone: compiled.zone,
+                                        businessDate: options.businessDate, jobId: spec.name, nodeId: spec.name)
+        return (context, try compiled.resolve(context))
+    }
+
+    /// The ledger for this job.
+    public func openLedger() throws -> Ledger {
+        let dir = options.stateDirectory ?? (job.directory as NSString).appendingPathComponent(".sluice")
+        return try Ledger.open(directory: dir)
+    }
+
+    /// Runs the instance. Throws `SluiceError` (kind decides the exit code) after recording the
+    /// failure in the ledger; the report of a successful run is returned.
+    public func run() async throws -> RunReport {
+        let started = ContinuousClock.now
+        let (context, resolved) = try resolve()
+        let partitionSpec = try PartitionSpec(parsing: resolved.partition)
+        let zone = context.zone
+        var report = RunReport(
+            instanceId: nil, job: spec.name, status: "planned", scheduledTime: zone.iso8601(context.scheduledTime),
+            businessDate: context.businessDate.compact,
+            parameters: Dictionary(resolved.parameters.pairs.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }),
+            windowStart: nil, windowEnd: nil, windowMode: spec.source.windowMode.rawValue, topic: spec.source.topic,
+            destination: "\(spec.destination.kind.typeName):\(spec.destination.table)", partition: partitionSpec.description,
+            replayedPlan: false, plan: [], records: RunReport.Counts(), seconds: 0, error: nil)
+        if case .instant(let ms) = resolved.begin { report.windowStart = zone.iso8601(millis: ms) }
+        if case .instant(let ms) = resolved.end { report.windowEnd = zone.iso8601(millis: ms) }
+
+        let source = try KafkaSource(spec: spec.source, secretsDirectory: job.directory)
+        let sink = try SinkFactory.make(job: job, createTable: options.createTable)
+        let readOptions = ReadOptions(completion: spec.source.completion, skipExceedRecord: spec.source.skipExceedRecord,
+                                      autoOffsetReset: spec.source.autoOffsetReset)
+
+        if options.dryRun {
+            let plan = try await source.plan(begin: try planBegin(resolved.begin, previous: nil), end: planEnd(resolved.end),
+                                             partitions: spec.source.partitions, autoOffsetReset: spec.source.autoOffsetReset)
+            report.plan = plan.partitions.map(Self.partitionReport)
+            report.seconds = started.duration(to: .now).seconds
+            return report
+        }
+
+        let ledger = try openLedger()
+        let lock = try await ledger.lock(job: spec.name, partition: partitionSpec.description, wait: options.waitForLock)
+        defer { lock.release() }
+        let instance = try await ledger.startAttempt(NewInstance(
+            job: spec.name, scheduledAt: Date(timeIntervalSince1970: Double(context.scheduledTime)),
+            businessDate: context.businessDate.compact, parameters: report.parameters,
+            windowStart: resolved.begin.date, windowEnd: resolved.end.date, partition: partitionSpec.description))
+        report.instanceId = instance.id
+        let progress = RunProgress(enabled: options.showProgress && isatty(STDERR_FILENO) != 0)
+        var writer: (any PartitionWriter)?
+        do {
+            // The destination is checked before any record is read.
+            let columns = try await destinationColumns(sink: sink)
+            try await sink.prepare(columns: columns.mapped, partitionKeys: partitionSpec.keys)
+            let program = try FieldProgram(table: columns.table, mapping: spec.mapping, options: FieldProgramOptions(job: spec))
+
+            // The plan: replayed when stored, else computed and stored before reading.
+            var plan: WindowPlan
+            if !options.replan, let stored = try await ledger.plan(instanceId: instance.id) {
+                plan = stored
+                report.replayedPlan = true
+            } else {
+                let previous = try await contiguousStart(ledger: ledger, context: context)
+                plan = try await source.plan(begin: try planBegin(resolved.begin, previous: previous), end: planEnd(resolved.end),
+                                             partitions: spec.source.partitions, autoOffsetReset: spec.source.autoOffsetReset)
+                try await ledger.storePlan(plan, instanceId: instance.id, windowMode: spec.source.windowMode.rawValue)
+            }
+            report.plan = plan.partitions.map(Self.partitionReport)
+            progress.planned(plan.partitions.map { ($0.partition, $0.fromOffset, $0.toOffset) })
+
+            let provenance = WriteProvenance(job: spec.name, instanceId: String(instance.id),
+                                             windowStartMillis: plan.startMillis, windowEndMillis: plan.endMillis,
+                                             topic: plan.topic,
+                                             offsets: plan.partitions.map { PartitionOffsets(partition: $0.partition, from: $0.fromOffset, to: $0.toOffset) })
+            let openWriter = try await sink.open(partition: partitionSpec, mode: spec.destination.writeMode,
+                                                 columns: program.columns, provenance: provenance)
+            writer = openWriter
+            var dirty = DirtyCollector(limit: spec.settings.errorLimit)
+            var rows = RowBatch(columns: program.columns, reservingRows: options.batchRows)
+            let batchRows = options.batchRows
+            let instanceId = instance.id
+            let summary = try await source.read(plan, options: readOptions) { batch in
+                progress.advance(by: batch)
+                dirty.countRead(batch.count)
+                do {
+                    try program.run(batch, into: &rows, dirty: &dirty)
+                } catch {
+                    try await ledger.addDirty(dirty.takeRecords(), instanceId: instanceId)
+                    throw error
+                }
+                let kept = dirty.takeRecords()
+                if !kept.isEmpty { try await ledger.addDirty(kept, instanceId: instanceId) }
+                if rows.rowCount >= batchRows {
+                    try await openWriter.write(rows)
+                    rows.removeAll()
+                }
+            }
+            if rows.rowCount > 0 { try await openWriter.write(rows) }
+            try dirty.finish()
+            progress.finish()
+
+            report.plan = summary.plan.partitions.map { p in
+                var r = Self.partitionReport(p)
+                if let s = summary.partitions.first(where: { $0.partition == p.partition }) {
+                    r.read = s.delivered
+                    r.late = s.late
+                    r.early = s.exceeding
+                    r.skipped = s.skipped
+                    r.readEnd = s.position
+                }
+                return r
+            }
+            report.records.read = summary.delivered + summary.skipped
+            report.records.dirty = Int64(dirty.dirtyCount)
+            report.records.late = summary.late
+            report.records.early = summary.exceeding
+            report.records.skipped = summary.skipped
+
+            let committed = try await openWriter.commit()
+            writer = nil
+            report.records.written = committed.rowsWritten
+            try await ledger.recordReadEnds(summary.plan.endOffsets, instanceId: instance.id)
+            report.status = "succeeded"
+            report.seconds = started.duration(to: .now).seconds
+            try await ledger.finish(instanceId: instance.id, status: .succeeded, counts: report.records.ledgerCounts, error: nil)
+            do {
+                try await source.commitGroupOffsets(summary.plan)
+            } catch {
+                try? await ledger.log(instanceId: instance.id, level: .warning,
+                                      "group offsets not committed to \(spec.source.groupId ?? ""): \(error)")
+            }
+            return report
+        } catch {
+            progress.finish()
+            if let writer { await writer.abort() }
+            let message = (error as? SluiceError)?.description ?? "\(error)"
+            report.status = "failed"
+            report.error = message
+            try? await ledger.finish(instanceId: instance.id, status: .failed, counts: report.records.ledgerCounts, error: message)
+            throw RunFailure(report: report, error: error as? SluiceError ?? SluiceError(.failed, message))
+        }
+    }
+
+    /// The table's columns (all of them: unmapped ones get NULL) and the mapped ones, in order.
+    func destinationColumns(sink: any Sink) async throws -> (table: [ColumnSpec], mapped: [ColumnSpec]) {
+        let existing = try await sink.tableColumns()
+        var mapping = spec.mapping
+        if spec.destination.columns == ["*"] {
+            guard let existing else {
+                throw SluiceError(.destination, "destination table \(spec.destination.table) does not exist, and `column: [\"*\"]` needs its columns",
+                                  hint: "create it first (sluice ddl JOB --apply) or list the columns")
+            }
+            guard existing.count >= mapping.count else {
+                throw SluiceError.invalid("\(mapping.count) source fields for the \(existing.count) columns of \(spec.destination.table)")
+            }
+            for i in mapping.indices { mapping[i].to = existing[i].name }
+        }
+        let mapped = mapping.map { m -> ColumnSpec in
+            let name = m.to ?? ""
+            if let c = existing?.first(where: { $0.name.lowercased() == name.lowercased() }) { return c }
+            return ColumnSpec(name: name, type: DDL.columnType(for: m, in: spec.destination))
+        }
+        return (existing ?? mapped, mapped)
+    }
+
+    /// In contiguous mode, the previous successful instance's end offsets (and a gap check).
+    func contiguousStart(ledger: Ledger, context: EvaluationContext) async throws -> [Int32: Int64]? {
+        guard spec.source.windowMode == .contiguous else { return nil }
+        guard let previous = try await ledger.latestSucceeded(job: spec.name, before: context.scheduledDate) else { return nil }
+        if !options.allowGap, let schedule = spec.schedule {
+            let calendar = try InstanceCalendar(schedule, zone: context.zone)
+            let from = Int64(previous.scheduledAt.timeIntervalSince1970) + 1
+            let missing = calendar.instances(from: from, to: context.scheduledTime).filter { !$0.isDryRun }
+            if !missing.isEmpty {
+                let names = missing.prefix(5).map { context.zone.iso8601($0.scheduledTime) }.joined(separator: ", ")
+                throw SluiceError(.state,
+                    "contiguous window gap: \(missing.count) earlier instance(s) of \(spec.name) have not succeeded (\(names)\(missing.count > 5 ? ", …" : "")); their records would land in this partition",
+                    hint: "run them first (sluice run --at …), or pass --allow-gap to take their records into this instance")
+            }
+        }
+        guard let ends = try await ledger.readEnds(instanceId: previous.id), !ends.isEmpty else { return nil }
+        return ends
+    }
+
+    func planBegin(_ bound: ResolvedBound, previous: [Int32: Int64]?) throws -> PlanBegin {
+        if let previous { return .offsets(previous) }
+        switch bound {
+        case .instant(let ms): return .timestampMillis(ms)
+        case .offset(let o): return .offset(o)
+        case .earliest: return .earliest
+        case .latest: return .latest
+        case .groupOffset: return .groupOffset
+        }
+    }
+
+    func planEnd(_ bound: ResolvedBound) throws -> PlanEnd {
+        switch bound {
+        case .instant(let ms): return .timestampMillis(ms)
+        case .offset(let o): return .offset(o)
+        case .latest: return .latest
+        case .earliest, .groupOffset:
+            throw SluiceError.invalid("a window cannot end at \(bound)")
+        }
+    }
+
+    static func partitionReport(_ p: PartitionPlan) -> RunReport.Partition {
+        RunReport.Partition(partition: p.partition, fromOffset: p.fromOffset, toOffset: p.toOffset,
+                            lowWatermark: p.lowWatermark, highWatermark: p.highWatermark)
+    }
+}
+
+/// A run that failed: the report (with the error) and the error that decides the exit code.
+public struct RunFailure: Error, CustomStringConvertible, Sendable {
+    public var report: RunReport
+    public var error: SluiceError
+    public var description: String { error.description }
+}
+
+extension ResolvedBound {
+    var date: Date? {
+        if case .instant(let ms) = self { return Date(timeIntervalSince1970: Double(ms) / 1000) }
+        return nil
+    }
+}
+
+extension RunReport.Counts {
+    var ledgerCounts: InstanceCounts {
+        InstanceCounts(read: read, written: written, dirty: dirty, late: late, early: early, skipped: skipped)
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,36 @@
+import Foundation
+import SluiceCore
+import SluiceMaxCompute
+import SluiceWarehouse
+
+/// Builds the destination of a job.
+public enum SinkFactory {
+    /// The sink for `job`'s destination. Secrets are resolved here, at the edge.
+    public static func make(job: LoadedJob, createTable: Bool) throws -> any Sink {
+        let d = job.spec.destination
+        switch d.kind {
+        case .sqlite(let path):
+            return WarehouseSink(path: warehousePath(path, job: job), table: d.table,
+                                 partitionKeys: try PartitionSpec(parsing: probePartition(d.partition)).keys,
+                                 createTable: createTable)
+        case .discard:
+            return DiscardSink()
+        case .maxcompute(let connection):
+            return try MaxComputeSink(connection: connection, destination: d, settings: job.spec.settings,
+                                      secretsDirectory: job.directory, createTable: createTable)
+        case .unresolved(let name, _):
+            throw SluiceError.invalid("destination data source '\(name)' is not resolved",
+                                      hint: "pass --datasources FILE with an entry named \(name)")
+        }
+    }
+
+    /// The warehouse file of a sqlite destination, relative to the job file's directory.
+    public static func warehousePath(_ path: String, job: LoadedJob) -> String {
+        path.hasPrefix("/") ? path : (job.directory as NSString).appendingPathComponent(path)
+    }
+
+    /// The partition template with every `${…}` replaced by a placeholder, to read its keys.
+    static func probePartition(_ template: String) -> String {
+        ParameterReferences.substitute(template) { _ in "x" }
+    }
+}

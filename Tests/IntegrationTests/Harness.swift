@@ -1,0 +1,139 @@
+import Foundation
+import SluiceCore
+import SluiceDevKafka
+import SluiceKafka
+import SluiceRuntime
+
+/// Shared pieces of the end-to-end tests: a broker per test, a temp directory, produced records,
+/// job files, and the `sluice` binary.
+struct Harness {
+    let broker: DevKafkaBroker
+    let dir: String
+    var servers: String { "127.0.0.1:\(broker.port)" }
+
+    static func start(topic: String = "events", partitions: Int = 3) async throws -> Harness {
+        let broker = try await DevKafkaBroker.start(topics: [DevKafkaTopic(name: topic, partitions: partitions)])
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-it-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return Harness(broker: broker, dir: dir)
+    }
+
+    func stop() async {
+        try? await broker.shutdown()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// One produced record: where it went and what it carries.
+    struct Produced: Hashable, Sendable {
+        var partition: Int32
+        var key: String
+        var value: String
+        var timestamp: Int64
+    }
+
+    /// Produces `records` (partition, key, JSON value, timestamp) and waits for delivery.
+    func produce(_ records: [Produced], topic: String = "events") async throws {
+        let producer = try KafkaProducer(bootstrapServers: servers)
+        try await producer.perform { p in
+            for r in records {
+                try p.send(topic: topic, partition: r.partition, key: Array(r.key.utf8), value: Array(r.value.utf8),
+                           timestamp: r.timestamp)
+            }
+            try p.flush(timeoutSeconds: 30)
+        }
+    }
+
+    func path(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
+
+    /// Writes an hourly job over `topic` into the warehouse of this harness.
+    func writeHourlyJob(name: String = "job.yaml", windowMode: WindowMode = .offsets, errorLimit: Int? = nil,
+                        extraColumns: Bool = false, servers: String? = nil) throws -> String {
+        let limit = errorLimit.map { "settings:\n  errorLimit: { record: \($0) }\n" } ?? ""
+        let text = """
+        name: hourly
+        source:
+          bootstrapServers: \(servers ?? self.servers)
+          topic: events
+          timeZone: UTC
+          windowMode: \(windowMode.rawValue)
+        columns: [__key__, __partition__, __offset__, __timestamp__, id]
+        destination:
+          path: warehouse.db
+          table: t
+          partition: "ds=${partition}"
+          columns: [k, p, o, ts, id]
+          columnTypes: { p: BIGINT, o: BIGINT, ts: BIGINT, id: BIGINT }
+        \(limit)schedule:
+          cycle: hour
+          start: "00:05"
+          interval: 1
+          end: "23:59"
+          timeZone: UTC
+          parameters:
+            startTime: "$[yyyymmddhh24-1/24]0000"
+            endTime: "$[yyyymmddhh24]0000"
+            partition: "$[yyyymmddhh24-1/24]"
+
+        """
+        let p = path(name)
+        try text.write(toFile: p, atomically: true, encoding: .utf8)
+        return p
+    }
+
+    /// Runs one instance in-process.
+    func run(job: String, at scheduledTime: Int64, replan: Bool = false) async throws -> RunReport {
+        var options = RunOptions()
+        options.scheduledTime = scheduledTime
+        options.createTable = true
+        options.showProgress = false
+        options.replan = replan
+        return try await InstanceRunner(job: try JobFiles.load(path: job), options: options).run()
+    }
+
+    /// Rows of the warehouse table, as (ds, partition, offset, id) tuples.
+    func rows(_ where: String = "1=1") async throws -> [[String]] {
+        let warehouse = SluiceWarehouse.Warehouse(path: path("warehouse.db"))
+        var csv = ""
+        try await warehouse.query("SELECT ds, p, o, id FROM t WHERE \(`where`) ORDER BY p, o", format: .csv) { csv += $0 }
+        return csv.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+    }
+}
+
+/// Runs the built `sluice` binary.
+enum SluiceBinary {
+    static var path: String {
+        if let b = ProcessInfo.processInfo.environment["SLUICE_BIN"], !b.isEmpty { return b }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/sluice").path
+    }
+
+    static func start(_ arguments: [String]) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    /// Runs to completion without blocking a cooperative thread.
+    static func run(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-out-\(UUID().uuidString)")
+        let err = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-err-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: out); try? FileManager.default.removeItem(at: err) }
+        p.standardOutput = try FileHandle(forWritingTo: out)
+        p.standardError = try FileHandle(forWritingTo: err)
+        let status: Int32 = try await withCheckedThrowingContinuation { c in
+            p.terminationHandler = { c.resume(returning: $0.terminationStatus) }
+            do { try p.run() } catch { p.terminationHandler = nil; c.resume(throwing: error) }
+        }
+        return (status, (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+                (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+    }
+}
