@@ -257,6 +257,8 @@ func parseError(_ expression: String) -> ExpressionError? {
         Case(text: "$[yyyymmdd-1/12]", column: 14, reason: "only /24"),
         Case(text: "$[yyyymmdd-1/24/30]", column: 17, reason: "only /24"),
         Case(text: "$[yyyymmdd-]", column: 12, reason: "expected a number"),
+        Case(text: "$[yyyymmdd+-1]", column: 12, reason: "expected a number after `+`"),
+        Case(text: "$[yyyy-mm-dd--1]", column: 14, reason: "expected a number after `-`"),
         Case(text: "$[yyyymmdd-1x]", column: 13, reason: "unexpected `x`"),
         Case(text: "$[]", column: 3, reason: "empty"),
         Case(text: "${}", column: 3, reason: "empty"),

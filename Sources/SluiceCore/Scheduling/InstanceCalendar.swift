@@ -47,6 +47,13 @@ public struct InstanceCalendar: Sendable {
         try self.init(schedule, zone: zone)
     }
 
+    /// The calendar of a job's schedule in the job's scheduling zone (`schedule.timeZone`, else
+    /// `source.timeZone`, else the machine's); nil when the job has no schedule.
+    public static func forJob(_ job: JobSpec) throws -> InstanceCalendar? {
+        guard let schedule = job.schedule else { return nil }
+        return try InstanceCalendar(schedule, zone: SchedulingZone.forJob(job))
+    }
+
     /// Throws `SluiceError(.invalidInput)` naming the field (`schedule.start`, …) for an invalid schedule.
     public init(_ schedule: ScheduleSpec, zone: SchedulingZone) throws {
         self.schedule = schedule
