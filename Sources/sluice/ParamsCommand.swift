@@ -8,19 +8,13 @@ struct Params: ParsableCommand {
         commandName: "params",
         abstract: "Evaluate DataWorks scheduling parameter expressions, or a job's parameters and window.",
         discussion: """
-        With expressions, prints each evaluated value on its own line, in order. With a single job
-        file (.yaml, .yml or .json), prints name=value for each of its parameters, then the resolved
-        window (window.begin, window.end as ISO-8601 instants with offsets) and the destination
-        partition (destination.partition).
+        With expressions, prints each evaluated value on its own line, in order. With a single job file (.yaml, .yml or .json), prints name=value for each of its parameters, then the resolved window (window.begin, window.end as ISO-8601 instants with offsets) and the destination partition (destination.partition).
 
-        --at is the scheduled time, read in the zone (--tz, else the job's schedule.timeZone, else
-        source.timeZone, else the machine's). The business date is the scheduled date - 1 unless
-        --bizdate gives it. With --backfill, --bizdate D runs as a backfill: the scheduled time is
-        D + 1 at --at's time of day (00:00:00 without --at).
+        --at is the scheduled time, read in the zone (--tz, else the job's schedule.timeZone, else source.timeZone, else the machine's). The business date is the scheduled date - 1 unless --bizdate gives it. With --backfill, --bizdate D runs as a backfill: the scheduled time is D + 1 at --at's time of day (00:00:00 without --at).
 
         Examples:
-          sluice params --at "2022-11-22 10:05:00" --tz Asia/Shanghai '$[yyyymmddhh24-1/24]0000' '$[yyyymmddhh24]'
-          sluice params --bizdate 20250315 --backfill '${yyyymmdd}' '$[yyyymmddhh24miss]'
+          sluice params --at "2022-11-22 10:05:00" '$[yyyymmddhh24-1/24]0000'
+          sluice params --bizdate 20250315 --backfill '${yyyymmdd}' '$[yyyymmdd]'
           sluice params jobs/events_hourly.yaml --at "2022-11-22 10:05:00"
         """)
 

@@ -14,16 +14,13 @@ struct SchedulePreview: ParsableCommand {
         commandName: "preview",
         abstract: "List a job's instances in a time range with their business dates and parameters.",
         discussion: """
-        Prints one line per instance scheduled in [--from, --to): the scheduled time (ISO-8601 with
-        offset), bizdate=YYYYMMDD, then name=value for each parameter. Week and month cycles also list
-        the daily dry-run instances on unselected days, marked dry-run. Times are read and shown in
-        the job's scheduling zone (schedule.timeZone, else source.timeZone, else the machine's;
-        --tz overrides). With --backfill-from/--backfill-to, lists the backfill instances of those
-        business dates instead (scheduled date = business date + 1).
+        Prints one line per instance scheduled in [--from, --to): the scheduled time (ISO-8601 with offset), bizdate=YYYYMMDD, then name=value for each parameter. Week and month cycles also list the daily dry-run instances on unselected days, marked dry-run. Times are read and shown in the job's scheduling zone (schedule.timeZone, else source.timeZone, else the machine's; --tz overrides). With --backfill-from/--backfill-to, lists the backfill instances of those business dates instead (scheduled date = business date + 1).
 
         Examples:
-          sluice schedule preview jobs/events_hourly.yaml --from "2022-11-22 00:00" --to "2022-11-23 00:00"
-          sluice schedule preview jobs/events_daily.yaml --backfill-from 20250301 --backfill-to 20250307
+          sluice schedule preview jobs/events_hourly.yaml \\
+              --from "2022-11-22 00:00" --to "2022-11-23 00:00"
+          sluice schedule preview jobs/events_daily.yaml \\
+              --backfill-from 20250301 --backfill-to 20250307
         """)
 
     @Argument(help: "The job file.")
@@ -55,7 +52,8 @@ struct SchedulePreview: ParsableCommand {
             for w in loaded.warnings { printError(w.description) }
             let spec = loaded.spec
             guard let schedule = spec.schedule else {
-                throw SluiceError.invalid("\(job): the job has no schedule block", hint: "add schedule: { cycle: hour, start: \"00:15\", … }")
+                throw SluiceError.invalid("\(job): the job has no schedule block",
+                                          hint: "add schedule: { cycle: hour, start: \"00:15\", … } (for a DataWorks job: a JOB.schedule.yaml next to it)")
             }
             let zone = try tz.map { try SchedulingZone.named($0) } ?? SchedulingZone.forJob(spec)
             let calendar = try InstanceCalendar(schedule, zone: zone)
