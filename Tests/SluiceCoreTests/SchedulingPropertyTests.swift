@@ -80,6 +80,74 @@ import Testing
         }
     }
 
+    @Test func wallTimesFollowTheDSTRules() async throws {
+        // Random wall times near transitions of DST zones: an existing time maps to its first
+        // occurrence; a skipped time maps to the transition right after the gap.
+        await propertyCheck(count: 500, input: Gen.int64(in: 946_684_800...2_524_608_000),
+                            Gen<String?>.element(of: ["America/New_York", "Europe/Berlin", "Australia/Lord_Howe",
+                                                      "America/Sao_Paulo", "Pacific/Chatham"]),
+                            Gen.int(in: -7200...7200)) { base, zoneName, jitter in
+            let zone = try SchedulingZone.named(zoneName!)
+            // Snap to the zone's next transition so that gaps and overlaps are actually hit.
+            let tz = zone.timeZone
+            let transition = tz.nextDaylightSavingTimeTransition(after: Date(timeIntervalSince1970: Double(base)))
+            let center = transition.map { Int64($0.timeIntervalSince1970) } ?? base
+            let wall = zone.civil(at: center + Int64(jitter))
+            let probe = CivilDateTime(localSeconds: wall.localSeconds + Int64(jitter % 3600))
+            let r = zone.instant(for: probe)
+            if zone.civil(at: r) == probe {
+                // First occurrence: no earlier instant within 3 hours shows the same wall time.
+                for back in stride(from: Int64(60), through: 3 * 3600, by: 60) {
+                    #expect(zone.civil(at: r - back) != probe)
+                }
+            } else {
+                // In a gap: the wall clock jumps over `probe` exactly at r.
+                #expect(zone.civil(at: r - 1) < probe)
+                #expect(probe < zone.civil(at: r))
+            }
+        }
+    }
+
+    @Test func calendarsAreOrderedAndSplitRangesAgree() async throws {
+        await propertyCheck(count: 60, input: Gen<String?>.element(of: Self.zones), Gen.int(in: 1...180),
+                            Gen.int64(in: 1_577_836_800...1_893_456_000), Gen.int64(in: 1...40 * 86_400)) { zoneName, interval, from, length in
+            let zone = try SchedulingZone.named(zoneName!)
+            let spec = interval <= 60
+                ? ScheduleSpec(cycle: .minute, start: "00:07", interval: interval, end: "23:59")
+                : ScheduleSpec(cycle: .hour, start: "00:15", interval: interval % 6 + 1, end: "22:00")
+            let cal = try InstanceCalendar(spec, zone: zone)
+            let to = from + length
+            let all = cal.instances(from: from, to: to)
+            for (a, b) in zip(all, all.dropFirst()) { #expect(a.scheduledTime < b.scheduledTime) }
+            for i in all {
+                #expect(i.scheduledTime >= from && i.scheduledTime < to)
+                #expect(i.businessDate == i.scheduledLocal.date.adding(days: -1))
+                #expect(zone.civil(at: i.scheduledTime) == i.scheduledLocal)
+            }
+            let middle = from + length / 3
+            #expect(cal.instances(from: from, to: middle) + cal.instances(from: middle, to: to) == all)
+            if let first = all.first {
+                #expect(cal.next(after: from - 1) == first)
+            }
+        }
+    }
+
+    @Test func fuzzWallTimeParsers() async {
+        await propertyCheck(count: 2000, input: Gen<String?>.element(of: ["0", "1", "2", "9", "-", ":", " ", "T", "x", "31", "12", "2024", "é"]).map { $0! }.array(of: 0...12)) { parts in
+            let text = parts.joined()
+            func check(_ parse: (String) throws(ExpressionError) -> Void) {
+                do {
+                    try parse(text)
+                } catch {
+                    #expect(error.offset >= 0 && error.offset <= text.count, "\(text.debugDescription): \(error)")
+                }
+            }
+            check { (t: String) throws(ExpressionError) in _ = try WallTime.parseCompact(parsing: t) }
+            check { (t: String) throws(ExpressionError) in _ = try WallTime.parseDisplay(parsing: t) }
+            check { (t: String) throws(ExpressionError) in _ = try WallTime.parseEpochMillis(parsing: t) }
+        }
+    }
+
     // MARK: fuzzing the parser
 
     static let pieces = ["$[", "${", "]", "}", "[", "{", "yyyy", "yy", "mm", "dd", "hh24", "hh", "mi", "ss", "-",
