@@ -22,6 +22,8 @@ struct Sluice: AsyncParsableCommand {
             Run.self,
             Demo.self,
             Loadgen.self,
+            Params.self,
+            Schedule.self,
         ]
     )
 

@@ -21,9 +21,10 @@ public struct EvaluationContext: Sendable {
                 jobId: String = "", nodeId: String = "", taskId: String = "") {
         self.zone = zone
         self.scheduledTime = scheduledTime
-        let local = zone.civil(at: scheduledTime)
-        self.scheduledLocal = local
-        self.businessDate = businessDate ?? local.date.adding(days: -1)
+        let localSeconds = scheduledTime + Int64(zone.secondsFromGMT(at: scheduledTime))
+        let day = localSeconds >= 0 ? localSeconds / 86_400 : (localSeconds - 86_399) / 86_400
+        self.scheduledLocal = CivilDateTime(date: CivilDate(dayNumber: day), secondOfDay: Int(localSeconds - day * 86_400))
+        self.businessDate = businessDate ?? CivilDate(dayNumber: day - 1)
         self.jobId = jobId
         self.nodeId = nodeId
         self.taskId = taskId
@@ -140,14 +141,16 @@ enum PartsRenderer {
     @inline(__always)
     static func render(_ parts: [ExpressionPart], _ context: EvaluationContext,
                        _ values: UnsafeBufferPointer<String>) -> String {
-        if parts.count == 1, case .reference(let i) = parts[0] { return values[i] }
-        var capacity = 0
-        for part in parts { capacity += part.maxWidth(context, values) }
-        if capacity == 0 { return "" }
-        return String(unsafeUninitializedCapacity: capacity) { buffer in
-            var w = ByteWriter(buffer)
-            for part in parts { part.write(context, values, into: &w) }
-            return w.count
+        parts.withUnsafeBufferPointer { ps in
+            if ps.count == 1, case .reference(let i) = ps[0] { return values[i] }
+            var capacity = 0
+            for i in ps.indices { capacity += ps[i].maxWidth(context, values) }
+            if capacity == 0 { return "" }
+            return String(unsafeUninitializedCapacity: capacity) { buffer in
+                var w = ByteWriter(buffer)
+                for i in ps.indices { ps[i].write(context, values, into: &w) }
+                return w.count
+            }
         }
     }
 }

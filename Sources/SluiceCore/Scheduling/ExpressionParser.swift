@@ -407,7 +407,8 @@ struct ExpressionParser {
                     }
                     return (TimeFormat(items: items), p)
                 }
-                if p + 1 >= end {
+                // A sign is a separator only between format tokens (`$[yyyy-mm-dd]`).
+                if p + 1 >= end || !(bytes[p + 1] >= UInt8(ascii: "a") && bytes[p + 1] <= UInt8(ascii: "z")) {
                     throw fail(p + 1, "expected a number after `\(shown(b))`")
                 }
                 items.append(.byte(b))

@@ -47,6 +47,13 @@ public struct InstanceCalendar: Sendable {
         try self.init(schedule, zone: zone)
     }
 
+    /// The calendar of a job's schedule in the job's scheduling zone (`schedule.timeZone`, else
+    /// `source.timeZone`, else the machine's); nil when the job has no schedule.
+    public static func forJob(_ job: JobSpec) throws -> InstanceCalendar? {
+        guard let schedule = job.schedule else { return nil }
+        return try InstanceCalendar(schedule, zone: SchedulingZone.forJob(job))
+    }
+
     /// Throws `SluiceError(.invalidInput)` naming the field (`schedule.start`, …) for an invalid schedule.
     public init(_ schedule: ScheduleSpec, zone: SchedulingZone) throws {
         self.schedule = schedule
@@ -171,8 +178,16 @@ public struct InstanceCalendar: Sendable {
             let uniform = zone.instant(localSeconds: dayLocal + 86_399) - dayStart == 86_399
             let businessDate = date.adding(days: -1)
             for tod in times {
-                let instant = uniform ? dayStart + Int64(tod) : zone.instant(localSeconds: dayLocal + Int64(tod))
-                // Two wall times in one spring-forward gap map to the same instant: keep the first.
+                let instant: Int64
+                if uniform {
+                    instant = dayStart + Int64(tod)
+                } else {
+                    instant = zone.instant(localSeconds: dayLocal + Int64(tod))
+                    // Minute and hour cycles skip wall times that a spring-forward gap removes: their
+                    // neighbours' wall-clock windows already cover the day. A once-a-day instance in
+                    // the gap runs at the first instant after it.
+                    if times.count > 1 && zone.civil(at: instant).localSeconds != dayLocal + Int64(tod) { continue }
+                }
                 guard instant > previous else { continue }
                 previous = instant
                 if instant < from { continue }
@@ -210,9 +225,11 @@ public struct InstanceCalendar: Sendable {
         guard selected || dryRunTimeOfDay != nil else { return [] }
         var previous = Int64.min
         var result: [ScheduledInstance] = []
-        for tod in selected ? timesOfDay : [dryRunTimeOfDay!] {
+        let times = selected ? timesOfDay : [dryRunTimeOfDay!]
+        for tod in times {
             let wall = CivilDateTime(date: date, secondOfDay: tod)
             let instant = zone.instant(for: wall)
+            if times.count > 1 && zone.civil(at: instant) != wall { continue }
             guard instant > previous else { continue }
             previous = instant
             result.append(ScheduledInstance(scheduledTime: instant, scheduledLocal: wall,

@@ -40,6 +40,7 @@ public struct CompiledJobParameters: Sendable {
         case .timestampMillis(let t): begin = .millis(try set.template(t, subject: "source.begin.timestamp"))
         case .offset(let o): begin = .fixed(.offset(o))
         case .earliest: begin = .fixed(.earliest)
+        case .latest: begin = .fixed(.latest)
         case .groupOffset: begin = .fixed(.groupOffset)
         }
         switch job.source.end {
