@@ -310,8 +310,10 @@ final class WriterState: @unchecked Sendable {
             try c.execute("COMMIT")
         } catch {
             try? c.execute("ROLLBACK")
+            c.close()
             throw error
         }
+        c.close()
         return CommitResult(rowsWritten: rows)
     }
 
@@ -320,6 +322,15 @@ final class WriterState: @unchecked Sendable {
         finished = true
         insert = nil
         if c.isInTransaction { try? c.execute("ROLLBACK") }
+        c.close()
+    }
+
+    /// Closes the connection with the transaction still open, as a process that dies mid-write
+    /// does (SQLite discards the transaction). For tests.
+    func closeWithoutCommit(_ c: SQLiteConnection) {
+        finished = true
+        insert = nil
+        c.close()
     }
 }
 
@@ -356,5 +367,11 @@ final class WarehouseWriter: PartitionWriter {
     func abort() async {
         let state = self.state
         _ = try? await db.perform { c in state.abort(c) }
+    }
+
+    /// See `WriterState.closeWithoutCommit`.
+    func closeWithoutCommit() async {
+        let state = self.state
+        _ = try? await db.perform { c in state.closeWithoutCommit(c) }
     }
 }

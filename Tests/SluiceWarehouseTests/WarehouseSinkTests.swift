@@ -42,12 +42,11 @@ import Testing
         await aborted.abort()
         #expect(try count(sink.path, "SELECT COUNT(*) FROM events WHERE payload LIKE 'old%'") == 4)
 
-        // A writer that is dropped without commit or abort (its connection closes mid-transaction).
-        do {
-            let abandoned = try await sink.open(partition: try PartitionSpec(parsing: "ds=1"), mode: .overwrite,
-                                                columns: eventColumns, provenance: provenance("3"))
-            try await abandoned.write(eventBatch(0..<100, tag: "new"))
-        }
+        // A writer whose connection closes mid-transaction, without commit or abort.
+        let abandoned = try await sink.open(partition: try PartitionSpec(parsing: "ds=1"), mode: .overwrite,
+                                            columns: eventColumns, provenance: provenance("3"))
+        try await abandoned.write(eventBatch(0..<100, tag: "new"))
+        await (abandoned as? WarehouseWriter)?.closeWithoutCommit()
         #expect(try count(sink.path, "SELECT COUNT(*) FROM events") == 4)
         #expect(try count(sink.path, "SELECT COUNT(*) FROM events WHERE payload LIKE 'new%'") == 0)
         // And the warehouse is writable again.

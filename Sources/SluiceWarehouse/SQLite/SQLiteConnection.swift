@@ -84,9 +84,23 @@ public final class SQLiteConnection {
         }
     }
 
-    deinit {
+    private var isClosed = false
+
+    deinit { close() }
+
+    /// Closes the connection; an open transaction is rolled back. Statements still held elsewhere
+    /// keep SQLite's handle alive until they are released. Later calls throw.
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
         statementCache.removeAll()
         sqlite3_close_v2(handle)
+    }
+
+    private func checkOpen(_ sql: String) throws {
+        if isClosed {
+            throw SQLiteError(code: SQLITE_MISUSE, extendedCode: SQLITE_MISUSE, message: "the connection to \(path) is closed", sql: sql)
+        }
     }
 
     func error(_ rc: Int32, sql: String?) -> SQLiteError {
@@ -96,6 +110,7 @@ public final class SQLiteConnection {
 
     /// Runs one or more statements that return no rows (DDL, pragmas).
     public func execute(_ sql: String) throws {
+        try checkOpen(sql)
         var errmsg: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(handle, sql, nil, nil, &errmsg)
         if rc != SQLITE_OK {
@@ -108,6 +123,7 @@ public final class SQLiteConnection {
 
     /// Compiles one statement. Text after the first statement is an error.
     public func prepare(_ sql: String) throws -> SQLiteStatement {
+        try checkOpen(sql)
         var stmt: OpaquePointer?
         var tail: UnsafePointer<CChar>?
         let rc = sql.withCString { cSQL in
