@@ -71,6 +71,11 @@ let package = Package(
             ],
             resources: [.copy("Fixtures")]
         ),
+        // Runs the built `sluice` binary (SLUICE_BIN, else .build/debug/sluice) as a user would.
+        .testTarget(
+            name: "CLITests",
+            resources: [.copy("Fixtures")]
+        ),
         .testTarget(
             name: "SluiceKafkaTests",
             dependencies: ["SluiceKafka", "SluiceCore"]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SluiceCore
 
 /// The `sluice` command line. Subcommands parse their flags and call into the library targets.
@@ -15,6 +16,28 @@ struct Sluice: AsyncParsableCommand {
         """,
         version: version,
         subcommands: [
+            Validate.self,
+            Show.self,
+            Import.self,
         ]
     )
+
+    /// Like ArgumentParser's own entry point, except that usage errors exit 2 (Sluice's "invalid
+    /// input") rather than 64.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }

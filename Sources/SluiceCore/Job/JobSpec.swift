@@ -49,6 +49,8 @@ public enum BeginBound: Sendable, Hashable {
     case timestampMillis(String)
     case offset(Int64)
     case earliest
+    /// The log end at planning time (DataWorks `beginOffset: seekToEnd`).
+    case latest
     /// The consumer group's committed offset (DataWorks `beginType: current`, `seekToLast`).
     case groupOffset
 }
@@ -89,6 +91,9 @@ public enum AutoOffsetReset: String, Sendable, Hashable, CaseIterable {
 /// The Kafka source of a job.
 public struct KafkaSourceSpec: Sendable, Equatable {
     public var bootstrapServers: [String]
+    /// A named data source (DataWorks `datasource`) not yet resolved against a `--datasources` file;
+    /// nil once resolved (then `bootstrapServers` is filled) or when servers were given directly.
+    public var datasource: String?
     public var topic: String
     public var groupId: String?
     public var begin: BeginBound
@@ -117,6 +122,7 @@ public struct KafkaSourceSpec: Sendable, Equatable {
                 partitions: [Int32]? = nil, kafkaConfig: [KafkaConfigEntry] = [],
                 autoOffsetReset: AutoOffsetReset = .none, skipExceedRecord: Bool = false) {
         self.bootstrapServers = bootstrapServers
+        self.datasource = nil
         self.topic = topic
         self.groupId = groupId
         self.begin = begin
@@ -151,12 +157,16 @@ public enum DestinationKind: Sendable, Equatable {
     case maxcompute(MaxComputeConnection)
     /// Rows are counted and dropped: for dry measurements.
     case discard
+    /// A named data source (DataWorks `datasource`) that no `--datasources` file resolved yet.
+    /// `type` is the writer's kind as written (`odps`).
+    case unresolved(datasource: String, type: String)
 
     public var typeName: String {
         switch self {
         case .sqlite: "sqlite"
         case .maxcompute: "maxcompute"
         case .discard: "discard"
+        case .unresolved(_, let type): type
         }
     }
 }

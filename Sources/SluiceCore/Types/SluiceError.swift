@@ -43,7 +43,7 @@ public struct SluiceError: Error, CustomStringConvertible, Sendable, Equatable {
 }
 
 /// One problem found while loading or validating a job file, located by file and path.
-public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
+public struct Diagnostic: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Severity: String, Sendable { case error, warning }
     public var file: String
     /// A path into the document such as `source.begin.time` or `steps[0].parameter.column[3]`.

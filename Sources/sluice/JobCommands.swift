@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import SluiceCore
+import SluiceRuntime
+
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check job files and report every problem at once.",
+        discussion: """
+        Each problem is printed as FILE:PATH: message (PATH like source.begin.time or
+        steps[0].parameter.column[3]). Exits 2 when any file has an error; warnings (literal secrets,
+        unresolved data sources) do not fail validation.
+
+        Example:
+          sluice validate jobs/events_hourly.yaml jobs/legacy.json --datasources datasources.yaml
+        """)
+
+    @Argument(help: "Job files: Sluice YAML/JSON or DataWorks script-mode JSON.")
+    var jobs: [String]
+
+    @OptionGroup var options: JobOptions
+
+    @Flag(help: "Print only problems, not one `ok` line per valid file.")
+    var quiet = false
+
+    func run() throws {
+        var failed = false
+        for path in jobs {
+            do {
+                let job = try options.load(path)
+                for w in job.warnings { printError(w.description) }
+                if !quiet { print("\(path): ok (\(job.format == .dataworks ? "DataWorks script job" : "Sluice job") '\(job.spec.name)')") }
+            } catch let e as JobFileError {
+                failed = true
+                for d in e.diagnostics { printError(d.description) }
+            } catch let e as SluiceError {
+                failed = true
+                printError("\(path): \(e.description)")
+            }
+        }
+        if failed { throw ExitCode(2) }
+    }
+}
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a job as resolved Sluice YAML, secrets redacted.",
+        discussion: """
+        DataWorks jobs are shown in Sluice's own shape; data sources are resolved when --datasources
+        is given. Literal secrets print as ******; ${env:…} and ${file:…} references as written.
+
+        Example:
+          sluice show jobs/legacy.json --datasources datasources.yaml
+        """)
+
+    @Argument(help: "The job file.")
+    var job: String
+
+    @OptionGroup var options: JobOptions
+
+    func run() throws {
+        try runReportingErrors {
+            let loaded = try options.load(job)
+            for w in loaded.warnings { printError(w.description) }
+            print(JobEmitter.yaml(loaded.spec, secrets: .redact).text, terminator: "")
+        }
+    }
+}
+
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert jobs from other tools into Sluice YAML.",
+        subcommands: [ImportDataWorks.self])
+}
+
+struct ImportDataWorks: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dataworks",
+        abstract: "Convert a DataWorks script-mode Kafka → MaxCompute job into Sluice YAML.",
+        discussion: """
+        Writes the equivalent Sluice YAML to standard output. Literal secrets in the DataWorks file
+        (accessKey, SASL passwords) are not copied: they become ${env:NAME} references, and the
+        variables to set are listed on standard error.
+
+        Example:
+          sluice import dataworks kafka_to_odps.json --datasources datasources.yaml \\
+              --param 'startTime=$[yyyymmddhh24-1/24]0000' > events.yaml
+        """)
+
+    @Argument(help: "The DataWorks job JSON.")
+    var job: String
+
+    @OptionGroup var options: JobOptions
+
+    func run() throws {
+        try runReportingErrors {
+            let loaded = try options.load(job)
+            guard loaded.format == .dataworks else {
+                throw SluiceError.invalid("\(job) is already a Sluice job file", hint: "use `sluice show \(job)` to print it resolved")
+            }
+            for w in loaded.warnings { printError(w.description) }
+            let (text, env) = JobEmitter.yaml(loaded.spec, secrets: .moveToEnvironment)
+            print(text, terminator: "")
+            if !env.isEmpty {
+                printError("note: literal secrets were replaced by references; set \(env.joined(separator: ", ")) in the environment before running")
+            }
+        }
+    }
+}
