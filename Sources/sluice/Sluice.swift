@@ -19,6 +19,9 @@ struct Sluice: AsyncParsableCommand {
             Validate.self,
             Show.self,
             Import.self,
+            DDLCommand.self,
+            SQLCommand.self,
+            PartitionsCommand.self,
         ]
     )
 
