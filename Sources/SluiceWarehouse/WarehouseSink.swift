@@ -22,7 +22,7 @@ public struct WarehouseSink: Sink {
     public var cacheSizeKiB: Int
 
     public init(path: String, table: String, partitionKeys: [String] = [], createTable: Bool = false,
-                lockTimeoutSeconds: Double = 120, cacheSizeKiB: Int = 65_536) {
+                lockTimeoutSeconds: Double = 600, cacheSizeKiB: Int = 65_536) {
         self.path = path
         self.table = table
         self.partitionKeys = partitionKeys

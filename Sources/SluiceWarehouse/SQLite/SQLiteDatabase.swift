@@ -42,12 +42,6 @@ public final class SQLiteDatabase: @unchecked Sendable {
     public func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         try await perform { db in try db.transaction(.immediate) { try body(db) } }
     }
-
-    /// Runs `body` synchronously on the connection's queue; for callers that are not async (deinit
-    /// paths, command-line helpers). Never call it from the cooperative pool.
-    public func performBlocking<T>(_ body: (SQLiteConnection) throws -> T) rethrows -> T {
-        try queue.sync { try body(connection) }
-    }
 }
 
 /// Moves a freshly opened connection out of its queue; nothing else references it yet.
