@@ -31,6 +31,17 @@ public struct WarehouseSink: Sink {
         self.cacheSizeKiB = cacheSizeKiB
     }
 
+    /// The sink of a job destination whose kind is `.sqlite`: its path resolved against
+    /// `baseDirectory` (the job file's directory), its partition keys from the partition template.
+    public init(destination: DestinationSpec, baseDirectory: String, createTable: Bool = false) throws {
+        guard case .sqlite(let file) = destination.kind else {
+            throw SluiceError.invalid("the destination is \(destination.kind.typeName), not the SQLite warehouse")
+        }
+        let path = file.hasPrefix("/") ? file : (baseDirectory.isEmpty ? "." : baseDirectory) + "/" + file
+        self.init(path: path, table: destination.table,
+                  partitionKeys: TableDDL.partitionKeys(template: destination.partition), createTable: createTable)
+    }
+
     var where_: String { "warehouse \(path), table '\(table)'" }
 
     func openDatabase(create: Bool) async throws -> SQLiteDatabase {

@@ -110,6 +110,19 @@ import Testing
         """)
     }
 
+    @Test func sinkOfADestination() throws {
+        let dest = DestinationSpec(kind: .sqlite(path: "data/w.db"), table: "t", partition: "ds=${day},hh=${hour}")
+        let sink = try WarehouseSink(destination: dest, baseDirectory: "/jobs", createTable: true)
+        #expect(sink.path == "/jobs/data/w.db")
+        #expect(sink.partitionKeys == ["ds", "hh"])
+        #expect(sink.createTable)
+        var absolute = dest
+        absolute.kind = .sqlite(path: "/var/w.db")
+        #expect(try WarehouseSink(destination: absolute, baseDirectory: "/jobs").path == "/var/w.db")
+        absolute.kind = .discard
+        #expect(throws: SluiceError.self) { try WarehouseSink(destination: absolute, baseDirectory: "/jobs") }
+    }
+
     @Test func columnsOfAJob() throws {
         let job = JobSpec(
             name: "j", source: KafkaSourceSpec(bootstrapServers: ["b:9092"], topic: "t"),
