@@ -48,8 +48,8 @@ struct DDLCommand: AsyncParsableCommand {
             writeStdout(TableDDL.createTable(name: spec.destination.table, columns: columns, partitionKeys: keys,
                                              dialect: chosen) + "\n")
             guard apply else { return }
-            let path = try WarehouseTarget.warehousePath(of: loaded)
-            let sink = WarehouseSink(path: path, table: spec.destination.table, partitionKeys: keys, createTable: true)
+            let sink = try WarehouseSink(destination: spec.destination, baseDirectory: loaded.directory, createTable: true)
+            let path = sink.path
             let existed = try await sink.tableColumns() != nil
             try await sink.prepare(columns: columns, partitionKeys: keys)
             printError(existed

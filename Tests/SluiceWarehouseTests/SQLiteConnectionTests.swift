@@ -32,7 +32,9 @@ import Testing
         let c = try SQLiteConnection(path: ":memory:", options: SQLiteOpenOptions(mode: .readWrite(create: true)))
         #expect(throws: SQLiteError.self) { _ = try c.prepare("SELECT 1; SELECT 2") }
         #expect(throws: SQLiteError.self) { _ = try c.prepare("SELEC 1") }
+        #expect(throws: SQLiteError.self) { _ = try c.prepare("SELECT 1; DELETE FROM x") }
         _ = try c.prepare("SELECT 1;  ")
+        _ = try c.prepare("SELECT 1; -- a comment\n ;")
     }
 
     @Test func secondWriterGetsBusyAfterTimeout() throws {

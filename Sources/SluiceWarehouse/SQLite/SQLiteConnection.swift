@@ -128,10 +128,16 @@ public final class SQLiteConnection {
         var tail: UnsafePointer<CChar>?
         let rc = sql.withCString { cSQL in
             let rc = sqlite3_prepare_v3(handle, cSQL, -1, 0, &stmt, &tail)
-            if rc == SQLITE_OK, let tail, !String(cString: tail).allSatisfy(\.isWhitespaceOrSemicolon) {
-                sqlite3_finalize(stmt)
-                stmt = nil
-                return SQLITE_MISUSE
+            // Anything after the first statement must compile to nothing (whitespace, `;`, comments).
+            if rc == SQLITE_OK, let tail, tail.pointee != 0 {
+                var extra: OpaquePointer?
+                let rc2 = sqlite3_prepare_v3(handle, tail, -1, 0, &extra, nil)
+                if rc2 != SQLITE_OK || extra != nil {
+                    sqlite3_finalize(extra)
+                    sqlite3_finalize(stmt)
+                    stmt = nil
+                    return SQLITE_MISUSE
+                }
             }
             return rc
         }
@@ -227,10 +233,6 @@ public final class SQLiteConnection {
 
     /// Drops cached statements (so that the schema can be changed without stale statements).
     public func clearStatementCache() { statementCache.removeAll() }
-}
-
-extension Character {
-    var isWhitespaceOrSemicolon: Bool { isWhitespace || self == ";" }
 }
 
 /// A compiled statement. Owned by one connection's user; never shared between threads.
