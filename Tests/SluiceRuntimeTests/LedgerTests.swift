@@ -124,6 +124,8 @@ func hour(_ h: Int) -> Date { Date(timeIntervalSince1970: 1_669_075_200 + Double
         #expect(try await ledger.instances(job: "a", scheduledFrom: hour(1), scheduledBefore: hour(3)).map(\.id) == [ids[1], ids[2]])
         #expect(try await ledger.instances(limit: 2).count == 2)
         #expect(try await ledger.instance(id: ids[1])?.status == .waiting)
+        #expect(try await ledger.latestInstance(job: "a")?.id == ids[4])
+        #expect(try await ledger.latestInstance(job: "zzz") == nil)
     }
 
     @Test func plansAreStoredReplayedAndChainContiguousWindows() async throws {
@@ -133,11 +135,11 @@ func hour(_ h: Int) -> Date { Date(timeIntervalSince1970: 1_669_075_200 + Double
         let i1 = try await ledger.startAttempt(NewInstance(job: "j", scheduledAt: hour(1)))
         let plan1 = [OffsetPlanEntry(partition: 0, from: 0, to: 10, lowWatermark: 0, highWatermark: 12),
                      OffsetPlanEntry(partition: 1, from: 5, to: 7, lowWatermark: 0, highWatermark: 7)]
-        try await ledger.storePlan(id: i1.id, topic: "events", windowMode: "contiguous", entries: plan1)
+        try await ledger.storePlan(id: i1.id, topic: "events", windowMode: .contiguous, entries: plan1)
         let stored = try #require(try await ledger.plan(id: i1.id))
         #expect(stored.entries == plan1)
         #expect(stored.topic == "events")
-        #expect(stored.windowMode == "contiguous")
+        #expect(stored.windowMode == .contiguous)
         #expect(stored.plannedAt == clock.now)
         #expect(stored.readEnds.isEmpty)
 

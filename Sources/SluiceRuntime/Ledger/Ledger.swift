@@ -260,6 +260,14 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// The instance of `job` with the latest scheduled time, if any.
+    public func latestInstance(job: String) async throws -> InstanceRecord? {
+        try await read("reading the latest instance of \(job)") { c in
+            try c.query("SELECT \(Self.instanceColumns) FROM instances WHERE job = ?1 ORDER BY scheduled_at_ms DESC LIMIT 1",
+                        [.text(job)]).first.map(Self.decodeInstance)
+        }
+    }
+
     /// Instances by scheduled time (oldest first), filtered by job, status and a scheduled-time range
     /// `[from, to)`.
     public func instances(job: String? = nil, status: InstanceStatus? = nil, scheduledFrom: Date? = nil,
@@ -283,12 +291,12 @@ public final class Ledger: Sendable {
 
     /// Stores the instance's offset plan before anything is read, replacing an earlier plan (and the
     /// read ends recorded with it).
-    public func storePlan(id: Int64, topic: String, windowMode: String? = nil, entries: [OffsetPlanEntry]) async throws {
+    public func storePlan(id: Int64, topic: String, windowMode: WindowMode? = nil, entries: [OffsetPlanEntry]) async throws {
         try await write("storing the plan of instance \(id)") { c, now in
             _ = try Self.requireInstance(c, id: id)
             try c.run("DELETE FROM plans WHERE instance_id = ?1", [.integer(id)])
             try c.run("INSERT INTO plans (instance_id, topic, window_mode, planned_at_ms) VALUES (?1, ?2, ?3, ?4)",
-                      [.integer(id), .text(topic), windowMode.map(SQLiteValue.text) ?? .null, .integer(now)])
+                      [.integer(id), .text(topic), windowMode.map { .text($0.rawValue) } ?? .null, .integer(now)])
             for e in entries {
                 try c.run("""
                     INSERT INTO plan_offsets (instance_id, partition, from_offset, to_offset, low_watermark, high_watermark)
@@ -315,7 +323,7 @@ public final class Ledger: Sendable {
             if let end = int(5) { ends[p] = end }
         }
         let topic: String = if case .text(let t) = head[0] { t } else { "" }
-        let mode: String? = if case .text(let t) = head[1] { t } else { nil }
+        let mode: WindowMode? = if case .text(let t) = head[1] { WindowMode(rawValue: t) } else { nil }
         let at: Int64 = if case .integer(let v) = head[2] { v } else { 0 }
         return StoredPlan(instanceId: id, topic: topic, windowMode: mode, plannedAt: Date(epochMillis: at),
                           entries: entries, readEnds: ends)

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceCore
 
 /// The life of an instance. DataWorks vocabulary: `waiting` = its time has come but a dependency
 /// (e.g. the previous cycle) has not succeeded; `dryRun` = marked successful without running.
@@ -63,7 +64,7 @@ public struct NewInstance: Sendable, Hashable {
 }
 
 /// An instance as the ledger stores it.
-public struct InstanceRecord: Sendable, Hashable {
+public struct InstanceRecord: Sendable, Hashable, Codable {
     public var id: Int64
     public var job: String
     public var scheduledAt: Date
@@ -103,11 +104,10 @@ public struct OffsetPlanEntry: Sendable, Hashable, Codable {
 }
 
 /// An instance's stored plan: made before reading, replayed by reruns.
-public struct StoredPlan: Sendable, Hashable {
+public struct StoredPlan: Sendable, Hashable, Codable {
     public var instanceId: Int64
     public var topic: String
-    /// `offsets` or `contiguous`.
-    public var windowMode: String?
+    public var windowMode: WindowMode?
     public var plannedAt: Date
     public var entries: [OffsetPlanEntry]
     /// The offset after the last record actually read, per partition, once recorded (it can pass
@@ -117,7 +117,7 @@ public struct StoredPlan: Sendable, Hashable {
 
 /// A record that could not be mapped or written, kept for `sluice instance show`. Key and value
 /// are stored truncated to the ledger's byte limit; `keyLength`/`valueLength` are the full sizes.
-public struct DirtyRecord: Sendable, Hashable {
+public struct DirtyRecord: Sendable, Hashable, Codable {
     public var partition: Int32
     public var offset: Int64
     public var timestampMillis: Int64
@@ -144,8 +144,8 @@ public struct DirtyRecord: Sendable, Hashable {
 }
 
 /// One line of an instance's log.
-public struct InstanceLogLine: Sendable, Hashable {
-    public enum Level: String, Sendable, Hashable, CaseIterable { case info, warning, error }
+public struct InstanceLogLine: Sendable, Hashable, Codable {
+    public enum Level: String, Sendable, Hashable, Codable, CaseIterable { case info, warning, error }
     public var at: Date
     public var attempt: Int
     public var level: Level
