@@ -39,7 +39,11 @@ struct DDLCommand: AsyncParsableCommand {
             let spec = loaded.spec
             let columns = try TableDDL.destinationColumns(of: spec)
             let keys = TableDDL.partitionKeys(template: spec.destination.partition)
-            let defaultDialect: DDLDialect = if case .maxcompute = spec.destination.kind { .maxcompute } else { .sqlite }
+            let defaultDialect: DDLDialect = switch spec.destination.kind {
+            case .maxcompute: .maxcompute
+            case .unresolved(_, let type) where ["odps", "maxcompute"].contains(type.lowercased()): .maxcompute
+            default: .sqlite
+            }
             let chosen = dialect ?? defaultDialect
             guard !apply || chosen == .sqlite else {
                 throw SluiceError.invalid("--apply creates tables in the SQLite warehouse only",

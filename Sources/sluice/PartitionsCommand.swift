@@ -26,9 +26,11 @@ struct PartitionsCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON for scripts.")
     var json = false
 
+    @OptionGroup var options: JobOptions
+
     func run() async throws {
         try await runReportingErrors {
-            let target = try WarehouseTarget.resolve(self.target)
+            let target = try WarehouseTarget.resolve(self.target, options: options)
             guard let table = table ?? target.job?.spec.destination.table else {
                 throw SluiceError.invalid("name the table: sluice partitions \(self.target) TABLE")
             }

@@ -17,9 +17,9 @@ struct WarehouseTarget {
         ["yaml", "yml", "json"].contains((path as NSString).pathExtension.lowercased())
     }
 
-    static func resolve(_ argument: String) throws -> WarehouseTarget {
+    static func resolve(_ argument: String, options: JobOptions) throws -> WarehouseTarget {
         guard isJobFile(argument) else { return WarehouseTarget(warehousePath: argument, job: nil) }
-        let job = try JobFiles.load(path: argument)
+        let job = try options.load(argument)
         return WarehouseTarget(warehousePath: try warehousePath(of: job), job: job)
     }
 
@@ -63,9 +63,11 @@ struct SQLCommand: AsyncParsableCommand {
     @Option(help: "Output format: table, csv or json.")
     var format: ResultFormat = .table
 
+    @OptionGroup var options: JobOptions
+
     func run() async throws {
         try await runReportingErrors {
-            let target = try WarehouseTarget.resolve(self.target)
+            let target = try WarehouseTarget.resolve(self.target, options: options)
             try await Warehouse(path: target.warehousePath).query(query, format: format, emit: writeStdout)
         }
     }
