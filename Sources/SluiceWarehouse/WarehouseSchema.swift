@@ -18,6 +18,35 @@ public struct WarehouseColumn: Sendable, Hashable {
 
     /// The MaxCompute type this column stands for, nil when its declared type has none.
     public var columnType: ColumnType? { TableDDL.columnType(sqliteDeclaredType: declaredType) }
+
+    /// Whether the job may write values of `type` into this column. A column declared with a
+    /// MaxCompute type name takes exactly that type. One declared with SQLite's own names (tables
+    /// made by hand) takes every type stored the same way: `INTEGER` the integer types and BOOLEAN,
+    /// `REAL` DOUBLE and FLOAT, `TEXT`/`CLOB` the string, date and time types, `BLOB` BINARY,
+    /// `NUMERIC` the numbers. Any other declared type takes anything.
+    public func accepts(_ type: ColumnType) -> Bool {
+        switch declaredType.trimmingCharacters(in: .whitespaces).uppercased() {
+        case "INTEGER":
+            switch type { case .bigint, .int, .smallint, .tinyint, .boolean: return true; default: return false }
+        case "REAL":
+            switch type { case .double, .float: return true; default: return false }
+        case "TEXT", "CLOB":
+            switch type {
+            case .string, .varchar, .char, .date, .datetime, .timestamp: return true
+            default: return false
+            }
+        case "BLOB":
+            return type == .binary
+        case "NUMERIC":
+            switch type {
+            case .bigint, .int, .smallint, .tinyint, .double, .float, .decimal, .boolean: return true
+            default: return false
+            }
+        default:
+            guard let own = columnType else { return true }
+            return own == type
+        }
+    }
 }
 
 /// Names of the warehouse's own bookkeeping tables, which live in the warehouse file.
@@ -108,8 +137,9 @@ public enum WarehouseSchema {
                 problems.append("column '\(c.name)' (\(c.type)) is missing from the table")
                 continue
             }
-            if let tableType = t.columnType, tableType != c.type {
-                problems.append("column '\(c.name)': the table has \(tableType), the job writes \(c.type)")
+            if !t.accepts(c.type) {
+                let has = t.columnType.map(\.description) ?? t.declaredType
+                problems.append("column '\(c.name)': the table has \(has), the job writes \(c.type)")
             }
         }
         let written = Set(columns.map { $0.name.lowercased() }).union(keySet)

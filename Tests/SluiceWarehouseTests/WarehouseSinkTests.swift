@@ -205,6 +205,24 @@ import Testing
         #expect(e2?.message.contains("the table is partitioned by (ds) but the job writes partition (ds, hh)") == true)
     }
 
+    @Test func sqliteNativeDeclaredTypesAcceptTheirFamily() {
+        let integer = WarehouseColumn(name: "a", declaredType: "INTEGER")
+        #expect(integer.accepts(.int) && integer.accepts(.bigint) && integer.accepts(.boolean))
+        #expect(!integer.accepts(.string))
+        let text = WarehouseColumn(name: "a", declaredType: "text")
+        #expect(text.accepts(.string) && text.accepts(.varchar(3)) && text.accepts(.datetime))
+        #expect(!text.accepts(.double))
+        #expect(WarehouseColumn(name: "a", declaredType: "REAL").accepts(.float))
+        #expect(WarehouseColumn(name: "a", declaredType: "BLOB").accepts(.binary))
+        #expect(WarehouseColumn(name: "a", declaredType: "NUMERIC").accepts(.decimal(precision: 10, scale: 2)))
+        #expect(WarehouseColumn(name: "a", declaredType: "").accepts(.date))
+        #expect(WarehouseColumn(name: "a", declaredType: "JSONB").accepts(.string))
+        let exact = WarehouseColumn(name: "a", declaredType: "DECIMAL(18,2)")
+        #expect(exact.accepts(.decimal(precision: 18, scale: 2)))
+        #expect(!exact.accepts(.decimal(precision: 18, scale: 3)))
+        #expect(!WarehouseColumn(name: "a", declaredType: "BIGINT").accepts(.int))
+    }
+
     @Test func aSecondWriterWaitsThenFailsClearly() async throws {
         let dir = try TempDir()
         let sink = try await makeSink(dir)
