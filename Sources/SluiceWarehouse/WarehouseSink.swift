@@ -42,7 +42,7 @@ public struct WarehouseSink: Sink {
                   partitionKeys: TableDDL.partitionKeys(template: destination.partition), createTable: createTable)
     }
 
-    var where_: String { "warehouse \(path), table '\(table)'" }
+    var location: String { "warehouse \(path), table '\(table)'" }
 
     func openDatabase(create: Bool) async throws -> SQLiteDatabase {
         if !FileManager.default.fileExists(atPath: path) {
@@ -74,23 +74,23 @@ public struct WarehouseSink: Sink {
         if let e = error as? SluiceError { return e }
         if let e = error as? SQLiteError {
             if e.isBusy {
-                return SluiceError(.destination, "\(where_): the warehouse is locked by another writer (waited \(Int(lockTimeoutSeconds)) s while \(doing))",
+                return SluiceError(.destination, "\(location): the warehouse is locked by another writer (waited \(Int(lockTimeoutSeconds)) s while \(doing))",
                                    hint: "another sluice run or a sqlite3 session holds a write transaction on \(path); retry when it ends")
             }
-            return SluiceError(.destination, "\(where_): \(doing) failed: \(e.message) (SQLite code \(e.extendedCode))")
+            return SluiceError(.destination, "\(location): \(doing) failed: \(e.message) (SQLite code \(e.extendedCode))")
         }
-        return SluiceError(.destination, "\(where_): \(doing) failed: \(error)")
+        return SluiceError(.destination, "\(location): \(doing) failed: \(error)")
     }
 
     public func prepare(columns: [ColumnSpec], partitionKeys: [String]) async throws {
         let db = try await openDatabase(create: createTable)
-        let table = self.table, createTable = self.createTable, where_ = self.where_
+        let table = self.table, createTable = self.createTable, location = self.location
         do {
             try await db.write { c in
                 try c.execute(WarehouseMeta.createSQL)
                 if try !WarehouseMeta.tableExists(c, table) {
                     guard createTable else {
-                        throw SluiceError(.destination, "\(where_) does not exist",
+                        throw SluiceError(.destination, "\(location) does not exist",
                                           hint: "create it with `sluice ddl JOB --apply`, or run with --create-table")
                     }
                     try c.execute(TableDDL.createTable(name: table, columns: columns, partitionKeys: partitionKeys,
@@ -104,7 +104,7 @@ public struct WarehouseSink: Sink {
                     columns: columns, partitionKeys: partitionKeys)
                 if !problems.isEmpty {
                     throw SluiceError(.destination,
-                                      "\(where_) does not match the job:\n" + problems.map { "  - \($0)" }.joined(separator: "\n"),
+                                      "\(location) does not match the job:\n" + problems.map { "  - \($0)" }.joined(separator: "\n"),
                                       hint: "change the table or the job's columns so that they agree")
                 }
                 if registered == nil {
@@ -140,14 +140,14 @@ public struct WarehouseSink: Sink {
     public func open(partition: PartitionSpec, mode: WriteMode, columns: [ColumnSpec],
                      provenance: WriteProvenance) async throws -> any PartitionWriter {
         let db = try await openDatabase(create: false)
-        let table = self.table, where_ = self.where_
+        let table = self.table, location = self.location
         let state = WriterState(table: table, partition: partition, mode: mode, columns: columns,
                                 provenance: provenance)
         do {
             try await db.perform { c in
                 try c.execute("BEGIN IMMEDIATE")
                 do {
-                    try state.begin(c, where_: where_)
+                    try state.begin(c, location: location)
                 } catch {
                     try? c.execute("ROLLBACK")
                     throw error
@@ -181,10 +181,10 @@ final class WriterState: @unchecked Sendable {
 
     /// Checks the table, deletes the partition for an overwrite and compiles the insert. Runs inside
     /// the writer's transaction.
-    func begin(_ c: SQLiteConnection, where_: String) throws {
+    func begin(_ c: SQLiteConnection, location: String) throws {
         try c.execute(WarehouseMeta.createSQL)
         guard try WarehouseMeta.tableExists(c, table) else {
-            throw SluiceError(.destination, "\(where_) does not exist",
+            throw SluiceError(.destination, "\(location) does not exist",
                               hint: "create it with `sluice ddl JOB --apply`, or run with --create-table")
         }
         let registered = try WarehouseMeta.registeredPartitionKeys(c, table: table)
@@ -192,7 +192,7 @@ final class WriterState: @unchecked Sendable {
             tableColumns: try WarehouseMeta.columns(c, table: table), registeredPartitionKeys: registered,
             columns: columns, partitionKeys: partition.keys)
         if !problems.isEmpty {
-            throw SluiceError(.destination, "\(where_) does not match the job:\n"
+            throw SluiceError(.destination, "\(location) does not match the job:\n"
                               + problems.map { "  - \($0)" }.joined(separator: "\n"))
         }
         if registered == nil { try WarehouseMeta.register(c, table: table, partitionKeys: partition.keys) }
@@ -216,13 +216,13 @@ final class WriterState: @unchecked Sendable {
         insert = stmt
     }
 
-    func write(_ batch: RowBatch, where_: String) throws {
+    func write(_ batch: RowBatch, location: String) throws {
         guard !finished, let stmt = insert else {
-            throw SluiceError(.destination, "\(where_): write after commit or abort")
+            throw SluiceError(.destination, "\(location): write after commit or abort")
         }
         let n = columns.count
         guard batch.columns.count == n else {
-            throw SluiceError(.destination, "\(where_): a batch has \(batch.columns.count) columns, the writer was opened with \(n)")
+            throw SluiceError(.destination, "\(location): a batch has \(batch.columns.count) columns, the writer was opened with \(n)")
         }
         let values = batch.values
         var base = 0
@@ -231,7 +231,7 @@ final class WriterState: @unchecked Sendable {
                 try Self.bindAndStep(values, base: base, column: 0, count: n, stmt: stmt)
             } catch let e as SQLiteError {
                 stmt.reset()
-                throw SluiceError(.destination, "\(where_), partition \(partition): row \(rows + Int64(r) + 1) was refused: \(e.message)")
+                throw SluiceError(.destination, "\(location), partition \(partition): row \(rows + Int64(r) + 1) was refused: \(e.message)")
             }
             base += n
         }
@@ -304,8 +304,8 @@ final class WriterState: @unchecked Sendable {
         }
     }
 
-    func commit(_ c: SQLiteConnection, where_: String, now: Date) throws -> CommitResult {
-        guard !finished else { throw SluiceError(.destination, "\(where_): commit after commit or abort") }
+    func commit(_ c: SQLiteConnection, location: String, now: Date) throws -> CommitResult {
+        guard !finished else { throw SluiceError(.destination, "\(location): commit after commit or abort") }
         finished = true
         insert = nil
         do {
@@ -358,18 +358,18 @@ final class WarehouseWriter: PartitionWriter {
     }
 
     func write(_ batch: RowBatch) async throws {
-        let state = self.state, where_ = sink.where_
+        let state = self.state, location = sink.location
         do {
-            try await db.perform { _ in try state.write(batch, where_: where_) }
+            try await db.perform { _ in try state.write(batch, location: location) }
         } catch {
             throw sink.mapError(error, doing: "writing partition \(state.partition)")
         }
     }
 
     func commit() async throws -> CommitResult {
-        let state = self.state, where_ = sink.where_
+        let state = self.state, location = sink.location
         do {
-            return try await db.perform { c in try state.commit(c, where_: where_, now: Date()) }
+            return try await db.perform { c in try state.commit(c, location: location, now: Date()) }
         } catch {
             throw sink.mapError(error, doing: "committing partition \(state.partition)")
         }
