@@ -63,6 +63,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Benchmarks/scheduling/run.sh: expression evaluation rate and instance listing.
+        .executableTarget(
+            name: "scheduling-benchmark",
+            dependencies: ["SluiceCore"],
+            path: "Benchmarks/scheduling",
+            exclude: ["run.sh"]
+        ),
         .testTarget(
             name: "SluiceCoreTests",
             dependencies: [

@@ -19,6 +19,8 @@ struct Sluice: AsyncParsableCommand {
             Validate.self,
             Show.self,
             Import.self,
+            Params.self,
+            Schedule.self,
             DDLCommand.self,
             SQLCommand.self,
             PartitionsCommand.self,

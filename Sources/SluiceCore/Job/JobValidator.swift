@@ -116,16 +116,33 @@ struct JobValidator {
         do { _ = try PartitionSpec(parsing: probe) } catch let e as SluiceError {
             reader.error(partitionPath, e.message)
         } catch {}
-        // Parameters may reference each other.
-        for p in job.schedule?.parameters ?? [] {
-            if let problem = ParameterSyntax.problem(in: p.expression) {
-                reader.error(paths.parameter(p.name), problem)
-                continue
-            }
-            for name in ParameterReferences.names(in: p.expression) where !defined.contains(name) && !ParameterReferences.isDateFormat(name) {
-                reader.error(paths.parameter(p.name), "`${\(name)}` is neither a date format nor a defined parameter" + didYouMean(name, Array(defined)))
+        // Parameter expressions: each parsed with the scheduling grammar (pointed messages), then the
+        // set as a whole (references between parameters, cycles).
+        let params = job.schedule?.parameters ?? []
+        let index = Dictionary(params.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var expressionsOK = true
+        for p in params {
+            var parser = ExpressionParser(text: p.expression, mode: .parameterValue, resolve: { index[$0] })
+            do { _ = try parser.parse(subject: nil) } catch {
+                reader.error(paths.parameter(p.name), error.description)
+                expressionsOK = false
             }
         }
+        guard expressionsOK else { return }
+        do {
+            let set = try CompiledParameterSet(params)
+            // Job strings that are templates over the parameters.
+            var templates = [(job.destination.partition, partitionPath)]
+            if case .time(let t) = job.source.begin { templates.append((t, paths.beginTime)) }
+            if case .time(let t) = job.source.end { templates.append((t, paths.endTime)) }
+            for (text, path) in templates where ParameterReferences.names(in: text).allSatisfy(defined.contains) {
+                do { _ = try set.template(parsing: text, subject: nil) } catch {
+                    reader.error(path, error.description)
+                }
+            }
+        } catch let e as SluiceError {
+            reader.error(params.count == 1 ? paths.parameter(params[0].name) : "schedule.parameters", e.description)
+        } catch {}
     }
 
     private func checkLiteralTime(_ text: String, _ path: String) {
@@ -204,13 +221,6 @@ public enum ParameterReferences {
         result += rest
         return result
     }
-
-    /// True for `${…}` contents that are a business-date format with an optional offset
-    /// (`yyyymmdd`, `yyyy-mm-dd-1`), i.e. an expression rather than a parameter name.
-    public static func isDateFormat(_ text: String) -> Bool {
-        let lower = text.lowercased()
-        return lower.contains("yy") || lower.contains("mm") || lower.contains("dd")
-    }
 }
 
 /// Light syntax checks of a source field definition.
@@ -243,26 +253,6 @@ enum SourceFieldSyntax {
         if inQuote { return "'\(field)': unterminated quote" }
         if depth != 0 { return "'\(field)': unbalanced '['" }
         if field.hasSuffix(".") || field.hasPrefix(".") || field.contains("..") { return "'\(field)': empty path member" }
-        return nil
-    }
-}
-
-/// Bracket checks of a parameter expression: every `$[` and `${` closed.
-enum ParameterSyntax {
-    static func problem(in text: String) -> String? {
-        let chars = Array(text)
-        var i = 0
-        while i < chars.count {
-            if chars[i] == "$", i + 1 < chars.count, chars[i + 1] == "[" || chars[i + 1] == "{" {
-                let close: Character = chars[i + 1] == "[" ? "]" : "}"
-                guard let end = chars[(i + 2)...].firstIndex(of: close) else {
-                    return "unterminated `$\(chars[i + 1])` at column \(i + 1) of '\(text)': add the closing `\(close)`"
-                }
-                i = end + 1
-            } else {
-                i += 1
-            }
-        }
         return nil
     }
 }
