@@ -205,6 +205,20 @@ import Testing
         #expect(e2?.message.contains("the table is partitioned by (ds) but the job writes partition (ds, hh)") == true)
     }
 
+    @Test func tableColumnsLeaveOutPartitionColumns() async throws {
+        let dir = try TempDir()
+        let path = dir.file("w.db")
+        let c = try SQLiteConnection(path: path, options: SQLiteOpenOptions(mode: .readWrite(create: true)))
+        try c.execute("CREATE TABLE hand (id INTEGER, name TEXT, note JSONB NOT NULL, ds TEXT, hh TEXT)")
+        // Not registered yet: the partition keys the sink was given are left out.
+        let sink = WarehouseSink(path: path, table: "hand", partitionKeys: ["ds", "hh"])
+        #expect(try await sink.tableColumns() == [ColumnSpec(name: "id", type: .bigint), ColumnSpec(name: "name", type: .string),
+                                                  ColumnSpec(name: "note", type: .string, nullable: false)])
+        #expect(try await WarehouseSink(path: path, table: "hand").tableColumns()?.count == 5)
+        #expect(try await WarehouseSink(path: path, table: "missing").tableColumns() == nil)
+        #expect(try await WarehouseSink(path: dir.file("none.db"), table: "hand").tableColumns() == nil)
+    }
+
     @Test func sqliteNativeDeclaredTypesAcceptTheirFamily() {
         let integer = WarehouseColumn(name: "a", declaredType: "INTEGER")
         #expect(integer.accepts(.int) && integer.accepts(.bigint) && integer.accepts(.boolean))
