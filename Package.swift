@@ -20,6 +20,12 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
         ),
+        // SQLite headers and link flags (Debian: libsqlite3-dev). Only SluiceWarehouse imports it.
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
         // The core: job files, validation, scheduling expressions, cycles, plans, field programs,
         // typed rows, the Sink protocol. No I/O.
         .target(
@@ -40,7 +46,7 @@ let package = Package(
         ),
         .target(
             name: "SluiceWarehouse",
-            dependencies: ["SluiceCore"]
+            dependencies: ["SluiceCore", "CSQLite"]
         ),
         .target(
             name: "SluiceMaxCompute",

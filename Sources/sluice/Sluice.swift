@@ -24,6 +24,9 @@ struct Sluice: AsyncParsableCommand {
             Loadgen.self,
             Params.self,
             Schedule.self,
+            DDLCommand.self,
+            SQLCommand.self,
+            PartitionsCommand.self,
         ]
     )
 

@@ -75,7 +75,7 @@ public enum CompletionPolicy: Sendable, Hashable {
 }
 
 /// How an instance's start offsets are chosen.
-public enum WindowMode: String, Sendable, Hashable, CaseIterable {
+public enum WindowMode: String, Sendable, Hashable, Codable, CaseIterable {
     /// Start and end offsets from the window's time bounds (DataWorks-compatible).
     case offsets
     /// Each partition starts where the previous successful instance of the job ended, so consecutive

@@ -1,0 +1,179 @@
+import Foundation
+import SluiceCore
+
+/// The life of an instance. DataWorks vocabulary: `waiting` = its time has come but a dependency
+/// (e.g. the previous cycle) has not succeeded; `dryRun` = marked successful without running.
+public enum InstanceStatus: String, Sendable, Hashable, Codable, CaseIterable {
+    case pending, waiting, running, succeeded, failed, killed, dryRun
+
+    /// Succeeded, failed, killed or dry-run: no run is in progress.
+    public var isFinal: Bool {
+        switch self {
+        case .succeeded, .failed, .killed, .dryRun: true
+        case .pending, .waiting, .running: false
+        }
+    }
+}
+
+/// Record counters of one attempt of an instance.
+public struct InstanceCounts: Sendable, Hashable, Codable {
+    public var read: Int64
+    public var written: Int64
+    public var dirty: Int64
+    /// Timestamp before the window start.
+    public var late: Int64
+    /// Timestamp at or after the window end.
+    public var early: Int64
+    public var skipped: Int64
+
+    public init(read: Int64 = 0, written: Int64 = 0, dirty: Int64 = 0, late: Int64 = 0, early: Int64 = 0,
+                skipped: Int64 = 0) {
+        self.read = read
+        self.written = written
+        self.dirty = dirty
+        self.late = late
+        self.early = early
+        self.skipped = skipped
+    }
+}
+
+/// What identifies and describes an instance when it is created or (re)started.
+/// Identity is (`job`, `scheduledAt`): the same pair is always the same instance.
+public struct NewInstance: Sendable, Hashable {
+    public var job: String
+    public var scheduledAt: Date
+    /// DataWorks business date `yyyymmdd` (usually the day before the scheduled day).
+    public var businessDate: String?
+    /// Resolved scheduling parameters.
+    public var parameters: [String: String]
+    public var windowStart: Date?
+    public var windowEnd: Date?
+    /// The resolved destination partition, `ds=2022112210`.
+    public var partition: String?
+
+    public init(job: String, scheduledAt: Date, businessDate: String? = nil, parameters: [String: String] = [:],
+                windowStart: Date? = nil, windowEnd: Date? = nil, partition: String? = nil) {
+        self.job = job
+        self.scheduledAt = scheduledAt
+        self.businessDate = businessDate
+        self.parameters = parameters
+        self.windowStart = windowStart
+        self.windowEnd = windowEnd
+        self.partition = partition
+    }
+}
+
+/// An instance as the ledger stores it.
+public struct InstanceRecord: Sendable, Hashable, Codable {
+    public var id: Int64
+    public var job: String
+    public var scheduledAt: Date
+    public var businessDate: String?
+    public var parameters: [String: String]
+    public var windowStart: Date?
+    public var windowEnd: Date?
+    public var partition: String?
+    public var status: InstanceStatus
+    /// Runs started so far (0 before the first).
+    public var attempts: Int
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    public var counts: InstanceCounts
+    public var error: String?
+    /// Why it was set to success by hand (`sluice set-success`), when it was.
+    public var successReason: String?
+}
+
+/// One partition's entry of an instance's offset plan: read `[from, to)`.
+public struct OffsetPlanEntry: Sendable, Hashable, Codable {
+    public var partition: Int32
+    public var from: Int64
+    public var to: Int64
+    /// The partition's low and high watermarks when the plan was made.
+    public var lowWatermark: Int64?
+    public var highWatermark: Int64?
+
+    public init(partition: Int32, from: Int64, to: Int64, lowWatermark: Int64? = nil, highWatermark: Int64? = nil) {
+        self.partition = partition
+        self.from = from
+        self.to = to
+        self.lowWatermark = lowWatermark
+        self.highWatermark = highWatermark
+    }
+}
+
+/// An instance's stored plan: made before reading, replayed by reruns.
+public struct StoredPlan: Sendable, Hashable, Codable {
+    public var instanceId: Int64
+    public var topic: String
+    public var windowMode: WindowMode?
+    public var plannedAt: Date
+    public var entries: [OffsetPlanEntry]
+    /// The offset after the last record actually read, per partition, once recorded (it can pass
+    /// the planned `to` when the read kept going, e.g. idle completion).
+    public var readEnds: [Int32: Int64]
+}
+
+/// A record that could not be mapped or written, kept for `sluice instance show`. Key and value
+/// are stored truncated to the ledger's byte limit; `keyLength`/`valueLength` are the full sizes.
+public struct DirtyRecord: Sendable, Hashable, Codable {
+    public var partition: Int32
+    public var offset: Int64
+    public var timestampMillis: Int64
+    /// The destination column the problem is in, when it is in one.
+    public var column: String?
+    public var reason: String
+    public var key: [UInt8]?
+    public var value: [UInt8]?
+    public var keyLength: Int?
+    public var valueLength: Int?
+
+    public init(partition: Int32, offset: Int64, timestampMillis: Int64, column: String? = nil, reason: String,
+                key: [UInt8]? = nil, value: [UInt8]? = nil) {
+        self.partition = partition
+        self.offset = offset
+        self.timestampMillis = timestampMillis
+        self.column = column
+        self.reason = reason
+        self.key = key
+        self.value = value
+        self.keyLength = key?.count
+        self.valueLength = value?.count
+    }
+}
+
+/// One line of an instance's log.
+public struct InstanceLogLine: Sendable, Hashable, Codable {
+    public enum Level: String, Sendable, Hashable, Codable, CaseIterable { case info, warning, error }
+    public var at: Date
+    public var attempt: Int
+    public var level: Level
+    public var message: String
+
+    public init(at: Date, attempt: Int, level: Level, message: String) {
+        self.at = at
+        self.attempt = attempt
+        self.level = level
+        self.message = message
+    }
+}
+
+/// How much the ledger keeps per instance.
+public struct LedgerLimits: Sendable, Hashable {
+    /// Dirty records stored per instance (the count in `InstanceCounts.dirty` is never capped).
+    public var dirtyRecordsPerInstance: Int = 1000
+    /// Bytes kept of each dirty record's key and value.
+    public var dirtyBytesPerField: Int = 4096
+    /// Log lines kept per instance; the oldest go first.
+    public var logLinesPerInstance: Int = 2000
+    /// Bytes kept of one log message.
+    public var logMessageBytes: Int = 4096
+
+    public init() {}
+}
+
+extension Date {
+    var epochMillis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+    init(epochMillis: Int64) { self.init(timeIntervalSince1970: Double(epochMillis) / 1000) }
+}

@@ -1,0 +1,162 @@
+import CSQLite
+import Foundation
+import SluiceCore
+
+/// One write of a warehouse partition, from `_sluice_partitions`.
+public struct PartitionWrite: Sendable, Hashable, Codable {
+    public var job: String
+    public var instanceId: String
+    public var mode: String
+    public var windowStartMillis: Int64?
+    public var windowEndMillis: Int64?
+    public var topic: String
+    public var offsets: [PartitionOffsets]
+    /// Rows this write added.
+    public var rows: Int64
+    public var writtenAtMillis: Int64
+}
+
+/// A partition of a warehouse table: its current row count and the writes that made it (one after
+/// an overwrite, several after appends; none when written by something other than sluice).
+public struct PartitionInfo: Sendable, Hashable, Codable {
+    /// `ds=2022112210,hh=10`; empty for an unpartitioned table.
+    public var partition: String
+    public var rows: Int64
+    public var writes: [PartitionWrite]
+}
+
+/// Read access to a warehouse file: read-only queries and partition listings.
+public struct Warehouse: Sendable {
+    public var path: String
+
+    public init(path: String) { self.path = path }
+
+    /// Opens the file read-only, with `query_only` set and ATTACH disabled.
+    func openReadOnly() async throws -> SQLiteDatabase {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw SluiceError.invalid("no warehouse file at \(path)",
+                                      hint: "give the path of a warehouse .db file, or a job file whose destination is the warehouse")
+        }
+        do {
+            let db = try await SQLiteDatabase.open(path: path, options: SQLiteOpenOptions(mode: .readOnly, walMode: false))
+            try await db.perform { c in
+                try c.execute("PRAGMA query_only = 1")
+                c.setLimit(SQLITE_LIMIT_ATTACHED, 0)
+            }
+            return db
+        } catch {
+            throw SluiceError(.destination, "cannot open warehouse \(path) read-only: \(error)")
+        }
+    }
+
+    /// Runs one read-only statement and sends its rows, formatted, to `emit` (in chunks). Returns
+    /// the number of rows. Statements that would write are refused before they run.
+    @discardableResult
+    public func query(_ sql: String, format: ResultFormat,
+                      emit: @escaping @Sendable (String) -> Void) async throws -> Int {
+        let db = try await openReadOnly()
+        let path = self.path
+        return try await db.perform { c in
+            let stmt: SQLiteStatement
+            do {
+                stmt = try c.prepare(sql)
+            } catch let e as SQLiteError {
+                throw SluiceError.invalid("query on \(path): \(e.message)")
+            }
+            guard stmt.isReadOnly else {
+                throw SluiceError.invalid("`sluice sql` runs read-only queries; this statement would change \(path)",
+                                          hint: "use SELECT (or WITH … SELECT, EXPLAIN, read-only PRAGMAs)")
+            }
+            let formatter = ResultFormatter(format: format, emit: emit)
+            formatter.begin(columns: (0..<stmt.columnCount).map { stmt.columnName($0) })
+            do {
+                var row: [SQLiteValue] = []
+                while try stmt.step() {
+                    row.removeAll(keepingCapacity: true)
+                    for i in 0..<stmt.columnCount { row.append(stmt.value(at: i)) }
+                    formatter.row(row)
+                }
+            } catch let e as SQLiteError {
+                throw SluiceError(.destination, "query on \(path) failed: \(e.message)")
+            }
+            formatter.end()
+            return formatter.rowCount
+        }
+    }
+
+    /// The partitions of `table` with live row counts and their provenance, sorted by partition.
+    public func partitions(table: String) async throws -> [PartitionInfo] {
+        let db = try await openReadOnly()
+        let path = self.path
+        return try await db.perform { c in
+            guard try WarehouseMeta.tableExists(c, table) else {
+                throw SluiceError.invalid("table '\(table)' does not exist in warehouse \(path)")
+            }
+            let hasMeta = try WarehouseMeta.tableExists(c, WarehouseMeta.partitions)
+            var writes: [String: [PartitionWrite]] = [:]
+            var keys = try WarehouseMeta.registeredPartitionKeys(c, table: table)
+            if hasMeta {
+                let rows = try c.query("""
+                    SELECT partition, job, instance_id, mode, window_start_ms, window_end_ms, topic, offsets, rows,
+                           written_at_ms
+                    FROM _sluice_partitions WHERE table_name = ?1 ORDER BY id
+                    """, [.text(table)])
+                for r in rows {
+                    func text(_ i: Int) -> String { if case .text(let t) = r[i] { t } else { "" } }
+                    func int(_ i: Int) -> Int64? { if case .integer(let v) = r[i] { v } else { nil } }
+                    let offsets = (try? JSONDecoder().decode([PartitionOffsets].self, from: Data(text(7).utf8))) ?? []
+                    writes[text(0), default: []].append(PartitionWrite(
+                        job: text(1), instanceId: text(2), mode: text(3), windowStartMillis: int(4),
+                        windowEndMillis: int(5), topic: text(6), offsets: offsets, rows: int(8) ?? 0,
+                        writtenAtMillis: int(9) ?? 0))
+                }
+                if keys == nil, let some = writes.keys.first, let spec = try? PartitionSpec(parsing: some) {
+                    keys = spec.keys
+                }
+            }
+            let partitionKeys = keys ?? []
+            var counts: [String: Int64] = [:]
+            let q = TableDDL.quoteSQLite
+            if partitionKeys.isEmpty {
+                if case .integer(let n)? = try c.scalar("SELECT COUNT(*) FROM \(q(table))") { counts[""] = n }
+            } else {
+                let cols = partitionKeys.map(q).joined(separator: ", ")
+                for r in try c.query("SELECT \(cols), COUNT(*) FROM \(q(table)) GROUP BY \(cols)") {
+                    let spec = PartitionSpec(partitionKeys.enumerated().map { i, k in
+                        PartitionSpec.Entry(key: k, value: ResultFormatter.plainText(r[i]))
+                    })
+                    if case .integer(let n) = r[partitionKeys.count] { counts[spec.description] = n }
+                }
+            }
+            let all = Set(counts.keys).union(writes.keys)
+            return all.sorted().map { p in
+                PartitionInfo(partition: p, rows: counts[p] ?? 0, writes: writes[p] ?? [])
+            }
+        }
+    }
+
+    /// `sluice partitions` text output: one line per partition and write.
+    public static func renderPartitions(_ partitions: [PartitionInfo]) -> String {
+        func time(_ ms: Int64?) -> String {
+            guard let ms else { return "" }
+            return TimeText.string { TimeText.datetime(millis: ms, into: $0) }.replacing(/\.000$/, with: "") + "Z"
+        }
+        var rows: [[String]] = []
+        for p in partitions {
+            let name = p.partition.isEmpty ? "(unpartitioned)" : p.partition
+            if p.writes.isEmpty {
+                rows.append([name, String(p.rows), "", "", "", "", "", ""])
+            }
+            for (i, w) in p.writes.enumerated() {
+                let window = w.windowStartMillis == nil && w.windowEndMillis == nil
+                    ? "" : "[\(time(w.windowStartMillis)), \(time(w.windowEndMillis)))"
+                let offsets = w.offsets.sorted { $0.partition < $1.partition }
+                    .map { "\($0.partition):\($0.from)-\($0.to)" }.joined(separator: " ")
+                rows.append([i == 0 ? name : "", i == 0 ? String(p.rows) : "", w.mode, w.instanceId, w.job,
+                             window, w.topic, offsets])
+            }
+        }
+        return TextTable.render(headers: ["PARTITION", "ROWS", "MODE", "INSTANCE", "JOB", "WINDOW", "TOPIC", "OFFSETS [from-to)"],
+                                rows: rows, rightAligned: [1])
+    }
+}

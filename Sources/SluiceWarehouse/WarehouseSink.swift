@@ -1,0 +1,388 @@
+import CSQLite
+import Foundation
+import SluiceCore
+
+/// The embedded warehouse as a destination: one SQLite file (WAL mode) holding partitioned tables.
+///
+/// A write holds one SQLite transaction from `open` to `commit`: an overwrite deletes the
+/// partition's rows and inserts the new ones in that transaction, so readers see the old partition
+/// or the new one, and a process killed before commit leaves the old content. The provenance row in
+/// `_sluice_partitions` is written in the same transaction. Writers of the same file take turns
+/// (SQLite has one writer at a time); a writer waits up to `lockTimeoutSeconds` for its turn.
+public struct WarehouseSink: Sink {
+    public var path: String
+    public var table: String
+    /// The table's partition columns, when known before `prepare` (used by `tableColumns`).
+    public var partitionKeys: [String]
+    /// Create the table (and the file) when missing, instead of failing.
+    public var createTable: Bool
+    /// How long a writer waits for another writer of the same file.
+    public var lockTimeoutSeconds: Double
+    /// SQLite page cache of a writer, in KiB.
+    public var cacheSizeKiB: Int
+
+    public init(path: String, table: String, partitionKeys: [String] = [], createTable: Bool = false,
+                lockTimeoutSeconds: Double = 600, cacheSizeKiB: Int = 65_536) {
+        self.path = path
+        self.table = table
+        self.partitionKeys = partitionKeys
+        self.createTable = createTable
+        self.lockTimeoutSeconds = lockTimeoutSeconds
+        self.cacheSizeKiB = cacheSizeKiB
+    }
+
+    /// The sink of a job destination whose kind is `.sqlite`: its path resolved against
+    /// `baseDirectory` (the job file's directory), its partition keys from the partition template.
+    public init(destination: DestinationSpec, baseDirectory: String, createTable: Bool = false) throws {
+        guard case .sqlite(let file) = destination.kind else {
+            throw SluiceError.invalid("the destination is \(destination.kind.typeName), not the SQLite warehouse")
+        }
+        let path = file.hasPrefix("/") ? file : (baseDirectory.isEmpty ? "." : baseDirectory) + "/" + file
+        self.init(path: path, table: destination.table,
+                  partitionKeys: TableDDL.partitionKeys(template: destination.partition), createTable: createTable)
+    }
+
+    var location: String { "warehouse \(path), table '\(table)'" }
+
+    func openDatabase(create: Bool) async throws -> SQLiteDatabase {
+        if !FileManager.default.fileExists(atPath: path) {
+            guard create else {
+                throw SluiceError(.destination, "no warehouse file at \(path)",
+                                  hint: "check the destination path, or create the table with `sluice ddl JOB --apply` or `--create-table`")
+            }
+            let dir = (path as NSString).deletingLastPathComponent
+            if !dir.isEmpty {
+                try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            }
+        }
+        do {
+            let timeout = Int32(clamping: Int64(lockTimeoutSeconds * 1000))
+            let db = try await SQLiteDatabase.open(
+                path: path, options: SQLiteOpenOptions(mode: .readWrite(create: create), busyTimeoutMillis: timeout))
+            let cache = cacheSizeKiB
+            try await db.perform { c in
+                try c.execute("PRAGMA synchronous = FULL; PRAGMA cache_size = -\(cache); "
+                              + "PRAGMA journal_size_limit = 67108864; PRAGMA foreign_keys = OFF")
+            }
+            return db
+        } catch {
+            throw mapError(error, doing: "opening")
+        }
+    }
+
+    func mapError(_ error: any Error, doing: String) -> SluiceError {
+        if let e = error as? SluiceError { return e }
+        if let e = error as? SQLiteError {
+            if e.isBusy {
+                return SluiceError(.destination, "\(location): the warehouse is locked by another writer (waited \(Int(lockTimeoutSeconds)) s while \(doing))",
+                                   hint: "another sluice run or a sqlite3 session holds a write transaction on \(path); retry when it ends")
+            }
+            return SluiceError(.destination, "\(location): \(doing) failed: \(e.message) (SQLite code \(e.extendedCode))")
+        }
+        return SluiceError(.destination, "\(location): \(doing) failed: \(error)")
+    }
+
+    public func prepare(columns: [ColumnSpec], partitionKeys: [String]) async throws {
+        let db = try await openDatabase(create: createTable)
+        let table = self.table, createTable = self.createTable, location = self.location
+        do {
+            try await db.write { c in
+                try c.execute(WarehouseMeta.createSQL)
+                if try !WarehouseMeta.tableExists(c, table) {
+                    guard createTable else {
+                        throw SluiceError(.destination, "\(location) does not exist",
+                                          hint: "create it with `sluice ddl JOB --apply`, or run with --create-table")
+                    }
+                    try c.execute(TableDDL.createTable(name: table, columns: columns, partitionKeys: partitionKeys,
+                                                       dialect: .sqlite))
+                    try WarehouseMeta.register(c, table: table, partitionKeys: partitionKeys)
+                    return
+                }
+                let registered = try WarehouseMeta.registeredPartitionKeys(c, table: table)
+                let problems = WarehouseSchema.differences(
+                    tableColumns: try WarehouseMeta.columns(c, table: table), registeredPartitionKeys: registered,
+                    columns: columns, partitionKeys: partitionKeys)
+                if !problems.isEmpty {
+                    throw SluiceError(.destination,
+                                      "\(location) does not match the job:\n" + problems.map { "  - \($0)" }.joined(separator: "\n"),
+                                      hint: "change the table or the job's columns so that they agree")
+                }
+                if registered == nil {
+                    try WarehouseMeta.register(c, table: table, partitionKeys: partitionKeys)
+                }
+                if !partitionKeys.isEmpty {
+                    try c.execute("CREATE INDEX IF NOT EXISTS \(TableDDL.quoteSQLite(TableDDL.sqlitePartitionIndexName(table: table))) ON \(TableDDL.quoteSQLite(table)) (\(partitionKeys.map(TableDDL.quoteSQLite).joined(separator: ", ")))")
+                }
+            }
+        } catch {
+            throw mapError(error, doing: "preparing the table")
+        }
+    }
+
+    public func tableColumns() async throws -> [ColumnSpec]? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let table = self.table, configured = Set(partitionKeys.map { $0.lowercased() })
+        do {
+            let db = try await SQLiteDatabase.open(path: path, options: SQLiteOpenOptions(mode: .readOnly))
+            return try await db.perform { c -> [ColumnSpec]? in
+                guard try WarehouseMeta.tableExists(c, table) else { return nil }
+                let keys = Set((try WarehouseMeta.registeredPartitionKeys(c, table: table) ?? []).map { $0.lowercased() })
+                    .union(configured)
+                return try WarehouseMeta.columns(c, table: table)
+                    .filter { !keys.contains($0.name.lowercased()) }
+                    .map { ColumnSpec(name: $0.name, type: $0.columnType ?? .string, nullable: !$0.notNull) }
+            }
+        } catch {
+            throw mapError(error, doing: "reading the table's columns")
+        }
+    }
+
+    public func open(partition: PartitionSpec, mode: WriteMode, columns: [ColumnSpec],
+                     provenance: WriteProvenance) async throws -> any PartitionWriter {
+        let db = try await openDatabase(create: false)
+        let table = self.table, location = self.location
+        let state = WriterState(table: table, partition: partition, mode: mode, columns: columns,
+                                provenance: provenance)
+        do {
+            try await db.perform { c in
+                try c.execute("BEGIN IMMEDIATE")
+                do {
+                    try state.begin(c, location: location)
+                } catch {
+                    try? c.execute("ROLLBACK")
+                    throw error
+                }
+            }
+        } catch {
+            throw mapError(error, doing: "opening partition \(partition)")
+        }
+        return WarehouseWriter(db: db, state: state, sink: self)
+    }
+}
+
+/// What a warehouse writer keeps between calls. Only touched on its connection's queue.
+final class WriterState: @unchecked Sendable {
+    let table: String
+    let partition: PartitionSpec
+    let mode: WriteMode
+    let columns: [ColumnSpec]
+    let provenance: WriteProvenance
+    var insert: SQLiteStatement?
+    var rows: Int64 = 0
+    var finished = false
+
+    init(table: String, partition: PartitionSpec, mode: WriteMode, columns: [ColumnSpec], provenance: WriteProvenance) {
+        self.table = table
+        self.partition = partition
+        self.mode = mode
+        self.columns = columns
+        self.provenance = provenance
+    }
+
+    /// Checks the table, deletes the partition for an overwrite and compiles the insert. Runs inside
+    /// the writer's transaction.
+    func begin(_ c: SQLiteConnection, location: String) throws {
+        try c.execute(WarehouseMeta.createSQL)
+        guard try WarehouseMeta.tableExists(c, table) else {
+            throw SluiceError(.destination, "\(location) does not exist",
+                              hint: "create it with `sluice ddl JOB --apply`, or run with --create-table")
+        }
+        let registered = try WarehouseMeta.registeredPartitionKeys(c, table: table)
+        let problems = WarehouseSchema.differences(
+            tableColumns: try WarehouseMeta.columns(c, table: table), registeredPartitionKeys: registered,
+            columns: columns, partitionKeys: partition.keys)
+        if !problems.isEmpty {
+            throw SluiceError(.destination, "\(location) does not match the job:\n"
+                              + problems.map { "  - \($0)" }.joined(separator: "\n"))
+        }
+        if registered == nil { try WarehouseMeta.register(c, table: table, partitionKeys: partition.keys) }
+        let q = TableDDL.quoteSQLite
+        let keyBindings = partition.entries.map { SQLiteValue.text($0.value) }
+        if mode == .overwrite {
+            let cond = partition.entries.enumerated().map { "\(q($1.key)) = ?\($0 + 1)" }.joined(separator: " AND ")
+            try c.run("DELETE FROM \(q(table))" + (cond.isEmpty ? "" : " WHERE \(cond)"), keyBindings)
+            try c.run("DELETE FROM _sluice_partitions WHERE table_name = ?1 AND partition = ?2",
+                      [.text(table), .text(partition.description)])
+        }
+        let names = columns.map(\.name) + partition.keys
+        let placeholders = (1...max(1, names.count)).map { "?\($0)" }.joined(separator: ", ")
+        let sql = names.isEmpty
+            ? "INSERT INTO \(q(table)) DEFAULT VALUES"
+            : "INSERT INTO \(q(table)) (\(names.map(q).joined(separator: ", "))) VALUES (\(placeholders))"
+        let stmt = try c.prepare(sql)
+        for (i, v) in keyBindings.enumerated() {
+            try stmt.bind(v, at: Int32(columns.count + i + 1))
+        }
+        insert = stmt
+    }
+
+    func write(_ batch: RowBatch, location: String) throws {
+        guard !finished, let stmt = insert else {
+            throw SluiceError(.destination, "\(location): write after commit or abort")
+        }
+        let n = columns.count
+        guard batch.columns.count == n else {
+            throw SluiceError(.destination, "\(location): a batch has \(batch.columns.count) columns, the writer was opened with \(n)")
+        }
+        let values = batch.values
+        var base = 0
+        for r in 0..<batch.rowCount {
+            do {
+                try Self.bindAndStep(values, base: base, column: 0, count: n, stmt: stmt)
+            } catch let e as SQLiteError {
+                stmt.reset()
+                throw SluiceError(.destination, "\(location), partition \(partition): row \(rows + Int64(r) + 1) was refused: \(e.message)")
+            }
+            base += n
+        }
+        rows += Int64(batch.rowCount)
+    }
+
+    /// Binds the row's values from `column` on and steps the insert once all are bound. Text and
+    /// blobs are bound without copying, so binding nests inside the closures that keep them alive.
+    private static func bindAndStep(_ values: [Value], base: Int, column: Int, count: Int, stmt: SQLiteStatement) throws {
+        if column == count {
+            defer { stmt.reset() }
+            _ = try stmt.step()
+            return
+        }
+        let index = Int32(column + 1)
+        let next = column + 1
+        switch values[base + column] {
+        case .null:
+            stmt.bindNull(at: index)
+        case .int(let v):
+            stmt.bindInt64(v, at: index)
+        case .double(let v):
+            stmt.bindDouble(v, at: index)
+        case .float(let v):
+            // Through the shortest decimal text, so that FLOAT 0.1 is stored as 0.1.
+            stmt.bindDouble(Double(v.description) ?? Double(v), at: index)
+        case .bool(let v):
+            stmt.bindInt64(v ? 1 : 0, at: index)
+        case .string(let s), .decimal(let s):
+            if let done: Void = try s.utf8.withContiguousStorageIfAvailable({ p in
+                stmt.bindTextNoCopy(UnsafeRawBufferPointer(p), at: index)
+                try bindAndStep(values, base: base, column: next, count: count, stmt: stmt)
+            }) {
+                return done
+            }
+            var copy = s
+            copy.makeContiguousUTF8()
+            return try copy.withUTF8 { p in
+                stmt.bindTextNoCopy(UnsafeRawBufferPointer(p), at: index)
+                try bindAndStep(values, base: base, column: next, count: count, stmt: stmt)
+            }
+        case .binary(let b):
+            return try b.withUnsafeBytes { p in
+                stmt.bindBlobNoCopy(p, at: index)
+                try bindAndStep(values, base: base, column: next, count: count, stmt: stmt)
+            }
+        case .datetime(let ms):
+            return try withText({ TimeText.datetime(millis: ms, into: $0) }, stmt: stmt, index: index) {
+                try bindAndStep(values, base: base, column: next, count: count, stmt: stmt)
+            }
+        case .date(let days):
+            return try withText({ TimeText.date(days: days, into: $0) }, stmt: stmt, index: index) {
+                try bindAndStep(values, base: base, column: next, count: count, stmt: stmt)
+            }
+        case .timestamp(let s, let ns):
+            return try withText({ TimeText.timestamp(seconds: s, nanos: ns, into: $0) }, stmt: stmt, index: index) {
+                try bindAndStep(values, base: base, column: next, count: count, stmt: stmt)
+            }
+        }
+        try bindAndStep(values, base: base, column: next, count: count, stmt: stmt)
+    }
+
+    @inline(__always)
+    private static func withText(_ format: (UnsafeMutableBufferPointer<UInt8>) -> Int, stmt: SQLiteStatement,
+                                 index: Int32, then body: () throws -> Void) throws {
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buf in
+            let n = format(buf)
+            stmt.bindTextNoCopy(UnsafeRawBufferPointer(start: buf.baseAddress, count: n), at: index)
+            try body()
+        }
+    }
+
+    func commit(_ c: SQLiteConnection, location: String, now: Date) throws -> CommitResult {
+        guard !finished else { throw SluiceError(.destination, "\(location): commit after commit or abort") }
+        finished = true
+        insert = nil
+        do {
+            let offsets = String(decoding: try JSONEncoder().encode(provenance.offsets), as: UTF8.self)
+            try c.run("""
+                INSERT INTO _sluice_partitions (table_name, partition, mode, job, instance_id, window_start_ms,
+                  window_end_ms, topic, offsets, rows, written_at_ms)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                """, [.text(table), .text(partition.description), .text(mode.rawValue), .text(provenance.job),
+                      .text(provenance.instanceId), provenance.windowStartMillis.map(SQLiteValue.integer) ?? .null,
+                      provenance.windowEndMillis.map(SQLiteValue.integer) ?? .null, .text(provenance.topic),
+                      .text(offsets), .integer(rows), .integer(Int64((now.timeIntervalSince1970 * 1000).rounded()))])
+            try c.execute("COMMIT")
+        } catch {
+            try? c.execute("ROLLBACK")
+            c.close()
+            throw error
+        }
+        c.close()
+        return CommitResult(rowsWritten: rows)
+    }
+
+    func abort(_ c: SQLiteConnection) {
+        guard !finished else { return }
+        finished = true
+        insert = nil
+        if c.isInTransaction { try? c.execute("ROLLBACK") }
+        c.close()
+    }
+
+    /// Closes the connection with the transaction still open, as a process that dies mid-write
+    /// does (SQLite discards the transaction). For tests.
+    func closeWithoutCommit(_ c: SQLiteConnection) {
+        finished = true
+        insert = nil
+        c.close()
+    }
+}
+
+/// An open partition of the warehouse: one open SQLite transaction on its own connection.
+final class WarehouseWriter: PartitionWriter {
+    private let db: SQLiteDatabase
+    private let state: WriterState
+    private let sink: WarehouseSink
+
+    init(db: SQLiteDatabase, state: WriterState, sink: WarehouseSink) {
+        self.db = db
+        self.state = state
+        self.sink = sink
+    }
+
+    func write(_ batch: RowBatch) async throws {
+        let state = self.state, location = sink.location
+        do {
+            try await db.perform { _ in try state.write(batch, location: location) }
+        } catch {
+            throw sink.mapError(error, doing: "writing partition \(state.partition)")
+        }
+    }
+
+    func commit() async throws -> CommitResult {
+        let state = self.state, location = sink.location
+        do {
+            return try await db.perform { c in try state.commit(c, location: location, now: Date()) }
+        } catch {
+            throw sink.mapError(error, doing: "committing partition \(state.partition)")
+        }
+    }
+
+    func abort() async {
+        let state = self.state
+        _ = try? await db.perform { c in state.abort(c) }
+    }
+
+    /// See `WriterState.closeWithoutCommit`.
+    func closeWithoutCommit() async {
+        let state = self.state
+        _ = try? await db.perform { c in state.closeWithoutCommit(c) }
+    }
+}

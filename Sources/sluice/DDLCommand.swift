@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import SluiceCore
+import SluiceRuntime
+import SluiceWarehouse
+
+struct DDLCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ddl",
+        abstract: "Print the CREATE TABLE for a job's destination (DataWorks \"Generate Target Table Schema\").",
+        discussion: """
+        Columns are the job's destination columns, typed by destination.columnTypes; without a declared \
+        type, columns mapped from __partition__, __offset__ or __timestamp__ are BIGINT and the rest \
+        STRING. Partition columns (from destination.partition, e.g. ds=${partition}) are STRING. \
+        The dialect defaults to the destination's: maxcompute for MaxCompute, else sqlite.
+
+        --apply creates the table in the job's SQLite warehouse (and the file, if missing); an existing \
+        table is checked against the job instead, and differences are listed.
+
+        Example:
+          sluice ddl jobs/events_hourly.yaml --dialect maxcompute
+          sluice ddl jobs/events_hourly.yaml --apply
+        """)
+
+    @Argument(help: "The job file.")
+    var job: String
+
+    @Option(help: "sqlite or maxcompute (default: the destination's).")
+    var dialect: DDLDialect?
+
+    @Flag(help: "Create the table in the job's SQLite warehouse.")
+    var apply = false
+
+    @OptionGroup var options: JobOptions
+
+    func run() async throws {
+        try await runReportingErrors {
+            let loaded = try options.load(job)
+            let spec = loaded.spec
+            let columns = try TableDDL.destinationColumns(of: spec)
+            let keys = TableDDL.partitionKeys(template: spec.destination.partition)
+            let defaultDialect: DDLDialect = switch spec.destination.kind {
+            case .maxcompute: .maxcompute
+            case .unresolved(_, let type) where ["odps", "maxcompute"].contains(type.lowercased()): .maxcompute
+            default: .sqlite
+            }
+            let chosen = dialect ?? defaultDialect
+            guard !apply || chosen == .sqlite else {
+                throw SluiceError.invalid("--apply creates tables in the SQLite warehouse only",
+                                          hint: "run the printed MaxCompute DDL in DataWorks or odpscmd")
+            }
+            writeStdout(TableDDL.createTable(name: spec.destination.table, columns: columns, partitionKeys: keys,
+                                             dialect: chosen) + "\n")
+            guard apply else { return }
+            let sink = try WarehouseSink(destination: spec.destination, baseDirectory: loaded.directory, createTable: true)
+            let path = sink.path
+            let existed = try await sink.tableColumns() != nil
+            try await sink.prepare(columns: columns, partitionKeys: keys)
+            printError(existed
+                ? "table '\(spec.destination.table)' already exists in \(path) and matches the job"
+                : "created table '\(spec.destination.table)' in \(path)")
+        }
+    }
+}

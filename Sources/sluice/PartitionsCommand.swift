@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import SluiceCore
+import SluiceWarehouse
+
+struct PartitionsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "partitions",
+        abstract: "List a warehouse table's partitions: rows, and the instance, window and offsets that wrote each.",
+        discussion: """
+        Row counts are counted live from the table. Provenance (job, instance, window, Kafka offsets per \
+        partition as [from-to)) comes from the _sluice_partitions table, written in the same \
+        transaction as the data. TABLE may be left out when a job file is given.
+
+        Example:
+          sluice partitions jobs/events_hourly.yaml
+          sluice partitions warehouse.db ods_events --json
+        """)
+
+    @Argument(help: ArgumentHelp("A warehouse .db file or a job file.", valueName: "WAREHOUSE_OR_JOB"))
+    var target: String
+
+    @Argument(help: "The table (default: the job's destination table).")
+    var table: String?
+
+    @Flag(help: "Print JSON for scripts.")
+    var json = false
+
+    @OptionGroup var options: JobOptions
+
+    func run() async throws {
+        try await runReportingErrors {
+            let target = try WarehouseTarget.resolve(self.target, options: options)
+            guard let table = table ?? target.job?.spec.destination.table else {
+                throw SluiceError.invalid("name the table: sluice partitions \(self.target) TABLE")
+            }
+            let partitions = try await Warehouse(path: target.warehousePath).partitions(table: table)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                writeStdout(String(decoding: try encoder.encode(partitions), as: UTF8.self) + "\n")
+            } else {
+                writeStdout(Warehouse.renderPartitions(partitions))
+            }
+        }
+    }
+}

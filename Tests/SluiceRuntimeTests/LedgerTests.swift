@@ -1,0 +1,232 @@
+import Foundation
+import SluiceCore
+import SluiceWarehouse
+import Synchronization
+import Testing
+@testable import SluiceRuntime
+
+/// A clock the test moves by hand.
+final class LedgerTestClock: Sendable {
+    private let current: Mutex<Date>
+    init(_ start: Date = Date(timeIntervalSince1970: 1_669_111_500)) { current = Mutex(start) }
+    var now: Date { current.withLock { $0 } }
+    func advance(seconds: Double) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
+}
+
+final class LedgerTempDir {
+    let path: String
+    init() throws {
+        path = NSTemporaryDirectory() + "sluice-ledger-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+func hour(_ h: Int) -> Date { Date(timeIntervalSince1970: 1_669_075_200 + Double(h) * 3600) }   // 2022-11-22 00:00Z + h
+
+@Suite struct LedgerTests {
+    func open(_ dir: LedgerTempDir, _ clock: LedgerTestClock, limits: LedgerLimits = LedgerLimits()) async throws -> Ledger {
+        try await Ledger.open(stateDirectory: dir.path + "/.sluice", limits: limits, now: { clock.now })
+    }
+
+    @Test func migratesFromEmptyAndReopens() async throws {
+        let dir = try LedgerTempDir()
+        let clock = LedgerTestClock()
+        let ledger = try await open(dir, clock)
+        #expect(try await ledger.schemaVersion() == LedgerMigrations.latest)
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/.sluice/ledger.db"))
+        _ = try await ledger.ensureInstance(NewInstance(job: "j", scheduledAt: hour(1)))
+        let again = try await open(dir, clock)
+        #expect(try await again.instances().count == 1)
+        #expect(Ledger.defaultStateDirectory(forJobFile: "/a/b/job.yaml") == "/a/b/.sluice")
+        #expect(Ledger.defaultStateDirectory(forJobFile: "job.yaml") == "./.sluice")
+    }
+
+    @Test func refusesALedgerFromTheFuture() async throws {
+        let dir = try LedgerTempDir()
+        let path = dir.path + "/ledger.db"
+        let c = try SQLiteConnection(path: path, options: SQLiteOpenOptions(mode: .readWrite(create: true)))
+        try c.execute("PRAGMA user_version = 999")
+        let e = await #expect(throws: SluiceError.self) { _ = try await Ledger.open(path: path) }
+        #expect(e?.kind == .state)
+        #expect(e?.message.contains("newer") == true)
+    }
+
+    @Test func instanceLifecycleAndReruns() async throws {
+        let dir = try LedgerTempDir()
+        let clock = LedgerTestClock()
+        let ledger = try await open(dir, clock)
+        let new = NewInstance(job: "events_hourly", scheduledAt: hour(10).addingTimeInterval(300), businessDate: "20221121",
+                              parameters: ["startTime": "20221122090000", "endTime": "20221122100000"],
+                              windowStart: hour(9), windowEnd: hour(10), partition: "ds=2022112210")
+        let pending = try await ledger.ensureInstance(new)
+        #expect(pending.status == .pending)
+        #expect(pending.attempts == 0)
+        #expect(pending.createdAt == clock.now)
+        #expect(try await ledger.ensureInstance(new).id == pending.id)
+
+        clock.advance(seconds: 5)
+        let run1 = try await ledger.startAttempt(new)
+        #expect(run1.id == pending.id)
+        #expect(run1.status == .running)
+        #expect(run1.attempts == 1)
+        #expect(run1.startedAt == clock.now)
+        #expect(run1.parameters == new.parameters)
+        #expect(run1.windowStart == hour(9))
+        #expect(run1.partition == "ds=2022112210")
+        try await ledger.updateCounts(id: run1.id, InstanceCounts(read: 10))
+        #expect(try await ledger.instance(id: run1.id)?.counts.read == 10)
+
+        clock.advance(seconds: 60)
+        let failed = try await ledger.finish(id: run1.id, status: .failed,
+                                             counts: InstanceCounts(read: 100, written: 0, dirty: 3, late: 1, early: 2, skipped: 0),
+                                             error: "dirty limit exceeded")
+        #expect(failed.status == .failed)
+        #expect(failed.finishedAt == clock.now)
+        #expect(failed.error == "dirty limit exceeded")
+        #expect(failed.counts.early == 2)
+
+        clock.advance(seconds: 60)
+        let run2 = try await ledger.startAttempt(id: run1.id)
+        #expect(run2.attempts == 2)
+        #expect(run2.error == nil)
+        #expect(run2.finishedAt == nil)
+        #expect(run2.counts == InstanceCounts())
+        let done = try await ledger.finish(id: run1.id, status: .succeeded, counts: InstanceCounts(read: 100, written: 100))
+        #expect(done.status == .succeeded)
+        #expect(try await ledger.instance(job: "events_hourly", scheduledAt: new.scheduledAt)?.id == run1.id)
+
+        // Only one row for this (job, scheduled time), whatever happened.
+        #expect(try await ledger.instances(job: "events_hourly").count == 1)
+        await #expect(throws: SluiceError.self) {
+            try await ledger.finish(id: run1.id, status: .running, counts: InstanceCounts())
+        }
+        await #expect(throws: SluiceError.self) { try await ledger.startAttempt(id: 9999) }
+    }
+
+    @Test func setSuccessStatusesAndListing() async throws {
+        let dir = try LedgerTempDir()
+        let clock = LedgerTestClock()
+        let ledger = try await open(dir, clock)
+        var ids: [Int64] = []
+        for h in 0..<5 { ids.append(try await ledger.ensureInstance(NewInstance(job: "a", scheduledAt: hour(h))).id) }
+        _ = try await ledger.ensureInstance(NewInstance(job: "b", scheduledAt: hour(2)))
+        try await ledger.setStatus(id: ids[1], .waiting)
+        try await ledger.setStatus(id: ids[2], .failed, error: "paused")
+        let running = try await ledger.startAttempt(id: ids[3])
+        await #expect(throws: SluiceError.self) { try await ledger.setSuccess(id: running.id, reason: "x") }
+        let set = try await ledger.setSuccess(id: ids[2], reason: "data checked by hand")
+        #expect(set.status == .succeeded)
+        #expect(set.successReason == "data checked by hand")
+        #expect(try await ledger.instances(job: "a").map(\.id) == ids)
+        #expect(try await ledger.instances(job: "a", status: .pending).count == 2)
+        #expect(try await ledger.instances(status: .pending).count == 3)
+        #expect(try await ledger.instances(job: "a", scheduledFrom: hour(1), scheduledBefore: hour(3)).map(\.id) == [ids[1], ids[2]])
+        #expect(try await ledger.instances(limit: 2).count == 2)
+        #expect(try await ledger.instance(id: ids[1])?.status == .waiting)
+        #expect(try await ledger.latestInstance(job: "a")?.id == ids[4])
+        #expect(try await ledger.latestInstance(job: "zzz") == nil)
+    }
+
+    @Test func plansAreStoredReplayedAndChainContiguousWindows() async throws {
+        let dir = try LedgerTempDir()
+        let clock = LedgerTestClock()
+        let ledger = try await open(dir, clock)
+        let i1 = try await ledger.startAttempt(NewInstance(job: "j", scheduledAt: hour(1)))
+        let plan1 = [OffsetPlanEntry(partition: 0, from: 0, to: 10, lowWatermark: 0, highWatermark: 12),
+                     OffsetPlanEntry(partition: 1, from: 5, to: 7, lowWatermark: 0, highWatermark: 7)]
+        try await ledger.storePlan(id: i1.id, topic: "events", windowMode: .contiguous, entries: plan1)
+        let stored = try #require(try await ledger.plan(id: i1.id))
+        #expect(stored.entries == plan1)
+        #expect(stored.topic == "events")
+        #expect(stored.windowMode == .contiguous)
+        #expect(stored.plannedAt == clock.now)
+        #expect(stored.readEnds.isEmpty)
+
+        // Not successful yet: no previous end for the next instance.
+        #expect(try await ledger.previousSuccessfulEnd(job: "j", before: hour(2)) == nil)
+        try await ledger.recordReadEnds(id: i1.id, [0: 11])
+        await #expect(throws: SluiceError.self) { try await ledger.recordReadEnds(id: i1.id, [9: 1]) }
+        try await ledger.finish(id: i1.id, status: .succeeded, counts: InstanceCounts())
+        let prev = try #require(try await ledger.previousSuccessfulEnd(job: "j", before: hour(2)))
+        #expect(prev.instance.id == i1.id)
+        #expect(prev.ends == [0: 11, 1: 7])   // partition 1 had no read end: its planned end
+        #expect(try await ledger.previousSuccessfulEnd(job: "j", before: hour(1)) == nil)
+        #expect(try await ledger.previousSuccessfulEnd(job: "other", before: hour(2)) == nil)
+
+        // A failed later instance is skipped; a later successful one wins.
+        let i2 = try await ledger.startAttempt(NewInstance(job: "j", scheduledAt: hour(2)))
+        try await ledger.storePlan(id: i2.id, topic: "events", entries: [OffsetPlanEntry(partition: 0, from: 11, to: 20)])
+        try await ledger.finish(id: i2.id, status: .failed, counts: InstanceCounts(), error: "x")
+        #expect(try await ledger.previousSuccessfulEnd(job: "j", before: hour(3))?.instance.id == i1.id)
+        let i3 = try await ledger.startAttempt(NewInstance(job: "j", scheduledAt: hour(3)))
+        try await ledger.storePlan(id: i3.id, topic: "events", entries: [OffsetPlanEntry(partition: 0, from: 11, to: 30)])
+        try await ledger.finish(id: i3.id, status: .succeeded, counts: InstanceCounts())
+        #expect(try await ledger.previousSuccessfulEnd(job: "j", before: hour(4))?.ends == [0: 30])
+
+        // A replan replaces the plan and its read ends.
+        clock.advance(seconds: 10)
+        try await ledger.storePlan(id: i1.id, topic: "events", entries: [OffsetPlanEntry(partition: 0, from: 0, to: 12)])
+        let replanned = try #require(try await ledger.plan(id: i1.id))
+        #expect(replanned.entries.map(\.to) == [12])
+        #expect(replanned.readEnds.isEmpty)
+        #expect(replanned.plannedAt == clock.now)
+    }
+
+    @Test func dirtyRecordsAreBounded() async throws {
+        let dir = try LedgerTempDir()
+        let clock = LedgerTestClock()
+        var limits = LedgerLimits()
+        limits.dirtyRecordsPerInstance = 3
+        limits.dirtyBytesPerField = 4
+        let ledger = try await open(dir, clock, limits: limits)
+        let i = try await ledger.startAttempt(NewInstance(job: "j", scheduledAt: hour(1)))
+        let records = (0..<5).map {
+            DirtyRecord(partition: 1, offset: Int64($0), timestampMillis: 1000, column: "amount", reason: "not a number",
+                        key: nil, value: Array("abcdefgh".utf8))
+        }
+        #expect(try await ledger.addDirtyRecords(id: i.id, Array(records.prefix(2))) == 2)
+        #expect(try await ledger.addDirtyRecords(id: i.id, Array(records.suffix(3))) == 1)
+        let stored = try await ledger.dirtyRecords(id: i.id)
+        #expect(stored.map(\.offset) == [0, 1, 2])
+        #expect(stored[0].value == Array("abcd".utf8))
+        #expect(stored[0].valueLength == 8)
+        #expect(stored[0].key == nil)
+        #expect(stored[0].column == "amount")
+        // A new attempt starts with none.
+        _ = try await ledger.startAttempt(id: i.id)
+        #expect(try await ledger.dirtyRecords(id: i.id).isEmpty)
+    }
+
+    @Test func logsAreBounded() async throws {
+        let dir = try LedgerTempDir()
+        let clock = LedgerTestClock()
+        var limits = LedgerLimits()
+        limits.logLinesPerInstance = 3
+        limits.logMessageBytes = 10
+        let ledger = try await open(dir, clock, limits: limits)
+        let i = try await ledger.startAttempt(NewInstance(job: "j", scheduledAt: hour(1)))
+        try await ledger.appendLog(id: i.id, ["one", "two"])
+        try await ledger.appendLog(id: i.id, level: .error, ["three", "four", "a very long message indeed"])
+        let lines = try await ledger.log(id: i.id)
+        #expect(lines.map(\.message) == ["three", "four", "a very lon …"])
+        #expect(lines.map(\.level) == [.error, .error, .error])
+        #expect(lines.allSatisfy { $0.attempt == 1 && $0.at == clock.now })
+    }
+
+    @Test func twoLedgerConnectionsShareTheFile() async throws {
+        let dir = try LedgerTempDir()
+        let clock = LedgerTestClock()
+        let a = try await open(dir, clock)
+        let b = try await open(dir, clock)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for h in 0..<20 {
+                group.addTask { _ = try await (h % 2 == 0 ? a : b).startAttempt(NewInstance(job: "j", scheduledAt: hour(h % 10))) }
+            }
+            try await group.waitForAll()
+        }
+        let all = try await a.instances(job: "j")
+        #expect(all.count == 10)
+        #expect(all.allSatisfy { $0.attempts == 2 })
+    }
+}
