@@ -182,7 +182,7 @@ func hour(_ h: Int) -> Date { Date(timeIntervalSince1970: 1_669_075_200 + Double
         let ledger = try await open(dir, clock, limits: limits)
         let i = try await ledger.startAttempt(NewInstance(job: "j", scheduledAt: hour(1)))
         let records = (0..<5).map {
-            DirtyRecord(partition: 1, offset: Int64($0), timestampMillis: 1000, column: "amount", reason: "not a number",
+            LedgerDirtyRecord(partition: 1, offset: Int64($0), timestampMillis: 1000, column: "amount", reason: "not a number",
                         key: nil, value: Array("abcdefgh".utf8))
         }
         #expect(try await ledger.addDirtyRecords(id: i.id, Array(records.prefix(2))) == 2)

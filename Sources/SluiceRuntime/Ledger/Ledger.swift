@@ -291,12 +291,19 @@ public final class Ledger: Sendable {
 
     /// Stores the instance's offset plan before anything is read, replacing an earlier plan (and the
     /// read ends recorded with it).
-    public func storePlan(id: Int64, topic: String, windowMode: WindowMode? = nil, entries: [OffsetPlanEntry]) async throws {
+    public func storePlan(id: Int64, topic: String, windowMode: WindowMode? = nil, entries: [OffsetPlanEntry],
+                          windowStartMillis: Int64? = nil, windowEndMillis: Int64? = nil,
+                          topicPartitionCount: Int32? = nil, plannedAtMillis: Int64? = nil) async throws {
         try await write("storing the plan of instance \(id)") { c, now in
             _ = try Self.requireInstance(c, id: id)
             try c.run("DELETE FROM plans WHERE instance_id = ?1", [.integer(id)])
-            try c.run("INSERT INTO plans (instance_id, topic, window_mode, planned_at_ms) VALUES (?1, ?2, ?3, ?4)",
-                      [.integer(id), .text(topic), windowMode.map { .text($0.rawValue) } ?? .null, .integer(now)])
+            try c.run("""
+                INSERT INTO plans (instance_id, topic, window_mode, planned_at_ms, window_start_ms, window_end_ms, partition_count)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                """,
+                      [.integer(id), .text(topic), windowMode.map { .text($0.rawValue) } ?? .null, .integer(plannedAtMillis ?? now),
+                       windowStartMillis.map(SQLiteValue.integer) ?? .null, windowEndMillis.map(SQLiteValue.integer) ?? .null,
+                       topicPartitionCount.map { .integer(Int64($0)) } ?? .null])
             for e in entries {
                 try c.run("""
                     INSERT INTO plan_offsets (instance_id, partition, from_offset, to_offset, low_watermark, high_watermark)
@@ -308,7 +315,7 @@ public final class Ledger: Sendable {
     }
 
     static func fetchPlan(_ c: SQLiteConnection, id: Int64) throws -> StoredPlan? {
-        guard let head = try c.query("SELECT topic, window_mode, planned_at_ms FROM plans WHERE instance_id = ?1",
+        guard let head = try c.query("SELECT topic, window_mode, planned_at_ms, window_start_ms, window_end_ms, partition_count FROM plans WHERE instance_id = ?1",
                                      [.integer(id)]).first else { return nil }
         var entries: [OffsetPlanEntry] = []
         var ends: [Int32: Int64] = [:]
@@ -325,7 +332,10 @@ public final class Ledger: Sendable {
         let topic: String = if case .text(let t) = head[0] { t } else { "" }
         let mode: WindowMode? = if case .text(let t) = head[1] { WindowMode(rawValue: t) } else { nil }
         let at: Int64 = if case .integer(let v) = head[2] { v } else { 0 }
+        func int(_ i: Int) -> Int64? { if case .integer(let v) = head[i] { v } else { nil } }
         return StoredPlan(instanceId: id, topic: topic, windowMode: mode, plannedAt: Date(epochMillis: at),
+                          windowStartMillis: int(3), windowEndMillis: int(4),
+                          topicPartitionCount: int(5).map { Int32(truncatingIfNeeded: $0) },
                           entries: entries, readEnds: ends)
     }
 
@@ -376,7 +386,7 @@ public final class Ledger: Sendable {
     /// Stores dirty records of the instance's current attempt, up to the per-instance limit.
     /// Returns how many were stored (the rest are only counted, by the caller, in `InstanceCounts`).
     @discardableResult
-    public func addDirtyRecords(id: Int64, _ records: [DirtyRecord]) async throws -> Int {
+    public func addDirtyRecords(id: Int64, _ records: [LedgerDirtyRecord]) async throws -> Int {
         let limits = self.limits
         return try await write("storing dirty records of instance \(id)") { c, _ in
             let instance = try Self.requireInstance(c, id: id)
@@ -400,7 +410,7 @@ public final class Ledger: Sendable {
     }
 
     /// The stored dirty records of the instance, in the order they were stored.
-    public func dirtyRecords(id: Int64, limit: Int? = nil) async throws -> [DirtyRecord] {
+    public func dirtyRecords(id: Int64, limit: Int? = nil) async throws -> [LedgerDirtyRecord] {
         try await read("reading dirty records of instance \(id)") { c in
             var sql = """
                 SELECT partition, record_offset, timestamp_ms, column_name, reason, key, value, key_length, value_length
@@ -410,7 +420,7 @@ public final class Ledger: Sendable {
             return try c.query(sql, [.integer(id)]).map { r in
                 func int(_ i: Int) -> Int64? { if case .integer(let v) = r[i] { v } else { nil } }
                 func blob(_ i: Int) -> [UInt8]? { if case .blob(let v) = r[i] { v } else if r[i] == .null { nil } else { [] } }
-                var d = DirtyRecord(partition: Int32(truncatingIfNeeded: int(0) ?? 0), offset: int(1) ?? 0,
+                var d = LedgerDirtyRecord(partition: Int32(truncatingIfNeeded: int(0) ?? 0), offset: int(1) ?? 0,
                                     timestampMillis: int(2) ?? 0,
                                     column: { if case .text(let t) = r[3] { t } else { nil } }(),
                                     reason: { if case .text(let t) = r[4] { t } else { "" } }(),

@@ -35,7 +35,10 @@ enum LedgerMigrations {
           instance_id INTEGER PRIMARY KEY REFERENCES instances (id) ON DELETE CASCADE,
           topic TEXT NOT NULL,
           window_mode TEXT,
-          planned_at_ms INTEGER NOT NULL
+          planned_at_ms INTEGER NOT NULL,
+          window_start_ms INTEGER,
+          window_end_ms INTEGER,
+          partition_count INTEGER
         );
         CREATE TABLE plan_offsets (
           instance_id INTEGER NOT NULL REFERENCES plans (instance_id) ON DELETE CASCADE,

@@ -109,6 +109,11 @@ public struct StoredPlan: Sendable, Hashable, Codable {
     public var topic: String
     public var windowMode: WindowMode?
     public var plannedAt: Date
+    /// The window `[start, end)` in epoch milliseconds when it is by time.
+    public var windowStartMillis: Int64?
+    public var windowEndMillis: Int64?
+    /// The topic's partition count when the plan was made.
+    public var topicPartitionCount: Int32?
     public var entries: [OffsetPlanEntry]
     /// The offset after the last record actually read, per partition, once recorded (it can pass
     /// the planned `to` when the read kept going, e.g. idle completion).
@@ -117,7 +122,7 @@ public struct StoredPlan: Sendable, Hashable, Codable {
 
 /// A record that could not be mapped or written, kept for `sluice instance show`. Key and value
 /// are stored truncated to the ledger's byte limit; `keyLength`/`valueLength` are the full sizes.
-public struct DirtyRecord: Sendable, Hashable, Codable {
+public struct LedgerDirtyRecord: Sendable, Hashable, Codable {
     public var partition: Int32
     public var offset: Int64
     public var timestampMillis: Int64
