@@ -82,7 +82,9 @@ let package = Package(
                 "SluiceDevKafka", "SluiceCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            ],
+            // Python client scripts the tests run as subprocesses (found via #filePath).
+            exclude: ["Scripts"]
         ),
         .testTarget(
             name: "SluiceWarehouseTests",

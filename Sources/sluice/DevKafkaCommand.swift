@@ -47,25 +47,30 @@ struct DevKafkaCommand: AsyncParsableCommand {
     @Option(name: .customLong("admin-port"), help: "Serve the fault-injection line protocol on this port (0: a free one).")
     var adminPort: Int?
 
-    func validate() throws {
-        guard KafkaVersion(rawValue: kafkaVersion) != nil else {
-            throw ValidationError("--kafka-version must be 2.2 or 0.10.2, not '\(kafkaVersion)'")
-        }
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
-        guard defaultPartitions >= 1 else { throw ValidationError("--default-partitions must be at least 1") }
-    }
-
-    func run() async throws {
-        let specs: [DevKafkaTopic]
+    /// Checks the flags; invalid input exits 2 with the reason on standard error.
+    func configuration() throws -> DevKafkaConfiguration {
         do {
-            specs = try topics.map { try DevKafkaTopic(parsing: $0) }
+            guard let version = KafkaVersion(rawValue: kafkaVersion) else {
+                throw SluiceError.invalid("--kafka-version must be 2.2 or 0.10.2, not '\(kafkaVersion)'")
+            }
+            guard (0...65535).contains(port) else { throw SluiceError.invalid("--port must be 0…65535, not \(port)") }
+            if let adminPort, !(0...65535).contains(adminPort) {
+                throw SluiceError.invalid("--admin-port must be 0…65535, not \(adminPort)")
+            }
+            guard (1...10_000).contains(defaultPartitions) else {
+                throw SluiceError.invalid("--default-partitions must be 1…10000, not \(defaultPartitions)")
+            }
+            let specs = try topics.map { try DevKafkaTopic(parsing: $0) }
+            return DevKafkaConfiguration(host: host, port: port, version: version, topics: specs,
+                                         autoCreateTopics: autoCreateTopics, defaultPartitions: defaultPartitions)
         } catch let error as SluiceError {
             FileHandle.standardError.write(Data("sluice dev-kafka: \(error)\n".utf8))
             throw ExitCode(error.exitCode)
         }
-        let config = DevKafkaConfiguration(
-            host: host, port: port, version: KafkaVersion(rawValue: kafkaVersion)!, topics: specs,
-            autoCreateTopics: autoCreateTopics, defaultPartitions: defaultPartitions)
+    }
+
+    func run() async throws {
+        let config = try configuration()
         let broker: DevKafkaBroker
         do {
             broker = try await DevKafkaBroker.start(config)
