@@ -65,11 +65,18 @@ final class BrokerCore: @unchecked Sendable {
     var responseDelay: TimeAmount = .zero
     var nextProducerId: Int64 = 1000
     let scheduler: EventLoopGroup
+    var persistence: Persistence?
 
     init(config: DevKafkaConfiguration, scheduler: EventLoopGroup) throws {
         self.config = config
         self.advertisedHost = config.host
         self.scheduler = scheduler
+        if let dir = config.dataDirectory {
+            let store = try Persistence(directory: dir, version: config.version)
+            for topic in try store.load() { topics[topic.name] = topic }
+            committed = try store.loadOffsets()
+            persistence = store
+        }
         for t in config.topics where topics[t.name] == nil {
             try createTopicLocked(t)
         }
@@ -78,6 +85,7 @@ final class BrokerCore: @unchecked Sendable {
     var now: Int64 { config.clock() }
 
     func createTopicLocked(_ t: DevKafkaTopic) throws {
+        try persistence?.createTopic(t)
         topics[t.name] = TopicState(name: t.name, partitions: t.partitions, logAppendTime: t.logAppendTime)
     }
 
@@ -216,6 +224,7 @@ final class BrokerCore: @unchecked Sendable {
                             do {
                                 let chunk = try ingest(records ?? ByteBuffer(), version: v, base: log.logEndOffset,
                                                        logAppendTime: topic.logAppendTime ? appendTime : nil)
+                                try persistence?.append(chunk, topic: name, partition: Int(p))
                                 log.append(chunk, now: appendTime)
                                 base = chunk.baseOffset
                                 if topic.logAppendTime { logAppend = appendTime }
@@ -561,6 +570,7 @@ final class BrokerCore: @unchecked Sendable {
                 b.wString(name)
                 if let forced { b.wError(forced); return }
                 if topics.removeValue(forKey: name) != nil {
+                    try? persistence?.deleteTopic(name)
                     b.wError(.none)
                 } else {
                     b.wError(.unknownTopicOrPartition)
@@ -591,6 +601,7 @@ final class BrokerCore: @unchecked Sendable {
                         b.wInt64(-1); b.wError(.offsetOutOfRange); return
                     }
                     log.deleteRecords(before: target)
+                    try? persistence?.setLogStart(topic: t.0, partition: Int(r.0), offset: log.logStartOffset)
                     b.wInt64(log.logStartOffset); b.wError(.none)
                 }
             }
@@ -660,6 +671,7 @@ final class BrokerCore: @unchecked Sendable {
                     }
                     if code == .none {
                         committed[group, default: [:]][t.0, default: [:]][r.0] = (r.1, r.3, r.2)
+                        try? persistence?.saveOffsets(committed)
                     }
                     b.wError(code)
                 }

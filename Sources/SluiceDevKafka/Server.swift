@@ -237,7 +237,13 @@ public final class DevKafkaBroker: Sendable {
     /// Starts a broker with a full configuration.
     public static func start(_ config: DevKafkaConfiguration, eventLoopGroup: EventLoopGroup? = nil) async throws -> DevKafkaBroker {
         let group = eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let core = try BrokerCore(config: config, scheduler: group)
+        let core: BrokerCore
+        do {
+            core = try BrokerCore(config: config, scheduler: group)
+        } catch {
+            if eventLoopGroup == nil { try? await group.shutdownGracefully() }
+            throw error
+        }
         let registry = ConnectionRegistry()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -314,6 +320,7 @@ public final class DevKafkaBroker: Sendable {
                 }
                 chunk = try RecordFormat.ingestV1(set, baseOffset: log.logEndOffset, logAppendTime: t.logAppendTime ? now : nil)
             }
+            try core.persistence?.append(chunk, topic: topic, partition: Int(partition))
             log.append(chunk, now: now)
             return chunk.baseOffset
         }
@@ -367,7 +374,9 @@ public final class DevKafkaBroker: Sendable {
             guard let t = core.topics[topic], partition >= 0, Int(partition) < t.partitions.count else {
                 throw SluiceError(.invalidInput, "topic '\(topic)' has no partition \(partition)")
             }
-            t.partitions[Int(partition)].deleteRecords(before: offset)
+            let log = t.partitions[Int(partition)]
+            log.deleteRecords(before: offset)
+            try core.persistence?.setLogStart(topic: topic, partition: Int(partition), offset: log.logStartOffset)
         }
     }
 

@@ -44,6 +44,9 @@ struct DevKafkaCommand: AsyncParsableCommand {
     @Option(name: .customLong("default-partitions"), help: "Partitions of auto-created topics.")
     var defaultPartitions: Int = 1
 
+    @Option(name: .customLong("data-dir"), help: "Keep topics, records and committed offsets in this directory.")
+    var dataDir: String?
+
     @Option(name: .customLong("admin-port"), help: "Serve the fault-injection line protocol on this port (0: a free one).")
     var adminPort: Int?
 
@@ -62,7 +65,8 @@ struct DevKafkaCommand: AsyncParsableCommand {
             }
             let specs = try topics.map { try DevKafkaTopic(parsing: $0) }
             return DevKafkaConfiguration(host: host, port: port, version: version, topics: specs,
-                                         autoCreateTopics: autoCreateTopics, defaultPartitions: defaultPartitions)
+                                         autoCreateTopics: autoCreateTopics, defaultPartitions: defaultPartitions,
+                                         dataDirectory: dataDir)
         } catch let error as SluiceError {
             FileHandle.standardError.write(Data("sluice dev-kafka: \(error)\n".utf8))
             throw ExitCode(error.exitCode)
@@ -80,7 +84,7 @@ struct DevKafkaCommand: AsyncParsableCommand {
             }
         } catch {
             FileHandle.standardError.write(Data("sluice dev-kafka: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw ExitCode((error as? SluiceError)?.exitCode ?? 1)
         }
         let stop: @Sendable () -> Void = { Task { try? await broker.shutdown() } }
         signal(SIGINT, SIG_IGN)

@@ -141,3 +141,36 @@ struct RobustnessTests {
         #expect(reply.stdout == "ok 2 4\nerror\n")
     }
 }
+
+@Suite("Persistence")
+struct PersistenceTests {
+    @Test("--data-dir: records, timestamps, retention and topics survive a restart", arguments: KafkaVersion.allCases)
+    func restart(version: KafkaVersion) async throws {
+        let kcat = try #require(which("kcat"))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dev-kafka-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let stamps: [Int64] = [300, 100, 200, 500, 400]
+        var config = DevKafkaConfiguration(version: version, topics: [DevKafkaTopic(name: "events", partitions: 2)], dataDirectory: dir)
+        let first = try await DevKafkaBroker.start(config)
+        try first.produce(topic: "events", partition: 1, records: stamps.map { OwnedRecord(timestamp: $0, value: Array("v\($0)".utf8)) })
+        let produced = try await run(kcat, ["-b", first.bootstrapServers, "-P", "-t", "events", "-p", "1", "-z", "gzip"], stdin: "a\nb\n")
+        #expect(produced.status == 0)
+        try first.deleteRecords(topic: "events", partition: 1, before: 1)
+        try await first.shutdown()
+
+        config.topics = []
+        let second = try await DevKafkaBroker.start(config)
+        defer { Task { try? await second.shutdown() } }
+        #expect(second.watermarks(topic: "events", partition: 1)?.low == 1)
+        #expect(second.watermarks(topic: "events", partition: 1)?.high == 7)
+        let consumed = try await run(kcat, ["-b", second.bootstrapServers, "-C", "-t", "events", "-p", "1", "-o", "beginning",
+                                            "-e", "-q", "-f", "%o:%s\n"])
+        #expect(consumed.stdout == "1:v100\n2:v200\n3:v500\n4:v400\n5:a\n6:b\n")
+        let byTime = try await run(kcat, ["-b", second.bootstrapServers, "-Q", "-t", "events:1:250"])
+        #expect(byTime.stdout.contains("offset 3"), "\(byTime.stdout)")
+        // The personality is fixed per directory.
+        var other = config
+        other.version = version == .v2_2 ? .v0_10_2 : .v2_2
+        await #expect(throws: SluiceError.self) { _ = try await DevKafkaBroker.start(other) }
+    }
+}
