@@ -222,11 +222,13 @@ final class BrokerCore: @unchecked Sendable {
                         if let topic = topics[name], Int(p) >= 0, Int(p) < topic.partitions.count {
                             let log = topic.partitions[Int(p)]
                             do {
-                                let chunk = try ingest(records ?? ByteBuffer(), version: v, base: log.logEndOffset,
-                                                       logAppendTime: topic.logAppendTime ? appendTime : nil)
-                                try persistence?.append(chunk, topic: name, partition: Int(p))
-                                log.append(chunk, now: appendTime)
-                                base = chunk.baseOffset
+                                let chunks = try ingest(records ?? ByteBuffer(), version: v, base: log.logEndOffset,
+                                                        logAppendTime: topic.logAppendTime ? appendTime : nil)
+                                for chunk in chunks {
+                                    try persistence?.append(chunk, topic: name, partition: Int(p))
+                                    log.append(chunk, now: appendTime)
+                                }
+                                base = chunks[0].baseOffset
                                 if topic.logAppendTime { logAppend = appendTime }
                                 appended = true
                             } catch let r as ProduceRejection {
@@ -264,7 +266,8 @@ final class BrokerCore: @unchecked Sendable {
         return .respond(out)
     }
 
-    func ingest(_ records: ByteBuffer, version v: Int16, base: Int64, logAppendTime: Int64?) throws -> Chunk {
+    /// Validates and converts a produced record set into the chunks to append, all or nothing.
+    func ingest(_ records: ByteBuffer, version v: Int16, base: Int64, logAppendTime: Int64?) throws -> [Chunk] {
         guard records.readableBytes >= 17 else {
             throw ProduceRejection(code: .corruptMessage, reason: "record set too short")
         }
@@ -272,15 +275,34 @@ final class BrokerCore: @unchecked Sendable {
         switch config.version {
         case .v0_10_2:
             guard magic <= 1 else { throw ProduceRejection(code: .corruptMessage, reason: "unknown magic \(magic)") }
-            return try RecordFormat.ingestV1(records, baseOffset: base, logAppendTime: logAppendTime)
+            return [try RecordFormat.ingestV1(records, baseOffset: base, logAppendTime: logAppendTime)]
         case .v2_2:
             if magic == 2 {
-                return try RecordFormat.ingestV2(records, baseOffset: base, logAppendTime: logAppendTime, allowZstd: v >= 7)
+                let length = records.getInteger(at: records.readerIndex + 8, as: Int32.self)!
+                if v >= 3 && Int(length) + 12 != records.readableBytes {
+                    throw ProduceRejection(code: .invalidRecord, reason: "Produce v3+ must carry exactly one record batch")
+                }
+                // Produce v0–v2 may carry several batches.
+                var rest = records
+                var chunks: [Chunk] = []
+                var next = base
+                while rest.readableBytes > 0 {
+                    guard rest.readableBytes >= 17, let n = rest.getInteger(at: rest.readerIndex + 8, as: Int32.self),
+                          n >= 0, Int(n) + 12 <= rest.readableBytes,
+                          rest.getInteger(at: rest.readerIndex + 16, as: Int8.self) == 2 else {
+                        throw ProduceRejection(code: .corruptMessage, reason: "truncated or mixed record batches")
+                    }
+                    let chunk = try RecordFormat.ingestV2(rest.readSlice(length: Int(n) + 12)!, baseOffset: next,
+                                                          logAppendTime: logAppendTime, allowZstd: v >= 7)
+                    next = chunk.lastOffset + 1
+                    chunks.append(chunk)
+                }
+                return chunks
             }
             guard v < 3, magic <= 1 else {
                 throw ProduceRejection(code: .invalidRecord, reason: "Produce v3+ must carry one batch v2")
             }
-            return try RecordFormat.convertToV2(records, baseOffset: base, logAppendTime: logAppendTime)
+            return [try RecordFormat.convertToV2(records, baseOffset: base, logAppendTime: logAppendTime)]
         }
     }
 

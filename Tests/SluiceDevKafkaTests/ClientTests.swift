@@ -51,11 +51,11 @@ struct ClientTests {
         #expect(broker.committedOffset(group: "confluent-test", topic: "events", partition: 0) == 2)
     }
 
-    @Test("kafka-python: its own protocol code", arguments: [(KafkaVersion.v2_2, "auto"), (.v0_10_2, "0.10.2"), (.v0_10_2, "auto")])
+    @Test("kafka-python: its own protocol code", arguments: [(KafkaVersion.v2_2, "auto"), (.v2_2, "0.10.2"), (.v0_10_2, "0.10.2"), (.v0_10_2, "auto")])
     func kafkaPython(version: KafkaVersion, apiVersion: String) async throws {
         let broker = try await DevKafkaBroker.start(version: version, topics: [DevKafkaTopic(name: "events", partitions: 1)])
         defer { Task { try? await broker.shutdown() } }
-        let headers = version == .v2_2
+        let headers = version == .v2_2 && apiVersion == "auto"
         let json = try await runScript("kafka_python_client.py", [
             broker.bootstrapServers, "events", outOfOrder.map(String.init).joined(separator: ","),
             probeTargets(outOfOrder).map(String.init).joined(separator: ","), headers ? "1" : "0", apiVersion,
