@@ -117,3 +117,48 @@ struct ClientTests {
         }
     }
 }
+
+@Suite("Consumer groups")
+struct GroupTests {
+    @Test("confluent-kafka subscribe: joins, gets every partition, commits; a second member resumes from the commits",
+          arguments: KafkaVersion.allCases)
+    func subscribe(version: KafkaVersion) async throws {
+        let broker = try await DevKafkaBroker.start(version: version, topics: [DevKafkaTopic(name: "events", partitions: 3)])
+        defer { Task { try? await broker.shutdown() } }
+        for p in Int32(0)..<3 {
+            try broker.produce(topic: "events", partition: p, records: (0..<4).map {
+                OwnedRecord(timestamp: Int64($0), value: Array("p\(p)-\($0)".utf8))
+            })
+        }
+        let first = try await runScript("group_client.py", [broker.bootstrapServers, "events", "grp", "12"])
+        let records = try #require(first["records"] as? [[Any]])
+        #expect(records.count == 12)
+        #expect(Set(records.map { "\($0[0]):\($0[1])" }).count == 12)
+        #expect(first["assignment"] as? [Int] == [0, 1, 2])
+        #expect(first["extra"] as? Int == 0)
+        for p in Int32(0)..<3 { #expect(broker.committedOffset(group: "grp", topic: "events", partition: p) == 4) }
+
+        try broker.produce(topic: "events", partition: 1, records: [OwnedRecord(timestamp: 9, value: Array("late".utf8))])
+        let second = try await runScript("group_client.py", [broker.bootstrapServers, "events", "grp", "1"])
+        let late = try #require(second["records"] as? [[Any]])
+        #expect(late.count == 1)
+        #expect(late.first?[2] as? String == "late")
+        #expect(late.first?[1] as? Int == 4)
+        #expect(second["extra"] as? Int == 0)
+        #expect(broker.committedOffset(group: "grp", topic: "events", partition: 1) == 5)
+    }
+
+    @Test("kcat -G: a balanced consumer reads every partition")
+    func kcatBalanced() async throws {
+        let kcat = try #require(which("kcat"))
+        let broker = try await DevKafkaBroker.start(topics: [DevKafkaTopic(name: "events", partitions: 2)])
+        defer { Task { try? await broker.shutdown() } }
+        for p in Int32(0)..<2 {
+            try broker.produce(topic: "events", partition: p, records: [OwnedRecord(timestamp: 1, value: Array("v\(p)".utf8))])
+        }
+        let result = try await run(kcat, ["-b", broker.bootstrapServers, "-G", "kcat-group", "-o", "beginning", "-e", "-q",
+                                          "-f", "%p:%s\n", "events"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(Set(result.stdout.split(separator: "\n").map(String.init)) == ["0:v0", "1:v1"])
+    }
+}
