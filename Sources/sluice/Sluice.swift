@@ -27,6 +27,7 @@ struct Sluice: AsyncParsableCommand {
             DDLCommand.self,
             SQLCommand.self,
             PartitionsCommand.self,
+            DevKafkaCommand.self,
         ]
     )
 

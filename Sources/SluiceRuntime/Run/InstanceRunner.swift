@@ -94,10 +94,9 @@ public struct InstanceRunner: Sendable {
         return (context, try compiled.resolve(context))
     }
 
-    /// The ledger for this job.
-    public func openLedger() throws -> Ledger {
-        let dir = options.stateDirectory ?? (job.directory as NSString).appendingPathComponent(".sluice")
-        return try Ledger.open(directory: dir)
+    /// The ledger directory of this job: `--state-dir`, else `.sluice/` next to the job file.
+    public var stateDirectory: String {
+        options.stateDirectory ?? (job.directory as NSString).appendingPathComponent(".sluice")
     }
 
     /// Runs the instance. Throws `SluiceError` (kind decides the exit code) after recording the
@@ -130,11 +129,15 @@ public struct InstanceRunner: Sendable {
             return report
         }
 
-        let ledger = try openLedger()
-        let lock = try await ledger.lock(job: spec.name, partition: partitionSpec.description, wait: options.waitForLock)
+        let ledger = try await Ledger.open(stateDirectory: stateDirectory)
+        let scheduledAt = Date(timeIntervalSince1970: Double(context.scheduledTime))
+        let known = try await ledger.instance(job: spec.name, scheduledAt: scheduledAt)
+        let lock = try await RunLock.acquire(stateDirectory: stateDirectory, job: spec.name,
+                                             partition: partitionSpec.description, instanceId: known.map { String($0.id) },
+                                             wait: options.waitForLock)
         defer { lock.release() }
         let instance = try await ledger.startAttempt(NewInstance(
-            job: spec.name, scheduledAt: Date(timeIntervalSince1970: Double(context.scheduledTime)),
+            job: spec.name, scheduledAt: scheduledAt,
             businessDate: context.businessDate.compact, parameters: report.parameters,
             windowStart: resolved.begin.date, windowEnd: resolved.end.date, partition: partitionSpec.description))
         report.instanceId = instance.id
@@ -148,14 +151,20 @@ public struct InstanceRunner: Sendable {
 
             // The plan: replayed when stored, else computed and stored before reading.
             var plan: WindowPlan
-            if !options.replan, let stored = try await ledger.plan(instanceId: instance.id) {
-                plan = stored
+            if !options.replan, let stored = try await ledger.plan(id: instance.id) {
+                plan = Self.windowPlan(stored)
                 report.replayedPlan = true
             } else {
                 let previous = try await contiguousStart(ledger: ledger, context: context)
                 plan = try await source.plan(begin: try planBegin(resolved.begin, previous: previous), end: planEnd(resolved.end),
                                              partitions: spec.source.partitions, autoOffsetReset: spec.source.autoOffsetReset)
-                try await ledger.storePlan(plan, instanceId: instance.id, windowMode: spec.source.windowMode.rawValue)
+                try await ledger.storePlan(id: instance.id, topic: plan.topic, windowMode: spec.source.windowMode,
+                                           entries: plan.partitions.map {
+                                               OffsetPlanEntry(partition: $0.partition, from: $0.fromOffset, to: $0.toOffset,
+                                                               lowWatermark: $0.lowWatermark, highWatermark: $0.highWatermark)
+                                           },
+                                           windowStartMillis: plan.startMillis, windowEndMillis: plan.endMillis,
+                                           topicPartitionCount: plan.topicPartitionCount, plannedAtMillis: plan.plannedAtMillis)
             }
             report.plan = plan.partitions.map(Self.partitionReport)
             progress.planned(plan.partitions.map { ($0.partition, $0.fromOffset, $0.toOffset) })
@@ -177,11 +186,11 @@ public struct InstanceRunner: Sendable {
                 do {
                     try program.run(batch, into: &rows, dirty: &dirty)
                 } catch {
-                    try await ledger.addDirty(dirty.takeRecords(), instanceId: instanceId)
+                    _ = try await ledger.addDirtyRecords(id: instanceId, dirty.takeRecords().map(Self.ledgerRecord))
                     throw error
                 }
                 let kept = dirty.takeRecords()
-                if !kept.isEmpty { try await ledger.addDirty(kept, instanceId: instanceId) }
+                if !kept.isEmpty { _ = try await ledger.addDirtyRecords(id: instanceId, kept.map(Self.ledgerRecord)) }
                 if rows.rowCount >= batchRows {
                     try await openWriter.write(rows)
                     rows.removeAll()
@@ -211,15 +220,15 @@ public struct InstanceRunner: Sendable {
             let committed = try await openWriter.commit()
             writer = nil
             report.records.written = committed.rowsWritten
-            try await ledger.recordReadEnds(summary.plan.endOffsets, instanceId: instance.id)
+            try await ledger.recordReadEnds(id: instance.id, summary.partitions.reduce(into: [Int32: Int64]()) { $0[$1.partition] = $1.position })
             report.status = "succeeded"
             report.seconds = started.duration(to: .now).seconds
-            try await ledger.finish(instanceId: instance.id, status: .succeeded, counts: report.records.ledgerCounts, error: nil)
+            _ = try await ledger.finish(id: instance.id, status: .succeeded, counts: report.records.ledgerCounts)
             do {
                 try await source.commitGroupOffsets(summary.plan)
             } catch {
-                try? await ledger.log(instanceId: instance.id, level: .warning,
-                                      "group offsets not committed to \(spec.source.groupId ?? ""): \(error)")
+                try? await ledger.appendLog(id: instance.id, level: .warning,
+                                            "group offsets not committed to \(spec.source.groupId ?? ""): \(error)")
             }
             return report
         } catch {
@@ -228,7 +237,8 @@ public struct InstanceRunner: Sendable {
             let message = (error as? SluiceError)?.description ?? "\(error)"
             report.status = "failed"
             report.error = message
-            try? await ledger.finish(instanceId: instance.id, status: .failed, counts: report.records.ledgerCounts, error: message)
+            _ = try? await ledger.finish(id: instance.id, status: .failed, counts: report.records.ledgerCounts, error: message)
+            try? await ledger.appendLog(id: instance.id, level: .error, message)
             throw RunFailure(report: report, error: error as? SluiceError ?? SluiceError(.failed, message))
         }
     }
@@ -258,7 +268,7 @@ public struct InstanceRunner: Sendable {
     /// In contiguous mode, the previous successful instance's end offsets (and a gap check).
     func contiguousStart(ledger: Ledger, context: EvaluationContext) async throws -> [Int32: Int64]? {
         guard spec.source.windowMode == .contiguous else { return nil }
-        guard let previous = try await ledger.latestSucceeded(job: spec.name, before: context.scheduledDate) else { return nil }
+        guard let (previous, ends) = try await ledger.previousSuccessfulEnd(job: spec.name, before: context.scheduledDate) else { return nil }
         if !options.allowGap, let schedule = spec.schedule {
             let calendar = try InstanceCalendar(schedule, zone: context.zone)
             let from = Int64(previous.scheduledAt.timeIntervalSince1970) + 1
@@ -270,8 +280,7 @@ public struct InstanceRunner: Sendable {
                     hint: "run them first (sluice run --at …), or pass --allow-gap to take their records into this instance")
             }
         }
-        guard let ends = try await ledger.readEnds(instanceId: previous.id), !ends.isEmpty else { return nil }
-        return ends
+        return ends.isEmpty ? nil : ends
     }
 
     func planBegin(_ bound: ResolvedBound, previous: [Int32: Int64]?) throws -> PlanBegin {
@@ -293,6 +302,22 @@ public struct InstanceRunner: Sendable {
         case .earliest, .groupOffset:
             throw SluiceError.invalid("a window cannot end at \(bound)")
         }
+    }
+
+    /// The plan a stored plan replays.
+    static func windowPlan(_ stored: StoredPlan) -> WindowPlan {
+        WindowPlan(topic: stored.topic, startMillis: stored.windowStartMillis, endMillis: stored.windowEndMillis,
+                   plannedAtMillis: Int64(stored.plannedAt.timeIntervalSince1970 * 1000),
+                   topicPartitionCount: stored.topicPartitionCount ?? Int32(stored.entries.count),
+                   partitions: stored.entries.map {
+                       PartitionPlan(partition: $0.partition, fromOffset: $0.from, toOffset: $0.to,
+                                     lowWatermark: $0.lowWatermark ?? $0.from, highWatermark: $0.highWatermark ?? $0.to)
+                   })
+    }
+
+    static func ledgerRecord(_ d: DirtyRecord) -> LedgerDirtyRecord {
+        LedgerDirtyRecord(partition: d.partition, offset: d.offset, timestampMillis: d.timestamp, column: d.column,
+                          reason: d.reason.description, key: d.key, value: d.value)
     }
 
     static func partitionReport(_ p: PartitionPlan) -> RunReport.Partition {

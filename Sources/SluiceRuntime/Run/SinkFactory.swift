@@ -10,9 +10,8 @@ public enum SinkFactory {
         let d = job.spec.destination
         switch d.kind {
         case .sqlite(let path):
-            return WarehouseSink(path: warehousePath(path, job: job), table: d.table,
-                                 partitionKeys: try PartitionSpec(parsing: probePartition(d.partition)).keys,
-                                 createTable: createTable)
+            _ = path
+            return try WarehouseSink(destination: d, baseDirectory: job.directory, createTable: createTable)
         case .discard:
             return DiscardSink()
         case .maxcompute(let connection):
