@@ -57,6 +57,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Field-program throughput benchmark (not part of the tests):
+        // swift build -c release --product sluice-bench-mapping && .build/release/sluice-bench-mapping
+        .executableTarget(
+            name: "sluice-bench-mapping",
+            dependencies: ["SluiceCore"],
+            path: "Benchmarks/mapping/Sources"
+        ),
         .testTarget(
             name: "SluiceCoreTests",
             dependencies: [

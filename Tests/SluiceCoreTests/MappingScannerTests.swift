@@ -273,6 +273,9 @@ func jsonEqual(_ a: Any, _ b: Any) -> Bool {
             guard let text = String(validating: bytes, as: UTF8.self) else { return }
             // Foundation on Linux accepts a trailing comma (`[1,]`); RFC 8259 and this scanner do not.
             if text.range(of: #",\s*[\]}]"#, options: .regularExpression) != nil { return }
+            // Foundation also rejects numbers beyond Double's range (`1e999`), which are valid syntax;
+            // the field program reports those as overflow when converting.
+            if text.range(of: #"[eE][+-]?0*[0-9]{3,}"#, options: .regularExpression) != nil { return }
             var scanner = JSONPathScanner(paths: [[.member("a")]])
             let ours = bytes.withUnsafeBytes { scanner.scan($0) } == nil
             let theirs = (try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])) != nil
@@ -281,3 +284,46 @@ func jsonEqual(_ a: Any, _ b: Any) -> Bool {
     }
 }
 
+
+/// The byte-level helpers agree with the standard library.
+@Suite struct MappingFastTextTests {
+    @Test func utf8ValidationAgreesWithTheStandardLibrary() async {
+        await propertyCheck(count: 1000, input: Gen.uint8().array(of: 0...24)) { bytes in
+            // Bias towards multi-byte sequences: also check with each byte forced into the high half.
+            for candidate in [bytes, bytes.map { $0 | 0x80 }, bytes.map { $0 < 0x40 ? $0 : $0 | 0xC0 }] {
+                let ours = candidate.withUnsafeBytes { FastText.isValidUTF8($0) }
+                #expect(ours == (String(validating: candidate, as: UTF8.self) != nil), "\(candidate)")
+            }
+        }
+        for s in ["", "ascii only text", "é", "你好", "😀", "mixed é 你 😀 text that is longer than eight bytes"] {
+            #expect(Array(s.utf8).withUnsafeBytes { FastText.isValidUTF8($0) })
+        }
+        for bad: [UInt8] in [[0xC0, 0x80], [0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xF8], [0x80], [0xE4, 0xBD]] {
+            #expect(!bad.withUnsafeBytes { FastText.isValidUTF8($0) })
+        }
+    }
+
+    @Test func fastDoubleIsExact() async {
+        await propertyCheck(count: 1000, input: Gen.int64(in: -999_999_999_999_999...999_999_999_999_999), Gen.int(in: 0...20)) { m, decimals in
+            var text = String(m.magnitude)
+            if decimals > 0 {
+                if text.count <= decimals { text = String(repeating: "0", count: decimals - text.count + 1) + text }
+                text.insert(".", at: text.index(text.endIndex, offsetBy: -decimals))
+            }
+            if m < 0 { text = "-" + text }
+            let fast = Array(text.utf8).withUnsafeBytes { FastText.fastDouble($0) }
+            if let fast { #expect(fast == Double(text)!, "\(text)") }
+        }
+    }
+
+    @Test func deepDocumentsGrowTheStack() {
+        let depth = 300
+        let doc = String(repeating: "{\"a\":", count: depth) + "7" + String(repeating: "}", count: depth)
+        var scanner = JSONPathScanner(paths: [Array(repeating: .member("a"), count: depth), [.member("a"), .member("b")]])
+        let bytes = Array(doc.utf8)
+        #expect(bytes.withUnsafeBytes { scanner.scan($0) } == nil)
+        let span = scanner.span(0)
+        #expect(span.isPresent && bytes[span.start] == UInt8(ascii: "7"))
+        #expect(!scanner.span(1).isPresent)
+    }
+}

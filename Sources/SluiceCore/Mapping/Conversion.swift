@@ -164,7 +164,7 @@ struct Converter {
 
     @inline(__always)
     static func utf8String(_ b: UnsafeRawBufferPointer) -> String? {
-        String(validating: b.assumingMemoryBoundToUInt8(), as: UTF8.self)
+        FastText.string(b)
     }
 
     func string(_ cell: Cell, _ type: ColumnType) throws(DirtyReason) -> String {
@@ -239,6 +239,8 @@ struct Converter {
             v = Int64(d)
         case .json, .null:
             throw DirtyReason(.incompatible, "\(describe(cell)) cannot go into \(type)")
+        case .number(let b) where FastText.smallInteger(b) != nil:
+            v = FastText.smallInteger(b)!
         default:
             var digits = self.digits
             defer { self.digits = digits }
@@ -294,6 +296,8 @@ struct Converter {
         case .double(let d): return d
         case .bool(let b): return b ? 1 : 0
         case .json, .null: throw DirtyReason(.incompatible, "\(describe(cell)) cannot go into \(type)")
+        case .number(let b) where FastText.fastDouble(b) != nil:
+            return FastText.fastDouble(b)!
         default:
             let r: Double? = try withTrimmedText(cell) { (b) throws(DirtyReason) -> Double? in
                 if DecimalText.isNumber(b) {
@@ -504,7 +508,7 @@ enum DecimalText {
             guard n > 0, p[0] != UInt8(ascii: "-") else { return false }
         }
         var i = 0
-        return JSONPathScanner.scanNumber(p, n, &i) == nil && i == n
+        return JSONPathScanner.scanNumber(p, n, &i) && i == n
     }
 
     static func parse(_ b: UnsafeRawBufferPointer, into digits: inout [UInt8]) -> Parsed? {

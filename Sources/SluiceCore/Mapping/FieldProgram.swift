@@ -263,8 +263,20 @@ struct RunState {
     let transcoder: Transcoder?
     let keyText = ByteBuffer()
     let valueText = ByteBuffer()
+    let headersText = ByteBuffer()
     var scratch: [UInt8] = []
     var row: [Value]
+    let keyType: KafkaDataType
+    let valueType: KafkaDataType
+    let missingDirty: Bool
+    let types: [ColumnType]
+    let nullable: [Bool]
+
+    /// A column's type and nullability (ColumnSpec without the name, cheap to copy).
+    struct Column {
+        var type: ColumnType
+        var nullable: Bool
+    }
 
     init(_ program: FieldProgram) {
         self.program = program
@@ -276,6 +288,11 @@ struct RunState {
         transcoder = program.utf8 ? nil : Transcoder(from: program.options.encoding)
         row = Array(repeating: .null, count: program.columns.count)
         scratch.reserveCapacity(256)
+        keyType = program.options.keyType
+        valueType = program.options.valueType
+        missingDirty = program.options.missingField == .dirty
+        types = program.columns.map(\.type)
+        nullable = program.columns.map(\.nullable)
     }
 
     /// Text of a `string` key or value in UTF-8: the bytes themselves, or their transcoding.
@@ -290,7 +307,6 @@ struct RunState {
     /// Fills `row`; returns the failing column (nil: the whole record) and the reason for a dirty record.
     mutating func process(key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?, partition: Int32, offset: Int64,
                           timestamp: Int64, headers: [KafkaHeader]) -> (Int?, DirtyReason)? {
-        let options = program.options
         // Text views of key and value, transcoded at most once.
         var keyView: UnsafeRawBufferPointer? = nil
         var valueView: UnsafeRawBufferPointer? = nil
@@ -298,7 +314,7 @@ struct RunState {
         var valueDecoded = false
 
         if !program.valuePaths.isEmpty, let value {
-            if options.valueType == .string {
+            if valueType == .string {
                 switch text(value, valueText, what: "value") {
                 case .success(let v): valueView = v
                 case .failure(let r): return (nil, r)
@@ -312,7 +328,7 @@ struct RunState {
             }
         }
         if !program.keyPaths.isEmpty, let key {
-            if options.keyType == .string {
+            if keyType == .string {
                 switch text(key, keyText, what: "key") {
                 case .success(let v): keyView = v
                 case .failure(let r): return (nil, r)
@@ -327,7 +343,7 @@ struct RunState {
         }
 
         for c in 0..<ops.count {
-            let column = program.columns[c]
+            let column = Column(type: types[c], nullable: nullable[c])
             let result: Result<Value, DirtyReason>
             switch ops[c] {
             case .null:
@@ -339,12 +355,14 @@ struct RunState {
             case .partition: result = convert(.int(Int64(partition)), column)
             case .offset: result = convert(.int(offset), column)
             case .timestamp: result = convert(timestamp < 0 ? .null : .int(timestamp), column)
-            case .headers: result = convert(.string(HeadersJSON.render(headers)), column)
+            case .headers:
+                HeadersJSON.render(headers, into: headersText)
+                result = convert(.text(headersText.bytes), column)
             case .key(let raw):
                 guard let key else { result = convert(.null, column); break }
                 if raw {
                     result = convert(.bytes(key), column)
-                } else if options.keyType == .string {
+                } else if keyType == .string {
                     if !keyDecoded {
                         switch text(key, keyText, what: "key") {
                         case .success(let v): keyView = v
@@ -354,13 +372,13 @@ struct RunState {
                     }
                     result = convert(.text(keyView!), column)
                 } else {
-                    result = typed(key, options.keyType, "key", column)
+                    result = typed(key, keyType, "key", column)
                 }
             case .value(let raw):
                 guard let value else { result = convert(.null, column); break }
                 if raw {
                     result = convert(.bytes(value), column)
-                } else if options.valueType == .string {
+                } else if valueType == .string {
                     if !valueDecoded {
                         switch text(value, valueText, what: "value") {
                         case .success(let v): valueView = v
@@ -370,13 +388,13 @@ struct RunState {
                     }
                     result = convert(.text(valueView!), column)
                 } else {
-                    result = typed(value, options.valueType, "value", column)
+                    result = typed(value, valueType, "value", column)
                 }
             case .valuePath(let slot):
                 guard let doc = valueView else { result = convert(.null, column); break }
                 let span = valueScanner.span(slot)
                 if !span.isPresent {
-                    if options.missingField == .dirty {
+                    if missingDirty {
                         return (c, missing(program.valuePaths[slot], doc, key: false))
                     }
                     result = convert(.null, column)
@@ -387,7 +405,7 @@ struct RunState {
                 guard let doc = keyView else { result = convert(.null, column); break }
                 let span = keyScanner.span(slot)
                 if !span.isPresent {
-                    if options.missingField == .dirty {
+                    if missingDirty {
                         return (c, missing(program.keyPaths[slot], doc, key: true))
                     }
                     result = convert(.null, column)
@@ -404,7 +422,7 @@ struct RunState {
     }
 
     @inline(__always)
-    mutating func convert(_ cell: Cell, _ column: ColumnSpec) -> Result<Value, DirtyReason> {
+    mutating func convert(_ cell: Cell, _ column: Column) -> Result<Value, DirtyReason> {
         do throws(DirtyReason) {
             return .success(try converter.convert(cell, to: column.type, nullable: column.nullable))
         } catch {
@@ -412,7 +430,7 @@ struct RunState {
         }
     }
 
-    mutating func typed(_ bytes: UnsafeRawBufferPointer, _ type: KafkaDataType, _ what: String, _ column: ColumnSpec) -> Result<Value, DirtyReason> {
+    mutating func typed(_ bytes: UnsafeRawBufferPointer, _ type: KafkaDataType, _ what: String, _ column: Column) -> Result<Value, DirtyReason> {
         switch type {
         case .bytearray: return convert(.bytes(bytes), column)
         case .long, .integer, .short:
@@ -429,7 +447,7 @@ struct RunState {
         }
     }
 
-    mutating func convertSpan(_ span: JSONSpan, _ doc: UnsafeRawBufferPointer, _ column: ColumnSpec) -> Result<Value, DirtyReason> {
+    mutating func convertSpan(_ span: JSONSpan, _ doc: UnsafeRawBufferPointer, _ column: Column) -> Result<Value, DirtyReason> {
         let p = doc.baseAddress!.assumingMemoryBound(to: UInt8.self)
         switch span.kind {
         case .null: return convert(.null, column)

@@ -51,11 +51,11 @@ public struct JSONPathScanner: Sendable {
         var child: Int32
     }
     struct Frame {
+        var start: Int
         var node: Int32
         var slot: Int32
+        var count: Int32
         var isObject: Bool
-        var count: Int
-        var start: Int
     }
 
     /// Maximum nesting depth; deeper documents are rejected.
@@ -138,7 +138,7 @@ public struct JSONPathScanner: Sendable {
         self.names = names
         self.external = external
         self.spans = Array(repeating: .missing, count: Int(nextSlot))
-        stack.reserveCapacity(16)
+        stack = Array(repeating: Frame(start: 0, node: 0, slot: 0, count: 0, isObject: false), count: 16)
     }
 
     /// Path index → internal slot.
@@ -150,6 +150,9 @@ public struct JSONPathScanner: Sendable {
     /// Scans `doc`; returns nil when it is valid JSON, else where and why it is not. Spans of paths
     /// found before an error are not meaningful.
     public mutating func scan(_ doc: UnsafeRawBufferPointer) -> JSONScanError? {
+        var spans = self.spans
+        self.spans = []
+        defer { self.spans = spans }
         for i in spans.indices { spans[i] = .missing }
         guard let base = doc.baseAddress, doc.count > 0 else {
             return JSONScanError(position: 0, reason: "empty input")
@@ -157,161 +160,230 @@ public struct JSONPathScanner: Sendable {
         let p = base.assumingMemoryBound(to: UInt8.self)
         var stack = self.stack
         self.stack = []
-        var spans = self.spans
-        self.spans = []
-        let result: JSONScanError? = nodes.withUnsafeBufferPointer { nodes in
-            edges.withUnsafeBufferPointer { edges in
-                names.withUnsafeBufferPointer { names in
-                    spans.withUnsafeMutableBufferPointer { spans in
-                        Self.run(p, doc.count, nodes, edges, names, spans, &stack)
+        defer { self.stack = stack }
+        while true {
+            var position = 0
+            let code: Code = nodes.withUnsafeBufferPointer { nodes in
+                edges.withUnsafeBufferPointer { edges in
+                    names.withUnsafeBufferPointer { names in
+                        spans.withUnsafeMutableBufferPointer { spans in
+                            stack.withUnsafeMutableBufferPointer { stack in
+                                Self.run(p, doc.count, nodes, edges, names, spans, stack, &position)
+                            }
+                        }
                     }
                 }
             }
+            switch code {
+            case .ok: return nil
+            case .needStack:
+                // Deeper than the stack so far: grow it and scan again from the start.
+                stack = Array(repeating: Frame(start: 0, node: 0, slot: 0, count: 0, isObject: false),
+                              count: Swift.min(stack.count * 4, Self.maxDepth))
+                for i in spans.indices { spans[i] = .missing }
+            default: return JSONScanError(position: position, reason: code.reason)
+            }
         }
-        self.stack = stack
-        self.spans = spans
-        return result
     }
 
     @inline(__always)
     static func isWS(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 }
 
-    private enum State { case value, afterValue, key }
+    @inline(__always)
+    static func skipWS(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) {
+        while i < n, p[i] <= 0x20, isWS(p[i]) { i += 1 }
+    }
 
-    // The state machine. `node` is the trie node of the value about to be read (−1: not on any path).
+    /// Outcome of the state machine; everything but `ok` and `needStack` is a syntax error.
+    enum Code: UInt8 {
+        case ok, needStack, tooDeep, unexpectedEnd, unexpectedCharacter, invalidLiteral, invalidNumber
+        case unclosedString, invalidEscape, invalidUnicodeEscape, unpairedSurrogate, controlCharacter
+        case trailing, expectedCommaOrBrace, expectedCommaOrBracket, expectedName, expectedColon
+
+        var reason: String {
+            switch self {
+            case .ok, .needStack: "no error"
+            case .tooDeep: "nesting deeper than \(JSONPathScanner.maxDepth)"
+            case .unexpectedEnd: "unexpected end"
+            case .unexpectedCharacter: "unexpected character"
+            case .invalidLiteral: "invalid literal"
+            case .invalidNumber: "invalid number"
+            case .unclosedString: "string is not closed"
+            case .invalidEscape: "invalid escape"
+            case .invalidUnicodeEscape: "invalid \\u escape"
+            case .unpairedSurrogate: "unpaired UTF-16 surrogate in a \\u escape"
+            case .controlCharacter: "control character in a string"
+            case .trailing: "unexpected characters after the JSON value"
+            case .expectedCommaOrBrace: "',' or '}' expected"
+            case .expectedCommaOrBracket: "',' or ']' expected"
+            case .expectedName: "a member name in double quotes expected"
+            case .expectedColon: "':' expected after a member name"
+            }
+        }
+    }
+
+    // The state machine, as straight-line code: read a value; then, until a new value starts, read
+    // separators and closing brackets. `node` is the trie node of the value about to be read
+    // (−1: not on any path).
     private static func run(_ p: UnsafePointer<UInt8>, _ n: Int,
                             _ nodes: UnsafeBufferPointer<Node>, _ edges: UnsafeBufferPointer<Edge>,
                             _ names: UnsafeBufferPointer<UInt8>, _ spans: UnsafeMutableBufferPointer<JSONSpan>,
-                            _ stack: inout [Frame]) -> JSONScanError? {
-        stack.removeAll(keepingCapacity: true)
+                            _ stack: UnsafeMutableBufferPointer<Frame>, _ position: inout Int) -> Code {
         var i = 0
+        var depth = 0
         var node: Int32 = 0
-        var state = State.value
-        @inline(__always) func err(_ at: Int, _ why: String) -> JSONScanError {
-            JSONScanError(position: at, reason: why)
+        var failedAt = 0
+        defer { position = failedAt }
+        @inline(__always) func fail(_ at: Int, _ code: Code) -> Code {
+            failedAt = at
+            return code
         }
-        while true {
-            switch state {
-            case .value:
-                while i < n, isWS(p[i]) { i += 1 }
-                guard i < n else { return err(i, "unexpected end, a value is expected") }
-                let slot: Int32 = node >= 0 ? nodes[Int(node)].slot : -1
-                let c = p[i]
-                switch c {
-                case UInt8(ascii: "{"), UInt8(ascii: "["):
-                    guard stack.count < maxDepth else { return err(i, "nesting deeper than \(maxDepth)") }
-                    let isObject = c == UInt8(ascii: "{")
-                    stack.append(Frame(node: node, slot: slot, isObject: isObject, count: 0, start: i))
-                    i += 1
-                    while i < n, isWS(p[i]) { i += 1 }
-                    guard i < n else { return err(i, "unexpected end inside \(isObject ? "an object" : "an array")") }
-                    if p[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
-                        i += 1
-                        let f = stack.removeLast()
-                        if f.slot >= 0 {
-                            spans[Int(f.slot)] = JSONSpan(start: f.start, end: i, kind: isObject ? .object : .array, escaped: false)
-                        }
-                        state = .afterValue
-                    } else if isObject {
-                        state = .key
-                    } else {
-                        node = node >= 0 ? indexChild(nodes[Int(node)], 0, edges) : -1
-                        state = .value
-                    }
-                    continue
-                case UInt8(ascii: "\""):
-                    let start = i
-                    var escaped = false
-                    if let e = scanString(p, n, &i, &escaped) { return e }
-                    if slot >= 0 { spans[Int(slot)] = JSONSpan(start: start, end: i, kind: .string, escaped: escaped) }
-                case UInt8(ascii: "t"):
-                    guard i + 4 <= n, p[i + 1] == UInt8(ascii: "r"), p[i + 2] == UInt8(ascii: "u"), p[i + 3] == UInt8(ascii: "e")
-                    else { return err(i, "invalid literal") }
-                    if slot >= 0 { spans[Int(slot)] = JSONSpan(start: i, end: i + 4, kind: .true, escaped: false) }
-                    i += 4
-                case UInt8(ascii: "f"):
-                    guard i + 5 <= n, p[i + 1] == UInt8(ascii: "a"), p[i + 2] == UInt8(ascii: "l"), p[i + 3] == UInt8(ascii: "s"),
-                          p[i + 4] == UInt8(ascii: "e")
-                    else { return err(i, "invalid literal") }
-                    if slot >= 0 { spans[Int(slot)] = JSONSpan(start: i, end: i + 5, kind: .false, escaped: false) }
-                    i += 5
-                case UInt8(ascii: "n"):
-                    guard i + 4 <= n, p[i + 1] == UInt8(ascii: "u"), p[i + 2] == UInt8(ascii: "l"), p[i + 3] == UInt8(ascii: "l")
-                    else { return err(i, "invalid literal") }
-                    if slot >= 0 { spans[Int(slot)] = JSONSpan(start: i, end: i + 4, kind: .null, escaped: false) }
-                    i += 4
-                case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                    let start = i
-                    if let e = scanNumber(p, n, &i) { return e }
-                    if slot >= 0 { spans[Int(slot)] = JSONSpan(start: start, end: i, kind: .number, escaped: false) }
-                default:
-                    return err(i, "unexpected character")
+        value: while true {
+            // A value starts here.
+            skipWS(p, n, &i)
+            guard i < n else { return fail(i, .unexpectedEnd) }
+            let slot: Int32 = node >= 0 ? nodes[Int(node)].slot : -1
+            let c = p[i]
+            switch c {
+            case UInt8(ascii: "\""):
+                let start = i
+                var escaped = false
+                let code = scanString(p, n, &i, &escaped)
+                if code != .ok { return fail(i, code) }
+                if slot >= 0 { spans[Int(slot)] = JSONSpan(start: start, end: i, kind: .string, escaped: escaped) }
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                let start = i
+                if !scanNumber(p, n, &i) { return fail(start, .invalidNumber) }
+                if slot >= 0 { spans[Int(slot)] = JSONSpan(start: start, end: i, kind: .number, escaped: false) }
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                if depth == stack.count {
+                    return depth >= maxDepth ? fail(i, .tooDeep) : .needStack
                 }
-                state = .afterValue
-
-            case .afterValue:
-                while i < n, isWS(p[i]) { i += 1 }
-                guard let top = stack.last else {
-                    return i == n ? nil : err(i, "unexpected characters after the JSON value")
-                }
-                guard i < n else { return err(i, "unexpected end inside \(top.isObject ? "an object" : "an array")") }
-                let c = p[i]
-                if c == UInt8(ascii: ",") {
+                let isObject = c == UInt8(ascii: "{")
+                stack[depth] = Frame(start: i, node: node, slot: slot, count: 0, isObject: isObject)
+                depth += 1
+                i += 1
+                skipWS(p, n, &i)
+                guard i < n else { return fail(i, .unexpectedEnd) }
+                if p[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
                     i += 1
-                    if top.isObject {
-                        state = .key
-                    } else {
-                        let count = top.count + 1
-                        stack[stack.count - 1].count = count
-                        node = top.node >= 0 ? indexChild(nodes[Int(top.node)], count, edges) : -1
-                        state = .value
-                    }
-                } else if c == (top.isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
-                    i += 1
-                    stack.removeLast()
-                    if top.slot >= 0 {
-                        spans[Int(top.slot)] = JSONSpan(start: top.start, end: i, kind: top.isObject ? .object : .array, escaped: false)
+                    depth -= 1
+                    if slot >= 0 {
+                        spans[Int(slot)] = JSONSpan(start: stack[depth].start, end: i, kind: isObject ? .object : .array, escaped: false)
                     }
                 } else {
-                    return err(i, top.isObject ? "',' or '}' expected" : "',' or ']' expected")
-                }
-
-            case .key:
-                while i < n, isWS(p[i]) { i += 1 }
-                guard i < n, p[i] == UInt8(ascii: "\"") else { return err(i, "a member name in double quotes expected") }
-                let keyStart = i + 1
-                var escaped = false
-                if let e = scanString(p, n, &i, &escaped) { return e }
-                let keyEnd = i - 1
-                while i < n, isWS(p[i]) { i += 1 }
-                guard i < n, p[i] == UInt8(ascii: ":") else { return err(i, "':' expected after a member name") }
-                i += 1
-                let parent = stack[stack.count - 1].node
-                node = -1
-                if parent >= 0 {
-                    let pn = nodes[Int(parent)]
-                    var e = Int(pn.firstEdge)
-                    let end = e + Int(pn.edgeCount)
-                    while e < end {
-                        let edge = edges[e]
-                        if edge.index < 0 {
-                            let name = UnsafeBufferPointer(rebasing: names[Int(edge.nameStart)..<Int(edge.nameStart + edge.nameLength)])
-                            if escaped ? escapedKeyEquals(p + keyStart, keyEnd - keyStart, name)
-                                : (keyEnd - keyStart == name.count && (name.isEmpty || memcmp(p + keyStart, name.baseAddress!, name.count) == 0)) {
-                                node = edge.child
-                                let cn = nodes[Int(node)]
-                                // A repeated member: forget what its previous occurrence yielded.
-                                var s = Int(cn.slotLo)
-                                while s < Int(cn.slotHi) { spans[s] = .missing; s += 1 }
-                                break
-                            }
-                        }
-                        e += 1
+                    if isObject {
+                        let code = readName(p, n, &i, &node, nodes, edges, names, spans)
+                        if code != .ok { return fail(i, code) }
+                    } else {
+                        node = node >= 0 ? indexChild(nodes[Int(node)], 0, edges) : -1
                     }
+                    continue value
                 }
-                state = .value
+            case UInt8(ascii: "t"):
+                guard i + 4 <= n, p[i + 1] == UInt8(ascii: "r"), p[i + 2] == UInt8(ascii: "u"), p[i + 3] == UInt8(ascii: "e")
+                else { return fail(i, .invalidLiteral) }
+                if slot >= 0 { spans[Int(slot)] = JSONSpan(start: i, end: i + 4, kind: .true, escaped: false) }
+                i += 4
+            case UInt8(ascii: "f"):
+                guard i + 5 <= n, p[i + 1] == UInt8(ascii: "a"), p[i + 2] == UInt8(ascii: "l"), p[i + 3] == UInt8(ascii: "s"),
+                      p[i + 4] == UInt8(ascii: "e")
+                else { return fail(i, .invalidLiteral) }
+                if slot >= 0 { spans[Int(slot)] = JSONSpan(start: i, end: i + 5, kind: .false, escaped: false) }
+                i += 5
+            case UInt8(ascii: "n"):
+                guard i + 4 <= n, p[i + 1] == UInt8(ascii: "u"), p[i + 2] == UInt8(ascii: "l"), p[i + 3] == UInt8(ascii: "l")
+                else { return fail(i, .invalidLiteral) }
+                if slot >= 0 { spans[Int(slot)] = JSONSpan(start: i, end: i + 4, kind: .null, escaped: false) }
+                i += 4
+            default:
+                return fail(i, .unexpectedCharacter)
+            }
+
+            // After a value: separators and closing brackets until the next value starts.
+            while true {
+                skipWS(p, n, &i)
+                if depth == 0 { return i == n ? .ok : fail(i, .trailing) }
+                guard i < n else { return fail(i, .unexpectedEnd) }
+                let c = p[i]
+                let top = depth - 1
+                let isObject = stack[top].isObject
+                if c == UInt8(ascii: ",") {
+                    i += 1
+                    if isObject {
+                        node = stack[top].node
+                        let code = readName(p, n, &i, &node, nodes, edges, names, spans)
+                        if code != .ok { return fail(i, code) }
+                    } else {
+                        let count = stack[top].count + 1
+                        stack[top].count = count
+                        let parent = stack[top].node
+                        node = parent >= 0 ? indexChild(nodes[Int(parent)], Int(count), edges) : -1
+                    }
+                    continue value
+                } else if c == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                    i += 1
+                    depth = top
+                    let slot = stack[top].slot
+                    if slot >= 0 {
+                        spans[Int(slot)] = JSONSpan(start: stack[top].start, end: i, kind: isObject ? .object : .array, escaped: false)
+                    }
+                } else {
+                    return fail(i, isObject ? .expectedCommaOrBrace : .expectedCommaOrBracket)
+                }
             }
         }
+    }
+
+    /// Reads `"name" :` of an object whose trie node is `node` (−1: none) and sets `node` to the
+    /// member's trie node (−1 when no path goes through it). On an error `i` is where it was found.
+    @inline(__always)
+    private static func readName(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ node: inout Int32,
+                                 _ nodes: UnsafeBufferPointer<Node>, _ edges: UnsafeBufferPointer<Edge>,
+                                 _ names: UnsafeBufferPointer<UInt8>, _ spans: UnsafeMutableBufferPointer<JSONSpan>) -> Code {
+        while i < n, p[i] <= 0x20, isWS(p[i]) { i += 1 }
+        guard i < n, p[i] == UInt8(ascii: "\"") else { return .expectedName }
+        let keyStart = i + 1
+        var escaped = false
+        let code = scanString(p, n, &i, &escaped)
+        if code != .ok { return code }
+        let keyEnd = i - 1
+        while i < n, p[i] <= 0x20, isWS(p[i]) { i += 1 }
+        guard i < n, p[i] == UInt8(ascii: ":") else { return .expectedColon }
+        i += 1
+        let parent = node
+        node = -1
+        guard parent >= 0 else { return .ok }
+        let pn = nodes[Int(parent)]
+        var e = Int(pn.firstEdge)
+        let end = e + Int(pn.edgeCount)
+        let keyLength = keyEnd - keyStart
+        while e < end {
+            let edge = edges[e]
+            e += 1
+            if edge.index >= 0 { continue }
+            let match: Bool
+            if escaped {
+                let name = UnsafeBufferPointer(rebasing: names[Int(edge.nameStart)..<Int(edge.nameStart + edge.nameLength)])
+                match = escapedKeyEquals(p + keyStart, keyLength, name)
+            } else if keyLength == Int(edge.nameLength) {
+                var k = 0
+                let nameBase = Int(edge.nameStart)
+                while k < keyLength, p[keyStart + k] == names[nameBase + k] { k += 1 }
+                match = k == keyLength
+            } else {
+                match = false
+            }
+            if match {
+                node = edge.child
+                let cn = nodes[Int(node)]
+                // A repeated member: forget what its previous occurrence yielded.
+                var s = Int(cn.slotLo)
+                while s < Int(cn.slotHi) { spans[s] = .missing; s += 1 }
+                return .ok
+            }
+        }
+        return .ok
     }
 
     @inline(__always)
@@ -325,9 +397,10 @@ public struct JSONPathScanner: Sendable {
         return -1
     }
 
-    /// Scans a string starting at the opening quote at `i`; leaves `i` after the closing quote.
+    /// Scans a string starting at the opening quote at `i`; leaves `i` after the closing quote (or at
+    /// the problem).
     @inline(__always)
-    static func scanString(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ escaped: inout Bool) -> JSONScanError? {
+    static func scanString(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ escaped: inout Bool) -> Code {
         var j = i + 1
         while true {
             // Eight bytes at a time while none is a quote, a backslash or a control character.
@@ -337,42 +410,46 @@ public struct JSONPathScanner: Sendable {
                 let highs: UInt64 = 0x8080_8080_8080_8080
                 let q = v ^ (ones &* 0x22)
                 let b = v ^ (ones &* 0x5C)
-                let hasQuote = (q &- ones) & ~q & highs
-                let hasBackslash = (b &- ones) & ~b & highs
-                let hasControl = (v &- (ones &* 0x20)) & ~v & highs
-                if (hasQuote | hasBackslash | hasControl) != 0 { break }
+                let hits = (((q &- ones) & ~q) | ((b &- ones) & ~b) | ((v &- (ones &* 0x20)) & ~v)) & highs
+                if hits != 0 {
+                    j += (hits.trailingZeroBitCount >> 3)
+                    break
+                }
                 j += 8
             }
-            guard j < n else { return JSONScanError(position: i, reason: "string is not closed") }
+            guard j < n else { i = j; return .unclosedString }
             let c = p[j]
             if c == UInt8(ascii: "\"") {
                 i = j + 1
-                return nil
+                return .ok
             } else if c == UInt8(ascii: "\\") {
                 escaped = true
-                guard j + 1 < n else { return JSONScanError(position: j, reason: "string is not closed") }
+                guard j + 1 < n else { i = j; return .unclosedString }
                 switch p[j + 1] {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
                      UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                     j += 2
                 case UInt8(ascii: "u"):
-                    guard let u = hex4(p, j + 2, n) else { return JSONScanError(position: j, reason: "invalid \\u escape") }
+                    guard let u = hex4(p, j + 2, n) else { i = j; return .invalidUnicodeEscape }
                     if u >= 0xD800, u < 0xDC00 {
                         // A high surrogate must be followed by an escaped low surrogate.
                         guard j + 12 <= n, p[j + 6] == UInt8(ascii: "\\"), p[j + 7] == UInt8(ascii: "u"),
                               let lo = hex4(p, j + 8, n), lo >= 0xDC00, lo < 0xE000
-                        else { return JSONScanError(position: j, reason: "unpaired UTF-16 surrogate in a \\u escape") }
+                        else { i = j; return .unpairedSurrogate }
                         j += 12
                     } else if u >= 0xDC00, u < 0xE000 {
-                        return JSONScanError(position: j, reason: "unpaired UTF-16 surrogate in a \\u escape")
+                        i = j
+                        return .unpairedSurrogate
                     } else {
                         j += 6
                     }
                 default:
-                    return JSONScanError(position: j, reason: "invalid escape")
+                    i = j
+                    return .invalidEscape
                 }
             } else if c < 0x20 {
-                return JSONScanError(position: j, reason: "control character in a string")
+                i = j
+                return .controlCharacter
             } else {
                 j += 1
             }
@@ -397,13 +474,13 @@ public struct JSONPathScanner: Sendable {
         }
     }
 
+    /// Scans a JSON number at `i`; false when it is malformed.
     @inline(__always)
-    static func scanNumber(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) -> JSONScanError? {
-        let start = i
+    static func scanNumber(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) -> Bool {
         var j = i
         @inline(__always) func isDigit(_ k: Int) -> Bool { k < n && p[k] &- UInt8(ascii: "0") < 10 }
         if p[j] == UInt8(ascii: "-") { j += 1 }
-        guard isDigit(j) else { return JSONScanError(position: start, reason: "invalid number") }
+        guard isDigit(j) else { return false }
         if p[j] == UInt8(ascii: "0") {
             j += 1
         } else {
@@ -411,17 +488,17 @@ public struct JSONPathScanner: Sendable {
         }
         if j < n, p[j] == UInt8(ascii: ".") {
             j += 1
-            guard isDigit(j) else { return JSONScanError(position: start, reason: "invalid number") }
+            guard isDigit(j) else { return false }
             while isDigit(j) { j += 1 }
         }
         if j < n, p[j] | 0x20 == UInt8(ascii: "e") {
             j += 1
             if j < n, p[j] == UInt8(ascii: "+") || p[j] == UInt8(ascii: "-") { j += 1 }
-            guard isDigit(j) else { return JSONScanError(position: start, reason: "invalid number") }
+            guard isDigit(j) else { return false }
             while isDigit(j) { j += 1 }
         }
         i = j
-        return nil
+        return true
     }
 
     /// Compares an escaped JSON key (without quotes) with a UTF-8 name, decoding escapes on the fly.

@@ -122,6 +122,7 @@ final class ByteBuffer {
 
     func reserve(_ n: Int) {
         guard n > capacity else { return }
+        let n = Swift.max(n, capacity * 2)
         let newBase = UnsafeMutableRawPointer.allocate(byteCount: n, alignment: 8)
         newBase.copyMemory(from: base, byteCount: count)
         base.deallocate()
@@ -130,6 +131,20 @@ final class ByteBuffer {
     }
 
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    @inline(__always)
+    func append(_ byte: UInt8) {
+        if count == capacity { reserve(capacity * 2) }
+        base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
+        count += 1
+    }
+
+    func append(contentsOf text: StaticString) {
+        let n = text.utf8CodeUnitCount
+        if count + n > capacity { reserve(count + n) }
+        (base + count).copyMemory(from: text.utf8Start, byteCount: n)
+        count += n
+    }
 }
 
 /// Renders a record's headers as a JSON object: name → value as a JSON string (the UTF-8 text, or
@@ -137,53 +152,113 @@ final class ByteBuffer {
 /// of its values in order. Names keep their first-appearance order.
 public enum HeadersJSON {
     public static func render(_ headers: [KafkaHeader]) -> String {
-        if headers.isEmpty { return "{}" }
-        var order: [String] = []
-        var values: [String: [String]] = [:]
-        for h in headers {
-            let v: String
-            if let bytes = h.value {
-                if let s = String(validating: bytes, as: UTF8.self) {
-                    v = quote(s)
-                } else {
-                    v = "\"" + Data(bytes).base64EncodedString() + "\""
-                }
+        let out = ByteBuffer()
+        render(headers, into: out)
+        return String(decoding: out.bytes.assumingMemoryBoundToUInt8(), as: UTF8.self)
+    }
+
+    /// Writes the rendering into `out` (replacing its contents).
+    static func render(_ headers: [KafkaHeader], into out: ByteBuffer) {
+        out.count = 0
+        out.append(UInt8(ascii: "{"))
+        var first = true
+        for i in headers.indices {
+            let name = headers[i].name
+            // Later occurrences were written with the first one.
+            var seen = false
+            for j in 0..<i where headers[j].name == name { seen = true; break }
+            if seen { continue }
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            var nameCopy = name
+            nameCopy.withUTF8 { quote(UnsafeRawBufferPointer($0), into: out) }
+            out.append(UInt8(ascii: ":"))
+            var count = 0
+            for j in i..<headers.count where headers[j].name == name { count += 1 }
+            if count == 1 {
+                value(headers[i].value, into: out)
             } else {
-                v = "null"
+                out.append(UInt8(ascii: "["))
+                var firstValue = true
+                for j in i..<headers.count where headers[j].name == name {
+                    if !firstValue { out.append(UInt8(ascii: ",")) }
+                    firstValue = false
+                    value(headers[j].value, into: out)
+                }
+                out.append(UInt8(ascii: "]"))
             }
-            if values[h.name] == nil { order.append(h.name) }
-            values[h.name, default: []].append(v)
         }
-        var out = "{"
-        for (i, name) in order.enumerated() {
-            if i > 0 { out += "," }
-            out += quote(name) + ":"
-            let vs = values[name]!
-            out += vs.count == 1 ? vs[0] : "[" + vs.joined(separator: ",") + "]"
+        out.append(UInt8(ascii: "}"))
+    }
+
+    static func value(_ bytes: [UInt8]?, into out: ByteBuffer) {
+        guard let bytes else {
+            out.append(contentsOf: "null")
+            return
         }
-        return out + "}"
+        bytes.withUnsafeBytes { b in
+            if FastText.isValidUTF8(b) {
+                quote(b, into: out)
+            } else {
+                out.append(UInt8(ascii: "\""))
+                base64(b, into: out)
+                out.append(UInt8(ascii: "\""))
+            }
+        }
+    }
+
+    static let hex = Array("0123456789abcdef".utf8)
+    static let base64Alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    /// Standard base64 with padding.
+    static func base64(_ b: UnsafeRawBufferPointer, into out: ByteBuffer) {
+        var i = 0
+        let a = base64Alphabet
+        while i + 3 <= b.count {
+            let v = UInt32(b[i]) << 16 | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2])
+            out.append(a[Int(v >> 18)]); out.append(a[Int(v >> 12 & 63)])
+            out.append(a[Int(v >> 6 & 63)]); out.append(a[Int(v & 63)])
+            i += 3
+        }
+        let rest = b.count - i
+        if rest == 1 {
+            let v = UInt32(b[i]) << 16
+            out.append(a[Int(v >> 18)]); out.append(a[Int(v >> 12 & 63)])
+            out.append(contentsOf: "==")
+        } else if rest == 2 {
+            let v = UInt32(b[i]) << 16 | UInt32(b[i + 1]) << 8
+            out.append(a[Int(v >> 18)]); out.append(a[Int(v >> 12 & 63)]); out.append(a[Int(v >> 6 & 63)])
+            out.append(UInt8(ascii: "="))
+        }
+    }
+
+    /// Valid UTF-8 `b` as a JSON string literal.
+    static func quote(_ b: UnsafeRawBufferPointer, into out: ByteBuffer) {
+        out.append(UInt8(ascii: "\""))
+        for c in b {
+            switch c {
+            case UInt8(ascii: "\""): out.append(contentsOf: "\\\"")
+            case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\")
+            case 0x0A: out.append(contentsOf: "\\n")
+            case 0x0D: out.append(contentsOf: "\\r")
+            case 0x09: out.append(contentsOf: "\\t")
+            case 0x08: out.append(contentsOf: "\\b")
+            case 0x0C: out.append(contentsOf: "\\f")
+            case 0..<0x20:
+                out.append(contentsOf: "\\u00")
+                out.append(hex[Int(c >> 4)])
+                out.append(hex[Int(c & 15)])
+            default: out.append(c)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
     }
 
     /// `s` as a JSON string literal.
     public static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if u.value < 0x20 {
-                    out += "\\u00" + String(u.value >> 4, radix: 16) + String(u.value & 0xF, radix: 16)
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
+        let out = ByteBuffer()
+        var copy = s
+        copy.withUTF8 { quote(UnsafeRawBufferPointer($0), into: out) }
+        return String(decoding: out.bytes.assumingMemoryBoundToUInt8(), as: UTF8.self)
     }
 }
