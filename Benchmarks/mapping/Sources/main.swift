@@ -12,6 +12,7 @@ func benchmark() throws {
     var distinct = 20_000
     var only: String? = nil
     var breakdown = false
+    var variant: String? = nil
     var args = CommandLine.arguments.dropFirst()
     while let a = args.popFirst() {
         switch a {
@@ -19,6 +20,7 @@ func benchmark() throws {
         case "--records": distinct = Int(args.popFirst() ?? "") ?? distinct
         case "--only": only = args.popFirst()
         case "--breakdown": breakdown = true
+        case "--variant": variant = args.popFirst(); breakdown = true
         default:
             print("usage: sluice-bench-mapping [--seconds S] [--records N] [--only sluice|foundation]")
             exit(2)
@@ -178,6 +180,7 @@ func benchmark() throws {
             // Where the time goes: subsets of the mapping, and the bare scan.
             for (label, picks) in [("  3 paths only", [6, 7, 8]), ("  6 built-ins only", [0, 1, 2, 3, 4, 5]),
                                    ("  built-ins w/o headers", [0, 1, 2, 4, 5]), ("  headers only", [3]), ("  paths as STRING", [6, 7, 8])] {
+                if let variant, !label.contains(variant) { continue }
                 let cols = picks.map { label.contains("STRING") ? ColumnSpec(name: columns[$0].name, type: .string) : columns[$0] }
                 let sub = try FieldProgram(mapping: picks.indices.map { (definitions[picks[$0]], cols[$0]) })
                 var rows = RowBatch(columns: cols, reservingRows: batch.count)
@@ -189,6 +192,7 @@ func benchmark() throws {
                 }
                 print(line(label, r))
             }
+            if variant != nil { continue }
             var scanner = JSONPathScanner(paths: [[.member("id")], [.member("user"), .member("name")], [.member("amount")]])
             let r = measure(batch) { b in
                 for rec in b.records { _ = rec.value!.withUnsafeBytes { scanner.scan($0) } }

@@ -9,7 +9,10 @@ enum FastText {
         let n = b.count
         var i = 0
         while i < n {
-            while i + 8 <= n, UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { i += 8 }
+            while i &+ 16 <= n,
+                  (UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
+                   | UnsafeRawPointer(p + i + 8).loadUnaligned(as: UInt64.self)) & 0x8080_8080_8080_8080 == 0 { i &+= 16 }
+            while i &+ 8 <= n, UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { i &+= 8 }
             guard i < n else { return true }
             let c = p[i]
             if c < 0x80 { i += 1; continue }

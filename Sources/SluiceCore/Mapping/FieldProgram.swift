@@ -198,9 +198,14 @@ public struct FieldProgram: Sendable {
     /// Converts every record of `batch` and appends one row per clean record to `rows` (whose
     /// columns must be `columns`). Dirty records go to `dirty`, which throws `.dirtyLimit` when its
     /// record limit is exceeded; rows appended before that stay in `rows`.
+    ///
+    /// Inlinable so that it is specialised for the caller's batch type; the per-record work is in
+    /// `Runner`, compiled once.
+    @inlinable
     public func run<B: RecordBatch>(_ batch: B, into rows: inout RowBatch, dirty: inout DirtyCollector) throws(SluiceError) {
         precondition(rows.columns == columns, "RowBatch columns differ from the field program's columns")
-        var state = RunState(self)
+        let runner = Runner(self)
+        let needsHeaders = runner.needsHeaders
         dirty.countRead(batch.count)
         for i in 0..<batch.count {
             let partition = batch.partition(at: i)
@@ -209,17 +214,14 @@ public struct FieldProgram: Sendable {
             let headers = needsHeaders ? batch.headers(at: i) : []
             let failure: DirtyRecord? = batch.withKey(at: i) { key in
                 batch.withValue(at: i) { value in
-                    guard let (column, reason) = state.process(key: key, value: value, partition: partition,
-                                                                offset: offset, timestamp: timestamp, headers: headers)
-                    else { return nil }
-                    return makeDirty(column: column, reason: reason, key: key, value: value,
-                                     partition: partition, offset: offset, timestamp: timestamp)
+                    runner.process(key: key, value: value, partition: partition, offset: offset, timestamp: timestamp,
+                                   headers: headers)
                 }
             }
             if let failure {
                 try dirty.add(failure)
             } else {
-                rows.append(row: state.row)
+                runner.appendRow(to: &rows)
             }
         }
     }
@@ -250,6 +252,37 @@ public struct FieldProgram: Sendable {
                            reason: reason,
                            key: key.map { Array($0.prefix(max)) }, keyTruncated: (key?.count ?? 0) > max,
                            value: value.map { Array($0.prefix(max)) }, valueTruncated: (value?.count ?? 0) > max)
+    }
+}
+
+/// One run's state behind a reference, so that the inlinable `run` can call into it without
+/// exposing its parts.
+@usableFromInline
+final class Runner {
+    var state: RunState
+    @usableFromInline let needsHeaders: Bool
+
+    @usableFromInline
+    init(_ program: FieldProgram) {
+        state = RunState(program)
+        needsHeaders = program.needsHeaders
+    }
+
+    /// Converts one record into the pending row; returns the dirty record instead when it fails.
+    @usableFromInline
+    func process(key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?, partition: Int32, offset: Int64,
+                 timestamp: Int64, headers: [KafkaHeader]) -> DirtyRecord? {
+        guard let (column, reason) = state.process(key: key, value: value, partition: partition, offset: offset,
+                                                   timestamp: timestamp, headers: headers)
+        else { return nil }
+        return state.program.makeDirty(column: column, reason: reason, key: key, value: value, partition: partition,
+                                       offset: offset, timestamp: timestamp)
+    }
+
+    /// Appends the pending row.
+    @usableFromInline
+    func appendRow(to rows: inout RowBatch) {
+        rows.append(row: state.row)
     }
 }
 

@@ -401,21 +401,28 @@ public struct JSONPathScanner: Sendable {
     /// the problem).
     @inline(__always)
     static func scanString(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ escaped: inout Bool) -> Code {
-        var j = i + 1
+        var j = i &+ 1
         while true {
             // Eight bytes at a time while none is a quote, a backslash or a control character.
-            while j + 8 <= n {
+            while j &+ 8 <= n {
                 let v = UnsafeRawPointer(p + j).loadUnaligned(as: UInt64.self)
                 let ones: UInt64 = 0x0101_0101_0101_0101
                 let highs: UInt64 = 0x8080_8080_8080_8080
                 let q = v ^ (ones &* 0x22)
                 let b = v ^ (ones &* 0x5C)
-                let hits = (((q &- ones) & ~q) | ((b &- ones) & ~b) | ((v &- (ones &* 0x20)) & ~v)) & highs
+                let quotes = (q &- ones) & ~q & highs
+                let hits = quotes | (((b &- ones) & ~b) | ((v &- (ones &* 0x20)) & ~v)) & highs
                 if hits != 0 {
-                    j += (hits.trailingZeroBitCount >> 3)
+                    let at = hits.trailingZeroBitCount
+                    j &+= at >> 3
+                    // The first special byte is the closing quote: done.
+                    if quotes & (UInt64(1) << at) != 0 {
+                        i = j &+ 1
+                        return .ok
+                    }
                     break
                 }
-                j += 8
+                j &+= 8
             }
             guard j < n else { i = j; return .unclosedString }
             let c = p[j]
