@@ -70,6 +70,9 @@ public enum TextEncoding {
 /// program opens one per `run`.
 final class Transcoder {
     private let cd: iconv_t
+    /// For `UTF-16` without a byte-order mark: big-endian, as Java reads it (glibc would take the
+    /// machine's order).
+    private let bigEndianUTF16: iconv_t?
     let encoding: String
 
     init?(from encoding: String) {
@@ -77,14 +80,28 @@ final class Transcoder {
         if Int(bitPattern: cd) == -1 { return nil }
         self.cd = cd!
         self.encoding = encoding
+        let n = encoding.uppercased().replacingOccurrences(of: "_", with: "-")
+        if n == "UTF-16" || n == "UTF16", let be = iconv_open("UTF-8", "UTF-16BE"), Int(bitPattern: be) != -1 {
+            bigEndianUTF16 = be
+        } else {
+            bigEndianUTF16 = nil
+        }
     }
 
-    deinit { iconv_close(cd) }
+    deinit {
+        iconv_close(cd)
+        if let bigEndianUTF16 { iconv_close(bigEndianUTF16) }
+    }
 
     /// Decodes `input` into `out` (replacing its contents). False when the input is not valid text in
     /// the encoding.
     func decode(_ input: UnsafeRawBufferPointer, into out: ByteBuffer) -> Bool {
         out.count = 0
+        var cd = self.cd
+        if let be = bigEndianUTF16,
+           !(input.count >= 2 && ((input[0] == 0xFE && input[1] == 0xFF) || (input[0] == 0xFF && input[1] == 0xFE))) {
+            cd = be
+        }
         _ = iconv(cd, nil, nil, nil, nil)
         guard let base = input.baseAddress, input.count > 0 else { return true }
         var inPtr: UnsafeMutablePointer<CChar>? = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: CChar.self))
