@@ -212,36 +212,34 @@ public struct FieldProgram: Sendable {
             let offset = batch.offset(at: i)
             let timestamp = batch.timestamp(at: i)
             let headers = needsHeaders ? batch.headers(at: i) : []
-            let failure: DirtyRecord? = batch.withKey(at: i) { key in
-                batch.withValue(at: i) { value in
-                    runner.process(key: key, value: value, partition: partition, offset: offset, timestamp: timestamp,
-                                   headers: headers)
+            var clean = true
+            rows.appendRow { row in
+                clean = batch.withKey(at: i) { key in
+                    batch.withValue(at: i) { value in
+                        runner.process(key: key, value: value, partition: partition, offset: offset, timestamp: timestamp,
+                                       headers: headers, into: row)
+                    }
                 }
+                return clean
             }
-            if let failure {
-                try dirty.add(failure)
-            } else {
-                runner.appendRow(to: &rows)
-            }
+            if !clean { try dirty.add(runner.takeDirty()) }
         }
     }
 
     /// Converts one record: its row, or the dirty record it makes. For previews and tests.
     public func evaluate(_ record: OwnedRecord) -> Result<[Value], DirtyRecord> {
-        var state = RunState(self)
+        let runner = Runner(self)
+        var row = [Value](repeating: .null, count: columns.count)
         let batch = OwnedRecordBatch([record])
-        let failure: DirtyRecord? = batch.withKey(at: 0) { key in
-            batch.withValue(at: 0) { value in
-                guard let (column, reason) = state.process(key: key, value: value, partition: record.partition,
-                                                            offset: record.offset, timestamp: record.timestamp,
-                                                            headers: record.headers)
-                else { return nil }
-                return makeDirty(column: column, reason: reason, key: key, value: value, partition: record.partition,
-                                 offset: record.offset, timestamp: record.timestamp)
+        let clean = row.withUnsafeMutableBufferPointer { out in
+            batch.withKey(at: 0) { key in
+                batch.withValue(at: 0) { value in
+                    runner.process(key: key, value: value, partition: record.partition, offset: record.offset,
+                                   timestamp: record.timestamp, headers: record.headers, into: out)
+                }
             }
         }
-        if let failure { return .failure(failure) }
-        return .success(state.row)
+        return clean ? .success(row) : .failure(runner.takeDirty())
     }
 
     func makeDirty(column: Int?, reason: DirtyReason, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?,
@@ -268,21 +266,26 @@ final class Runner {
         needsHeaders = program.needsHeaders
     }
 
-    /// Converts one record into the pending row; returns the dirty record instead when it fails.
+    var dirty: DirtyRecord?
+
+    /// Converts one record into `row` (one cell per column); false when the record is dirty, which
+    /// `takeDirty()` then returns.
     @usableFromInline
     func process(key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?, partition: Int32, offset: Int64,
-                 timestamp: Int64, headers: [KafkaHeader]) -> DirtyRecord? {
+                 timestamp: Int64, headers: [KafkaHeader], into row: UnsafeMutableBufferPointer<Value>) -> Bool {
         guard let (column, reason) = state.process(key: key, value: value, partition: partition, offset: offset,
-                                                   timestamp: timestamp, headers: headers)
-        else { return nil }
-        return state.program.makeDirty(column: column, reason: reason, key: key, value: value, partition: partition,
-                                       offset: offset, timestamp: timestamp)
+                                                   timestamp: timestamp, headers: headers, into: row)
+        else { return true }
+        dirty = state.program.makeDirty(column: column, reason: reason, key: key, value: value, partition: partition,
+                                        offset: offset, timestamp: timestamp)
+        return false
     }
 
-    /// Appends the pending row.
+    /// The dirty record of the last `process` that returned false.
     @usableFromInline
-    func appendRow(to rows: inout RowBatch) {
-        rows.append(row: state.row)
+    func takeDirty() -> DirtyRecord {
+        defer { dirty = nil }
+        return dirty!
     }
 }
 
@@ -298,7 +301,6 @@ struct RunState {
     let valueText = ByteBuffer()
     let headersText = ByteBuffer()
     var scratch: [UInt8] = []
-    var row: [Value]
     let keyType: KafkaDataType
     let valueType: KafkaDataType
     let missingDirty: Bool
@@ -319,7 +321,6 @@ struct RunState {
         converter = Converter(emptyAsNull: program.options.emptyAsNull, unit: program.options.datetimeUnit,
                               pattern: program.pattern, zone: program.options.timeZone)
         transcoder = program.utf8 ? nil : Transcoder(from: program.options.encoding)
-        row = Array(repeating: .null, count: program.columns.count)
         scratch.reserveCapacity(256)
         keyType = program.options.keyType
         valueType = program.options.valueType
@@ -339,7 +340,7 @@ struct RunState {
 
     /// Fills `row`; returns the failing column (nil: the whole record) and the reason for a dirty record.
     mutating func process(key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?, partition: Int32, offset: Int64,
-                          timestamp: Int64, headers: [KafkaHeader]) -> (Int?, DirtyReason)? {
+                          timestamp: Int64, headers: [KafkaHeader], into row: UnsafeMutableBufferPointer<Value>) -> (Int?, DirtyReason)? {
         // Text views of key and value, transcoded at most once.
         var keyView: UnsafeRawBufferPointer? = nil
         var valueView: UnsafeRawBufferPointer? = nil

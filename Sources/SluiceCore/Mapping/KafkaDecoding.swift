@@ -156,6 +156,13 @@ final class ByteBuffer {
         count += 1
     }
 
+    func append(bytes: UnsafeRawBufferPointer) {
+        guard let src = bytes.baseAddress, !bytes.isEmpty else { return }
+        if count + bytes.count > capacity { reserve(count + bytes.count) }
+        (base + count).copyMemory(from: src, byteCount: bytes.count)
+        count += bytes.count
+    }
+
     func append(contentsOf text: StaticString) {
         let n = text.utf8CodeUnitCount
         if count + n > capacity { reserve(count + n) }
@@ -178,6 +185,16 @@ public enum HeadersJSON {
     static func render(_ headers: [KafkaHeader], into out: ByteBuffer) {
         out.count = 0
         out.append(UInt8(ascii: "{"))
+        if headers.count == 1 {
+            headers.withUnsafeBufferPointer { h in
+                var name = h[0].name
+                name.withUTF8 { quote(UnsafeRawBufferPointer($0), into: out) }
+                out.append(UInt8(ascii: ":"))
+                value(h[0].value, into: out)
+            }
+            out.append(UInt8(ascii: "}"))
+            return
+        }
         var first = true
         for i in headers.indices {
             let name = headers[i].name
@@ -252,6 +269,12 @@ public enum HeadersJSON {
     /// Valid UTF-8 `b` as a JSON string literal.
     static func quote(_ b: UnsafeRawBufferPointer, into out: ByteBuffer) {
         out.append(UInt8(ascii: "\""))
+        // Fast path: nothing to escape.
+        if !b.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out.append(bytes: b)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for c in b {
             switch c {
             case UInt8(ascii: "\""): out.append(contentsOf: "\\\"")
