@@ -216,3 +216,39 @@ import Testing
 extension Value {
     var intValue: Int64? { if case .int(let v) = self { v } else { nil } }
 }
+
+@Suite struct MappingRowBatchTests {
+    @Test func appendRowKeepsOrDropsInPlace() {
+        var rows = RowBatch(columns: [ColumnSpec(name: "a", type: .bigint), ColumnSpec(name: "b", type: .string)])
+        rows.appendRow { r in
+            #expect(r.count == 2 && r[0] == .null && r[1] == .null)
+            r[0] = .int(1)
+            r[1] = .string("x")
+            return true
+        }
+        rows.appendRow { r in
+            r[0] = .int(2)
+            return false
+        }
+        rows.appendRow { r in
+            r[1] = .string("y")
+            return true
+        }
+        #expect(rows.rowCount == 2)
+        #expect(Array(rows.row(0)) == [.int(1), .string("x")])
+        #expect(Array(rows.row(1)) == [.null, .string("y")])
+    }
+
+    @Test func optionsFromAJob() {
+        let job = JobSpec(
+            name: "j",
+            source: KafkaSourceSpec(bootstrapServers: ["localhost:9092"], topic: "t", timeZone: "Asia/Shanghai",
+                                    keyType: .long, valueType: .bytearray, encoding: "GBK"),
+            mapping: [], destination: DestinationSpec(kind: .discard, table: "x", emptyAsNull: true),
+            settings: JobSettings(missingField: .dirty))
+        let o = FieldProgramOptions(job: job)
+        #expect(o.keyType == .long && o.valueType == .bytearray && o.encoding == "GBK")
+        #expect(o.emptyAsNull && o.missingField == .dirty)
+        #expect(o.timeZone.identifier == "Asia/Shanghai")
+    }
+}

@@ -191,7 +191,7 @@ public struct JSONPathScanner: Sendable {
 
     @inline(__always)
     static func skipWS(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) {
-        while i < n, p[i] <= 0x20, isWS(p[i]) { i += 1 }
+        while i < n, p[i] <= 0x20, isWS(p[i]) { i &+= 1 }
     }
 
     /// Outcome of the state machine; everything but `ok` and `needStack` is a syntax error.
@@ -261,13 +261,13 @@ public struct JSONPathScanner: Sendable {
                 }
                 let isObject = c == UInt8(ascii: "{")
                 stack[depth] = Frame(start: i, node: node, slot: slot, count: 0, isObject: isObject)
-                depth += 1
-                i += 1
+                depth &+= 1
+                i &+= 1
                 skipWS(p, n, &i)
                 guard i < n else { return fail(i, .unexpectedEnd) }
                 if p[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
-                    i += 1
-                    depth -= 1
+                    i &+= 1
+                    depth &-= 1
                     if slot >= 0 {
                         spans[Int(slot)] = JSONSpan(start: stack[depth].start, end: i, kind: isObject ? .object : .array, escaped: false)
                     }
@@ -284,18 +284,18 @@ public struct JSONPathScanner: Sendable {
                 guard i + 4 <= n, p[i + 1] == UInt8(ascii: "r"), p[i + 2] == UInt8(ascii: "u"), p[i + 3] == UInt8(ascii: "e")
                 else { return fail(i, .invalidLiteral) }
                 if slot >= 0 { spans[Int(slot)] = JSONSpan(start: i, end: i + 4, kind: .true, escaped: false) }
-                i += 4
+                i &+= 4
             case UInt8(ascii: "f"):
                 guard i + 5 <= n, p[i + 1] == UInt8(ascii: "a"), p[i + 2] == UInt8(ascii: "l"), p[i + 3] == UInt8(ascii: "s"),
                       p[i + 4] == UInt8(ascii: "e")
                 else { return fail(i, .invalidLiteral) }
                 if slot >= 0 { spans[Int(slot)] = JSONSpan(start: i, end: i + 5, kind: .false, escaped: false) }
-                i += 5
+                i &+= 5
             case UInt8(ascii: "n"):
                 guard i + 4 <= n, p[i + 1] == UInt8(ascii: "u"), p[i + 2] == UInt8(ascii: "l"), p[i + 3] == UInt8(ascii: "l")
                 else { return fail(i, .invalidLiteral) }
                 if slot >= 0 { spans[Int(slot)] = JSONSpan(start: i, end: i + 4, kind: .null, escaped: false) }
-                i += 4
+                i &+= 4
             default:
                 return fail(i, .unexpectedCharacter)
             }
@@ -309,7 +309,7 @@ public struct JSONPathScanner: Sendable {
                 let top = depth - 1
                 let isObject = stack[top].isObject
                 if c == UInt8(ascii: ",") {
-                    i += 1
+                    i &+= 1
                     if isObject {
                         node = stack[top].node
                         let code = readName(p, n, &i, &node, nodes, edges, names, spans)
@@ -322,7 +322,7 @@ public struct JSONPathScanner: Sendable {
                     }
                     continue value
                 } else if c == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
-                    i += 1
+                    i &+= 1
                     depth = top
                     let slot = stack[top].slot
                     if slot >= 0 {
@@ -341,16 +341,16 @@ public struct JSONPathScanner: Sendable {
     private static func readName(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ node: inout Int32,
                                  _ nodes: UnsafeBufferPointer<Node>, _ edges: UnsafeBufferPointer<Edge>,
                                  _ names: UnsafeBufferPointer<UInt8>, _ spans: UnsafeMutableBufferPointer<JSONSpan>) -> Code {
-        while i < n, p[i] <= 0x20, isWS(p[i]) { i += 1 }
+        while i < n, p[i] <= 0x20, isWS(p[i]) { i &+= 1 }
         guard i < n, p[i] == UInt8(ascii: "\"") else { return .expectedName }
         let keyStart = i + 1
         var escaped = false
         let code = scanString(p, n, &i, &escaped)
         if code != .ok { return code }
         let keyEnd = i - 1
-        while i < n, p[i] <= 0x20, isWS(p[i]) { i += 1 }
+        while i < n, p[i] <= 0x20, isWS(p[i]) { i &+= 1 }
         guard i < n, p[i] == UInt8(ascii: ":") else { return .expectedColon }
-        i += 1
+        i &+= 1
         let parent = node
         node = -1
         guard parent >= 0 else { return .ok }
@@ -360,7 +360,7 @@ public struct JSONPathScanner: Sendable {
         let keyLength = keyEnd - keyStart
         while e < end {
             let edge = edges[e]
-            e += 1
+            e &+= 1
             if edge.index >= 0 { continue }
             let match: Bool
             if escaped {
@@ -369,7 +369,7 @@ public struct JSONPathScanner: Sendable {
             } else if keyLength == Int(edge.nameLength) {
                 var k = 0
                 let nameBase = Int(edge.nameStart)
-                while k < keyLength, p[keyStart + k] == names[nameBase + k] { k += 1 }
+                while k < keyLength, p[keyStart + k] == names[nameBase + k] { k &+= 1 }
                 match = k == keyLength
             } else {
                 match = false
@@ -379,7 +379,7 @@ public struct JSONPathScanner: Sendable {
                 let cn = nodes[Int(node)]
                 // A repeated member: forget what its previous occurrence yielded.
                 var s = Int(cn.slotLo)
-                while s < Int(cn.slotHi) { spans[s] = .missing; s += 1 }
+                while s < Int(cn.slotHi) { spans[s] = .missing; s &+= 1 }
                 return .ok
             }
         }
@@ -392,7 +392,7 @@ public struct JSONPathScanner: Sendable {
         let end = e + Int(node.edgeCount)
         while e < end {
             if edges[e].index == index { return edges[e].child }
-            e += 1
+            e &+= 1
         }
         return -1
     }
@@ -435,7 +435,7 @@ public struct JSONPathScanner: Sendable {
                 switch p[j + 1] {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
                      UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-                    j += 2
+                    j &+= 2
                 case UInt8(ascii: "u"):
                     guard let u = hex4(p, j + 2, n) else { i = j; return .invalidUnicodeEscape }
                     if u >= 0xD800, u < 0xDC00 {
@@ -443,12 +443,12 @@ public struct JSONPathScanner: Sendable {
                         guard j + 12 <= n, p[j + 6] == UInt8(ascii: "\\"), p[j + 7] == UInt8(ascii: "u"),
                               let lo = hex4(p, j + 8, n), lo >= 0xDC00, lo < 0xE000
                         else { i = j; return .unpairedSurrogate }
-                        j += 12
+                        j &+= 12
                     } else if u >= 0xDC00, u < 0xE000 {
                         i = j
                         return .unpairedSurrogate
                     } else {
-                        j += 6
+                        j &+= 6
                     }
                 default:
                     i = j
@@ -458,7 +458,7 @@ public struct JSONPathScanner: Sendable {
                 i = j
                 return .controlCharacter
             } else {
-                j += 1
+                j &+= 1
             }
         }
     }
@@ -486,23 +486,23 @@ public struct JSONPathScanner: Sendable {
     static func scanNumber(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) -> Bool {
         var j = i
         @inline(__always) func isDigit(_ k: Int) -> Bool { k < n && p[k] &- UInt8(ascii: "0") < 10 }
-        if p[j] == UInt8(ascii: "-") { j += 1 }
+        if p[j] == UInt8(ascii: "-") { j &+= 1 }
         guard isDigit(j) else { return false }
         if p[j] == UInt8(ascii: "0") {
-            j += 1
+            j &+= 1
         } else {
-            while isDigit(j) { j += 1 }
+            while isDigit(j) { j &+= 1 }
         }
         if j < n, p[j] == UInt8(ascii: ".") {
-            j += 1
+            j &+= 1
             guard isDigit(j) else { return false }
-            while isDigit(j) { j += 1 }
+            while isDigit(j) { j &+= 1 }
         }
         if j < n, p[j] | 0x20 == UInt8(ascii: "e") {
-            j += 1
-            if j < n, p[j] == UInt8(ascii: "+") || p[j] == UInt8(ascii: "-") { j += 1 }
+            j &+= 1
+            if j < n, p[j] == UInt8(ascii: "+") || p[j] == UInt8(ascii: "-") { j &+= 1 }
             guard isDigit(j) else { return false }
-            while isDigit(j) { j += 1 }
+            while isDigit(j) { j &+= 1 }
         }
         i = j
         return true
