@@ -1,4 +1,5 @@
 import Foundation
+import PropertyBased
 import Testing
 @testable import SluiceCore
 
@@ -225,4 +226,67 @@ import Testing
 
 extension Value {
     var isNaN: Bool { if case .double(let d) = self { d.isNaN } else { false } }
+}
+
+@Suite struct MappingExtremesTests {
+    /// Any Kafka long, in either unit and zone, converts or is dirty: never a crash.
+    @Test func anyLongIntoEveryColumnType() async throws {
+        let types: [ColumnType] = [.bigint, .int, .smallint, .tinyint, .double, .float, .decimal(precision: 10, scale: 2),
+                                   .string, .varchar(3), .char(2), .boolean, .datetime, .date, .timestamp, .binary]
+        let programs = try [EpochUnit.milliseconds, .seconds].flatMap { unit in
+            try types.map { type in
+                try FieldProgram(mapping: [("__value__", ColumnSpec(name: "c", type: type))],
+                                 options: FieldProgramOptions(valueType: .long, timeZone: TimeZone(identifier: "America/New_York")!,
+                                                              datetimeUnit: unit))
+            }
+        }
+        let edges: [Int64] = [.min, .max, .min + 1, .max - 1, 0, -1, 1, -62_135_596_800_001, 253_402_300_800_000]
+        for v in edges {
+            for p in programs { _ = p.evaluate(OwnedRecord(value: withUnsafeBytes(of: v.bigEndian) { Array($0) })) }
+        }
+        await propertyCheck(count: 300, input: Gen.int64()) { v in
+            for p in programs { _ = p.evaluate(OwnedRecord(value: withUnsafeBytes(of: v.bigEndian) { Array($0) })) }
+        }
+    }
+
+    /// Numbers as JSON text at the edges of every type.
+    @Test func extremeJSONNumbersNeverCrash() throws {
+        let types: [ColumnType] = [.bigint, .tinyint, .double, .float, .decimal(precision: 38, scale: 10), .decimal(precision: 1, scale: 0),
+                                   .boolean, .datetime, .date, .timestamp]
+        let numbers = ["-9223372036854775809", "9223372036854775808", "1e308", "-1e308", "1e-400", "1e99999999999",
+                       "-0.0", "123456789012345678901234567890", "0.000000000000000000001", "\"-9223372036854775808\"",
+                       "\"99999999999999999999\"", "\"1e99999\"", "\"-\"", "\"+\"", "\".\""]
+        for type in types {
+            let program = try FieldProgram(mapping: [("v", ColumnSpec(name: "c", type: type))])
+            for n in numbers { _ = program.evaluate(OwnedRecord(value: Array("{\"v\":\(n)}".utf8))) }
+        }
+    }
+
+    /// Random documents, random paths, every column type: rows or dirty records, never a crash; and a
+    /// clean STRING cell equals what Foundation finds for a string member.
+    @Test func randomDocumentsIntoEveryColumnType() async throws {
+        let types: [ColumnType] = [.bigint, .smallint, .double, .float, .decimal(precision: 12, scale: 3), .string, .varchar(5),
+                                   .boolean, .datetime, .date, .timestamp, .binary]
+        await propertyCheck(count: 150, input: Gen.uint64()) { seed in
+            var rng = SplitMix(state: seed)
+            let tree = RandomJSON.generate(&rng, depth: 3)
+            let doc = Array(tree.serialize(&rng).utf8)
+            let path = tree.randomPath(&rng)
+            let definition = SourceField.valuePath(path).description
+            for type in types {
+                let program = try FieldProgram(mapping: [(definition, ColumnSpec(name: "c", type: type))],
+                                               options: FieldProgramOptions(missingField: .dirty))
+                switch program.evaluate(OwnedRecord(value: doc)) {
+                case .success(let row):
+                    if type == .string, case .string(let s) = row[0],
+                       let root = try? JSONSerialization.jsonObject(with: Data(doc), options: [.fragmentsAllowed]),
+                       let expected = foundationValue(root, path) as? String {
+                        #expect(s == expected, "\(definition)")
+                    }
+                case .failure(let dirty):
+                    #expect(!dirty.reason.message.isEmpty)
+                }
+            }
+        }
+    }
 }

@@ -432,8 +432,8 @@ struct Converter {
         switch unit {
         case .seconds: return (v, 0)
         case .milliseconds:
-            let sec = v >= 0 ? v / 1000 : (v - 999) / 1000
-            return (sec, Int(v - sec * 1000) * 1_000_000)
+            let (sec, ms) = floorDivide(v, 1000)
+            return (sec, Int(ms) * 1_000_000)
         }
     }
 
@@ -455,7 +455,7 @@ struct Converter {
                 if let off = t.offset {
                     let utc = d * 86400 + Int64(t.hour * 3600 + t.minute * 60 + t.second) - Int64(off)
                     let local = utc + Int64(zone.offset(atUTC: utc))
-                    d = local >= 0 ? local / 86400 : (local - 86399) / 86400
+                    d = floorDivide(local, 86400).0
                 }
                 return d
             }
@@ -466,14 +466,26 @@ struct Converter {
             fallthrough
         default:
             let (sec, _) = try instant(cell, .date)
+            // Outside ±10^14 s every date is out of range anyway; avoid overflow near Int64's ends.
+            guard sec > -100_000_000_000_000, sec < 100_000_000_000_000 else {
+                throw DirtyReason(.invalidDate, "\(describe(cell)) is outside DATE's range 0001-01-01 … 9999-12-31")
+            }
             let local = sec + Int64(zone.offset(atUTC: sec))
-            days = local >= 0 ? local / 86400 : (local - 86399) / 86400
+            days = floorDivide(local, 86400).0
         }
         guard days >= -719_162, days <= 2_932_896 else {
             throw DirtyReason(.invalidDate, "\(describe(cell)) is outside DATE's range 0001-01-01 … 9999-12-31")
         }
         return Int32(days)
     }
+}
+
+/// Floor division and the non-negative remainder, without overflow.
+@inline(__always)
+func floorDivide(_ a: Int64, _ b: Int64) -> (Int64, Int64) {
+    let q = a / b
+    let r = a % b
+    return r < 0 ? (q - 1, r + b) : (q, r)
 }
 
 extension Int {

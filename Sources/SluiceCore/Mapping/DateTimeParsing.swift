@@ -204,7 +204,7 @@ struct ZoneOffsets {
 
     /// Offset (seconds east of UTC) in effect at a UTC instant.
     mutating func offset(atUTC seconds: Int64) -> Int {
-        let h = seconds >= 0 ? seconds / 3600 : (seconds - 3599) / 3600
+        let h = floorDivide(seconds, 3600).0
         if h != utcHour {
             utcHour = h
             utcOffset = zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(seconds)))
@@ -214,13 +214,13 @@ struct ZoneOffsets {
 
     /// UTC seconds for a local wall-clock time (given as seconds since 1970-01-01T00:00 local).
     mutating func utc(fromLocal local: Int64) -> Int64 {
-        let h = local >= 0 ? local / 3600 : (local - 3599) / 3600
+        let h = floorDivide(local, 3600).0
         if h != localHour {
             localHour = h
             let guess = zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(local)))
-            let second = zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(local - Int64(guess))))
+            let second = zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(local &- Int64(guess))))
             localOffset = second
         }
-        return local - Int64(localOffset)
+        return local &- Int64(localOffset)
     }
 }
