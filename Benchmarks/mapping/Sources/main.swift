@@ -11,6 +11,7 @@ func benchmark() throws {
     var seconds = 2.0
     var distinct = 20_000
     var only: String? = nil
+    var sizes = [200, 2048]
     var breakdown = false
     var variant: String? = nil
     var args = CommandLine.arguments.dropFirst()
@@ -19,6 +20,7 @@ func benchmark() throws {
         case "--seconds": seconds = Double(args.popFirst() ?? "") ?? seconds
         case "--records": distinct = Int(args.popFirst() ?? "") ?? distinct
         case "--only": only = args.popFirst()
+        case "--size": sizes = [Int(args.popFirst() ?? "") ?? 200]
         case "--breakdown": breakdown = true
         case "--variant": variant = args.popFirst(); breakdown = true
         default:
@@ -157,7 +159,7 @@ func benchmark() throws {
     print("sluice-bench-mapping: 6 built-ins + 3 JSON paths (id, user.name, amount), \(distinct) distinct records, \(seconds) CPU-s per run, 1 thread")
     print("rates per CPU-second of the benchmark thread (the machine is shared); last column: per wall-clock second")
     print("value size  implementation        records/s    MB/s       vs JSONSer.  records/s (wall)")
-    for size in [200, 2048] {
+    for size in sizes {
         let batch = records(size: size)
         let bytes = Double(batch.records.reduce(0) { $0 + $1.value!.count }) / Double(batch.count)
         // Check that both produce the same rows before timing.
