@@ -277,8 +277,9 @@ struct FieldDefinitionParser {
             i += 1
         }
         if i == start {
-            throw fail(start, start == 0 || chars[start - 1] == "." && start == chars.count
-                ? "a member name is expected here" : "empty member name (two separators in a row?)")
+            if start == chars.count { throw fail(start, "a member name is expected after '.'") }
+            if start == 0 { throw fail(start, "a field definition cannot start with '.'") }
+            throw fail(start, "empty member name: two '.' in a row")
         }
         return String(chars[start..<i])
     }
