@@ -76,6 +76,10 @@ let package = Package(
             dependencies: ["SluiceCore"],
             path: "Benchmarks/scheduling",
             exclude: ["run.sh"]
+        // Field-program throughput benchmark (not part of the tests):
+        // swift build -c release --product sluice-bench-mapping && .build/release/sluice-bench-mapping
+            name: "sluice-bench-mapping",
+            path: "Benchmarks/mapping/Sources"
         ),
         .testTarget(
             name: "SluiceCoreTests",

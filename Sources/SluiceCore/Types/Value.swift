@@ -42,6 +42,22 @@ public struct RowBatch: Sendable {
         rowCount += 1
     }
 
+    /// Appends one row built in place: `fill` gets the row's cells, all NULL, and returns false to
+    /// drop the row again. Saves copying a separate row array on hot paths (field programs).
+    public mutating func appendRow(_ fill: (UnsafeMutableBufferPointer<Value>) -> Bool) {
+        let n = columns.count
+        let start = values.count
+        values.append(contentsOf: repeatElement(Value.null, count: n))
+        let keep = values.withUnsafeMutableBufferPointer { all in
+            fill(UnsafeMutableBufferPointer(rebasing: all[start..<(start + n)]))
+        }
+        if keep {
+            rowCount += 1
+        } else {
+            values.removeLast(n)
+        }
+    }
+
     public subscript(row: Int, column: Int) -> Value {
         values[row * columns.count + column]
     }

@@ -1,0 +1,517 @@
+import Foundation
+
+/// How a field program reads keys and values and converts them.
+public struct FieldProgramOptions: Sendable, Hashable {
+    public var keyType: KafkaDataType
+    public var valueType: KafkaDataType
+    /// Charset of `string` keys and values (`UTF-8`, `GBK`, `GB18030`, `UTF-16`, `ISO-8859-1`, …).
+    public var encoding: String
+    /// Empty text becomes NULL (in every column type).
+    public var emptyAsNull: Bool
+    public var missingField: MissingFieldPolicy
+    /// The job's zone: DATETIME/TIMESTAMP text without an offset is read in it, DATE of an epoch
+    /// time is taken in it.
+    public var timeZone: TimeZone
+    /// What numbers mean in DATETIME/DATE/TIMESTAMP columns.
+    public var datetimeUnit: EpochUnit
+    /// A `DateTimePattern` for date-time text; nil = ISO-8601 and `yyyy-MM-dd HH:mm:ss[.SSS]`.
+    public var datetimeFormat: String?
+
+    public init(keyType: KafkaDataType = .string, valueType: KafkaDataType = .string, encoding: String = "UTF-8",
+                emptyAsNull: Bool = false, missingField: MissingFieldPolicy = .null,
+                timeZone: TimeZone = TimeZone(identifier: "UTC")!, datetimeUnit: EpochUnit = .milliseconds,
+                datetimeFormat: String? = nil) {
+        self.keyType = keyType
+        self.valueType = valueType
+        self.encoding = encoding
+        self.emptyAsNull = emptyAsNull
+        self.missingField = missingField
+        self.timeZone = timeZone
+        self.datetimeUnit = datetimeUnit
+        self.datetimeFormat = datetimeFormat
+    }
+
+    /// The options a job implies: key/value types, encoding and zone from its source (no zone = the
+    /// machine's), `emptyAsNull` from its destination, `missingField` from its settings.
+    public init(job: JobSpec) {
+        self.init(keyType: job.source.keyType, valueType: job.source.valueType, encoding: job.source.encoding,
+                  emptyAsNull: job.destination.emptyAsNull, missingField: job.settings.missingField,
+                  timeZone: job.source.timeZone.flatMap { TimeZone(identifier: $0) } ?? .current)
+    }
+}
+
+/// A compiled mapping: turns Kafka records into typed rows.
+///
+/// Compile it once per job (it is `Sendable` and immutable) and call `run` per batch. Each record's
+/// value is scanned once for all mapped JSON paths (and its key once if key paths are mapped); when
+/// no path is mapped nothing is parsed. A record that cannot be converted is reported to the
+/// `DirtyCollector` and produces no row.
+public struct FieldProgram: Sendable {
+    /// One output column and the source field that fills it (nil: NULL).
+    public struct Binding: Sendable, Hashable {
+        public var definition: String?
+        public var column: ColumnSpec
+        public init(definition: String?, column: ColumnSpec) {
+            self.definition = definition
+            self.column = column
+        }
+    }
+
+    enum Op: Sendable {
+        case null
+        case constant(Value)
+        case partition, offset, timestamp, headers
+        case key(raw: Bool)
+        case value(raw: Bool)
+        case valuePath(Int)
+        case keyPath(Int)
+    }
+
+    /// The output columns, in order (the `RowBatch` passed to `run` must have exactly these).
+    public let columns: [ColumnSpec]
+    /// The source field definition of each column (nil for an unmapped column).
+    public let definitions: [String?]
+    public let options: FieldProgramOptions
+    let ops: [Op]
+    let valuePaths: [[PathComponent]]
+    let keyPaths: [[PathComponent]]
+    let valueScanner: JSONPathScanner
+    let keyScanner: JSONPathScanner
+    let pattern: DateTimePattern?
+    let utf8: Bool
+    let needsHeaders: Bool
+
+    /// True when records' values are parsed as JSON (some value path is mapped).
+    public var parsesValueJSON: Bool { !valuePaths.isEmpty }
+    /// True when records' keys are parsed as JSON.
+    public var parsesKeyJSON: Bool { !keyPaths.isEmpty }
+
+    /// Compiles `(field definition, column)` pairs; the output columns are the pairs' columns in order.
+    /// Throws `.invalidInput` naming the column for a definition that does not parse, a path into a
+    /// key or value that cannot be JSON, a constant the column cannot hold, a field or column used
+    /// twice, an unknown encoding or an invalid datetime format.
+    public init(mapping: [(definition: String, column: ColumnSpec)], options: FieldProgramOptions = FieldProgramOptions()) throws(SluiceError) {
+        try self.init(bindings: mapping.map { Binding(definition: $0.definition, column: $0.column) }, options: options)
+    }
+
+    /// Compiles a job's mapping against a table's columns: the output is every table column in table
+    /// order, NULL where no field maps to it. Every `to` must name a table column (case-insensitive).
+    public init(table: [ColumnSpec], mapping: [FieldMapping], options: FieldProgramOptions = FieldProgramOptions()) throws(SluiceError) {
+        if let first = MappingRules.conflicts(in: mapping).first { throw SluiceError.invalid(first.description) }
+        var byColumn: [Int: String] = [:]
+        for (i, m) in mapping.enumerated() {
+            guard let to = m.to else {
+                throw SluiceError.invalid("mapping[\(i)] ('\(m.from)') has no destination column")
+            }
+            guard let c = table.firstIndex(where: { $0.name.lowercased() == to.lowercased() }) else {
+                throw SluiceError.invalid("mapping[\(i)] maps '\(m.from)' to column '\(to)', which the table does not have",
+                                          hint: "the table's columns: \(table.map(\.name).joined(separator: ", "))")
+            }
+            byColumn[c] = m.from
+        }
+        try self.init(bindings: table.enumerated().map { Binding(definition: byColumn[$0.offset], column: $0.element) },
+                      options: options)
+    }
+
+    /// Compiles bindings; see `init(mapping:options:)`.
+    public init(bindings: [Binding], options: FieldProgramOptions = FieldProgramOptions()) throws(SluiceError) {
+        let conflicts = MappingRules.conflicts(in: bindings.compactMap { b in
+            b.definition.map { FieldMapping(from: $0, to: b.column.name) }
+        })
+        if let first = conflicts.first { throw SluiceError.invalid(first.description) }
+        utf8 = TextEncoding.isUTF8(options.encoding)
+        if !utf8, !TextEncoding.isSupported(options.encoding) {
+            throw SluiceError.invalid("encoding '\(options.encoding)' is not known",
+                                      hint: "use a charset name such as UTF-8, GBK, GB18030, UTF-16, ISO-8859-1")
+        }
+        if let f = options.datetimeFormat {
+            guard let p = DateTimePattern(f) else {
+                throw SluiceError.invalid("datetime format '\(f)' is not supported",
+                                          hint: "use the letters yyyy MM dd HH mm ss S…, e.g. 'yyyy-MM-dd HH:mm:ss' or 'yyyyMMddHHmmss'")
+            }
+            pattern = p
+        } else {
+            pattern = nil
+        }
+        var ops: [Op] = []
+        var valuePaths: [[PathComponent]] = []
+        var keyPaths: [[PathComponent]] = []
+        var needsHeaders = false
+        var converter = Converter(emptyAsNull: options.emptyAsNull, unit: options.datetimeUnit, pattern: pattern,
+                                  zone: options.timeZone)
+        for b in bindings {
+            let col = b.column
+            guard let def = b.definition else {
+                guard col.nullable else {
+                    throw SluiceError.invalid("column '\(col.name)' is NOT NULL but no source field maps to it")
+                }
+                ops.append(.null)
+                continue
+            }
+            let field: SourceField
+            do {
+                field = try SourceField(parsing: def)
+            } catch {
+                throw SluiceError.invalid("column '\(col.name)': \(error.description)")
+            }
+            let raw = col.type == .binary
+            switch field {
+            case .builtin(.partition): ops.append(.partition)
+            case .builtin(.offset): ops.append(.offset)
+            case .builtin(.timestamp): ops.append(.timestamp)
+            case .builtin(.headers): ops.append(.headers); needsHeaders = true
+            case .builtin(.key): ops.append(.key(raw: raw))
+            case .builtin(.value): ops.append(.value(raw: raw))
+            case .constant(let text):
+                do {
+                    ops.append(.constant(try converter.convert(.string(text), to: col.type, nullable: col.nullable)))
+                } catch {
+                    throw SluiceError.invalid("column '\(col.name)': constant \(def) cannot be a \(col.type): \(error.message)")
+                }
+            case .valuePath(let path):
+                guard options.valueType == .string || options.valueType == .bytearray else {
+                    throw SluiceError.invalid("column '\(col.name)': field '\(def)' reads JSON from the value, but valueType is \(options.valueType.rawValue)",
+                                              hint: "JSON paths need valueType string or bytearray")
+                }
+                ops.append(.valuePath(valuePaths.count))
+                valuePaths.append(path)
+            case .keyPath(let path):
+                guard options.keyType == .string || options.keyType == .bytearray else {
+                    throw SluiceError.invalid("column '\(col.name)': field '\(def)' reads JSON from the key, but keyType is \(options.keyType.rawValue)",
+                                              hint: "JSON paths need keyType string or bytearray")
+                }
+                ops.append(.keyPath(keyPaths.count))
+                keyPaths.append(path)
+            }
+        }
+        self.columns = bindings.map(\.column)
+        self.definitions = bindings.map(\.definition)
+        self.options = options
+        self.ops = ops
+        self.valuePaths = valuePaths
+        self.keyPaths = keyPaths
+        self.valueScanner = JSONPathScanner(paths: valuePaths)
+        self.keyScanner = JSONPathScanner(paths: keyPaths)
+        self.needsHeaders = needsHeaders
+    }
+
+    /// Converts every record of `batch` and appends one row per clean record to `rows` (whose
+    /// columns must be `columns`). Dirty records go to `dirty`, which throws `.dirtyLimit` when its
+    /// record limit is exceeded; rows appended before that stay in `rows`.
+    ///
+    /// Inlinable so that it is specialised for the caller's batch type; the per-record work is in
+    /// `Runner`, compiled once.
+    @inlinable
+    public func run<B: RecordBatch>(_ batch: B, into rows: inout RowBatch, dirty: inout DirtyCollector) throws(SluiceError) {
+        precondition(rows.columns == columns, "RowBatch columns differ from the field program's columns")
+        let runner = Runner(self)
+        let needsHeaders = runner.needsHeaders
+        dirty.countRead(batch.count)
+        for i in 0..<batch.count {
+            let partition = batch.partition(at: i)
+            let offset = batch.offset(at: i)
+            let timestamp = batch.timestamp(at: i)
+            let headers = needsHeaders ? batch.headers(at: i) : []
+            var clean = true
+            rows.appendRow { row in
+                clean = batch.withKey(at: i) { key in
+                    batch.withValue(at: i) { value in
+                        runner.process(key: key, value: value, partition: partition, offset: offset, timestamp: timestamp,
+                                       headers: headers, into: row)
+                    }
+                }
+                return clean
+            }
+            if !clean { try dirty.add(runner.takeDirty()) }
+        }
+    }
+
+    /// Converts one record: its row, or the dirty record it makes. For previews and tests.
+    public func evaluate(_ record: OwnedRecord) -> Result<[Value], DirtyRecord> {
+        let runner = Runner(self)
+        var row = [Value](repeating: .null, count: columns.count)
+        let batch = OwnedRecordBatch([record])
+        let clean = row.withUnsafeMutableBufferPointer { out in
+            batch.withKey(at: 0) { key in
+                batch.withValue(at: 0) { value in
+                    runner.process(key: key, value: value, partition: record.partition, offset: record.offset,
+                                   timestamp: record.timestamp, headers: record.headers, into: out)
+                }
+            }
+        }
+        return clean ? .success(row) : .failure(runner.takeDirty())
+    }
+
+    func makeDirty(column: Int?, reason: DirtyReason, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?,
+                   partition: Int32, offset: Int64, timestamp: Int64) -> DirtyRecord {
+        let max = DirtyCollector.maxRawBytes
+        return DirtyRecord(partition: partition, offset: offset, timestamp: timestamp,
+                           column: column.map { columns[$0].name }, field: column.flatMap { definitions[$0] },
+                           reason: reason,
+                           key: key.map { Array($0.prefix(max)) }, keyTruncated: (key?.count ?? 0) > max,
+                           value: value.map { Array($0.prefix(max)) }, valueTruncated: (value?.count ?? 0) > max)
+    }
+}
+
+/// One run's state behind a reference, so that the inlinable `run` can call into it without
+/// exposing its parts.
+@usableFromInline
+final class Runner {
+    var state: RunState
+    @usableFromInline let needsHeaders: Bool
+
+    @usableFromInline
+    init(_ program: FieldProgram) {
+        state = RunState(program)
+        needsHeaders = program.needsHeaders
+    }
+
+    var dirty: DirtyRecord?
+
+    /// Converts one record into `row` (one cell per column); false when the record is dirty, which
+    /// `takeDirty()` then returns.
+    @usableFromInline
+    func process(key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?, partition: Int32, offset: Int64,
+                 timestamp: Int64, headers: [KafkaHeader], into row: UnsafeMutableBufferPointer<Value>) -> Bool {
+        guard let (column, reason) = state.process(key: key, value: value, partition: partition, offset: offset,
+                                                   timestamp: timestamp, headers: headers, into: row)
+        else { return true }
+        dirty = state.program.makeDirty(column: column, reason: reason, key: key, value: value, partition: partition,
+                                        offset: offset, timestamp: timestamp)
+        return false
+    }
+
+    /// The dirty record of the last `process` that returned false.
+    @usableFromInline
+    func takeDirty() -> DirtyRecord {
+        defer { dirty = nil }
+        return dirty!
+    }
+}
+
+/// The mutable part of a run: scanners, converter, transcoders and scratch buffers.
+struct RunState {
+    let program: FieldProgram
+    let ops: [FieldProgram.Op]
+    var valueScanner: JSONPathScanner
+    var keyScanner: JSONPathScanner
+    var converter: Converter
+    let transcoder: Transcoder?
+    let keyText = ByteBuffer()
+    let valueText = ByteBuffer()
+    let headersText = ByteBuffer()
+    var scratch: [UInt8] = []
+    let keyType: KafkaDataType
+    let valueType: KafkaDataType
+    let missingDirty: Bool
+    let types: [ColumnType]
+    let nullable: [Bool]
+
+    /// A column's type and nullability (ColumnSpec without the name, cheap to copy).
+    struct Column {
+        var type: ColumnType
+        var nullable: Bool
+    }
+
+    init(_ program: FieldProgram) {
+        self.program = program
+        ops = program.ops
+        valueScanner = program.valueScanner
+        keyScanner = program.keyScanner
+        converter = Converter(emptyAsNull: program.options.emptyAsNull, unit: program.options.datetimeUnit,
+                              pattern: program.pattern, zone: program.options.timeZone)
+        transcoder = program.utf8 ? nil : Transcoder(from: program.options.encoding)
+        scratch.reserveCapacity(256)
+        keyType = program.options.keyType
+        valueType = program.options.valueType
+        missingDirty = program.options.missingField == .dirty
+        types = program.columns.map(\.type)
+        nullable = program.columns.map(\.nullable)
+    }
+
+    /// Text of a `string` key or value in UTF-8: the bytes themselves, or their transcoding.
+    mutating func text(_ bytes: UnsafeRawBufferPointer, _ buffer: ByteBuffer, what: String) -> Result<UnsafeRawBufferPointer, DirtyReason> {
+        guard let transcoder else { return .success(bytes) }
+        guard transcoder.decode(bytes, into: buffer) else {
+            return .failure(DirtyReason(.invalidText, "the \(what) is not valid \(transcoder.encoding) text"))
+        }
+        return .success(buffer.bytes)
+    }
+
+    /// Fills `row`; returns the failing column (nil: the whole record) and the reason for a dirty record.
+    mutating func process(key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?, partition: Int32, offset: Int64,
+                          timestamp: Int64, headers: [KafkaHeader], into row: UnsafeMutableBufferPointer<Value>) -> (Int?, DirtyReason)? {
+        // Text views of key and value, transcoded at most once.
+        var keyView: UnsafeRawBufferPointer? = nil
+        var valueView: UnsafeRawBufferPointer? = nil
+        var keyDecoded = false
+        var valueDecoded = false
+
+        if !program.valuePaths.isEmpty, let value {
+            if valueType == .string {
+                switch text(value, valueText, what: "value") {
+                case .success(let v): valueView = v
+                case .failure(let r): return (nil, r)
+                }
+                valueDecoded = true
+            } else {
+                valueView = value
+            }
+            if let e = valueScanner.scan(valueView!) {
+                return (nil, DirtyReason(.notJSON, "the value is \(e.description), but JSON fields are mapped (\(program.valuePaths.map { SourceField.valuePath($0).description }.joined(separator: ", ")))"))
+            }
+        }
+        if !program.keyPaths.isEmpty, let key {
+            if keyType == .string {
+                switch text(key, keyText, what: "key") {
+                case .success(let v): keyView = v
+                case .failure(let r): return (nil, r)
+                }
+                keyDecoded = true
+            } else {
+                keyView = key
+            }
+            if let e = keyScanner.scan(keyView!) {
+                return (nil, DirtyReason(.notJSON, "the key is \(e.description), but JSON fields of the key are mapped (\(program.keyPaths.map { SourceField.keyPath($0).description }.joined(separator: ", ")))"))
+            }
+        }
+
+        for c in 0..<ops.count {
+            let column = Column(type: types[c], nullable: nullable[c])
+            let result: Result<Value, DirtyReason>
+            switch ops[c] {
+            case .null:
+                row[c] = .null
+                continue
+            case .constant(let v):
+                row[c] = v
+                continue
+            case .partition: result = convert(.int(Int64(partition)), column)
+            case .offset: result = convert(.int(offset), column)
+            case .timestamp: result = convert(timestamp < 0 ? .null : .int(timestamp), column)
+            case .headers:
+                HeadersJSON.render(headers, into: headersText)
+                result = convert(.text(headersText.bytes), column)
+            case .key(let raw):
+                guard let key else { result = convert(.null, column); break }
+                if raw {
+                    result = convert(.bytes(key), column)
+                } else if keyType == .string {
+                    if !keyDecoded {
+                        switch text(key, keyText, what: "key") {
+                        case .success(let v): keyView = v
+                        case .failure(let r): return (c, r)
+                        }
+                        keyDecoded = true
+                    }
+                    result = convert(.text(keyView!), column)
+                } else {
+                    result = typed(key, keyType, "key", column)
+                }
+            case .value(let raw):
+                guard let value else { result = convert(.null, column); break }
+                if raw {
+                    result = convert(.bytes(value), column)
+                } else if valueType == .string {
+                    if !valueDecoded {
+                        switch text(value, valueText, what: "value") {
+                        case .success(let v): valueView = v
+                        case .failure(let r): return (c, r)
+                        }
+                        valueDecoded = true
+                    }
+                    result = convert(.text(valueView!), column)
+                } else {
+                    result = typed(value, valueType, "value", column)
+                }
+            case .valuePath(let slot):
+                guard let doc = valueView else { result = convert(.null, column); break }
+                let span = valueScanner.span(slot)
+                if !span.isPresent {
+                    if missingDirty {
+                        return (c, missing(program.valuePaths[slot], doc, key: false))
+                    }
+                    result = convert(.null, column)
+                } else {
+                    result = convertSpan(span, doc, column)
+                }
+            case .keyPath(let slot):
+                guard let doc = keyView else { result = convert(.null, column); break }
+                let span = keyScanner.span(slot)
+                if !span.isPresent {
+                    if missingDirty {
+                        return (c, missing(program.keyPaths[slot], doc, key: true))
+                    }
+                    result = convert(.null, column)
+                } else {
+                    result = convertSpan(span, doc, column)
+                }
+            }
+            switch result {
+            case .success(let v): row[c] = v
+            case .failure(let r): return (c, r)
+            }
+        }
+        return nil
+    }
+
+    @inline(__always)
+    mutating func convert(_ cell: Cell, _ column: Column) -> Result<Value, DirtyReason> {
+        do throws(DirtyReason) {
+            return .success(try converter.convert(cell, to: column.type, nullable: column.nullable))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    mutating func typed(_ bytes: UnsafeRawBufferPointer, _ type: KafkaDataType, _ what: String, _ column: Column) -> Result<Value, DirtyReason> {
+        switch type {
+        case .bytearray: return convert(.bytes(bytes), column)
+        case .long, .integer, .short:
+            guard let v = KafkaBytes.integer(bytes, as: type) else {
+                return .failure(DirtyReason(.wrongLength, "the \(what) has \(bytes.count) bytes; a \(type.rawValue) has \(KafkaBytes.width(of: type)!)"))
+            }
+            return convert(.int(v), column)
+        case .double, .float:
+            guard let v = KafkaBytes.floating(bytes, as: type) else {
+                return .failure(DirtyReason(.wrongLength, "the \(what) has \(bytes.count) bytes; a \(type.rawValue) has \(KafkaBytes.width(of: type)!)"))
+            }
+            return convert(.double(v), column)
+        case .string: return convert(.text(bytes), column)
+        }
+    }
+
+    mutating func convertSpan(_ span: JSONSpan, _ doc: UnsafeRawBufferPointer, _ column: Column) -> Result<Value, DirtyReason> {
+        let p = doc.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        switch span.kind {
+        case .null: return convert(.null, column)
+        case .true: return convert(.bool(true), column)
+        case .false: return convert(.bool(false), column)
+        case .number: return convert(.number(UnsafeRawBufferPointer(rebasing: doc[span.start..<span.end])), column)
+        case .string:
+            if !span.escaped {
+                return convert(.text(UnsafeRawBufferPointer(rebasing: doc[(span.start + 1)..<(span.end - 1)])), column)
+            }
+            JSONText.unescape(p, span, into: &scratch)
+            let buffer = scratch
+            scratch = []
+            defer { scratch = buffer }
+            return buffer.withUnsafeBytes { b in convert(.text(b), column) }
+        case .object, .array:
+            JSONText.compact(p, span, into: &scratch)
+            let buffer = scratch
+            scratch = []
+            defer { scratch = buffer }
+            return buffer.withUnsafeBytes { b in convert(.json(b), column) }
+        }
+    }
+
+    func missing(_ path: [PathComponent], _ doc: UnsafeRawBufferPointer, key: Bool) -> DirtyReason {
+        let field = key ? SourceField.keyPath(path) : SourceField.valuePath(path)
+        var message = "field '\(field)' is missing from the \(key ? "key" : "value") (missingField: dirty)"
+        if !key, let note = SourceField.explainMissing(path: path, definition: field.description, in: Array(doc)) {
+            message += "; " + note.message
+        }
+        return DirtyReason(.missingField, message)
+    }
+}

@@ -1,0 +1,304 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Decoding of key/value bytes as Kafka's Java serializers write them.
+public enum KafkaBytes {
+    /// The byte count a fixed-width type needs, nil for `string`/`bytearray`.
+    public static func width(of type: KafkaDataType) -> Int? {
+        switch type {
+        case .long, .double: 8
+        case .integer, .float: 4
+        case .short: 2
+        case .string, .bytearray: nil
+        }
+    }
+
+    @inline(__always)
+    static func bigEndian(_ b: UnsafeRawBufferPointer) -> UInt64 {
+        var v: UInt64 = 0
+        for x in b { v = v << 8 | UInt64(x) }
+        return v
+    }
+
+    /// `long`/`integer`/`short` as a signed integer; nil when the length is wrong.
+    public static func integer(_ b: UnsafeRawBufferPointer, as type: KafkaDataType) -> Int64? {
+        guard width(of: type) == b.count else { return nil }
+        let v = bigEndian(b)
+        switch type {
+        case .long: return Int64(bitPattern: v)
+        case .integer: return Int64(Int32(truncatingIfNeeded: v))
+        case .short: return Int64(Int16(truncatingIfNeeded: v))
+        default: return nil
+        }
+    }
+
+    /// `double`/`float` (IEEE 754, big-endian); nil when the length is wrong.
+    public static func floating(_ b: UnsafeRawBufferPointer, as type: KafkaDataType) -> Double? {
+        guard width(of: type) == b.count else { return nil }
+        let v = bigEndian(b)
+        switch type {
+        case .double: return Double(bitPattern: v)
+        case .float: return Double(Float(bitPattern: UInt32(truncatingIfNeeded: v)))
+        default: return nil
+        }
+    }
+}
+
+/// Character encodings for `string` keys and values.
+public enum TextEncoding {
+    /// True for the names that mean UTF-8 (decoded without iconv).
+    public static func isUTF8(_ name: String) -> Bool {
+        let n = name.lowercased().replacingOccurrences(of: "-", with: "").replacingOccurrences(of: "_", with: "")
+        return n == "utf8"
+    }
+
+    /// Checks that iconv knows `name` (e.g. `GBK`, `GB18030`, `UTF-16`, `ISO-8859-1`).
+    public static func isSupported(_ name: String) -> Bool {
+        if isUTF8(name) { return true }
+        let cd = iconv_open("UTF-8", name)
+        if Int(bitPattern: cd) == -1 { return false }
+        iconv_close(cd)
+        return true
+    }
+}
+
+/// Converts text in one encoding to UTF-8 with glibc's iconv. Not shareable across threads: a field
+/// program opens one per `run`.
+final class Transcoder {
+    private let cd: iconv_t
+    /// For `UTF-16` without a byte-order mark: big-endian, as Java reads it (glibc would take the
+    /// machine's order).
+    private let bigEndianUTF16: iconv_t?
+    let encoding: String
+
+    init?(from encoding: String) {
+        let cd = iconv_open("UTF-8", encoding)
+        if Int(bitPattern: cd) == -1 { return nil }
+        self.cd = cd!
+        self.encoding = encoding
+        let n = encoding.uppercased().replacingOccurrences(of: "_", with: "-")
+        if n == "UTF-16" || n == "UTF16", let be = iconv_open("UTF-8", "UTF-16BE"), Int(bitPattern: be) != -1 {
+            bigEndianUTF16 = be
+        } else {
+            bigEndianUTF16 = nil
+        }
+    }
+
+    deinit {
+        iconv_close(cd)
+        if let bigEndianUTF16 { iconv_close(bigEndianUTF16) }
+    }
+
+    /// Decodes `input` into `out` (replacing its contents). False when the input is not valid text in
+    /// the encoding.
+    func decode(_ input: UnsafeRawBufferPointer, into out: ByteBuffer) -> Bool {
+        out.count = 0
+        var cd = self.cd
+        if let be = bigEndianUTF16,
+           !(input.count >= 2 && ((input[0] == 0xFE && input[1] == 0xFF) || (input[0] == 0xFF && input[1] == 0xFE))) {
+            cd = be
+        }
+        _ = iconv(cd, nil, nil, nil, nil)
+        guard let base = input.baseAddress, input.count > 0 else { return true }
+        var inPtr: UnsafeMutablePointer<CChar>? = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: CChar.self))
+        var inLeft = input.count
+        out.reserve(input.count * 2 + 16)
+        while true {
+            var outPtr: UnsafeMutablePointer<CChar>? = (out.base + out.count).assumingMemoryBound(to: CChar.self)
+            var outLeft = out.capacity - out.count
+            let before = outLeft
+            let rc = iconv(cd, &inPtr, &inLeft, &outPtr, &outLeft)
+            let e = rc == -1 ? errno : 0
+            out.count += before - outLeft
+            if rc != -1 { return true }
+            if e == E2BIG {
+                out.reserve(out.capacity * 2)
+                continue
+            }
+            return false
+        }
+    }
+}
+
+/// A growable byte buffer with a stable address between growths; scratch space for a run.
+final class ByteBuffer {
+    private(set) var base: UnsafeMutableRawPointer
+    private(set) var capacity: Int
+    var count = 0
+
+    init(capacity: Int = 256) {
+        self.capacity = capacity
+        base = .allocate(byteCount: capacity, alignment: 8)
+    }
+
+    deinit { base.deallocate() }
+
+    func reserve(_ n: Int) {
+        guard n > capacity else { return }
+        let n = Swift.max(n, capacity * 2)
+        let newBase = UnsafeMutableRawPointer.allocate(byteCount: n, alignment: 8)
+        newBase.copyMemory(from: base, byteCount: count)
+        base.deallocate()
+        base = newBase
+        capacity = n
+    }
+
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    @inline(__always)
+    func append(_ byte: UInt8) {
+        if count == capacity { reserve(capacity * 2) }
+        base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
+        count += 1
+    }
+
+    func append(bytes: UnsafeRawBufferPointer) {
+        guard let src = bytes.baseAddress, !bytes.isEmpty else { return }
+        if count + bytes.count > capacity { reserve(count + bytes.count) }
+        (base + count).copyMemory(from: src, byteCount: bytes.count)
+        count += bytes.count
+    }
+
+    func append(contentsOf text: StaticString) {
+        let n = text.utf8CodeUnitCount
+        if count + n > capacity { reserve(count + n) }
+        (base + count).copyMemory(from: text.utf8Start, byteCount: n)
+        count += n
+    }
+}
+
+/// Renders a record's headers as a JSON object: name → value as a JSON string (the UTF-8 text, or
+/// base64 when the bytes are not UTF-8), `null` for a null value; a name that repeats becomes an array
+/// of its values in order. Names keep their first-appearance order.
+public enum HeadersJSON {
+    public static func render(_ headers: [KafkaHeader]) -> String {
+        let out = ByteBuffer()
+        render(headers, into: out)
+        return String(decoding: out.bytes.assumingMemoryBoundToUInt8(), as: UTF8.self)
+    }
+
+    /// Writes the rendering into `out` (replacing its contents).
+    static func render(_ headers: [KafkaHeader], into out: ByteBuffer) {
+        out.count = 0
+        out.append(UInt8(ascii: "{"))
+        if headers.count == 1 {
+            headers.withUnsafeBufferPointer { h in
+                var name = h[0].name
+                name.withUTF8 { quote(UnsafeRawBufferPointer($0), into: out) }
+                out.append(UInt8(ascii: ":"))
+                value(h[0].value, into: out)
+            }
+            out.append(UInt8(ascii: "}"))
+            return
+        }
+        var first = true
+        for i in headers.indices {
+            let name = headers[i].name
+            // Later occurrences were written with the first one.
+            var seen = false
+            for j in 0..<i where headers[j].name == name { seen = true; break }
+            if seen { continue }
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            var nameCopy = name
+            nameCopy.withUTF8 { quote(UnsafeRawBufferPointer($0), into: out) }
+            out.append(UInt8(ascii: ":"))
+            var count = 0
+            for j in i..<headers.count where headers[j].name == name { count += 1 }
+            if count == 1 {
+                value(headers[i].value, into: out)
+            } else {
+                out.append(UInt8(ascii: "["))
+                var firstValue = true
+                for j in i..<headers.count where headers[j].name == name {
+                    if !firstValue { out.append(UInt8(ascii: ",")) }
+                    firstValue = false
+                    value(headers[j].value, into: out)
+                }
+                out.append(UInt8(ascii: "]"))
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    static func value(_ bytes: [UInt8]?, into out: ByteBuffer) {
+        guard let bytes else {
+            out.append(contentsOf: "null")
+            return
+        }
+        bytes.withUnsafeBytes { b in
+            if FastText.isValidUTF8(b) {
+                quote(b, into: out)
+            } else {
+                out.append(UInt8(ascii: "\""))
+                base64(b, into: out)
+                out.append(UInt8(ascii: "\""))
+            }
+        }
+    }
+
+    static let hex = Array("0123456789abcdef".utf8)
+    static let base64Alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    /// Standard base64 with padding.
+    static func base64(_ b: UnsafeRawBufferPointer, into out: ByteBuffer) {
+        var i = 0
+        let a = base64Alphabet
+        while i + 3 <= b.count {
+            let v = UInt32(b[i]) << 16 | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2])
+            out.append(a[Int(v >> 18)]); out.append(a[Int(v >> 12 & 63)])
+            out.append(a[Int(v >> 6 & 63)]); out.append(a[Int(v & 63)])
+            i += 3
+        }
+        let rest = b.count - i
+        if rest == 1 {
+            let v = UInt32(b[i]) << 16
+            out.append(a[Int(v >> 18)]); out.append(a[Int(v >> 12 & 63)])
+            out.append(contentsOf: "==")
+        } else if rest == 2 {
+            let v = UInt32(b[i]) << 16 | UInt32(b[i + 1]) << 8
+            out.append(a[Int(v >> 18)]); out.append(a[Int(v >> 12 & 63)]); out.append(a[Int(v >> 6 & 63)])
+            out.append(UInt8(ascii: "="))
+        }
+    }
+
+    /// Valid UTF-8 `b` as a JSON string literal.
+    static func quote(_ b: UnsafeRawBufferPointer, into out: ByteBuffer) {
+        out.append(UInt8(ascii: "\""))
+        // Fast path: nothing to escape.
+        if !b.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out.append(bytes: b)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
+        for c in b {
+            switch c {
+            case UInt8(ascii: "\""): out.append(contentsOf: "\\\"")
+            case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\")
+            case 0x0A: out.append(contentsOf: "\\n")
+            case 0x0D: out.append(contentsOf: "\\r")
+            case 0x09: out.append(contentsOf: "\\t")
+            case 0x08: out.append(contentsOf: "\\b")
+            case 0x0C: out.append(contentsOf: "\\f")
+            case 0..<0x20:
+                out.append(contentsOf: "\\u00")
+                out.append(hex[Int(c >> 4)])
+                out.append(hex[Int(c & 15)])
+            default: out.append(c)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// `s` as a JSON string literal.
+    public static func quote(_ s: String) -> String {
+        let out = ByteBuffer()
+        var copy = s
+        copy.withUTF8 { quote(UnsafeRawBufferPointer($0), into: out) }
+        return String(decoding: out.bytes.assumingMemoryBoundToUInt8(), as: UTF8.self)
+    }
+}
