@@ -1,9 +1,11 @@
 /// CRC-32C (Castagnoli: reflected polynomial 0x82F63B78, init and xorout 0xFFFFFFFF), table-driven
 /// with slicing-by-8. `CRC32C.checksum(Array("123456789".utf8)) == 0xE3069283`.
-public struct CRC32C: Sendable {
+public struct CRC32C: @unchecked Sendable {  // `t` points to immutable tables
     @usableFromInline var state: UInt32 = 0xFFFF_FFFF
+    /// The tables, cached so that the hot path does not go through the global's lazy initialiser.
+    @usableFromInline let t: UnsafePointer<UInt32>
 
-    public init() {}
+    public init() { t = crc32cTable }
 
     /// The checksum of everything fed so far.
     @inlinable public var value: UInt32 { ~state }
@@ -12,13 +14,11 @@ public struct CRC32C: Sendable {
 
     /// Feeds one byte.
     @inlinable public mutating func update(byte: UInt8) {
-        let t = crc32cTable
         state = t[Int((state ^ UInt32(byte)) & 0xFF)] ^ (state >> 8)
     }
 
     /// Feeds a 32-bit value as 4 little-endian bytes.
     @inlinable public mutating func update(uint32 v: UInt32) {
-        let t = crc32cTable
         let c = state ^ v
         state = t[3 * 256 + Int(c & 0xFF)] ^ t[2 * 256 + Int((c >> 8) & 0xFF)]
             ^ t[256 + Int((c >> 16) & 0xFF)] ^ t[Int(c >> 24)]
@@ -26,7 +26,6 @@ public struct CRC32C: Sendable {
 
     /// Feeds a 64-bit value as 8 little-endian bytes.
     @inlinable public mutating func update(uint64 v: UInt64) {
-        let t = crc32cTable
         let lo = state ^ UInt32(truncatingIfNeeded: v)
         let hi = UInt32(truncatingIfNeeded: v >> 32)
         state = t[7 * 256 + Int(lo & 0xFF)] ^ t[6 * 256 + Int((lo >> 8) & 0xFF)]

@@ -16,14 +16,13 @@ public struct EncodedBlock: Sendable {
 public struct TunnelBlockBuilder: Sendable {
     public private(set) var encoder: TunnelRecordEncoder
     public let blockSize: Int
-    private var buffer: [UInt8] = []
+    private var buffer = WireBuffer()
     /// Rows encoded in all blocks so far, including the open one.
     public private(set) var totalRows: Int64 = 0
 
     public init(encoder: TunnelRecordEncoder, blockSize: Int = 64 << 20) {
         self.encoder = encoder
         self.blockSize = max(blockSize, 1)
-        buffer.reserveCapacity(min(self.blockSize + 4096, 80 << 20))
     }
 
     /// Rows in the open block.
@@ -37,7 +36,7 @@ public struct TunnelBlockBuilder: Sendable {
             for r in 0..<batch.rowCount {
                 try encoder.encodeRow(UnsafeBufferPointer(rebasing: values[(r * width)..<((r + 1) * width)]), into: &buffer)
                 totalRows += 1
-                if buffer.count >= blockSize { full.append(close()) }
+                if buffer.length >= blockSize { full.append(close()) }
             }
         }
         return full
@@ -51,9 +50,6 @@ public struct TunnelBlockBuilder: Sendable {
     private mutating func close() -> EncodedBlock {
         let rows = encoder.recordCount
         encoder.finish(into: &buffer)
-        let block = EncodedBlock(bytes: buffer, rows: rows)
-        buffer = []
-        buffer.reserveCapacity(min(blockSize + 4096, 80 << 20))
-        return block
+        return EncodedBlock(bytes: buffer.take(), rows: rows)
     }
 }

@@ -41,11 +41,12 @@ public struct TunnelRecordEncoder: Sendable {
         var field: UInt32      // field number
         var tag: UInt32        // (field << 3) | wire type
         var kind: Kind
-        var name: String
         var type: ColumnType
+        var index: Int         // into `names`
     }
 
     let slots: [Slot]
+    let names: [String]
     public let columnCount: Int
     public var limits: FieldLimits
     /// Records encoded since the last `finish`.
@@ -57,6 +58,7 @@ public struct TunnelRecordEncoder: Sendable {
 
     public init(tableColumns: [ColumnSpec], writeColumns: [ColumnSpec], limits: FieldLimits = FieldLimits()) throws {
         var slots: [Slot] = []
+        var names: [String] = []
         var problems: [String] = []
         for (position, column) in writeColumns.enumerated() {
             guard let index = tableColumns.firstIndex(where: { $0.name.lowercased() == column.name.lowercased() }) else {
@@ -82,13 +84,15 @@ public struct TunnelRecordEncoder: Sendable {
             case .string, .varchar, .char: kind = .text(utf8: true); wire = 2
             case .binary: kind = .text(utf8: false); wire = 2
             }
-            slots.append(Slot(position: position, field: field, tag: (field << 3) | wire, kind: kind,
-                              name: tableColumns[index].name, type: type))
+            slots.append(Slot(position: position, field: field, tag: (field << 3) | wire, kind: kind, type: type,
+                              index: names.count))
+            names.append(tableColumns[index].name)
         }
         if !problems.isEmpty {
             throw SluiceError(.destination, "MaxCompute record encoder: " + problems.joined(separator: "; "))
         }
         self.slots = slots.sorted { $0.field < $1.field }
+        self.names = names
         self.columnCount = writeColumns.count
         self.limits = limits
     }
@@ -96,98 +100,71 @@ public struct TunnelRecordEncoder: Sendable {
     /// Encodes every row of `batch` onto `out`.
     public mutating func encode(_ batch: RowBatch, into out: inout [UInt8]) throws {
         precondition(batch.columns.count == columnCount, "batch has \(batch.columns.count) columns, encoder \(columnCount)")
-        for r in 0..<batch.rowCount {
-            try batch.values.withUnsafeBufferPointer { values in
-                try encodeRow(UnsafeBufferPointer(rebasing: values[(r * columnCount)..<((r + 1) * columnCount)]), into: &out)
+        var buffer = WireBuffer(adopting: &out)
+        defer { out = buffer.take() }
+        try batch.values.withUnsafeBufferPointer { values in
+            for r in 0..<batch.rowCount {
+                try encodeRow(UnsafeBufferPointer(rebasing: values[(r * columnCount)..<((r + 1) * columnCount)]), into: &buffer)
             }
         }
     }
 
     /// Encodes one row (`columnCount` values in write-column order) onto `out`.
     public mutating func encodeRow(_ row: UnsafeBufferPointer<Value>, into out: inout [UInt8]) throws {
-        crc.reset()
-        for slot in slots {
-            let value = row[slot.position]
-            switch value {
-            case .null:
-                continue
-            case .int(let v):
-                guard case .integer(let lo, let hi) = slot.kind else { throw mismatch(slot, value) }
-                guard v >= lo && v <= hi else {
-                    throw SluiceError(.destination, "column \(slot.name) (\(slot.type)): value \(v) is out of range")
-                }
-                Varint.append(UInt64(slot.tag), to: &out)
-                Varint.append(Varint.zigzag(v), to: &out)
-                crc.update(uint32: slot.field)
-                crc.update(uint64: UInt64(bitPattern: v))
-            case .bool(let b):
-                guard case .boolean = slot.kind else { throw mismatch(slot, value) }
-                Varint.append(UInt64(slot.tag), to: &out)
-                out.append(b ? 1 : 0)
-                crc.update(uint32: slot.field)
-                crc.update(byte: b ? 1 : 0)
-            case .double(let d):
-                guard case .double = slot.kind else { throw mismatch(slot, value) }
-                Varint.append(UInt64(slot.tag), to: &out)
-                let bits = d.bitPattern
-                Varint.appendLE64(bits, to: &out)
-                crc.update(uint32: slot.field)
-                crc.update(uint64: bits)
-            case .float(let f):
-                guard case .float = slot.kind else { throw mismatch(slot, value) }
-                Varint.append(UInt64(slot.tag), to: &out)
-                let bits = f.bitPattern
-                Varint.appendLE32(bits, to: &out)
-                crc.update(uint32: slot.field)
-                crc.update(uint32: bits)
-            case .datetime(let ms):
-                guard case .datetime = slot.kind else { throw mismatch(slot, value) }
-                Varint.append(UInt64(slot.tag), to: &out)
-                Varint.append(Varint.zigzag(ms), to: &out)
-                crc.update(uint32: slot.field)
-                crc.update(uint64: UInt64(bitPattern: ms))
-            case .date(let days):
-                guard case .date = slot.kind else { throw mismatch(slot, value) }
-                let d = Int64(days)
-                Varint.append(UInt64(slot.tag), to: &out)
-                Varint.append(Varint.zigzag(d), to: &out)
-                crc.update(uint32: slot.field)
-                crc.update(uint64: UInt64(bitPattern: d))
-            case .timestamp(let seconds, let nanos):
-                guard case .timestamp = slot.kind else { throw mismatch(slot, value) }
-                Varint.append(UInt64(slot.tag), to: &out)
-                Varint.append(Varint.zigzag(seconds), to: &out)
-                Varint.append(UInt64(Varint.zigzag32(nanos)), to: &out)
-                crc.update(uint32: slot.field)
-                crc.update(uint64: UInt64(bitPattern: seconds))
-                crc.update(uint32: UInt32(bitPattern: nanos))
-            case .decimal(let text):
-                guard case .decimal = slot.kind else { throw mismatch(slot, value) }
-                var s = text
-                s.withUTF8 { appendBytes(slot, $0, into: &out) }
-            case .string(let text):
-                guard case .text(true) = slot.kind else { throw mismatch(slot, value) }
-                if text.isEmpty && limits.emptyAsNull { continue }
-                var s = text
-                try s.withUTF8 { try appendLimited(slot, $0, utf8: true, into: &out) }
-            case .binary(let bytes):
-                guard case .text = slot.kind else { throw mismatch(slot, value) }
-                try bytes.withUnsafeBufferPointer { try appendLimited(slot, $0, utf8: false, into: &out) }
-            }
-        }
-        let recordCRC = crc.value
-        out.append(contentsOf: Self.endRecordTag)
-        Varint.append(UInt64(recordCRC), to: &out)
-        crcOfCrcs.update(uint32: recordCRC)
-        recordCount += 1
+        var buffer = WireBuffer(adopting: &out)
+        defer { out = buffer.take() }
+        try encodeRow(row, into: &buffer)
     }
 
     /// Appends the stream trailer (record count, CRC of record CRCs) and starts a new stream.
     public mutating func finish(into out: inout [UInt8]) {
-        out.append(contentsOf: Self.countTag)
-        Varint.append(Varint.zigzag(recordCount), to: &out)
-        out.append(contentsOf: Self.checksumTag)
-        Varint.append(UInt64(crcOfCrcs.value), to: &out)
+        var buffer = WireBuffer(adopting: &out)
+        finish(into: &buffer)
+        out = buffer.take()
+    }
+
+    /// Encodes one row onto `out`. On error nothing is appended.
+    public mutating func encodeRow(_ row: UnsafeBufferPointer<Value>, into out: inout WireBuffer) throws {
+        // An upper bound of the encoded size, so that the row is written without capacity checks.
+        var bound = 9
+        for slot in slots {
+            switch row[slot.position] {
+            case .string(let s): bound += 20 + s.utf8.count
+            case .decimal(let s): bound += 20 + s.utf8.count
+            case .binary(let b): bound += 20 + b.count
+            default: bound += 20
+            }
+        }
+        out.ensure(bound)
+        let offset = out.length
+        let written = try out.storage.withUnsafeMutableBufferPointer { storage in
+            let start = storage.baseAddress! + offset
+            var w = Cursor(p: start)
+            try writeFields(row, &w)
+            let recordCRC = crc.value
+            w.raw(Self.endRecordTag)
+            w.varint(UInt64(recordCRC))
+            crcOfCrcs.update(uint32: recordCRC)
+            return w.p - start
+        }
+        out.length += written
+        recordCount += 1
+    }
+
+    /// Appends the stream trailer (record count, CRC of record CRCs) and starts a new stream.
+    public mutating func finish(into out: inout WireBuffer) {
+        out.ensure(32)
+        let count = recordCount, total = crcOfCrcs.value, offset = out.length
+        let written = out.storage.withUnsafeMutableBufferPointer { storage in
+            let start = storage.baseAddress! + offset
+            var w = Cursor(p: start)
+            w.raw(Self.countTag)
+            w.varint(Varint.zigzag(count))
+            w.raw(Self.checksumTag)
+            w.varint(UInt64(total))
+            return w.p - start
+        }
+        out.length += written
         recordCount = 0
         crcOfCrcs.reset()
     }
@@ -200,26 +177,99 @@ public struct TunnelRecordEncoder: Sendable {
     public static let checksumTag: [UInt8] = [0xF8, 0xFF, 0xFF, 0x7F]
 
     @inline(__always)
-    private mutating func appendBytes(_ slot: Slot, _ bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
-        Varint.append(UInt64(slot.tag), to: &out)
-        Varint.append(UInt64(bytes.count), to: &out)
-        out.append(contentsOf: bytes)
+    private mutating func writeFields(_ row: UnsafeBufferPointer<Value>, _ w: inout Cursor) throws {
+        crc.reset()
+        for i in slots.indices {
+            let slot = slots[i]
+            let value = row[slot.position]
+            switch value {
+            case .null:
+                continue
+            case .int(let v):
+                guard case .integer(let lo, let hi) = slot.kind else { throw mismatch(slot, value) }
+                guard v >= lo && v <= hi else {
+                    throw SluiceError(.destination, "column \(names[slot.index]) (\(slot.type)): value \(v) is out of range")
+                }
+                w.varint(UInt64(slot.tag))
+                w.varint(Varint.zigzag(v))
+                crc.update(uint32: slot.field)
+                crc.update(uint64: UInt64(bitPattern: v))
+            case .bool(let b):
+                guard case .boolean = slot.kind else { throw mismatch(slot, value) }
+                w.varint(UInt64(slot.tag))
+                w.byte(b ? 1 : 0)
+                crc.update(uint32: slot.field)
+                crc.update(byte: b ? 1 : 0)
+            case .double(let d):
+                guard case .double = slot.kind else { throw mismatch(slot, value) }
+                w.varint(UInt64(slot.tag))
+                w.le64(d.bitPattern)
+                crc.update(uint32: slot.field)
+                crc.update(uint64: d.bitPattern)
+            case .float(let f):
+                guard case .float = slot.kind else { throw mismatch(slot, value) }
+                w.varint(UInt64(slot.tag))
+                w.le32(f.bitPattern)
+                crc.update(uint32: slot.field)
+                crc.update(uint32: f.bitPattern)
+            case .datetime(let ms):
+                guard case .datetime = slot.kind else { throw mismatch(slot, value) }
+                w.varint(UInt64(slot.tag))
+                w.varint(Varint.zigzag(ms))
+                crc.update(uint32: slot.field)
+                crc.update(uint64: UInt64(bitPattern: ms))
+            case .date(let days):
+                guard case .date = slot.kind else { throw mismatch(slot, value) }
+                let d = Int64(days)
+                w.varint(UInt64(slot.tag))
+                w.varint(Varint.zigzag(d))
+                crc.update(uint32: slot.field)
+                crc.update(uint64: UInt64(bitPattern: d))
+            case .timestamp(let seconds, let nanos):
+                guard case .timestamp = slot.kind else { throw mismatch(slot, value) }
+                w.varint(UInt64(slot.tag))
+                w.varint(Varint.zigzag(seconds))
+                w.varint(UInt64(Varint.zigzag32(nanos)))
+                crc.update(uint32: slot.field)
+                crc.update(uint64: UInt64(bitPattern: seconds))
+                crc.update(uint32: UInt32(bitPattern: nanos))
+            case .decimal(let text):
+                guard case .decimal = slot.kind else { throw mismatch(slot, value) }
+                var s = text
+                s.withUTF8 { writeBytes(slot, $0, &w) }
+            case .string(let text):
+                guard case .text(true) = slot.kind else { throw mismatch(slot, value) }
+                if text.isEmpty && limits.emptyAsNull { continue }
+                var s = text
+                try s.withUTF8 { try writeLimited(slot, $0, utf8: true, &w) }
+            case .binary(let bytes):
+                guard case .text = slot.kind else { throw mismatch(slot, value) }
+                try bytes.withUnsafeBufferPointer { try writeLimited(slot, $0, utf8: false, &w) }
+            }
+        }
+    }
+
+    @inline(__always)
+    private mutating func writeBytes(_ slot: Slot, _ bytes: UnsafeBufferPointer<UInt8>, _ w: inout Cursor) {
+        w.varint(UInt64(slot.tag))
+        w.varint(UInt64(bytes.count))
+        w.copy(bytes)
         crc.update(uint32: slot.field)
         crc.update(UnsafeRawBufferPointer(bytes))
     }
 
-    private mutating func appendLimited(_ slot: Slot, _ bytes: UnsafeBufferPointer<UInt8>, utf8: Bool,
-                                        into out: inout [UInt8]) throws {
+    private mutating func writeLimited(_ slot: Slot, _ bytes: UnsafeBufferPointer<UInt8>, utf8: Bool,
+                                       _ w: inout Cursor) throws {
         let limit = limits.limit
-        guard bytes.count > limit else { return appendBytes(slot, bytes, into: &out) }
+        guard bytes.count > limit else { return writeBytes(slot, bytes, &w) }
         switch limits.overLengthRule {
         case nil:
             throw SluiceError(.destination,
-                              "column \(slot.name) (\(slot.type)): a value of \(bytes.count) bytes is longer than the limit of \(limit) bytes",
+                              "column \(names[slot.index]) (\(slot.type)): a value of \(bytes.count) bytes is longer than the limit of \(limit) bytes",
                               hint: "set destination overLengthRule to truncate, setNull or keepOn (and maxFieldLength)")
         case .keepOn?:
             overLengthValues += 1
-            appendBytes(slot, bytes, into: &out)
+            writeBytes(slot, bytes, &w)
         case .setNull?:
             overLengthValues += 1
         case .truncate?:
@@ -229,7 +279,7 @@ public struct TunnelRecordEncoder: Sendable {
                 // Cut before a continuation byte so the string stays valid UTF-8.
                 while end > 0 && (bytes[end] & 0xC0) == 0x80 { end -= 1 }
             }
-            appendBytes(slot, UnsafeBufferPointer(rebasing: bytes[0..<end]), into: &out)
+            writeBytes(slot, UnsafeBufferPointer(rebasing: bytes[0..<end]), &w)
         }
     }
 
@@ -248,8 +298,80 @@ public struct TunnelRecordEncoder: Sendable {
         case .date: got = "a date"
         case .timestamp: got = "a timestamp"
         }
-        return SluiceError(.destination, "column \(slot.name) is \(slot.type) in the table but the row holds \(got)",
+        return SluiceError(.destination, "column \(names[slot.index]) is \(slot.type) in the table but the row holds \(got)",
                            hint: "make the job's column types match the table (sluice ddl shows the expected types)")
+    }
+}
+
+/// A byte array used as an output buffer: `storage.count` is the capacity, the first `length` bytes
+/// are the output. Grows geometrically.
+public struct WireBuffer: Sendable {
+    public fileprivate(set) var storage: [UInt8]
+    public fileprivate(set) var length: Int
+
+    public init() {
+        storage = []
+        length = 0
+    }
+
+    /// Takes over `bytes` (leaving it empty) and appends after them.
+    public init(adopting bytes: inout [UInt8]) {
+        length = bytes.count
+        storage = []
+        swap(&storage, &bytes)
+    }
+
+    /// Makes room for `extra` more bytes.
+    public mutating func ensure(_ extra: Int) {
+        if storage.count - length < extra {
+            let target = Swift.max(length + extra, storage.count * 2, 65_536)
+            storage.append(contentsOf: repeatElement(0, count: target - storage.count))
+        }
+    }
+
+    /// The output, leaving the buffer empty.
+    public mutating func take() -> [UInt8] {
+        var out: [UInt8] = []
+        swap(&out, &storage)
+        out.removeSubrange(length...)
+        length = 0
+        return out
+    }
+}
+
+/// Writes through a raw pointer; the caller guarantees the room.
+@usableFromInline struct Cursor {
+    @usableFromInline var p: UnsafeMutablePointer<UInt8>
+    @inlinable init(p: UnsafeMutablePointer<UInt8>) { self.p = p }
+    @inlinable @inline(__always) mutating func byte(_ b: UInt8) {
+        p.pointee = b
+        p += 1
+    }
+    @inlinable @inline(__always) mutating func varint(_ value: UInt64) {
+        var v = value
+        while v >= 0x80 {
+            p.pointee = UInt8(truncatingIfNeeded: v) | 0x80
+            p += 1
+            v >>= 7
+        }
+        p.pointee = UInt8(truncatingIfNeeded: v)
+        p += 1
+    }
+    @inlinable @inline(__always) mutating func le64(_ v: UInt64) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v.littleEndian, as: UInt64.self)
+        p += 8
+    }
+    @inlinable @inline(__always) mutating func le32(_ v: UInt32) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v.littleEndian, as: UInt32.self)
+        p += 4
+    }
+    @inlinable @inline(__always) mutating func copy(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        p.update(from: base, count: bytes.count)
+        p += bytes.count
+    }
+    @inlinable @inline(__always) mutating func raw(_ bytes: [UInt8]) {
+        for b in bytes { byte(b) }
     }
 }
 
