@@ -115,7 +115,19 @@ public final class MaxComputeClient: Sendable {
     private let discoveredTunnel = NIOLockedValueBox<String?>(nil)
     private let requestTimeout: TimeAmount
 
-    public init(config: MaxComputeConfig, httpClient: HTTPClient = .shared, retry: RetryPolicy = RetryPolicy(),
+    /// The process-wide HTTP client of MaxCompute clients (never shut down, like `HTTPClient.shared`).
+    /// Failed connection attempts are not retried inside the pool, so that a refused connection
+    /// surfaces at once and goes through `RetryPolicy`, not at the request deadline.
+    public static let defaultHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = HTTPClient.Configuration.Timeout(connect: .seconds(10), read: .seconds(300))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.httpVersion = .http1Only
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
+    public init(config: MaxComputeConfig, httpClient: HTTPClient = MaxComputeClient.defaultHTTPClient,
+                retry: RetryPolicy = RetryPolicy(),
                 pollInterval: Duration = .milliseconds(500), requestTimeout: TimeAmount = .seconds(600),
                 now: @escaping @Sendable () -> Date = { Date() },
                 sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }) {
@@ -383,11 +395,7 @@ public final class MaxComputeClient: Sendable {
                 canonicalResource: RequestSigner.canonicalResource(path: path, query: fullQuery.map { ($0.0, $0.1.map(Self.encodeQuery)) }))
             headers.append(("Authorization", signer.authorization(stringToSign: toSign, date: date)))
             for (k, v) in headers { request.headers.add(name: k, value: v) }
-            if let body {
-                request.body = .bytes(ByteBuffer(bytes: body))
-            } else if method == .POST || method == .PUT {
-                request.headers.add(name: "Content-Length", value: "0")
-            }
+            if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
             do {
                 let response = try await http.execute(request, timeout: requestTimeout)
                 var buffer = try await response.body.collect(upTo: 256 << 20)

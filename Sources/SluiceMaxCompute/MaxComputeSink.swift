@@ -21,7 +21,8 @@ public final class MaxComputeSink: Sink {
     /// resolved from `environment` / files relative to `relativeTo`.
     public convenience init(destination: DestinationSpec, settings: JobSettings,
                             environment: [String: String] = ProcessInfo.processInfo.environment,
-                            relativeTo directory: String? = nil, httpClient: HTTPClient = .shared) throws {
+                            relativeTo directory: String? = nil,
+                            httpClient: HTTPClient = MaxComputeClient.defaultHTTPClient) throws {
         guard case .maxcompute(let connection) = destination.kind else {
             throw SluiceError.invalid("destination type is \(destination.kind.typeName), not maxcompute")
         }

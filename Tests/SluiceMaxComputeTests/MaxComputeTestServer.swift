@@ -46,6 +46,8 @@ final class MaxComputeTestServer: Sendable {
         var requests: [String] = []
         var sql: [String] = []
         var blockUploads: [Int: Int] = [:]
+        var lostBlocks: Set<Int> = []
+        var uploadHeaders: [HTTPHeaders] = []
     }
 
     let project: String
@@ -109,6 +111,9 @@ final class MaxComputeTestServer: Sendable {
     }
 
     func failBlockUpload(_ blockId: Int, times: Int = 1) { state.withLockedValue { $0.blockFailures[blockId] = times } }
+    /// The block is acknowledged but not stored (the session's block list will lack it).
+    func loseBlock(_ blockId: Int) { state.withLockedValue { _ = $0.lostBlocks.insert(blockId) } }
+    var uploadHeaders: [HTTPHeaders] { state.withLockedValue { $0.uploadHeaders } }
     func failCommit(times: Int) { state.withLockedValue { $0.commitFailures = times } }
     func failSessionCreate(times: Int) { state.withLockedValue { $0.sessionCreateFailures = times } }
     var signatureFailures: [String] { state.withLockedValue { $0.signatureFailures } }
@@ -439,6 +444,7 @@ final class MaxComputeTestServer: Sendable {
                     return .jsonError(400, "InvalidContentType", "blocks are application/octet-stream")
                 }
                 s.blockUploads[block, default: 0] += 1
+                s.uploadHeaders.append(r.headers)
                 if let n = s.blockFailures[block], n > 0 {
                     s.blockFailures[block] = n - 1
                     return .jsonError(500, "InternalServerError", "injected failure of block \(block)")
@@ -457,7 +463,7 @@ final class MaxComputeTestServer: Sendable {
                 } catch {
                     return .jsonError(400, "MalformedDataStream", "block \(block): \(error)")
                 }
-                s.sessions[id] = session
+                if !s.lostBlocks.contains(block) { s.sessions[id] = session }
                 return Response(status: 200)
             case "POST":
                 guard session.status == "NORMAL" else { return .jsonError(400, "StatusConflict", "session is \(session.status)") }

@@ -73,7 +73,7 @@ func pyodpsTag(_ v: Value) -> String? {
     }
 }
 
-@Suite struct PyodpsCrossCheckTests {
+@Suite(.timeLimit(.minutes(5))) struct PyodpsCrossCheckTests {
     static let columns: [ColumnSpec] = [
         ColumnSpec(name: "c_bigint", type: .bigint), ColumnSpec(name: "c_int", type: .int),
         ColumnSpec(name: "c_smallint", type: .smallint), ColumnSpec(name: "c_tinyint", type: .tinyint),

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import SluiceCore
 @testable import SluiceMaxCompute
 import Testing
@@ -46,7 +47,7 @@ func makeSink(_ client: MaxComputeClient, mode: WriteMode = .overwrite, compress
     return MaxComputeSink(client: client, destination: destination, settings: JobSettings(concurrency: concurrency))
 }
 
-@Suite struct SinkTests {
+@Suite(.timeLimit(.minutes(2))) struct SinkTests {
     @Test func overwriteReplacesThePartitionOnlyAtCommit() async throws {
         let server = try await startServer()
         defer { Task { await server.shutdown() } }
@@ -237,4 +238,67 @@ func makeSink(_ client: MaxComputeClient, mode: WriteMode = .overwrite, compress
         #expect(try await client.partitionExists(table: "events", partition: ds) == true)
         #expect(try await client.tableSchema("nope") == nil)
     }
+}
+
+@Suite(.timeLimit(.minutes(2))) struct MoreSinkTests {
+    @Test func aBlockMissingFromTheServerListStopsTheCommit() async throws {
+        let server = try await startServer()
+        defer { Task { await server.shutdown() } }
+        server.setRows("events", "ds=1", eventRows(0..<1, tag: "keep"))
+        server.loseBlock(1)
+        let sink = makeSink(makeClient(server), blockSize: 100, concurrency: 2)
+        let w = try await sink.open(partition: try PartitionSpec(parsing: "ds=1"), mode: .overwrite, columns: eventColumns,
+                                    provenance: provenance)
+        try await w.write(batch(eventRows(0..<10, tag: "x")))
+        let error = await #expect(throws: SluiceError.self) { try await w.commit() }
+        #expect(error?.message.contains("missing [1]") == true)
+        #expect(server.rows("events", "ds=1") == eventRows(0..<1, tag: "keep"))
+        #expect(server.sessionStatuses() == ["NORMAL"])
+    }
+
+    @Test func connectionErrorsAreRetriedThenReported() async throws {
+        let server = try await MaxComputeTestServer.start()
+        let endpoint = server.serviceEndpoint
+        await server.shutdown()
+        let sleeps = SleepCounter()
+        let config = MaxComputeConfig(endpoint: endpoint, project: "proj",
+                                      credentials: MaxComputeCredentials(accessKeyId: "a", accessKeySecret: "do-not-print"))
+        let client = MaxComputeClient(config: config, retry: RetryPolicy(attempts: 4, initialDelay: .milliseconds(1)),
+                                      sleep: { _ in sleeps.increment() })
+        let error = await #expect(throws: SluiceError.self) { try await client.tableSchema("events") }
+        #expect(error?.message.contains("cannot reach \(endpoint)") == true)
+        #expect(error.map { "\($0)" }?.contains("do-not-print") == false)
+        #expect(sleeps.count == 3)
+    }
+
+    @Test func unpartitionedTableInASchemaWithTruncation() async throws {
+        let server = try await MaxComputeTestServer.start()
+        defer { Task { await server.shutdown() } }
+        server.createTable("plain", columns: [("k", "string"), ("n", "int")])
+        let config = MaxComputeConfig(endpoint: server.serviceEndpoint, project: "proj", schema: "default",
+                                      credentials: MaxComputeCredentials(accessKeyId: server.accessKeyId,
+                                                                         accessKeySecret: server.accessKeySecret))
+        let client = MaxComputeClient(config: config, retry: RetryPolicy(attempts: 2, initialDelay: .milliseconds(1)),
+                                      pollInterval: .milliseconds(1))
+        let connection = MaxComputeConnection(endpoint: server.serviceEndpoint, project: "proj", accessKeyId: .literal("x"),
+                                              accessKeySecret: .literal("y"))
+        let destination = DestinationSpec(kind: .maxcompute(connection), table: "plain", writeMode: .append, emptyAsNull: true,
+                                          overLengthRule: .truncate, maxFieldLength: 3, compress: .deflate)
+        let sink = MaxComputeSink(client: client, destination: destination, settings: JobSettings())
+        let columns = [ColumnSpec(name: "n", type: .int), ColumnSpec(name: "k", type: .string)]
+        try await sink.prepare(columns: columns, partitionKeys: [])
+        let w = try await sink.open(partition: PartitionSpec(), mode: .append, columns: columns, provenance: provenance)
+        try await w.write(batch([[.int(1), .string("abcdef")], [.int(2), .string("")], [.null, .string("xy")]], columns: columns))
+        #expect(try await w.commit() == CommitResult(rowsWritten: 3))
+        #expect(server.rows("plain") == [[.string("abc"), .int(1)], [.null, .int(2)], [.string("xy"), .null]])
+        #expect(server.requests.allSatisfy { $0.contains("/schemas/default/") || $0.contains("/tunnel?") || $0.contains("/instances") })
+        #expect(server.uploadHeaders.allSatisfy { $0.first(name: "Content-Encoding") == "deflate" && $0["Content-Length"].count == 1 })
+        #expect(server.signatureFailures == [])
+    }
+}
+
+final class SleepCounter: Sendable {
+    private let value = NIOLockedValueBox(0)
+    func increment() { value.withLockedValue { $0 += 1 } }
+    var count: Int { value.withLockedValue { $0 } }
 }
