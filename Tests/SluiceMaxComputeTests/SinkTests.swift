@@ -72,6 +72,11 @@ func makeSink(_ client: MaxComputeClient, mode: WriteMode = .overwrite, compress
         #expect(before.split(separator: "\n").count == 4)
         #expect(before.contains("old-2"))
         #expect(try await second.commit() == CommitResult(rowsWritten: 40))
+        // A committed session refuses further blocks.
+        let uploadId = try #require(second as? MaxComputePartitionWriter).uploadId
+        await #expect(throws: SluiceError.self) {
+            try await client.uploadBlock(table: "events", partition: ds, uploadId: uploadId, blockId: 99, body: [], deflated: false)
+        }
         #expect(server.rows("events", "ds=20240101") == eventRows(0..<40, tag: "new"))
         let after = try await client.runSQL("SELECT * FROM events WHERE ds='20240101'")
         #expect(after.hasPrefix("k,v,ts,ds\nnew-0,0,1704164645000,20240101\n"))
