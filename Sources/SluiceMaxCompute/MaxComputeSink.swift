@@ -131,7 +131,7 @@ public actor MaxComputePartitionWriter: PartitionWriter {
     let table: String
     let partition: PartitionSpec
     /// The tunnel upload session id.
-    public let uploadId: String
+    public nonisolated let uploadId: String
     let deflate: Bool
     let concurrency: Int
     private var builder: TunnelBlockBuilder
