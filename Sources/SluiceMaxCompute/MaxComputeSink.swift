@@ -198,7 +198,13 @@ public actor MaxComputePartitionWriter: PartitionWriter {
             throw SluiceError(.destination,
                               "MaxCompute upload session \(uploadId): the server's block list does not match: missing \(missing), unexpected \(extra); nothing was committed")
         }
-        try await client.commitUpload(table: table, partition: partition, uploadId: uploadId)
+        do {
+            try await client.commitUpload(table: table, partition: partition, uploadId: uploadId)
+        } catch let error as SluiceError {
+            // A commit whose answer was lost and whose retry was refused may still have succeeded.
+            guard let after = try? await client.uploadStatus(table: table, partition: partition, uploadId: uploadId),
+                  after.status.uppercased() == "CLOSED" else { throw error }
+        }
         return CommitResult(rowsWritten: builder.totalRows)
     }
 

@@ -41,6 +41,7 @@ final class MaxComputeTestServer: Sendable {
         var nextId = 1
         var blockFailures: [Int: Int] = [:]
         var commitFailures = 0
+        var commitAnswersLost = 0
         var sessionCreateFailures = 0
         var signatureFailures: [String] = []
         var requests: [String] = []
@@ -114,6 +115,8 @@ final class MaxComputeTestServer: Sendable {
     /// The block is acknowledged but not stored (the session's block list will lack it).
     func loseBlock(_ blockId: Int) { state.withLockedValue { _ = $0.lostBlocks.insert(blockId) } }
     var uploadHeaders: [HTTPHeaders] { state.withLockedValue { $0.uploadHeaders } }
+    /// The next commit is applied but answered with a 502, as if the answer were lost on the way.
+    func loseCommitAnswer() { state.withLockedValue { $0.commitAnswersLost = 1 } }
     func failCommit(times: Int) { state.withLockedValue { $0.commitFailures = times } }
     func failSessionCreate(times: Int) { state.withLockedValue { $0.sessionCreateFailures = times } }
     var signatureFailures: [String] { state.withLockedValue { $0.signatureFailures } }
@@ -477,6 +480,10 @@ final class MaxComputeTestServer: Sendable {
                 s.tables[name] = t
                 session.status = "CLOSED"
                 s.sessions[id] = session
+                if s.commitAnswersLost > 0 {
+                    s.commitAnswersLost -= 1
+                    return .jsonError(502, "BadGateway", "injected lost commit answer")
+                }
                 return sessionJSON(id, session, t)
             default:
                 return .jsonError(405, "MethodNotAllowed", r.method)

@@ -261,6 +261,20 @@ func makeSink(_ client: MaxComputeClient, mode: WriteMode = .overwrite, compress
         #expect(server.sessionStatuses() == ["NORMAL"])
     }
 
+    @Test func aCommitWhoseAnswerWasLostIsRecognisedAsDone() async throws {
+        let server = try await startServer()
+        defer { Task { await server.shutdown() } }
+        server.loseCommitAnswer()
+        let sink = makeSink(makeClient(server))
+        let w = try await sink.open(partition: try PartitionSpec(parsing: "ds=1"), mode: .overwrite, columns: eventColumns,
+                                    provenance: provenance)
+        try await w.write(batch(eventRows(0..<4, tag: "n")))
+        #expect(try await w.commit() == CommitResult(rowsWritten: 4))
+        #expect(server.rows("events", "ds=1") == eventRows(0..<4, tag: "n"))
+        // The retried commit was refused (the session was closed), then the status showed it done.
+        #expect(server.requests.filter { $0.hasPrefix("POST /projects/proj/tables/events?uploadid=") }.count == 2)
+    }
+
     @Test func connectionErrorsAreRetriedThenReported() async throws {
         let server = try await MaxComputeTestServer.start()
         let endpoint = server.serviceEndpoint
