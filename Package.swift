@@ -12,6 +12,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: [
         // librdkafka headers and link flags (Debian: librdkafka-dev). Only SluiceKafka imports it.
@@ -31,6 +33,12 @@ let package = Package(
         .systemLibrary(
             name: "CSluiceCompression",
             providers: [.apt(["zlib1g-dev", "libzstd-dev", "liblz4-dev", "libsnappy-dev"])]
+        ),
+        // zlib headers and link flags (Debian: zlib1g-dev), for MaxCompute deflate blocks.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
         ),
         // The core: job files, validation, scheduling expressions, cycles, plans, field programs,
         // typed rows, the Sink protocol. No I/O.
@@ -55,9 +63,29 @@ let package = Package(
             name: "SluiceWarehouse",
             dependencies: ["SluiceCore", "CSQLite"]
         ),
+        // MaxCompute tunnel record stream: encoder, CRC-32C, blocks, deflate. No network.
+        .target(
+            name: "SluiceMaxComputeWire",
+            dependencies: ["SluiceCore", "CZlib"],
+            path: "Sources/SluiceMaxCompute/Wire"
+        ),
         .target(
             name: "SluiceMaxCompute",
-            dependencies: ["SluiceCore"]
+            dependencies: [
+                "SluiceCore", "SluiceMaxComputeWire",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            exclude: ["Wire"]
+        ),
+        // Encoding throughput benchmark (Benchmarks/maxcompute/run).
+        .executableTarget(
+            name: "maxcompute-encode-bench",
+            dependencies: ["SluiceCore", "SluiceMaxComputeWire"],
+            path: "Benchmarks/maxcompute/Sources"
         ),
         .target(
             name: "SluiceRuntime",
@@ -119,7 +147,15 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceMaxComputeTests",
-            dependencies: ["SluiceMaxCompute", "SluiceCore"]
+            dependencies: [
+                "SluiceMaxCompute", "SluiceMaxComputeWire", "SluiceCore", "CZlib",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            resources: [.copy("Resources")]
         ),
         .testTarget(
             name: "SluiceRuntimeTests",

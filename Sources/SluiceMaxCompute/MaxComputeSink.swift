@@ -1,0 +1,220 @@
+import AsyncHTTPClient
+import Foundation
+import SluiceCore
+import SluiceMaxComputeWire
+
+/// The MaxCompute destination: checks the table, creates the partition through SQL, and writes it
+/// through one tunnel upload session (with `overwrite=true` for `writeMode: overwrite`, so the old
+/// content is replaced atomically at commit).
+public final class MaxComputeSink: Sink {
+    public let client: MaxComputeClient
+    public let destination: DestinationSpec
+    public let settings: JobSettings
+
+    public init(client: MaxComputeClient, destination: DestinationSpec, settings: JobSettings) {
+        self.client = client
+        self.destination = destination
+        self.settings = settings
+    }
+
+    /// A sink for `destination` (which must be a MaxCompute destination) with the connection's secrets
+    /// resolved from `environment` / files relative to `relativeTo`.
+    public convenience init(destination: DestinationSpec, settings: JobSettings,
+                            environment: [String: String] = ProcessInfo.processInfo.environment,
+                            relativeTo directory: String? = nil,
+                            httpClient: HTTPClient = MaxComputeClient.defaultHTTPClient) throws {
+        guard case .maxcompute(let connection) = destination.kind else {
+            throw SluiceError.invalid("destination type is \(destination.kind.typeName), not maxcompute")
+        }
+        let config = try MaxComputeConfig(resolving: connection, environment: environment, relativeTo: directory)
+        self.init(client: MaxComputeClient(config: config, httpClient: httpClient), destination: destination,
+                  settings: settings)
+    }
+
+    private var tableName: String {
+        let p = client.config.project
+        return client.config.schema.map { "\(p).\($0).\(destination.table)" } ?? "\(p).\(destination.table)"
+    }
+
+    private func schema() async throws -> MaxComputeTableSchema {
+        guard let schema = try await client.tableSchema(destination.table) else {
+            throw SluiceError(.destination, "MaxCompute table \(tableName) does not exist",
+                              hint: "create it with `sluice ddl JOB --apply`, or check project/table")
+        }
+        return schema
+    }
+
+    public func prepare(columns: [ColumnSpec], partitionKeys: [String]) async throws {
+        let schema = try await schema()
+        let problems = Self.differences(schema: schema, columns: columns, partitionKeys: partitionKeys)
+        if !problems.isEmpty {
+            throw SluiceError(.destination,
+                              "MaxCompute table \(tableName) does not match the job:\n  - " + problems.joined(separator: "\n  - "),
+                              hint: "change the job's columns/partition, or the table (sluice ddl JOB shows the table the job expects)")
+        }
+    }
+
+    /// Every difference between the table and what the job writes, as sentences.
+    public static func differences(schema: MaxComputeTableSchema, columns: [ColumnSpec], partitionKeys: [String]) -> [String] {
+        var problems: [String] = []
+        let byName = Dictionary(schema.columns.map { ($0.name.lowercased(), $0) }, uniquingKeysWith: { a, _ in a })
+        for c in columns {
+            guard let t = byName[c.name.lowercased()] else {
+                if schema.partitionKeys.contains(where: { $0.name.lowercased() == c.name.lowercased() }) {
+                    problems.append("column \(c.name) is a partition key of the table, not a data column")
+                } else {
+                    problems.append("column \(c.name) (\(c.type)) is not in the table")
+                }
+                continue
+            }
+            guard let type = t.type else {
+                problems.append("column \(c.name) has type \(t.typeName.uppercased()) in the table, which Sluice cannot write")
+                continue
+            }
+            if type != c.type {
+                problems.append("column \(c.name) is \(c.type) in the job but \(type) in the table")
+            }
+        }
+        let written = Set(columns.map { $0.name.lowercased() })
+        for t in schema.columns where !t.nullable && !written.contains(t.name.lowercased()) {
+            problems.append("column \(t.name) is NOT NULL in the table but the job does not write it")
+        }
+        let tableKeys = schema.partitionKeys.map { $0.name.lowercased() }
+        let jobKeys = partitionKeys.map { $0.lowercased() }
+        if tableKeys != jobKeys {
+            let show = { (k: [String]) in k.isEmpty ? "none" : k.joined(separator: ",") }
+            problems.append("partition keys: the job has \(show(partitionKeys)), the table has \(show(schema.partitionKeys.map(\.name)))")
+        }
+        return problems
+    }
+
+    public func tableColumns() async throws -> [ColumnSpec]? {
+        guard let schema = try await client.tableSchema(destination.table) else { return nil }
+        return try schema.columns.map { c in
+            guard let type = c.type else {
+                throw SluiceError(.destination, "MaxCompute table \(tableName): column \(c.name) has type \(c.typeName.uppercased()), which Sluice cannot write",
+                                  hint: "list the columns to write explicitly instead of \"*\"")
+            }
+            return ColumnSpec(name: c.name, type: type, nullable: c.nullable)
+        }
+    }
+
+    public func open(partition: PartitionSpec, mode: WriteMode, columns: [ColumnSpec],
+                     provenance: WriteProvenance) async throws -> any PartitionWriter {
+        if !partition.isEmpty, try await !client.partitionExists(table: destination.table, partition: partition) {
+            try await client.addPartition(table: destination.table, partition: partition)
+        }
+        let session = try await client.createUploadSession(table: destination.table, partition: partition,
+                                                           overwrite: mode == .overwrite)
+        var tableColumns: [ColumnSpec] = []
+        for c in session.schema.columns {
+            if c.type == nil, columns.contains(where: { $0.name.lowercased() == c.name.lowercased() }) {
+                throw SluiceError(.destination, "MaxCompute table \(tableName): column \(c.name) has type \(c.typeName.uppercased()), which Sluice cannot write")
+            }
+            // Columns of other types are never written (NULL), so their wire type does not matter.
+            tableColumns.append(ColumnSpec(name: c.name, type: c.type ?? .binary, nullable: c.nullable))
+        }
+        let limits = FieldLimits(maxFieldSize: session.maxFieldSize ?? (8 << 20), maxFieldLength: destination.maxFieldLength,
+                                 overLengthRule: destination.overLengthRule, emptyAsNull: destination.emptyAsNull)
+        let encoder = try TunnelRecordEncoder(tableColumns: tableColumns, writeColumns: columns, limits: limits)
+        return MaxComputePartitionWriter(
+            client: client, table: destination.table, partition: partition, uploadId: session.id,
+            builder: TunnelBlockBuilder(encoder: encoder, blockSize: destination.blockSizeBytes),
+            deflate: destination.compress == .deflate, concurrency: max(1, settings.concurrency))
+    }
+}
+
+/// One upload session. Full blocks are uploaded while later rows are encoded, up to `concurrency`
+/// at a time; each block is retried under its own block id.
+public actor MaxComputePartitionWriter: PartitionWriter {
+    let client: MaxComputeClient
+    let table: String
+    let partition: PartitionSpec
+    /// The tunnel upload session id.
+    public nonisolated let uploadId: String
+    let deflate: Bool
+    let concurrency: Int
+    private var builder: TunnelBlockBuilder
+    private var inFlight: [Task<Void, Error>] = []
+    private var blockIds: [Int] = []
+    private var finished = false
+
+    /// The tunnel's limit on block ids per session.
+    public static let maxBlocks = 20_000
+
+    init(client: MaxComputeClient, table: String, partition: PartitionSpec, uploadId: String,
+         builder: TunnelBlockBuilder, deflate: Bool, concurrency: Int) {
+        self.client = client
+        self.table = table
+        self.partition = partition
+        self.uploadId = uploadId
+        self.builder = builder
+        self.deflate = deflate
+        self.concurrency = concurrency
+    }
+
+    /// Values changed by `overLengthRule` so far.
+    public var overLengthValues: Int64 { builder.encoder.overLengthValues }
+
+    public func write(_ batch: RowBatch) async throws {
+        precondition(!finished, "write after commit/abort")
+        for block in try builder.add(batch) { try await submit(block) }
+    }
+
+    private func submit(_ block: EncodedBlock) async throws {
+        while inFlight.count >= concurrency {
+            let oldest = inFlight.removeFirst()
+            try await oldest.value
+        }
+        let id = blockIds.count
+        guard id < Self.maxBlocks else {
+            throw SluiceError(.destination, "MaxCompute upload: more than \(Self.maxBlocks) blocks in one session",
+                              hint: "raise destination blockSizeBytes")
+        }
+        blockIds.append(id)
+        let client = client, table = table, partition = partition, uploadId = uploadId, deflate = deflate
+        inFlight.append(Task {
+            let body = deflate ? try Zlib.compress(block.bytes) : block.bytes
+            try await client.uploadBlock(table: table, partition: partition, uploadId: uploadId, blockId: id,
+                                         body: body, deflated: deflate)
+        })
+    }
+
+    public func commit() async throws -> CommitResult {
+        precondition(!finished, "commit after commit/abort")
+        finished = true
+        do {
+            if let last = builder.flush() { try await submit(last) }
+            while !inFlight.isEmpty { try await inFlight.removeFirst().value }
+        } catch {
+            cancelUploads()
+            throw error
+        }
+        let status = try await client.uploadStatus(table: table, partition: partition, uploadId: uploadId)
+        let server = Set(status.uploadedBlocks)
+        let mine = Set(blockIds)
+        if server != mine {
+            let missing = mine.subtracting(server).sorted(), extra = server.subtracting(mine).sorted()
+            throw SluiceError(.destination,
+                              "MaxCompute upload session \(uploadId): the server's block list does not match: missing \(missing), unexpected \(extra); nothing was committed")
+        }
+        do {
+            try await client.commitUpload(table: table, partition: partition, uploadId: uploadId)
+        } catch let error as SluiceError {
+            // A commit whose answer was lost and whose retry was refused may still have succeeded.
+            guard let after = try? await client.uploadStatus(table: table, partition: partition, uploadId: uploadId),
+                  after.status.uppercased() == "CLOSED" else { throw error }
+        }
+        return CommitResult(rowsWritten: builder.totalRows)
+    }
+
+    public func abort() async {
+        finished = true
+        cancelUploads()
+    }
+
+    private func cancelUploads() {
+        for t in inFlight { t.cancel() }
+        inFlight.removeAll()
+    }
+}
