@@ -67,7 +67,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceKafkaTests",
-            dependencies: ["SluiceKafka", "SluiceCore"]
+            dependencies: ["SluiceKafka", "SluiceCore", "CRdKafka"]
         ),
         .testTarget(
             name: "SluiceDevKafkaTests",
