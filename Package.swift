@@ -20,6 +20,12 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
         ),
+        // zlib, zstd, LZ4 and snappy (Debian: zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev), for
+        // the compressed record batches dev-kafka stores and indexes.
+        .systemLibrary(
+            name: "CSluiceCompression",
+            providers: [.apt(["zlib1g-dev", "libzstd-dev", "liblz4-dev", "libsnappy-dev"])]
+        ),
         // The core: job files, validation, scheduling expressions, cycles, plans, field programs,
         // typed rows, the Sink protocol. No I/O.
         .target(
@@ -33,9 +39,10 @@ let package = Package(
         .target(
             name: "SluiceDevKafka",
             dependencies: [
-                "SluiceCore",
+                "SluiceCore", "CSluiceCompression",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .target(
@@ -71,7 +78,13 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceDevKafkaTests",
-            dependencies: ["SluiceDevKafka", "SluiceCore"]
+            dependencies: [
+                "SluiceDevKafka", "SluiceCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            // Python client scripts the tests run as subprocesses (found via #filePath).
+            exclude: ["Scripts"]
         ),
         .testTarget(
             name: "SluiceWarehouseTests",

@@ -15,6 +15,7 @@ struct Sluice: AsyncParsableCommand {
         """,
         version: version,
         subcommands: [
+            DevKafkaCommand.self,
         ]
     )
 }

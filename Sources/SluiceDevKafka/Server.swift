@@ -1,0 +1,385 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import SluiceCore
+
+/// Splits the byte stream into Kafka request frames (int32 size, then the request). A negative
+/// size or one above `socket.request.max.bytes` (100 MiB) closes the connection, as Kafka does.
+struct KafkaFrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+    static let maxRequestSize = 104_857_600
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let size = buffer.getInteger(at: buffer.readerIndex, as: Int32.self) else { return .needMoreData }
+        guard size >= 0, Int(size) <= Self.maxRequestSize else {
+            throw WireError("request size \(size) is out of range")
+        }
+        guard buffer.readableBytes >= 4 + Int(size) else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 4)
+        context.fireChannelRead(Self.wrapInboundOut(buffer.readSlice(length: Int(size))!))
+        return .continue
+    }
+}
+
+/// One client connection: requests are handled one at a time, in order (Kafka mutes a connection
+/// while its request is in flight), and pipelined requests wait in a queue.
+final class KafkaConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let core: BrokerCore
+    let registry: ConnectionRegistry
+    var queue = CircularBuffer<ByteBuffer>()
+    var busy = false
+    var context: ChannelHandlerContext?
+    var pendingFetch: (plan: FetchPlan, correlationId: Int32, deadline: NIODeadline, timer: Scheduled<Void>?, waiter: Int?)?
+
+    init(core: BrokerCore, registry: ConnectionRegistry) {
+        self.core = core
+        self.registry = registry
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if let w = pendingFetch?.waiter { core.removeWaiter(w) }
+        pendingFetch?.timer?.cancel()
+        pendingFetch = nil
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        registry.add(context.channel)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        registry.remove(context.channel)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        queue.append(unwrapInboundIn(data))
+        processNext()
+    }
+
+    func processNext() {
+        guard let context else { return }
+        while !busy, let frame = queue.popFirst() {
+            busy = true
+            var body = frame
+            let header: RequestHeader
+            do {
+                header = RequestHeader(apiKey: try body.rInt16(), apiVersion: try body.rInt16(),
+                                       correlationId: try body.rInt32(), clientId: try body.rNullableString())
+                if header.apiKey == 18 && header.apiVersion >= 3 {
+                    // Request header v2 adds tagged fields; nothing after the client id is read.
+                }
+            } catch {
+                context.close(promise: nil)
+                return
+            }
+            let outcome: Outcome
+            do {
+                outcome = try core.handle(header, &body)
+            } catch {
+                context.close(promise: nil)
+                return
+            }
+            switch outcome {
+            case .respond(let response):
+                send(response, correlationId: header.correlationId)
+            case .noResponse:
+                busy = false
+            case .close:
+                context.close(promise: nil)
+                return
+            case .fetch(let plan):
+                let wait = Int64(max(plan.maxWaitMs, 0))
+                pendingFetch = (plan, header.correlationId, .now() + .milliseconds(wait), nil, nil)
+                if wait > 0 {
+                    let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+                    pendingFetch?.timer = context.eventLoop.scheduleTask(in: .milliseconds(wait)) {
+                        loopBound.value.retryFetch(final: true)
+                    }
+                }
+                retryFetch(final: false)
+            case .deferred(let start):
+                let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+                let loop = context.eventLoop
+                let correlationId = header.correlationId
+                start { response in
+                    loop.execute { loopBound.value.send(response, correlationId: correlationId) }
+                }
+            }
+        }
+    }
+
+    /// Answers the pending fetch if it has enough bytes, an error, or its wait is over; otherwise
+    /// waits for the next append.
+    func retryFetch(final: Bool) {
+        guard let context, let pending = pendingFetch else { return }
+        if let w = pending.waiter { core.removeWaiter(w) }
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        let (response, ready, waiter) = core.evaluateFetch(pending.plan, waiter: final ? nil : { @Sendable in
+            loop.execute { loopBound.value.retryFetch(final: false) }
+        })
+        if ready || final || NIODeadline.now() >= pending.deadline {
+            if let waiter { core.removeWaiter(waiter) }
+            pending.timer?.cancel()
+            pendingFetch = nil
+            send(response, correlationId: pending.correlationId)
+        } else {
+            pendingFetch?.waiter = waiter
+        }
+    }
+
+    func send(_ body: ByteBuffer, correlationId: Int32) {
+        guard let context else { return }
+        let delay = core.lock.withLock { core.responseDelay }
+        var frame = context.channel.allocator.buffer(capacity: 8 + body.readableBytes)
+        frame.wInt32(Int32(4 + body.readableBytes))
+        frame.wInt32(correlationId)
+        frame.writeImmutableBuffer(body)
+        if delay > .zero {
+            let frame = frame
+            let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: delay) { loopBound.value.write(frame) }
+        } else {
+            write(frame)
+        }
+    }
+
+    func write(_ frame: ByteBuffer) {
+        guard let context else { return }
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        busy = false
+        processNext()
+    }
+}
+
+/// The open client connections, so that faults can drop them all.
+final class ConnectionRegistry: Sendable {
+    private let channels = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
+    private let refuseUntil = NIOLockedValueBox<NIODeadline?>(nil)
+
+    func add(_ channel: Channel) {
+        if let until = refuseUntil.withLockedValue({ $0 }), NIODeadline.now() < until {
+            channel.close(promise: nil)
+            return
+        }
+        channels.withLockedValue { $0[ObjectIdentifier(channel)] = channel }
+    }
+    func remove(_ channel: Channel) {
+        _ = channels.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(channel)) }
+    }
+    func closeAll() -> Int {
+        let all = channels.withLockedValue { c -> [Channel] in
+            let all = Array(c.values)
+            c.removeAll()
+            return all
+        }
+        for c in all { c.close(promise: nil) }
+        return all.count
+    }
+    var count: Int { channels.withLockedValue { $0.count } }
+    func refuse(for duration: TimeAmount) {
+        refuseUntil.withLockedValue { $0 = .now() + duration }
+    }
+}
+
+/// A Kafka-protocol development broker: one node, topics in memory, the wire behaviour of Kafka
+/// 2.2 or 0.10.2, and fault injection for reliability tests.
+///
+/// ```swift
+/// let broker = try await DevKafkaBroker.start(version: .v2_2, topics: [DevKafkaTopic(name: "events", partitions: 3)])
+/// defer { Task { try? await broker.shutdown() } }
+/// // bootstrap.servers = broker.bootstrapServers
+/// ```
+public final class DevKafkaBroker: Sendable {
+    /// The address clients connect to.
+    public let host: String
+    /// The bound port (the chosen one when started with port 0).
+    public let port: Int
+    public let version: KafkaVersion
+    let core: BrokerCore
+    let registry: ConnectionRegistry
+    let channel: Channel
+    let group: EventLoopGroup
+    let ownsGroup: Bool
+
+    /// `host:port`, for `bootstrap.servers` / `-b`.
+    public var bootstrapServers: String { "\(host):\(port)" }
+
+    init(core: BrokerCore, registry: ConnectionRegistry, channel: Channel, group: EventLoopGroup, ownsGroup: Bool) {
+        self.core = core
+        self.registry = registry
+        self.channel = channel
+        self.group = group
+        self.ownsGroup = ownsGroup
+        self.host = core.advertisedHost
+        self.port = Int(core.advertisedPort)
+        self.version = core.config.version
+    }
+
+    /// Starts a broker listening on `host:port` (0 picks a free port).
+    public static func start(host: String = "127.0.0.1", port: Int = 0, version: KafkaVersion = .v2_2,
+                             topics: [DevKafkaTopic] = [], autoCreateTopics: Bool = false,
+                             clock: (@Sendable () -> Int64)? = nil) async throws -> DevKafkaBroker {
+        try await start(DevKafkaConfiguration(host: host, port: port, version: version, topics: topics,
+                                              autoCreateTopics: autoCreateTopics, clock: clock))
+    }
+
+    /// Starts a broker with a full configuration.
+    public static func start(_ config: DevKafkaConfiguration, eventLoopGroup: EventLoopGroup? = nil) async throws -> DevKafkaBroker {
+        let group = eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let core: BrokerCore
+        do {
+            core = try BrokerCore(config: config, scheduler: group)
+        } catch {
+            if eventLoopGroup == nil { try? await group.shutdownGracefully() }
+            throw error
+        }
+        let registry = ConnectionRegistry()
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(KafkaFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(KafkaConnectionHandler(core: core, registry: registry))
+                }
+            }
+        let channel: Channel
+        do {
+            channel = try await bootstrap.bind(host: config.host, port: config.port).get()
+        } catch {
+            if eventLoopGroup == nil { try? await group.shutdownGracefully() }
+            throw SluiceError(.failed, "dev-kafka cannot listen on \(config.host):\(config.port): \(error)",
+                              hint: "pick another --port, or 0 for a free one")
+        }
+        let port = channel.localAddress?.port ?? config.port
+        core.advertisedPort = Int32(port)
+        return DevKafkaBroker(core: core, registry: registry, channel: channel, group: group, ownsGroup: eventLoopGroup == nil)
+    }
+
+    /// Stops listening, closes every connection and, when the broker made it, its event loop.
+    public func shutdown() async throws {
+        try? await channel.close().get()
+        _ = registry.closeAll()
+        if ownsGroup { try await group.shutdownGracefully() }
+    }
+
+    /// Completes when the listening socket closes.
+    public func waitUntilClosed() async throws {
+        try await channel.closeFuture.get()
+    }
+
+    // MARK: topics and records
+
+    /// Creates a topic; throws when it exists.
+    public func createTopic(_ topic: DevKafkaTopic) throws {
+        try core.lock.withLock {
+            guard core.topics[topic.name] == nil else {
+                throw SluiceError(.invalidInput, "topic '\(topic.name)' already exists")
+            }
+            try core.createTopicLocked(topic)
+        }
+    }
+
+    /// Appends records to one partition as one uncompressed batch (CreateTime: each record's
+    /// `timestamp`). Returns the first assigned offset.
+    @discardableResult
+    public func produce(topic: String, partition: Int32, records: [OwnedRecord]) throws -> Int64 {
+        let decoded = records.map { r in
+            DecodedRecord(offset: 0, timestamp: r.timestamp, key: r.key.map { ByteBuffer(bytes: $0) },
+                          value: r.value.map { ByteBuffer(bytes: $0) },
+                          headers: r.headers.map { ($0.name, $0.value.map { ByteBuffer(bytes: $0) }) })
+        }
+        let base: Int64 = try core.lock.withLock {
+            guard let t = core.topics[topic], partition >= 0, Int(partition) < t.partitions.count else {
+                throw SluiceError(.invalidInput, "topic '\(topic)' has no partition \(partition)")
+            }
+            let log = t.partitions[Int(partition)]
+            let now = core.now
+            let chunk: Chunk
+            if core.config.version == .v2_2 {
+                chunk = try RecordFormat.ingestV2(RecordFormat.encodeV2(baseOffset: 0, records: decoded),
+                                                  baseOffset: log.logEndOffset, logAppendTime: t.logAppendTime ? now : nil, allowZstd: true)
+            } else {
+                var set = ByteBuffer()
+                for (i, r) in decoded.enumerated() {
+                    RecordFormat.encodeMessage(offset: Int64(i), magic: 1, attributes: 0, timestamp: r.timestamp,
+                                               key: r.key, value: r.value, into: &set)
+                }
+                chunk = try RecordFormat.ingestV1(set, baseOffset: log.logEndOffset, logAppendTime: t.logAppendTime ? now : nil)
+            }
+            try core.persistence?.append(chunk, topic: topic, partition: Int(partition))
+            log.append(chunk, now: now)
+            return chunk.baseOffset
+        }
+        core.wakeWaiters()
+        return base
+    }
+
+    /// The log start offset and the high watermark of a partition.
+    public func watermarks(topic: String, partition: Int32) -> (low: Int64, high: Int64)? {
+        core.lock.withLock {
+            guard let t = core.topics[topic], partition >= 0, Int(partition) < t.partitions.count else { return nil }
+            let log = t.partitions[Int(partition)]
+            return (log.logStartOffset, log.highWatermark)
+        }
+    }
+
+    /// The offset a group committed for a partition, if any.
+    public func committedOffset(group: String, topic: String, partition: Int32) -> Int64? {
+        core.lock.withLock { core.committed[group]?[topic]?[partition]?.offset }
+    }
+
+    // MARK: fault injection
+
+    /// Closes every client connection now.
+    @discardableResult
+    public func dropAllConnections() -> Int { registry.closeAll() }
+
+    /// The next `count` requests of API `apiKey` (0 Produce, 1 Fetch, 2 ListOffsets, 3 Metadata, …)
+    /// are answered with `errorCode` (e.g. 6 NOT_LEADER_FOR_PARTITION, 7 REQUEST_TIMED_OUT) in every
+    /// partition / top-level error field, without doing their work.
+    public func failNextRequests(apiKey: Int16, count: Int, errorCode: Int16) {
+        let code = KafkaErrorCode(rawValue: errorCode)
+        core.lock.withLockVoid {
+            core.failures[apiKey] = count > 0 ? InjectedFailure(remaining: count, code: code) : nil
+        }
+    }
+
+    /// Every response waits `milliseconds` before it is sent (0 turns the delay off).
+    public func delayResponses(milliseconds: Int64) {
+        core.lock.withLockVoid { core.responseDelay = .milliseconds(max(0, milliseconds)) }
+    }
+
+    /// New connections are closed at once for `milliseconds`.
+    public func refuseConnections(milliseconds: Int64) {
+        registry.refuse(for: .milliseconds(milliseconds))
+    }
+
+    /// Retention: records before `offset` are deleted; the log start offset moves there.
+    public func deleteRecords(topic: String, partition: Int32, before offset: Int64) throws {
+        try core.lock.withLock {
+            guard let t = core.topics[topic], partition >= 0, Int(partition) < t.partitions.count else {
+                throw SluiceError(.invalidInput, "topic '\(topic)' has no partition \(partition)")
+            }
+            let log = t.partitions[Int(partition)]
+            log.deleteRecords(before: offset)
+            try core.persistence?.setLogStart(topic: topic, partition: Int(partition), offset: log.logStartOffset)
+        }
+    }
+
+    /// The number of open client connections.
+    public var connectionCount: Int { registry.count }
+}

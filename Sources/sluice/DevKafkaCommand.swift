@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import SluiceCore
+import SluiceDevKafka
+
+/// `sluice dev-kafka`: runs the development Kafka broker until SIGINT/SIGTERM.
+struct DevKafkaCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev-kafka",
+        abstract: "Run a small Kafka-protocol broker for development, tests and fault injection.",
+        discussion: """
+        A single-node broker speaking the Kafka wire protocol of Kafka 2.2 (default) or 0.10.2, with
+        topics in memory. Not a production broker. When it accepts connections it prints exactly one
+        line, `ready <host>:<port>`, on standard output; it runs until SIGINT or SIGTERM.
+
+        Topics: --topic NAME[:PARTITIONS[:createtime|logappendtime]], repeatable.
+
+        With --admin-port it also serves a line protocol for fault injection (its address goes to
+        standard error as `admin <host>:<port>`): drop-connections, fail API_KEY COUNT ERROR_CODE,
+        delay MS, refuse MS, delete-records TOPIC PARTITION OFFSET, create-topic SPEC,
+        watermarks TOPIC PARTITION.
+
+        Examples:
+          sluice dev-kafka --port 9092 --topic events:3 --topic audit:1:logappendtime
+          sluice dev-kafka --port 0 --kafka-version 0.10.2 --auto-create-topics --admin-port 9093
+        """
+    )
+
+    @Option(help: "Port to listen on; 0 picks a free one (printed in the ready line).")
+    var port: Int = 9092
+
+    @Option(help: "Address to bind and advertise.")
+    var host: String = "127.0.0.1"
+
+    @Option(name: .customLong("kafka-version"), help: "Broker personality: 2.2 or 0.10.2.")
+    var kafkaVersion: String = "2.2"
+
+    @Option(name: .customLong("topic"), help: "A topic to create: NAME[:PARTITIONS[:createtime|logappendtime]].")
+    var topics: [String] = []
+
+    @Flag(name: .customLong("auto-create-topics"), help: "Create unknown topics named in Metadata requests.")
+    var autoCreateTopics = false
+
+    @Option(name: .customLong("default-partitions"), help: "Partitions of auto-created topics.")
+    var defaultPartitions: Int = 1
+
+    @Option(name: .customLong("data-dir"), help: "Keep topics, records and committed offsets in this directory.")
+    var dataDir: String?
+
+    @Option(name: .customLong("admin-port"), help: "Serve the fault-injection line protocol on this port (0: a free one).")
+    var adminPort: Int?
+
+    /// Checks the flags; invalid input exits 2 with the reason on standard error.
+    func configuration() throws -> DevKafkaConfiguration {
+        do {
+            guard let version = KafkaVersion(rawValue: kafkaVersion) else {
+                throw SluiceError.invalid("--kafka-version must be 2.2 or 0.10.2, not '\(kafkaVersion)'")
+            }
+            guard (0...65535).contains(port) else { throw SluiceError.invalid("--port must be 0…65535, not \(port)") }
+            if let adminPort, !(0...65535).contains(adminPort) {
+                throw SluiceError.invalid("--admin-port must be 0…65535, not \(adminPort)")
+            }
+            guard (1...10_000).contains(defaultPartitions) else {
+                throw SluiceError.invalid("--default-partitions must be 1…10000, not \(defaultPartitions)")
+            }
+            let specs = try topics.map { try DevKafkaTopic(parsing: $0) }
+            return DevKafkaConfiguration(host: host, port: port, version: version, topics: specs,
+                                         autoCreateTopics: autoCreateTopics, defaultPartitions: defaultPartitions,
+                                         dataDirectory: dataDir)
+        } catch let error as SluiceError {
+            FileHandle.standardError.write(Data("sluice dev-kafka: \(error)\n".utf8))
+            throw ExitCode(error.exitCode)
+        }
+    }
+
+    func run() async throws {
+        let config = try configuration()
+        let broker: DevKafkaBroker
+        do {
+            broker = try await DevKafkaBroker.start(config)
+            if let adminPort {
+                let bound = try await broker.startAdmin(host: host, port: adminPort)
+                FileHandle.standardError.write(Data("admin \(host):\(bound)\n".utf8))
+            }
+        } catch {
+            FileHandle.standardError.write(Data("sluice dev-kafka: \(error)\n".utf8))
+            throw ExitCode((error as? SluiceError)?.exitCode ?? 1)
+        }
+        let stop: @Sendable () -> Void = { Task { try? await broker.shutdown() } }
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler(handler: stop)
+            source.resume()
+            return source
+        }
+        FileHandle.standardOutput.write(Data("ready \(broker.bootstrapServers)\n".utf8))
+        try await broker.waitUntilClosed()
+        try await broker.shutdown()
+        sources.forEach { $0.cancel() }
+    }
+}

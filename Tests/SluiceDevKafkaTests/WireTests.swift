@@ -1,0 +1,208 @@
+import NIOCore
+import NIOPosix
+import SluiceCore
+import Testing
+@testable import SluiceDevKafka
+
+/// A raw Kafka connection for wire-level checks.
+struct WireConnection {
+    let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+
+    static func open(_ broker: DevKafkaBroker) async throws -> WireConnection {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: broker.host, port: broker.port) { ch in
+                ch.eventLoop.makeCompletedFuture {
+                    try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(KafkaFrameDecoder()))
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: ch)
+                }
+            }
+        return WireConnection(channel: channel)
+    }
+
+    static func frame(key: Int16, version: Int16, correlation: Int32, body: ByteBuffer, flexibleHeader: Bool = false) -> ByteBuffer {
+        var payload = ByteBuffer()
+        payload.wInt16(key); payload.wInt16(version); payload.wInt32(correlation)
+        payload.wNullableString("wire-test")
+        if flexibleHeader { payload.wInt8(0) }
+        payload.writeImmutableBuffer(body)
+        var out = ByteBuffer()
+        out.wInt32(Int32(payload.readableBytes))
+        out.writeImmutableBuffer(payload)
+        return out
+    }
+
+    /// Sends frames, then reads `count` responses: (correlation id, body). Fewer when the broker closes.
+    func exchange(_ frames: [ByteBuffer], responses count: Int) async throws -> [(Int32, ByteBuffer)] {
+        try await channel.executeThenClose { inbound, outbound in
+            var all = ByteBuffer()
+            for f in frames { all.writeImmutableBuffer(f) }
+            try await outbound.write(all)
+            var out: [(Int32, ByteBuffer)] = []
+            var it = inbound.makeAsyncIterator()
+            while out.count < count, var frame = try await it.next() {
+                out.append((try frame.rInt32(), frame))
+            }
+            return out
+        }
+    }
+}
+
+func body(_ build: (inout ByteBuffer) -> Void) -> ByteBuffer {
+    var b = ByteBuffer()
+    build(&b)
+    return b
+}
+
+func metadataV1(_ topics: [String]?) -> ByteBuffer {
+    body { b in
+        if let topics { b.wArray(topics) { $0.wString($1) } } else { b.wInt32(-1) }
+    }
+}
+
+/// Reads a Metadata v1 response: (topic, error, partition count).
+func parseMetadataV1(_ response: ByteBuffer) throws -> [(String, Int16, Int)] {
+    var r = response
+    _ = try r.rArray { b in _ = try b.rInt32(); _ = try b.rString(); _ = try b.rInt32(); _ = try b.rNullableString() }
+    _ = try r.rInt32()
+    return try r.rArray { b in
+        let error = try b.rInt16()
+        let name = try b.rString()
+        _ = try b.rBool()
+        let partitions: [Void] = try b.rArray { b in
+            _ = try b.rInt16(); _ = try b.rInt32(); _ = try b.rInt32()
+            _ = try b.rArray { try $0.rInt32() }; _ = try b.rArray { try $0.rInt32() }
+        }
+        return (name, error, partitions.count)
+    }
+}
+
+func fetchV4(topic: String, partition: Int32, offset: Int64, maxWait: Int32, minBytes: Int32, maxBytes: Int32 = 1 << 20) -> ByteBuffer {
+    body { b in
+        b.wInt32(-1); b.wInt32(maxWait); b.wInt32(minBytes); b.wInt32(maxBytes); b.wInt8(0)
+        b.wInt32(1); b.wString(topic)
+        b.wInt32(1); b.wInt32(partition); b.wInt64(offset); b.wInt32(maxBytes)
+    }
+}
+
+/// Reads a single-partition Fetch v4 response: (error, high watermark, record bytes).
+func parseFetchV4(_ response: ByteBuffer) throws -> (Int16, Int64, ByteBuffer) {
+    var r = response
+    _ = try r.rInt32()
+    _ = try r.rInt32(); _ = try r.rString(); _ = try r.rInt32()
+    _ = try r.rInt32()
+    let error = try r.rInt16()
+    let hw = try r.rInt64()
+    _ = try r.rInt64()
+    _ = try r.rInt32()
+    return (error, hw, try r.rBytes())
+}
+
+@Suite("Wire behaviour")
+struct WireTests {
+    @Test("ApiVersions v3 gets a v0 body: UNSUPPORTED_VERSION and an empty array", arguments: KafkaVersion.allCases)
+    func apiVersionsFallback(version: KafkaVersion) async throws {
+        let broker = try await DevKafkaBroker.start(version: version)
+        defer { Task { try? await broker.shutdown() } }
+        let conn = try await WireConnection.open(broker)
+        // librdkafka's v3 request: flexible header, compact client software name and version, tags.
+        let v3 = body { b in b.writeBytes([6] + Array("sluice".utf8) + [4] + Array("1.0".utf8) + [0]) }
+        let responses = try await conn.exchange([
+            WireConnection.frame(key: 18, version: 3, correlation: 7, body: v3, flexibleHeader: true),
+            WireConnection.frame(key: 18, version: 0, correlation: 8, body: ByteBuffer()),
+        ], responses: 2)
+        #expect(responses.count == 2)
+        #expect(responses[0].0 == 7)
+        #expect(Array(responses[0].1.readableBytesView) == [0x00, 0x23, 0x00, 0x00, 0x00, 0x00])
+        var v0 = responses[1].1
+        #expect(responses[1].0 == 8)
+        #expect(try v0.rInt16() == 0)
+        let entries = try v0.rArray { b in (try b.rInt16(), try b.rInt16(), try b.rInt16()) }
+        #expect(entries.map(\.0) == version.apiVersions.map(\.key))
+        #expect(entries.map(\.2) == version.apiVersions.map(\.max))
+        #expect(v0.readableBytes == 0)
+    }
+
+    @Test("Metadata: auto-creation answers LEADER_NOT_AVAILABLE first; without it UNKNOWN_TOPIC_OR_PARTITION; all-topics never creates",
+          arguments: [true, false])
+    func metadataAutoCreate(auto: Bool) async throws {
+        let broker = try await DevKafkaBroker.start(topics: [DevKafkaTopic(name: "known", partitions: 2)], autoCreateTopics: auto)
+        defer { Task { try? await broker.shutdown() } }
+        let conn = try await WireConnection.open(broker)
+        let r = try await conn.exchange([
+            WireConnection.frame(key: 3, version: 1, correlation: 1, body: metadataV1(nil)),
+            WireConnection.frame(key: 3, version: 1, correlation: 2, body: metadataV1(["fresh", "known"])),
+            WireConnection.frame(key: 3, version: 1, correlation: 3, body: metadataV1(["fresh"])),
+            WireConnection.frame(key: 3, version: 1, correlation: 4, body: metadataV1([])),
+        ], responses: 4)
+        #expect(r.map(\.0) == [1, 2, 3, 4])
+        let all = try parseMetadataV1(r[0].1)
+        #expect(all.map(\.0) == ["known"])
+        let second = try parseMetadataV1(r[1].1)
+        #expect(second.map(\.1) == [auto ? 5 : 3, 0])
+        #expect(second[1].2 == 2)
+        let third = try parseMetadataV1(r[2].1)
+        #expect(third[0].1 == (auto ? 0 : 3))
+        #expect(third[0].2 == (auto ? 1 : 0))
+        #expect(try parseMetadataV1(r[3].1).isEmpty)
+    }
+
+    @Test("Fetch long-polls until data arrives; max_wait 0 answers at once; out-of-range offsets are errors")
+    func fetchLongPoll() async throws {
+        let broker = try await DevKafkaBroker.start(topics: [DevKafkaTopic(name: "events")])
+        defer { Task { try? await broker.shutdown() } }
+        let immediate = try await WireConnection.open(broker).exchange([
+            WireConnection.frame(key: 1, version: 4, correlation: 1, body: fetchV4(topic: "events", partition: 0, offset: 0, maxWait: 0, minBytes: 1)),
+            WireConnection.frame(key: 1, version: 4, correlation: 2, body: fetchV4(topic: "events", partition: 0, offset: 5, maxWait: 0, minBytes: 1)),
+            WireConnection.frame(key: 1, version: 4, correlation: 3, body: fetchV4(topic: "nope", partition: 0, offset: 0, maxWait: 0, minBytes: 1)),
+        ], responses: 3)
+        let (e0, hw0, records0) = try parseFetchV4(immediate[0].1)
+        #expect(e0 == 0 && hw0 == 0 && records0.readableBytes == 0)
+        #expect(try parseFetchV4(immediate[1].1).0 == KafkaErrorCode.offsetOutOfRange.rawValue)
+        #expect(try parseFetchV4(immediate[2].1).0 == KafkaErrorCode.unknownTopicOrPartition.rawValue)
+
+        // A long poll (up to 10 minutes) that a produce completes.
+        let conn = try await WireConnection.open(broker)
+        async let waiting = conn.exchange([
+            WireConnection.frame(key: 1, version: 4, correlation: 9, body: fetchV4(topic: "events", partition: 0, offset: 0, maxWait: 600_000, minBytes: 1)),
+        ], responses: 1)
+        // Produce once the fetch is parked (no sleep: we wait for the broker to hold a waiter).
+        while broker.core.lock.withLock({ broker.core.waiters.isEmpty }) { await Task.yield() }
+        try broker.produce(topic: "events", partition: 0, records: [OwnedRecord(timestamp: 42, value: Array("hello".utf8))])
+        let answered = try await waiting
+        let (e, hw, records) = try parseFetchV4(answered[0].1)
+        #expect(e == 0 && hw == 1)
+        let decoded = try RecordFormat.decodeV2(records)
+        #expect(decoded.map(\.timestamp) == [42])
+        #expect(decoded.first?.value.map { String(buffer: $0) } == "hello")
+    }
+
+    @Test("Produce v3 must carry exactly one batch v2; acks=0 gets no response; unknown APIs close the connection")
+    func produceRules() async throws {
+        let broker = try await DevKafkaBroker.start(topics: [DevKafkaTopic(name: "events")])
+        defer { Task { try? await broker.shutdown() } }
+        let batch = RecordFormat.encodeV2(baseOffset: 0, records: [DecodedRecord(offset: 0, timestamp: 1, key: nil, value: ByteBuffer(string: "x"), headers: [])])
+        func produce(acks: Int16, records: ByteBuffer) -> ByteBuffer {
+            body { b in
+                b.wNullableString(nil); b.wInt16(acks); b.wInt32(1000)
+                b.wInt32(1); b.wString("events"); b.wInt32(1); b.wInt32(0); b.wNullableBytes(records)
+            }
+        }
+        var two = batch
+        two.writeImmutableBuffer(batch)
+        let r = try await WireConnection.open(broker).exchange([
+            WireConnection.frame(key: 0, version: 3, correlation: 1, body: produce(acks: 1, records: two)),
+            WireConnection.frame(key: 0, version: 3, correlation: 2, body: produce(acks: 0, records: batch)),
+            WireConnection.frame(key: 0, version: 3, correlation: 3, body: produce(acks: -1, records: batch)),
+            WireConnection.frame(key: 77, version: 0, correlation: 4, body: ByteBuffer()),
+        ], responses: 4)
+        #expect(r.map(\.0) == [1, 3])
+        func partitionResult(_ b: ByteBuffer) throws -> (Int16, Int64) {
+            var b = b
+            _ = try b.rInt32(); _ = try b.rString(); _ = try b.rInt32(); _ = try b.rInt32()
+            return (try b.rInt16(), try b.rInt64())
+        }
+        #expect(try partitionResult(r[0].1).0 == KafkaErrorCode.invalidRecord.rawValue)
+        #expect(try partitionResult(r[1].1) == (0, 1))
+        #expect(broker.watermarks(topic: "events", partition: 0)?.high == 2)
+    }
+}
