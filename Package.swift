@@ -74,7 +74,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceKafkaTests",
-            dependencies: ["SluiceKafka", "SluiceCore", "CRdKafka"]
+            dependencies: ["SluiceKafka", "SluiceCore", "CRdKafka", "SluiceDevKafka"]
         ),
         .testTarget(
             name: "SluiceDevKafkaTests",

@@ -98,7 +98,8 @@ final class RdKafkaClient: @unchecked Sendable {
         }
         var errstr = [CChar](repeating: 0, count: 512)
         guard let rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, &errstr, errstr.count) else {
-            throw SluiceError(.kafka, "cannot create a Kafka consumer for \(bootstrap): \(cString(errstr))")
+            throw SluiceError.invalid("the Kafka settings for \(bootstrap) are not valid: \(cString(errstr))",
+                                      hint: "check kafkaConfig")
         }
         ownsConf = false  // rd_kafka_new took it
         handle = rk
@@ -232,22 +233,67 @@ final class RdKafkaClient: @unchecked Sendable {
         return (low, high)
     }
 
+    /// Errors a request may succeed after (leader moves, timeouts, a coordinator loading).
+    static let retriable: Set<Int32> = [
+        RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+        RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
+        RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS, RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE,
+        RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH, RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH,
+        RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+        RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION, RD_KAFKA_RESP_ERR__TRANSPORT,
+    ].reduce(into: []) { $0.insert($1.rawValue) }
+
+    /// Runs `body` until it returns an error that is not retriable, at most 6 times with backoff.
+    func retrying<T>(_ body: () -> (T?, rd_kafka_resp_err_t)) -> (T?, rd_kafka_resp_err_t) {
+        var attempt = 0
+        while true {
+            let r = body()
+            if r.1 == RD_KAFKA_RESP_ERR_NO_ERROR || !Self.retriable.contains(r.1.rawValue) || attempt >= 5 {
+                return r
+            }
+            events.error(r.1, "retrying")
+            attempt += 1
+            Thread.sleep(forTimeInterval: 0.1 * Double(attempt))
+        }
+    }
+
     /// Offsets-for-times: partition → lowest offset whose timestamp ≥ `millis`, or −1 when none.
+    /// −1 and −2 give the high watermark and the log start. Retriable errors are retried.
     func offsetsForTimes(topic: String, partitions: [Int32], millis: Int64,
                          what: String? = nil) throws -> [Int32: Int64] {
         let what = what ?? "look up offsets for time \(millis)"
+        var failedPartition: Int32?
+        let (answer, err) = retrying { () -> ([Int32: Int64]?, rd_kafka_resp_err_t) in
+            failedPartition = nil
+            do {
+                return (try offsetsForTimesOnce(topic: topic, partitions: partitions, millis: millis), RD_KAFKA_RESP_ERR_NO_ERROR)
+            } catch let e as PartitionRequestError {
+                failedPartition = e.partition
+                return (nil, e.code)
+            } catch {
+                return (nil, RD_KAFKA_RESP_ERR__FAIL)
+            }
+        }
+        guard let answer else {
+            throw requestError(err, what: what, topic: topic, partition: failedPartition)
+        }
+        return answer
+    }
+
+    struct PartitionRequestError: Error {
+        var code: rd_kafka_resp_err_t
+        var partition: Int32?
+    }
+
+    private func offsetsForTimesOnce(topic: String, partitions: [Int32], millis: Int64) throws -> [Int32: Int64] {
         let list = rd_kafka_topic_partition_list_new(Int32(partitions.count))!
         defer { rd_kafka_topic_partition_list_destroy(list) }
         for p in partitions { rd_kafka_topic_partition_list_add(list, topic, p).pointee.offset = millis }
         let err = rd_kafka_offsets_for_times(handle, list, Int32(timeoutMs))
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw requestError(err, what: what, topic: topic)
-        }
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw PartitionRequestError(code: err) }
         var out: [Int32: Int64] = [:]
         for e in UnsafeBufferPointer(start: list.pointee.elems, count: Int(list.pointee.cnt)) {
-            if e.err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                throw requestError(e.err, what: what, topic: topic, partition: e.partition)
-            }
+            if e.err != RD_KAFKA_RESP_ERR_NO_ERROR { throw PartitionRequestError(code: e.err, partition: e.partition) }
             out[e.partition] = e.offset
         }
         return out
@@ -258,7 +304,10 @@ final class RdKafkaClient: @unchecked Sendable {
         let list = rd_kafka_topic_partition_list_new(Int32(partitions.count))!
         defer { rd_kafka_topic_partition_list_destroy(list) }
         for p in partitions { rd_kafka_topic_partition_list_add(list, topic, p) }
-        let err = rd_kafka_committed(handle, list, Int32(timeoutMs))
+        let (_, err) = retrying { () -> (Bool?, rd_kafka_resp_err_t) in
+            let e = rd_kafka_committed(handle, list, Int32(timeoutMs))
+            return (true, e)
+        }
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw requestError(err, what: "read the committed offsets of group \(groupId)", topic: topic)
         }
@@ -276,7 +325,7 @@ final class RdKafkaClient: @unchecked Sendable {
         let list = rd_kafka_topic_partition_list_new(Int32(offsets.count))!
         defer { rd_kafka_topic_partition_list_destroy(list) }
         for (p, o) in offsets { rd_kafka_topic_partition_list_add(list, topic, p).pointee.offset = o }
-        let err = rd_kafka_commit(handle, list, 0)
+        let (_, err) = retrying { () -> (Bool?, rd_kafka_resp_err_t) in (true, rd_kafka_commit(handle, list, 0)) }
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw requestError(err, what: "commit the end offsets for group \(groupId)", topic: topic)
         }
