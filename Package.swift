@@ -129,7 +129,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceKafkaTests",
-            dependencies: ["SluiceKafka", "SluiceCore"]
+            dependencies: ["SluiceKafka", "SluiceCore", "CRdKafka", "SluiceDevKafka"]
         ),
         .testTarget(
             name: "SluiceDevKafkaTests",

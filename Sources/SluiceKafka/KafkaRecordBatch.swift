@@ -1,0 +1,106 @@
+import CRdKafka
+import SluiceCore
+
+/// The librdkafka messages of one delivered batch. Owned by a read; the messages are destroyed when
+/// the caller's closure has returned, and the buffer is reused for the next batch.
+final class MessageBuffer: @unchecked Sendable {
+    let capacity: Int
+    let messages: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
+    var count = 0
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        messages = .allocate(capacity: capacity)
+        messages.initialize(repeating: nil, count: capacity)
+    }
+
+    func release() {
+        for i in 0..<count {
+            rd_kafka_message_destroy(messages[i])
+            messages[i] = nil
+        }
+        count = 0
+    }
+
+    deinit {
+        release()
+        messages.deallocate()
+    }
+}
+
+/// A batch of records read from Kafka, backed by librdkafka's own buffers: key and value bytes are
+/// passed to the closures without copying. Valid only inside the `deliver` closure it was passed to;
+/// it must not be kept.
+public struct KafkaRecordBatch: RecordBatch {
+    let buffer: MessageBuffer
+    public let count: Int
+
+    init(buffer: MessageBuffer) {
+        self.buffer = buffer
+        self.count = buffer.count
+    }
+
+    @inline(__always) func message(_ index: Int) -> UnsafeMutablePointer<rd_kafka_message_t> {
+        precondition(index >= 0 && index < count, "record index out of range")
+        return buffer.messages[index].unsafelyUnwrapped
+    }
+
+    public func partition(at index: Int) -> Int32 { message(index).pointee.partition }
+    public func offset(at index: Int) -> Int64 { message(index).pointee.offset }
+
+    public func timestamp(at index: Int) -> Int64 {
+        rd_kafka_message_timestamp(message(index), nil)
+    }
+
+    public func timestampType(at index: Int) -> TimestampType {
+        var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        _ = rd_kafka_message_timestamp(message(index), &type)
+        switch type {
+        case RD_KAFKA_TIMESTAMP_CREATE_TIME: return .createTime
+        case RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME: return .logAppendTime
+        default: return .notAvailable
+        }
+    }
+
+    public func withKey<R>(at index: Int, _ body: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
+        let m = message(index)
+        guard let key = m.pointee.key else { return try body(nil) }
+        return try body(UnsafeRawBufferPointer(start: key, count: m.pointee.key_len))
+    }
+
+    public func withValue<R>(at index: Int, _ body: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
+        let m = message(index)
+        guard let payload = m.pointee.payload else { return try body(nil) }
+        return try body(UnsafeRawBufferPointer(start: payload, count: m.pointee.len))
+    }
+
+    public func headers(at index: Int) -> [KafkaHeader] {
+        var hdrs: OpaquePointer?
+        guard rd_kafka_message_headers(message(index), &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR, let hdrs else {
+            return []
+        }
+        var out: [KafkaHeader] = []
+        var i = 0
+        while true {
+            var name: UnsafePointer<CChar>?
+            var value: UnsafeRawPointer?
+            var size = 0
+            guard rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR else { break }
+            let bytes = value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }
+            out.append(KafkaHeader(name: name.map { String(cString: $0) } ?? "", value: bytes))
+            i += 1
+        }
+        return out
+    }
+
+    /// Copies the batch into owned records (for tests and for keeping records beyond the closure).
+    public func owned() -> OwnedRecordBatch {
+        OwnedRecordBatch((0..<count).map { i in
+            OwnedRecord(partition: partition(at: i), offset: offset(at: i), timestamp: timestamp(at: i),
+                        timestampType: timestampType(at: i),
+                        key: withKey(at: i) { $0.map { Array($0) } },
+                        value: withValue(at: i) { $0.map { Array($0) } },
+                        headers: headers(at: i))
+        })
+    }
+}

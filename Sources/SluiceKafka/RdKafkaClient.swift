@@ -1,0 +1,360 @@
+import CRdKafka
+import Dispatch
+import Foundation
+import SluiceCore
+
+/// librdkafka's log lines and error callbacks, kept (bounded) to explain failures. librdkafka never
+/// logs configuration values, so these carry no secrets.
+final class ClientEvents: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    private var lastErrorText: String?
+
+    func log(_ line: String) {
+        lock.lock(); defer { lock.unlock() }
+        lines.append(line)
+        if lines.count > 50 { lines.removeFirst(lines.count - 50) }
+    }
+
+    func error(_ code: rd_kafka_resp_err_t, _ reason: String) {
+        lock.lock(); defer { lock.unlock() }
+        lastErrorText = "\(String(cString: rd_kafka_err2name(code))): \(reason)"
+    }
+
+    var lastError: String? {
+        lock.lock(); defer { lock.unlock() }
+        return lastErrorText
+    }
+
+    var recentLogs: [String] {
+        lock.lock(); defer { lock.unlock() }
+        return lines
+    }
+}
+
+/// The text of a NUL-terminated C string buffer.
+func cString(_ buffer: [CChar]) -> String {
+    buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+}
+
+/// A pointer that is only used on the client's queue.
+struct UnsafeHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+}
+
+/// One librdkafka consumer handle. Every blocking librdkafka call runs on `queue` (a dedicated serial
+/// dispatch queue), never on the cooperative pool; all mutable state is confined to it.
+final class RdKafkaClient: @unchecked Sendable {
+    let handle: OpaquePointer
+    let queue: DispatchQueue
+    let events: ClientEvents
+    let bootstrap: String
+    let timeoutMs: Int32
+    let groupId: String
+
+    init(bootstrapServers: [String], groupId: String, properties: [(key: String, value: String)],
+         timeout: Duration) throws {
+        bootstrap = bootstrapServers.joined(separator: ",")
+        self.groupId = groupId
+        let (sec, atto) = timeout.components
+        timeoutMs = Int32(clamping: sec * 1000 + atto / 1_000_000_000_000_000)
+        events = ClientEvents()
+        queue = DispatchQueue(label: "sluice.kafka.\(groupId)")
+
+        guard let conf = rd_kafka_conf_new() else {
+            throw SluiceError(.kafka, "librdkafka could not allocate a configuration")
+        }
+        var ownsConf = true
+        defer { if ownsConf { rd_kafka_conf_destroy(conf) } }
+        let base: [(key: String, value: String)] = [
+            ("bootstrap.servers", bootstrap),
+            ("group.id", groupId),
+            ("client.id", "sluice"),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("enable.partition.eof", "true"),
+            ("auto.offset.reset", "error"),
+            ("allow.auto.create.topics", "false"),
+        ]
+        // Some librdkafka calls (watermarks, commits) wait for their request to finish whatever their
+        // timeout argument says; the socket timeout bounds them.
+        var extra: [(key: String, value: String)] = []
+        if !properties.contains(where: { $0.key == "socket.timeout.ms" }) {
+            extra.append(("socket.timeout.ms", String(max(1500, timeoutMs))))
+        }
+        for (key, value) in base + extra + properties {
+            try Self.set(conf, key, value)
+        }
+        rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(events).toOpaque())
+        rd_kafka_conf_set_log_cb(conf) { rk, level, fac, buf in
+            guard let rk, let opaque = rd_kafka_opaque(rk) else { return }
+            let events = Unmanaged<ClientEvents>.fromOpaque(opaque).takeUnretainedValue()
+            events.log("\(fac.map { String(cString: $0) } ?? "") \(buf.map { String(cString: $0) } ?? "")")
+        }
+        rd_kafka_conf_set_error_cb(conf) { rk, err, reason, _ in
+            guard let rk, let opaque = rd_kafka_opaque(rk) else { return }
+            let events = Unmanaged<ClientEvents>.fromOpaque(opaque).takeUnretainedValue()
+            events.error(rd_kafka_resp_err_t(err), reason.map { String(cString: $0) } ?? "")
+        }
+        var errstr = [CChar](repeating: 0, count: 512)
+        guard let rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, &errstr, errstr.count) else {
+            throw SluiceError.invalid("the Kafka settings for \(bootstrap) are not valid: \(cString(errstr))",
+                                      hint: "check kafkaConfig")
+        }
+        ownsConf = false  // rd_kafka_new took it
+        handle = rk
+        // Errors and logs are then served by the consume calls on our queue.
+        rd_kafka_poll_set_consumer(rk)
+    }
+
+    deinit {
+        let h = UnsafeHandle(pointer: handle)
+        let events = self.events
+        queue.async {
+            _ = rd_kafka_consumer_close(h.pointer)
+            rd_kafka_destroy(h.pointer)
+            withExtendedLifetime(events) {}
+        }
+    }
+
+    static func set(_ conf: OpaquePointer, _ key: String, _ value: String) throws {
+        var errstr = [CChar](repeating: 0, count: 512)
+        let r = rd_kafka_conf_set(conf, key, value, &errstr, errstr.count)
+        switch r {
+        case RD_KAFKA_CONF_OK: return
+        case RD_KAFKA_CONF_UNKNOWN:
+            throw SluiceError.invalid("kafkaConfig \(key) is not a librdkafka property",
+                                      hint: "see https://github.com/confluentinc/librdkafka/blob/v2.0.2/CONFIGURATION.md")
+        default:
+            if SecretKeys.isSecret(key) {
+                throw SluiceError.invalid("kafkaConfig \(key) has an invalid value")
+            }
+            throw SluiceError.invalid("kafkaConfig \(key): \(cString(errstr))")
+        }
+    }
+
+    /// Runs `body` on the client's queue.
+    func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (cont: CheckedContinuation<T, Error>) in
+            queue.async { cont.resume(with: Result(catching: body)) }
+        }
+    }
+
+    // MARK: Calls below run on `queue`.
+
+    func describe(_ err: rd_kafka_resp_err_t) -> String {
+        "\(String(cString: rd_kafka_err2name(err))) (\(String(cString: rd_kafka_err2str(err))))"
+    }
+
+    /// An error for a failed request: unreachable brokers are named as such.
+    func requestError(_ err: rd_kafka_resp_err_t, what: String, topic: String, partition: Int32? = nil) -> SluiceError {
+        let place = partition.map { "topic \(topic) partition \($0)" } ?? "topic \(topic)"
+        switch err {
+        case RD_KAFKA_RESP_ERR__TRANSPORT, RD_KAFKA_RESP_ERR__TIMED_OUT, RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN,
+             RD_KAFKA_RESP_ERR__RESOLVE, RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE:
+            let last = events.lastError.map { "; last error: \($0)" } ?? ""
+            return SluiceError(.kafka,
+                "cannot reach the Kafka brokers \(bootstrap) to \(what) of \(place) within \(timeoutMs / 1000) s\(last)",
+                hint: "check that the bootstrap servers are right and reachable, and security.protocol/SASL settings in kafkaConfig")
+        case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+            return SluiceError(.kafka, "topic \(topic) does not exist on \(bootstrap)",
+                               hint: "check the topic name")
+        case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+            return SluiceError(.kafka, "\(place) does not exist on \(bootstrap)")
+        case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+            return SluiceError(.kafka, "not authorized to read topic \(topic) on \(bootstrap)",
+                               hint: "grant the user Read and Describe on the topic")
+        case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+            return SluiceError(.kafka, "not authorized to use consumer group \(groupId) on \(bootstrap)",
+                               hint: "grant the user Read on the group, or change groupId")
+        case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED, RD_KAFKA_RESP_ERR__AUTHENTICATION:
+            return SluiceError(.kafka, "authentication to \(bootstrap) failed",
+                               hint: "check the SASL user and password in kafkaConfig")
+        default:
+            return SluiceError(.kafka, "cannot \(what) of \(place) on \(bootstrap): \(describe(err))")
+        }
+    }
+
+    /// The topic's partition ids, sorted.
+    func partitions(topic: String) throws -> [Int32] {
+        guard let rkt = rd_kafka_topic_new(handle, topic, nil) else {
+            throw SluiceError(.kafka, "cannot open topic \(topic)")
+        }
+        defer { rd_kafka_topic_destroy(rkt) }
+        var attempt = 0
+        while true {
+            var md: UnsafePointer<rd_kafka_metadata>?
+            let err = rd_kafka_metadata(handle, 0, rkt, &md, Int32(timeoutMs))
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let md else {
+                throw requestError(err, what: "read the metadata", topic: topic)
+            }
+            defer { rd_kafka_metadata_destroy(md) }
+            let topics = UnsafeBufferPointer(start: md.pointee.topics, count: Int(md.pointee.topic_cnt))
+            guard let t = topics.first(where: { String(cString: $0.topic) == topic }) else {
+                throw SluiceError(.kafka, "topic \(topic) does not exist on \(bootstrap)", hint: "check the topic name")
+            }
+            if t.err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE && attempt < 5 {
+                attempt += 1
+                Thread.sleep(forTimeInterval: 0.2 * Double(attempt))
+                continue
+            }
+            if t.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                throw requestError(t.err, what: "read the metadata", topic: topic)
+            }
+            let parts = UnsafeBufferPointer(start: t.partitions, count: Int(t.partition_cnt))
+            return parts.map(\.id).sorted()
+        }
+    }
+
+    /// Low and high watermarks, by ListOffsets with the special times −2 (earliest) and −1 (latest).
+    /// (`rd_kafka_query_watermark_offsets` waits for its request whatever its timeout says.)
+    func watermarks(topic: String, partitions: [Int32]) throws -> [Int32: (low: Int64, high: Int64)] {
+        let low = try offsetsForTimes(topic: topic, partitions: partitions, millis: -2, what: "read the log start offsets")
+        let high = try offsetsForTimes(topic: topic, partitions: partitions, millis: -1, what: "read the high watermarks")
+        var out: [Int32: (low: Int64, high: Int64)] = [:]
+        for p in partitions {
+            guard let l = low[p], let h = high[p] else {
+                throw SluiceError(.kafka, "the brokers \(bootstrap) did not answer for topic \(topic) partition \(p)")
+            }
+            out[p] = (l, h)
+        }
+        return out
+    }
+
+    func watermarks(topic: String, partition: Int32) throws -> (low: Int64, high: Int64) {
+        try watermarks(topic: topic, partitions: [partition])[partition]!
+    }
+
+    /// The watermarks last seen in fetch responses, without a request; nil when none was seen.
+    func cachedWatermarks(topic: String, partition: Int32) -> (low: Int64, high: Int64)? {
+        var low: Int64 = -1, high: Int64 = -1
+        let err = rd_kafka_get_watermark_offsets(handle, topic, partition, &low, &high)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { return nil }
+        return (low, high)
+    }
+
+    /// Errors a request may succeed after (leader moves, timeouts, a coordinator loading).
+    static let retriable: Set<Int32> = [
+        RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+        RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
+        RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS, RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE,
+        RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH, RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH,
+        RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+        RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION, RD_KAFKA_RESP_ERR__TRANSPORT,
+    ].reduce(into: []) { $0.insert($1.rawValue) }
+
+    /// Runs `body` until it returns an error that is not retriable, at most 6 times with backoff.
+    func retrying<T>(_ body: () -> (T?, rd_kafka_resp_err_t)) -> (T?, rd_kafka_resp_err_t) {
+        var attempt = 0
+        while true {
+            let r = body()
+            if r.1 == RD_KAFKA_RESP_ERR_NO_ERROR || !Self.retriable.contains(r.1.rawValue) || attempt >= 5 {
+                return r
+            }
+            events.error(r.1, "retrying")
+            attempt += 1
+            Thread.sleep(forTimeInterval: 0.1 * Double(attempt))
+        }
+    }
+
+    /// Offsets-for-times: partition → lowest offset whose timestamp ≥ `millis`, or −1 when none.
+    /// −1 and −2 give the high watermark and the log start. Retriable errors are retried.
+    func offsetsForTimes(topic: String, partitions: [Int32], millis: Int64,
+                         what: String? = nil) throws -> [Int32: Int64] {
+        let what = what ?? "look up offsets for time \(millis)"
+        var failedPartition: Int32?
+        let (answer, err) = retrying { () -> ([Int32: Int64]?, rd_kafka_resp_err_t) in
+            failedPartition = nil
+            do {
+                return (try offsetsForTimesOnce(topic: topic, partitions: partitions, millis: millis), RD_KAFKA_RESP_ERR_NO_ERROR)
+            } catch let e as PartitionRequestError {
+                failedPartition = e.partition
+                return (nil, e.code)
+            } catch {
+                return (nil, RD_KAFKA_RESP_ERR__FAIL)
+            }
+        }
+        guard let answer else {
+            throw requestError(err, what: what, topic: topic, partition: failedPartition)
+        }
+        return answer
+    }
+
+    struct PartitionRequestError: Error {
+        var code: rd_kafka_resp_err_t
+        var partition: Int32?
+    }
+
+    private func offsetsForTimesOnce(topic: String, partitions: [Int32], millis: Int64) throws -> [Int32: Int64] {
+        let list = rd_kafka_topic_partition_list_new(Int32(partitions.count))!
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for p in partitions { rd_kafka_topic_partition_list_add(list, topic, p).pointee.offset = millis }
+        let err = rd_kafka_offsets_for_times(handle, list, Int32(timeoutMs))
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw PartitionRequestError(code: err) }
+        var out: [Int32: Int64] = [:]
+        for e in UnsafeBufferPointer(start: list.pointee.elems, count: Int(list.pointee.cnt)) {
+            if e.err != RD_KAFKA_RESP_ERR_NO_ERROR { throw PartitionRequestError(code: e.err, partition: e.partition) }
+            out[e.partition] = e.offset
+        }
+        return out
+    }
+
+    /// The group's committed offsets; nil where it has none.
+    func committed(topic: String, partitions: [Int32]) throws -> [Int32: Int64?] {
+        let list = rd_kafka_topic_partition_list_new(Int32(partitions.count))!
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for p in partitions { rd_kafka_topic_partition_list_add(list, topic, p) }
+        let (_, err) = retrying { () -> (Bool?, rd_kafka_resp_err_t) in
+            let e = rd_kafka_committed(handle, list, Int32(timeoutMs))
+            return (true, e)
+        }
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw requestError(err, what: "read the committed offsets of group \(groupId)", topic: topic)
+        }
+        var out: [Int32: Int64?] = [:]
+        for e in UnsafeBufferPointer(start: list.pointee.elems, count: Int(list.pointee.cnt)) {
+            if e.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                throw requestError(e.err, what: "read the committed offset of group \(groupId)", topic: topic, partition: e.partition)
+            }
+            out[e.partition] = e.offset >= 0 ? e.offset : nil
+        }
+        return out
+    }
+
+    func commit(topic: String, offsets: [(partition: Int32, offset: Int64)]) throws {
+        let list = rd_kafka_topic_partition_list_new(Int32(offsets.count))!
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for (p, o) in offsets { rd_kafka_topic_partition_list_add(list, topic, p).pointee.offset = o }
+        let (_, err) = retrying { () -> (Bool?, rd_kafka_resp_err_t) in (true, rd_kafka_commit(handle, list, 0)) }
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw requestError(err, what: "commit the end offsets for group \(groupId)", topic: topic)
+        }
+        for e in UnsafeBufferPointer(start: list.pointee.elems, count: Int(list.pointee.cnt))
+        where e.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            throw requestError(e.err, what: "commit the end offset for group \(groupId)", topic: topic, partition: e.partition)
+        }
+    }
+
+    func assign(topic: String, offsets: [(partition: Int32, offset: Int64)]) throws {
+        let list = rd_kafka_topic_partition_list_new(Int32(max(offsets.count, 1)))!
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for (p, o) in offsets { rd_kafka_topic_partition_list_add(list, topic, p).pointee.offset = o }
+        // A partition paused by an earlier read of this handle stays paused across assignments.
+        _ = rd_kafka_resume_partitions(handle, list)
+        let err = rd_kafka_assign(handle, list)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw requestError(err, what: "assign the planned partitions", topic: topic)
+        }
+    }
+
+    func unassign() {
+        _ = rd_kafka_assign(handle, nil)
+    }
+
+    func pause(topic: String, partition: Int32) {
+        let list = rd_kafka_topic_partition_list_new(1)!
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        rd_kafka_topic_partition_list_add(list, topic, partition)
+        _ = rd_kafka_pause_partitions(handle, list)
+    }
+}

@@ -1,0 +1,268 @@
+import CRdKafka
+import SluiceCore
+
+/// How a read ends and what it delivers.
+public struct ReadOptions: Sendable, Hashable {
+    public var completion: CompletionPolicy
+    /// Drop (and count) records whose timestamp is at or after the window end.
+    public var skipExceedRecord: Bool
+    /// The most records handed to the caller at once.
+    public var maxBatchSize: Int
+    /// How long a partition that has not reached its planned end may go without a record or an
+    /// end-of-log event before the read fails (brokers down, a partition without a leader). Measured
+    /// on the clock passed to `read`.
+    public var stallTimeout: Duration
+    /// Applied when part of the plan was deleted by retention before the read starts.
+    public var autoOffsetReset: AutoOffsetReset
+    /// Fail when the topic has more partitions than when the plan was made (the window's records in
+    /// the new partitions would be missed). Set to false when replaying an old plan on purpose.
+    public var failOnNewPartitions: Bool
+
+    public init(completion: CompletionPolicy = .endOffset, skipExceedRecord: Bool = false,
+                maxBatchSize: Int = 10_000, stallTimeout: Duration = .seconds(120),
+                autoOffsetReset: AutoOffsetReset = .none, failOnNewPartitions: Bool = true) {
+        self.completion = completion
+        self.skipExceedRecord = skipExceedRecord
+        self.maxBatchSize = max(1, maxBatchSize)
+        self.stallTimeout = stallTimeout
+        self.autoOffsetReset = autoOffsetReset
+        self.failOnNewPartitions = failOnNewPartitions
+    }
+}
+
+/// What one consume step found (handed from the client's queue to the reading task).
+struct StepResult: Sendable {
+    /// Records to deliver (may be empty).
+    var buffer: MessageBuffer
+    /// A record (delivered or skipped) arrived.
+    var sawRecord: Bool
+    /// A not-finished partition made progress (a record or an end-of-log event).
+    var progressed: Bool
+    /// Every partition reached its planned end.
+    var plannedEndReached: Bool
+    /// Every partition is at the end of its log (for `alsoStopAtLatest`).
+    var allAtLogEnd: Bool
+}
+
+/// The state of one read; used only on the client's queue.
+final class ReadSession: @unchecked Sendable {
+    struct PartitionState {
+        var partition: Int32
+        var from: Int64
+        var to: Int64
+        var position: Int64
+        var reachedEnd: Bool
+        var atLogEnd = false
+        var stats: PartitionReadStats
+    }
+
+    let client: RdKafkaClient
+    let plan: WindowPlan
+    let options: ReadOptions
+    let idle: Bool
+    let queue: OpaquePointer
+    let buffer: MessageBuffer
+    var states: [PartitionState]
+    /// partition id → index in `states`, −1 when not planned.
+    var slot: [Int]
+    var remaining: Int
+
+    init(client: RdKafkaClient, plan: WindowPlan, options: ReadOptions) throws {
+        self.client = client
+        self.plan = plan
+        self.options = options
+        if case .idle = options.completion { idle = true } else { idle = false }
+        guard let q = rd_kafka_queue_get_consumer(client.handle) else {
+            throw SluiceError(.kafka, "the Kafka consumer has no queue")
+        }
+        queue = q
+        buffer = MessageBuffer(capacity: options.maxBatchSize)
+        states = plan.partitions.map {
+            PartitionState(partition: $0.partition, from: $0.fromOffset, to: $0.toOffset,
+                           position: $0.fromOffset, reachedEnd: $0.isEmpty,
+                           stats: PartitionReadStats(partition: $0.partition, position: $0.fromOffset))
+        }
+        let maxId = Int(plan.partitions.map(\.partition).max() ?? 0)
+        slot = Array(repeating: -1, count: maxId + 1)
+        for (i, s) in states.enumerated() { slot[Int(s.partition)] = i }
+        remaining = states.filter { !$0.reachedEnd }.count
+    }
+
+    deinit {
+        buffer.release()
+        rd_kafka_queue_destroy(queue)
+    }
+
+    /// Assigns the partitions that have something to read (all of them under `idle`).
+    func start() throws {
+        let toAssign = states.filter { idle || !$0.reachedEnd }.map { (partition: $0.partition, offset: $0.from) }
+        if !toAssign.isEmpty { try client.assign(topic: plan.topic, offsets: toAssign) }
+    }
+
+    func stop() {
+        buffer.release()
+        client.unassign()
+    }
+
+    private func markReachedEnd(_ i: Int) {
+        guard !states[i].reachedEnd else { return }
+        states[i].reachedEnd = true
+        remaining -= 1
+        if !idle { client.pause(topic: plan.topic, partition: states[i].partition) }
+    }
+
+    /// Consumes up to one batch (waiting at most `timeoutMs`), filters it to the plan and counts it.
+    func step(timeoutMs: Int32) throws -> StepResult {
+        buffer.release()
+        let n = rd_kafka_consume_batch_queue(queue, Int32(timeoutMs), buffer.messages, buffer.capacity)
+        if n < 0 {
+            throw SluiceError(.kafka, "reading topic \(plan.topic) from \(client.bootstrap) failed: \(client.describe(rd_kafka_last_error()))")
+        }
+        let startMillis = plan.startMillis, endMillis = plan.endMillis
+        let byTime = plan.isByTime
+        let skipExceed = options.skipExceedRecord
+        var kept = 0
+        var sawRecord = false
+        var progressed = false
+        var failure: SluiceError?
+        for i in 0..<Int(n) {
+            let m = buffer.messages[i].unsafelyUnwrapped
+            buffer.messages[i] = nil
+            if failure != nil { rd_kafka_message_destroy(m); continue }
+            let p = m.pointee.partition
+            let idx = (p >= 0 && Int(p) < slot.count) ? slot[Int(p)] : -1
+            let err = m.pointee.err
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                if err == RD_KAFKA_RESP_ERR__PARTITION_EOF, idx >= 0 {
+                    let off = m.pointee.offset
+                    if off > states[idx].position { states[idx].position = off }
+                    states[idx].atLogEnd = true
+                    if !states[idx].reachedEnd { progressed = true }
+                    if off >= states[idx].to { markReachedEnd(idx) }
+                } else {
+                    failure = consumeError(m, index: idx)
+                }
+                rd_kafka_message_destroy(m)
+                continue
+            }
+            guard idx >= 0 else { rd_kafka_message_destroy(m); continue }
+            let off = m.pointee.offset
+            if off < states[idx].position || (!idle && states[idx].reachedEnd) {
+                rd_kafka_message_destroy(m)
+                continue
+            }
+            if !idle && off >= states[idx].to {
+                states[idx].position = states[idx].to
+                progressed = true
+                markReachedEnd(idx)
+                rd_kafka_message_destroy(m)
+                continue
+            }
+            sawRecord = true
+            progressed = true
+            let ts = rd_kafka_message_timestamp(m, nil)
+            if byTime && ts < 0 {
+                failure = SluiceError(.kafka,
+                    "topic \(plan.topic) partition \(p) offset \(off) has no timestamp, but the window is by time",
+                    hint: "time windows need a broker ≥ 0.10 with message format ≥ 0.10 (log.message.format.version) and timestamps on the records; use begin/end offsets for this topic otherwise")
+                rd_kafka_message_destroy(m)
+                continue
+            }
+            states[idx].position = off + 1
+            states[idx].atLogEnd = false
+            if let s = startMillis, ts < s { states[idx].stats.late += 1 }
+            var skip = false
+            if let e = endMillis, ts >= e {
+                states[idx].stats.exceeding += 1
+                if skipExceed { states[idx].stats.skipped += 1; skip = true }
+            }
+            if states[idx].position >= states[idx].to { markReachedEnd(idx) }
+            if skip {
+                rd_kafka_message_destroy(m)
+            } else {
+                states[idx].stats.delivered += 1
+                buffer.messages[kept] = m
+                kept += 1
+            }
+        }
+        buffer.count = kept
+        if let failure {
+            buffer.release()
+            throw failure
+        }
+        return StepResult(buffer: buffer, sawRecord: sawRecord, progressed: progressed,
+                          plannedEndReached: remaining == 0,
+                          allAtLogEnd: states.allSatisfy(\.atLogEnd))
+    }
+
+    /// The error for a consumer error message; nil for errors librdkafka recovers from by itself.
+    private func consumeError(_ m: UnsafeMutablePointer<rd_kafka_message_t>, index idx: Int) -> SluiceError? {
+        let err = m.pointee.err
+        let p = m.pointee.partition
+        let position = idx >= 0 ? states[idx].position : m.pointee.offset
+        let reason = rd_kafka_message_errstr(m).map { String(cString: $0) } ?? client.describe(err)
+        switch err {
+        case RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET, RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE:
+            var detail = ""
+            if let w = try? client.watermarks(topic: plan.topic, partition: p) {
+                detail = idx >= 0 && position < w.low
+                    ? ": offsets \(position)..<\(min(w.low, states[idx].to)) were deleted by retention (the log now starts at \(w.low))"
+                    : " (the log now holds \(w.low)..<\(w.high))"
+            }
+            return SluiceError(.kafka, "topic \(plan.topic) partition \(p): offset \(position) is no longer in the log\(detail)",
+                               hint: "the data of this window is gone from Kafka; rerun with autoOffsetReset: earliest to read what is retained")
+        case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC, RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION,
+             RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED, RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED,
+             RD_KAFKA_RESP_ERR__AUTHENTICATION, RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED, RD_KAFKA_RESP_ERR__FATAL:
+            let e = client.requestError(err, what: "read", topic: plan.topic, partition: p >= 0 ? p : nil)
+            return SluiceError(.kafka, "\(e.message) (stopped at offset \(position)): \(reason)", hint: e.hint)
+        default:
+            // Transport errors, leader changes and the like: librdkafka retries; a stall fails the read.
+            client.events.error(err, "partition \(p): \(reason)")
+            return nil
+        }
+    }
+
+    /// Explains why unfinished partitions make no progress.
+    func stallError(after: Duration) -> SluiceError {
+        let stuck = states.filter { !$0.reachedEnd }
+        var lines: [String] = []
+        for s in stuck {
+            do {
+                let w = try client.cachedWatermarks(topic: plan.topic, partition: s.partition)
+                    ?? client.watermarks(topic: plan.topic, partition: s.partition)
+                if w.high < s.to {
+                    return SluiceError(.kafka,
+                        "topic \(plan.topic) partition \(s.partition): the log ends at \(w.high), before the planned end \(s.to) (read up to \(s.position))",
+                        hint: "the topic was truncated or recreated since the window was planned; plan the instance again")
+                }
+                lines.append("partition \(s.partition) at offset \(s.position) of \(s.to)")
+            } catch let e as SluiceError {
+                return SluiceError(.kafka, "reading topic \(plan.topic) partition \(s.partition) stopped at offset \(s.position) (planned end \(s.to)): \(e.message)",
+                                   hint: e.hint)
+            } catch {
+                lines.append("partition \(s.partition) at offset \(s.position) of \(s.to)")
+            }
+        }
+        let last = client.events.lastError.map { "; last error: \($0)" } ?? ""
+        return SluiceError(.kafka,
+            "reading topic \(plan.topic) from \(client.bootstrap) made no progress for \(after): \(lines.joined(separator: ", "))\(last)",
+            hint: "check the brokers' health and the partitions' leaders; the instance can be rerun")
+    }
+
+    func summary() -> ReadSummary {
+        var out = plan
+        var stats: [PartitionReadStats] = []
+        for (i, s) in states.enumerated() {
+            var st = s.stats
+            if idle {
+                st.position = max(s.position, s.from)
+                out.partitions[i].toOffset = max(s.to, st.position)
+            } else {
+                st.position = min(max(s.position, s.from), s.to)
+            }
+            stats.append(st)
+        }
+        return ReadSummary(plan: out, partitions: stats)
+    }
+}
