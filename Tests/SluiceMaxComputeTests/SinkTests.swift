@@ -275,6 +275,21 @@ func makeSink(_ client: MaxComputeClient, mode: WriteMode = .overwrite, compress
         #expect(server.requests.filter { $0.hasPrefix("POST /projects/proj/tables/events?uploadid=") }.count == 2)
     }
 
+    @Test func overwritingWithNoRowsEmptiesThePartitionAppendingNoneKeepsIt() async throws {
+        let server = try await startServer()
+        defer { Task { await server.shutdown() } }
+        let ds = try PartitionSpec(parsing: "ds=1")
+        server.setRows("events", "ds=1", eventRows(0..<3, tag: "old"))
+        let sink = makeSink(makeClient(server))
+        let append = try await sink.open(partition: ds, mode: .append, columns: eventColumns, provenance: provenance)
+        #expect(try await append.commit() == CommitResult(rowsWritten: 0))
+        #expect(server.rows("events", "ds=1") == eventRows(0..<3, tag: "old"))
+        let overwrite = try await sink.open(partition: ds, mode: .overwrite, columns: eventColumns, provenance: provenance)
+        try await overwrite.write(batch([]))
+        #expect(try await overwrite.commit() == CommitResult(rowsWritten: 0))
+        #expect(server.rows("events", "ds=1") == [])
+    }
+
     @Test func connectionErrorsAreRetriedThenReported() async throws {
         let server = try await MaxComputeTestServer.start()
         let endpoint = server.serviceEndpoint
