@@ -45,6 +45,7 @@ final class MaxComputeTestServer: Sendable {
         var sessionCreateFailures = 0
         var signatureFailures: [String] = []
         var requests: [String] = []
+        var signed: [(method: String, uri: String, headers: [(String, String)])] = []
         var sql: [String] = []
         var blockUploads: [Int: Int] = [:]
         var lostBlocks: Set<Int> = []
@@ -121,6 +122,8 @@ final class MaxComputeTestServer: Sendable {
     func failSessionCreate(times: Int) { state.withLockedValue { $0.sessionCreateFailures = times } }
     var signatureFailures: [String] { state.withLockedValue { $0.signatureFailures } }
     var requests: [String] { state.withLockedValue { $0.requests } }
+    /// Every request as received: method, target, headers.
+    var signedRequests: [(method: String, uri: String, headers: [(String, String)])] { state.withLockedValue { $0.signed } }
     var sqlStatements: [String] { state.withLockedValue { $0.sql } }
     func blockUploads(_ id: Int) -> Int { state.withLockedValue { $0.blockUploads[id] ?? 0 } }
     func sessionStatuses() -> [String] { state.withLockedValue { $0.sessions.values.map(\.status) } }
@@ -175,7 +178,10 @@ final class MaxComputeTestServer: Sendable {
             return (Self.decode(String(kv[0])), kv.count > 1 ? Self.decode(String(kv[1])) : "")
         }
         let request = Request(method: method, path: String(parts[0]), query: query, rawQuery: rawQuery, headers: headers, body: body)
-        state.withLockedValue { $0.requests.append("\(method) \(uri)") }
+        state.withLockedValue {
+            $0.requests.append("\(method) \(uri)")
+            $0.signed.append((method, uri, headers.map { ($0.name, $0.value) }))
+        }
         let service = request.path.hasPrefix("/api/")
         let relative = service ? String(request.path.dropFirst(4)) : request.path
         if let problem = verifySignature(request, relativePath: relative) {
