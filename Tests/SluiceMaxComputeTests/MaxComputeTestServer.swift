@@ -50,6 +50,8 @@ final class MaxComputeTestServer: Sendable {
         var blockUploads: [Int: Int] = [:]
         var lostBlocks: Set<Int> = []
         var uploadHeaders: [HTTPHeaders] = []
+        /// Sluice always sends `curr_project`; pyodps does not on every request.
+        var requireCurrProject = true
     }
 
     let project: String
@@ -112,6 +114,7 @@ final class MaxComputeTestServer: Sendable {
         state.withLockedValue { $0.tables[table]?.partitions[partition] = rows }
     }
 
+    func acceptMissingCurrProject() { state.withLockedValue { $0.requireCurrProject = false } }
     func failBlockUpload(_ blockId: Int, times: Int = 1) { state.withLockedValue { $0.blockFailures[blockId] = times } }
     /// The block is acknowledged but not stored (the session's block list will lack it).
     func loseBlock(_ blockId: Int) { state.withLockedValue { _ = $0.lostBlocks.insert(blockId) } }
@@ -189,7 +192,8 @@ final class MaxComputeTestServer: Sendable {
             return service ? .xmlError(401, "SignatureNotMatch", "signature mismatch: \(problem)")
                 : .jsonError(401, "SignatureNotMatch", "signature mismatch: \(problem)")
         }
-        guard request.param("curr_project") == project else {
+        let strict = state.withLockedValue { $0.requireCurrProject }
+        guard request.param("curr_project") == project || (!strict && request.param("curr_project") == nil) else {
             return .xmlError(400, "InvalidParameter", "curr_project missing or wrong")
         }
         let segments = relative.split(separator: "/").map { Self.decode(String($0)) }
@@ -287,6 +291,12 @@ final class MaxComputeTestServer: Sendable {
                 }
                 if r.has("result") {
                     return .xml("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Instance><Tasks><Task Type=\"SQL\"><Name>AnonymousSQLTask</Name><Result Transform=\"false\" Format=\"text\"><![CDATA[\(inst.result)]]></Result></Task></Tasks></Instance>")
+                }
+                if r.query.allSatisfy({ $0.0 == "curr_project" || $0.0 == "instancestatus" }) {
+                    let running = inst.pollsBeforeDone > 0
+                    inst.pollsBeforeDone -= 1
+                    s.instances[rest[1]] = inst
+                    return .xml("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Instance><Name>\(rest[1])</Name><Status>\(running ? "Running" : "Terminated")</Status></Instance>")
                 }
                 return .xmlError(400, "InvalidParameter", "unsupported instance request")
             }

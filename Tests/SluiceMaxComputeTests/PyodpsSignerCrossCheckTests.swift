@@ -41,3 +41,22 @@ import Testing
         #expect(server.signatureFailures == [])
     }
 }
+
+@Suite(.timeLimit(.minutes(2))) struct PyodpsClientAgainstTestServerTests {
+    /// The test server is itself checked against the official SDK: pyodps's TableTunnel uploads two
+    /// blocks (one deflated) with overwrite and commits them, then runs SQL through the instances API.
+    @Test func pyodpsUploadsThroughTheTestServer() async throws {
+        let server = try await startServer()
+        defer { Task { await server.shutdown() } }
+        server.setRows("events", "ds=py", eventRows(0..<5, tag: "old"))
+        server.acceptMissingCurrProject()
+        let (status, out, err) = try await runProcess(findPython(), [resourcePath("pyodps_upload.py"), server.serviceEndpoint,
+                                                                      server.tunnelEndpoint, server.accessKeyId,
+                                                                      server.accessKeySecret])
+        try #require(status == 0, "\(err)\nlast requests: \(server.requests.suffix(3))")
+        #expect(out.hasPrefix("ok\nk,v,ts,ds\npy-0,0,\\N,py\npy-1,1,\\N,py\npy-2,2,\\N,py\n"), "\(out)")
+        #expect(server.rows("events", "ds=fromsql") == [])
+        #expect(server.rows("events", "ds=py") == (0..<3).map { [.string("py-\($0)"), .int(Int64($0)), .null] })
+        #expect(server.signatureFailures == [])
+    }
+}
