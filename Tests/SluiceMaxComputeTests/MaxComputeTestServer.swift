@@ -287,7 +287,7 @@ final class MaxComputeTestServer: Sendable {
                     let running = inst.pollsBeforeDone > 0
                     inst.pollsBeforeDone -= 1
                     s.instances[rest[1]] = inst
-                    return .xml("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Instance><Status>\(running ? "Running" : "Terminated")</Status><Tasks><Task Type=\"SQL\"><Name>AnonymousSQLTask</Name><Status>\(running ? "Running" : inst.status)</Status></Task></Tasks></Instance>")
+                    return .xml("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Instance><Status>\(running ? "Running" : "Terminated")</Status><Tasks><Task Type=\"SQL\"><Name>AnonymousSQLTask</Name><Status>\(running ? "Running" : inst.status == "Failed" ? "FAILED" : inst.status)</Status></Task></Tasks></Instance>")
                 }
                 if r.has("result") {
                     return .xml("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Instance><Tasks><Task Type=\"SQL\"><Name>AnonymousSQLTask</Name><Result Transform=\"false\" Format=\"text\"><![CDATA[\(inst.result)]]></Result></Task></Tasks></Instance>")
