@@ -236,17 +236,18 @@ public final class MaxComputeClient: Sendable {
             let s = try await send(.GET, service: true, path: instance, query: [("taskstatus", nil)],
                                    operation: "polling SQL instance \(id)")
             let text = String(decoding: s.body, as: UTF8.self)
-            status = MiniXML.text(of: "Status", in: MiniXML.text(of: "Task", in: text) ?? "") ?? ""
-            let instanceStatus = MiniXML.text(of: "Status", in: text) ?? ""
-            if ["Success", "Failed", "Cancelled"].contains(status) { break }
-            if instanceStatus == "Terminated" && status.isEmpty { status = "Failed"; break }
+            // Task status case varies between service versions (pyodps upper-cases it too).
+            status = (MiniXML.text(of: "Status", in: MiniXML.text(of: "Task", in: text) ?? "") ?? "").uppercased()
+            let instanceStatus = (MiniXML.text(of: "Status", in: text) ?? "").uppercased()
+            if ["SUCCESS", "FAILED", "CANCELLED"].contains(status) { break }
+            if instanceStatus == "TERMINATED" && status.isEmpty { status = "FAILED"; break }
             polls += 1
             try await sleep(polls < 10 ? pollInterval : pollInterval * 4)
         }
         let result = try await send(.GET, service: true, path: instance, query: [("result", nil)],
                                     operation: "reading the result of SQL instance \(id)")
         let text = MiniXML.text(of: "Result", in: String(decoding: result.body, as: UTF8.self)) ?? ""
-        guard status == "Success" else {
+        guard status == "SUCCESS" else {
             throw SluiceError(.destination, "MaxCompute SQL \(status.lowercased()) (instance \(id)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         return text

@@ -31,6 +31,22 @@ public final class MaxComputeSink: Sink {
                   settings: settings)
     }
 
+    /// `CREATE TABLE IF NOT EXISTS …` for the destination table (`sluice ddl`).
+    public func createTableDDL(columns: [ColumnSpec], partitionKeys: [String]) -> String {
+        MaxComputeClient.createTableDDL(project: client.config.project, schema: client.config.schema,
+                                        table: destination.table, columns: columns, partitionKeys: partitionKeys)
+    }
+
+    /// Creates the destination table if it does not exist (`sluice ddl --apply`).
+    public func createTable(columns: [ColumnSpec], partitionKeys: [String]) async throws {
+        try await client.createTable(destination.table, columns: columns, partitionKeys: partitionKeys)
+    }
+
+    /// Runs one SQL statement in the destination project; returns the result CSV (`sluice sql`).
+    public func runSQL(_ sql: String) async throws -> String {
+        try await client.runSQL(sql)
+    }
+
     private var tableName: String {
         let p = client.config.project
         return client.config.schema.map { "\(p).\($0).\(destination.table)" } ?? "\(p).\(destination.table)"

@@ -45,10 +45,13 @@ final class MaxComputeTestServer: Sendable {
         var sessionCreateFailures = 0
         var signatureFailures: [String] = []
         var requests: [String] = []
+        var signed: [(method: String, uri: String, headers: [(String, String)])] = []
         var sql: [String] = []
         var blockUploads: [Int: Int] = [:]
         var lostBlocks: Set<Int> = []
         var uploadHeaders: [HTTPHeaders] = []
+        /// Sluice always sends `curr_project`; pyodps does not on every request.
+        var requireCurrProject = true
     }
 
     let project: String
@@ -111,6 +114,7 @@ final class MaxComputeTestServer: Sendable {
         state.withLockedValue { $0.tables[table]?.partitions[partition] = rows }
     }
 
+    func acceptMissingCurrProject() { state.withLockedValue { $0.requireCurrProject = false } }
     func failBlockUpload(_ blockId: Int, times: Int = 1) { state.withLockedValue { $0.blockFailures[blockId] = times } }
     /// The block is acknowledged but not stored (the session's block list will lack it).
     func loseBlock(_ blockId: Int) { state.withLockedValue { _ = $0.lostBlocks.insert(blockId) } }
@@ -121,6 +125,8 @@ final class MaxComputeTestServer: Sendable {
     func failSessionCreate(times: Int) { state.withLockedValue { $0.sessionCreateFailures = times } }
     var signatureFailures: [String] { state.withLockedValue { $0.signatureFailures } }
     var requests: [String] { state.withLockedValue { $0.requests } }
+    /// Every request as received: method, target, headers.
+    var signedRequests: [(method: String, uri: String, headers: [(String, String)])] { state.withLockedValue { $0.signed } }
     var sqlStatements: [String] { state.withLockedValue { $0.sql } }
     func blockUploads(_ id: Int) -> Int { state.withLockedValue { $0.blockUploads[id] ?? 0 } }
     func sessionStatuses() -> [String] { state.withLockedValue { $0.sessions.values.map(\.status) } }
@@ -175,7 +181,10 @@ final class MaxComputeTestServer: Sendable {
             return (Self.decode(String(kv[0])), kv.count > 1 ? Self.decode(String(kv[1])) : "")
         }
         let request = Request(method: method, path: String(parts[0]), query: query, rawQuery: rawQuery, headers: headers, body: body)
-        state.withLockedValue { $0.requests.append("\(method) \(uri)") }
+        state.withLockedValue {
+            $0.requests.append("\(method) \(uri)")
+            $0.signed.append((method, uri, headers.map { ($0.name, $0.value) }))
+        }
         let service = request.path.hasPrefix("/api/")
         let relative = service ? String(request.path.dropFirst(4)) : request.path
         if let problem = verifySignature(request, relativePath: relative) {
@@ -183,7 +192,8 @@ final class MaxComputeTestServer: Sendable {
             return service ? .xmlError(401, "SignatureNotMatch", "signature mismatch: \(problem)")
                 : .jsonError(401, "SignatureNotMatch", "signature mismatch: \(problem)")
         }
-        guard request.param("curr_project") == project else {
+        let strict = state.withLockedValue { $0.requireCurrProject }
+        guard request.param("curr_project") == project || (!strict && request.param("curr_project") == nil) else {
             return .xmlError(400, "InvalidParameter", "curr_project missing or wrong")
         }
         let segments = relative.split(separator: "/").map { Self.decode(String($0)) }
@@ -277,10 +287,16 @@ final class MaxComputeTestServer: Sendable {
                     let running = inst.pollsBeforeDone > 0
                     inst.pollsBeforeDone -= 1
                     s.instances[rest[1]] = inst
-                    return .xml("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Instance><Status>\(running ? "Running" : "Terminated")</Status><Tasks><Task Type=\"SQL\"><Name>AnonymousSQLTask</Name><Status>\(running ? "Running" : inst.status)</Status></Task></Tasks></Instance>")
+                    return .xml("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Instance><Status>\(running ? "Running" : "Terminated")</Status><Tasks><Task Type=\"SQL\"><Name>AnonymousSQLTask</Name><Status>\(running ? "Running" : inst.status == "Failed" ? "FAILED" : inst.status)</Status></Task></Tasks></Instance>")
                 }
                 if r.has("result") {
                     return .xml("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Instance><Tasks><Task Type=\"SQL\"><Name>AnonymousSQLTask</Name><Result Transform=\"false\" Format=\"text\"><![CDATA[\(inst.result)]]></Result></Task></Tasks></Instance>")
+                }
+                if r.query.allSatisfy({ $0.0 == "curr_project" || $0.0 == "instancestatus" }) {
+                    let running = inst.pollsBeforeDone > 0
+                    inst.pollsBeforeDone -= 1
+                    s.instances[rest[1]] = inst
+                    return .xml("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Instance><Name>\(rest[1])</Name><Status>\(running ? "Running" : "Terminated")</Status></Instance>")
                 }
                 return .xmlError(400, "InvalidParameter", "unsupported instance request")
             }

@@ -183,7 +183,9 @@ func makeSink(_ client: MaxComputeClient, mode: WriteMode = .overwrite, compress
                        ColumnSpec(name: "at", type: .timestamp, nullable: false)]
         let ddl = MaxComputeClient.createTableDDL(project: "proj", table: "fresh", columns: columns, partitionKeys: ["ds", "hh"])
         #expect(ddl == "CREATE TABLE IF NOT EXISTS proj.`fresh` (`k` STRING, `amount` DECIMAL(18,2), `at` TIMESTAMP NOT NULL) PARTITIONED BY (`ds` STRING, `hh` STRING);")
-        try await client.createTable("fresh", columns: columns, partitionKeys: ["ds"])
+        #expect(sink.createTableDDL(columns: columns, partitionKeys: ["ds"]).hasPrefix("CREATE TABLE IF NOT EXISTS proj.`fresh` ("))
+        try await sink.createTable(columns: columns, partitionKeys: ["ds"])
+        try await client.createTable("fresh", columns: columns, partitionKeys: ["ds"])  // exists: no error
         try await sink.prepare(columns: columns, partitionKeys: ["ds"])
         #expect(try await sink.tableColumns() == columns)
         let schema = try #require(try await client.tableSchema("fresh"))
@@ -273,6 +275,21 @@ func makeSink(_ client: MaxComputeClient, mode: WriteMode = .overwrite, compress
         #expect(server.rows("events", "ds=1") == eventRows(0..<4, tag: "n"))
         // The retried commit was refused (the session was closed), then the status showed it done.
         #expect(server.requests.filter { $0.hasPrefix("POST /projects/proj/tables/events?uploadid=") }.count == 2)
+    }
+
+    @Test func overwritingWithNoRowsEmptiesThePartitionAppendingNoneKeepsIt() async throws {
+        let server = try await startServer()
+        defer { Task { await server.shutdown() } }
+        let ds = try PartitionSpec(parsing: "ds=1")
+        server.setRows("events", "ds=1", eventRows(0..<3, tag: "old"))
+        let sink = makeSink(makeClient(server))
+        let append = try await sink.open(partition: ds, mode: .append, columns: eventColumns, provenance: provenance)
+        #expect(try await append.commit() == CommitResult(rowsWritten: 0))
+        #expect(server.rows("events", "ds=1") == eventRows(0..<3, tag: "old"))
+        let overwrite = try await sink.open(partition: ds, mode: .overwrite, columns: eventColumns, provenance: provenance)
+        try await overwrite.write(batch([]))
+        #expect(try await overwrite.commit() == CommitResult(rowsWritten: 0))
+        #expect(server.rows("events", "ds=1") == [])
     }
 
     @Test func connectionErrorsAreRetriedThenReported() async throws {

@@ -50,6 +50,7 @@ public struct TunnelBlockBuilder: Sendable {
     private mutating func close() -> EncodedBlock {
         let rows = encoder.recordCount
         encoder.finish(into: &buffer)
-        return EncodedBlock(bytes: buffer.take(), rows: rows)
+        // The block gets an exact-size copy; the buffer (up to twice the block size) is reused.
+        return EncodedBlock(bytes: buffer.copyOut(), rows: rows)
     }
 }

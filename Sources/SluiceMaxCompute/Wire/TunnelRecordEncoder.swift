@@ -329,6 +329,12 @@ public struct WireBuffer: Sendable {
         }
     }
 
+    /// A copy of the output, exactly sized; the buffer is emptied but keeps its memory for reuse.
+    public mutating func copyOut() -> [UInt8] {
+        defer { length = 0 }
+        return Array(storage[0..<length])
+    }
+
     /// The output, leaving the buffer empty.
     public mutating func take() -> [UInt8] {
         var out: [UInt8] = []
