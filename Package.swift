@@ -94,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "SluiceCore", "SluiceRuntime", "SluiceDevKafka",
+                "SluiceCore", "SluiceRuntime", "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceMaxCompute",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -104,9 +104,12 @@ let package = Package(
             dependencies: ["SluiceCore"],
             path: "Benchmarks/scheduling",
             exclude: ["run.sh"]
+        ),
         // Field-program throughput benchmark (not part of the tests):
         // swift build -c release --product sluice-bench-mapping && .build/release/sluice-bench-mapping
+        .executableTarget(
             name: "sluice-bench-mapping",
+            dependencies: ["SluiceCore"],
             path: "Benchmarks/mapping/Sources"
         ),
         .testTarget(

@@ -180,7 +180,3 @@ private final class DeliveryState: @unchecked Sendable {
     }
 }
 
-/// The text of a NUL-terminated C buffer.
-private func cString(_ buffer: [CChar]) -> String {
-    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}

@@ -60,13 +60,14 @@ struct Demo: AsyncParsableCommand {
         let data = DemoData(dayStartMillis: dayStart, count: events)
         let producer = try KafkaProducer(bootstrapServers: servers)
         try await producer.perform { p in
-            for e in data.events {
-                try p.send(topic: "events", key: e.key, value: e.value, headers: e.headers, timestamp: e.timestamp)
+            for (i, e) in data.events.enumerated() {
+                try p.send(topic: "events", partition: Int32(i % 3), key: e.key, value: e.value, headers: e.headers,
+                           timestamp: e.timestamp)
             }
             try p.flush()
         }
         let late = data.events.filter(\.isLate).count
-        print("produced \(data.events.count) events over \(date) (Asia/Shanghai), \(late) of them late and out of order")
+        print("produced \(data.events.count) events over \(date) (Asia/Shanghai), \(late) of them out of order (produced 20–80 minutes after their timestamp)")
 
         let jobPath = (dir as NSString).appendingPathComponent("events_hourly.yaml")
         try Self.job(servers: servers).write(toFile: jobPath, atomically: true, encoding: .utf8)

@@ -3,6 +3,7 @@ import SluiceCore
 import SluiceDevKafka
 import SluiceKafka
 import SluiceRuntime
+import SluiceWarehouse
 
 /// Shared pieces of the end-to-end tests: a broker per test, a temp directory, produced records,
 /// job files, and the `sluice` binary.
@@ -92,10 +93,10 @@ struct Harness {
 
     /// Rows of the warehouse table, as (ds, partition, offset, id) tuples.
     func rows(_ where: String = "1=1") async throws -> [[String]] {
-        let warehouse = SluiceWarehouse.Warehouse(path: path("warehouse.db"))
-        var csv = ""
-        try await warehouse.query("SELECT ds, p, o, id FROM t WHERE \(`where`) ORDER BY p, o", format: .csv) { csv += $0 }
-        return csv.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let warehouse = Warehouse(path: path("warehouse.db"))
+        let out = TextCollector()
+        try await warehouse.query("SELECT ds, p, o, id FROM t WHERE \(`where`) ORDER BY p, o", format: .csv) { out.append($0) }
+        return out.text.split(whereSeparator: \.isNewline).dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
     }
 }
 
@@ -124,8 +125,8 @@ enum SluiceBinary {
         p.arguments = arguments
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-out-\(UUID().uuidString)")
         let err = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-err-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: out); try? FileManager.default.removeItem(at: err) }
         p.standardOutput = try FileHandle(forWritingTo: out)
         p.standardError = try FileHandle(forWritingTo: err)
@@ -136,4 +137,12 @@ enum SluiceBinary {
         return (status, (try? String(contentsOf: out, encoding: .utf8)) ?? "",
                 (try? String(contentsOf: err, encoding: .utf8)) ?? "")
     }
+}
+
+/// Collects text emitted from another thread.
+final class TextCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var buffer = ""
+    func append(_ s: String) { lock.lock(); buffer += s; lock.unlock() }
+    var text: String { lock.lock(); defer { lock.unlock() }; return buffer }
 }

@@ -136,7 +136,7 @@ import SluiceRuntime
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
         let job = try h.writeHourlyJob(servers: "127.0.0.1:1")
-        let r = try await SluiceBinary.run(["run", job, "--at", "2022-11-22 01:05:00"])
+        let r = try await SluiceBinary.run(["run", job, "--at", "2022-11-22 01:05:00", "--create-table"])
         #expect(r.status == 1)
         #expect(r.stderr.contains("127.0.0.1:1"))
     }

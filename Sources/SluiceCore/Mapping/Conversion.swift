@@ -403,7 +403,7 @@ struct Converter {
         }
     }
 
-    static func civil(_ b: UnsafeRawBufferPointer, _ pattern: DateTimePattern?) -> CivilDateTime? {
+    static func civil(_ b: UnsafeRawBufferPointer, _ pattern: DateTimePattern?) -> ParsedDateTime? {
         let t = pattern.map { DateTimeParsing.parse(b, pattern: $0) } ?? DateTimeParsing.parseAuto(b)
         guard let t, DateTimeParsing.valid(t) else { return nil }
         return t

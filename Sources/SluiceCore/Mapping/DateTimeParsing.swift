@@ -58,7 +58,7 @@ public struct DateTimePattern: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// A civil date-time as read from text, before the zone is applied.
-struct CivilDateTime {
+struct ParsedDateTime {
     var year = 1970, month = 1, day = 1, hour = 0, minute = 0, second = 0
     var nanos = 0
     /// Seconds east of UTC when the text carried an offset or `Z`.
@@ -86,7 +86,7 @@ enum DateTimeParsing {
         }
     }
 
-    static func valid(_ t: CivilDateTime) -> Bool {
+    static func valid(_ t: ParsedDateTime) -> Bool {
         (1...9999).contains(t.year) && (1...12).contains(t.month) && t.day >= 1
             && t.day <= daysInMonth(t.year, t.month) && (0...23).contains(t.hour) && (0...59).contains(t.minute)
             && (0...59).contains(t.second)
@@ -121,8 +121,8 @@ enum DateTimeParsing {
 
     /// ISO-8601 and friends: `yyyy-MM-dd`, then optionally `T` or a space and `HH:mm[:ss[.f…]]`,
     /// then optionally `Z` or `±HH[:mm]`.
-    static func parseAuto(_ b: UnsafeRawBufferPointer) -> CivilDateTime? {
-        var t = CivilDateTime()
+    static func parseAuto(_ b: UnsafeRawBufferPointer) -> ParsedDateTime? {
+        var t = ParsedDateTime()
         var i = 0
         guard let y = digits(b, &i, 4), i < b.count, b[i] == UInt8(ascii: "-") else { return nil }
         i += 1
@@ -167,8 +167,8 @@ enum DateTimeParsing {
         return t
     }
 
-    static func parse(_ b: UnsafeRawBufferPointer, pattern: DateTimePattern) -> CivilDateTime? {
-        var t = CivilDateTime()
+    static func parse(_ b: UnsafeRawBufferPointer, pattern: DateTimePattern) -> ParsedDateTime? {
+        var t = ParsedDateTime()
         var i = 0
         for token in pattern.tokens {
             switch token {

@@ -3,6 +3,8 @@ public enum PlanBegin: Sendable, Hashable, Codable {
     case timestampMillis(Int64)
     case offset(Int64)
     case earliest
+    /// The log end (high watermark) at planning time.
+    case latest
     /// The consumer group's committed offset.
     case groupOffset
     /// A start offset per partition (`windowMode: contiguous`: the previous instance's end offsets).
@@ -16,6 +18,7 @@ public enum PlanBegin: Sendable, Hashable, Codable {
         case .time, .timestampMillis: self = .timestampMillis(try resolveMillis(bound))
         case .offset(let o): self = .offset(o)
         case .earliest: self = .earliest
+        case .latest: self = .latest
         case .groupOffset: self = .groupOffset
         }
     }
@@ -112,6 +115,7 @@ public enum WindowPlanner {
             if let o = f.startLookup, o >= 0 { from = min(o, high) } else { from = min(f.startFallback ?? high, high) }
         case .offset(let o): from = o
         case .earliest: from = low
+        case .latest: from = high
         case .offsets(let map): from = map[f.partition] ?? low
         case .groupOffset:
             guard let c = f.committedOffset, c >= 0 else {

@@ -158,6 +158,10 @@ public struct InstanceRunner: Sendable {
                 let previous = try await contiguousStart(ledger: ledger, context: context)
                 plan = try await source.plan(begin: try planBegin(resolved.begin, previous: previous), end: planEnd(resolved.end),
                                              partitions: spec.source.partitions, autoOffsetReset: spec.source.autoOffsetReset)
+                // A contiguous plan starts at offsets, but its window is still the time bounds: records
+                // before the start are counted late, at or after the end early.
+                if plan.startMillis == nil, case .instant(let ms) = resolved.begin { plan.startMillis = ms }
+                if plan.endMillis == nil, case .instant(let ms) = resolved.end { plan.endMillis = ms }
                 try await ledger.storePlan(id: instance.id, topic: plan.topic, windowMode: spec.source.windowMode,
                                            entries: plan.partitions.map {
                                                OffsetPlanEntry(partition: $0.partition, from: $0.fromOffset, to: $0.toOffset,
@@ -260,7 +264,7 @@ public struct InstanceRunner: Sendable {
         let mapped = mapping.map { m -> ColumnSpec in
             let name = m.to ?? ""
             if let c = existing?.first(where: { $0.name.lowercased() == name.lowercased() }) { return c }
-            return ColumnSpec(name: name, type: DDL.columnType(for: m, in: spec.destination))
+            return ColumnSpec(name: name, type: spec.destination.columnTypes[name] ?? TableDDL.defaultType(forSourceField: m.from))
         }
         return (existing ?? mapped, mapped)
     }

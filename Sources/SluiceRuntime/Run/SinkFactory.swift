@@ -15,8 +15,8 @@ public enum SinkFactory {
         case .discard:
             return DiscardSink()
         case .maxcompute(let connection):
-            return try MaxComputeSink(connection: connection, destination: d, settings: job.spec.settings,
-                                      secretsDirectory: job.directory, createTable: createTable)
+            _ = connection
+            return try MaxComputeSink(destination: d, settings: job.spec.settings, relativeTo: job.directory)
         case .unresolved(let name, _):
             throw SluiceError.invalid("destination data source '\(name)' is not resolved",
                                       hint: "pass --datasources FILE with an entry named \(name)")
