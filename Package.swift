@@ -64,6 +64,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Benchmarks/reader: the window reader into a counter, timed against kcat by run.sh.
+        .executableTarget(
+            name: "sluice-reader-bench",
+            dependencies: ["SluiceKafka", "SluiceCore"],
+            path: "Benchmarks/reader/ReaderBench"
+        ),
         .testTarget(
             name: "SluiceCoreTests",
             dependencies: [

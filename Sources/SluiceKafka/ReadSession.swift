@@ -30,6 +30,14 @@ public struct ReadOptions: Sendable, Hashable {
     }
 }
 
+extension ReadOptions {
+    /// The options a job's source asks for (completion, `skipExceedRecord`, `autoOffsetReset`).
+    public init(spec: KafkaSourceSpec) {
+        self.init(completion: spec.completion, skipExceedRecord: spec.skipExceedRecord,
+                  autoOffsetReset: spec.autoOffsetReset)
+    }
+}
+
 /// What one consume step found (handed from the client's queue to the reading task).
 struct StepResult: Sendable {
     /// Records to deliver (may be empty).
