@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RECORDS=10000000
-ROUNDS=3
+ROUNDS=5
 VERSION=2.2
 SIZE=200
 while [ $# -gt 0 ]; do
@@ -58,7 +58,7 @@ KCAT_COUNT="$(kcat -b "$ADDR" -C -t bench -o "s@$START" -o "e@$END" -e -q -f '%p
 [ "$KCAT_COUNT" -eq "$RECORDS" ] || { echo "kcat read $KCAT_COUNT records of the window, expected $RECORDS" >&2; exit 1; }
 
 secs() { python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$1" "$2"; }
-BEST_K=""; BEST_R=""
+: >"$WORK/rounds"
 for round in $(seq 1 "$ROUNDS"); do
   T0="$(date +%s.%N)"
   /usr/bin/env time -f "%U %S" -o "$WORK/kcat.cpu" \
@@ -72,15 +72,17 @@ for round in $(seq 1 "$ROUNDS"); do
   [ "$N" -eq "$RECORDS" ] || { echo "the reader read $N records, expected $RECORDS" >&2; exit 1; }
   printf 'round %d: wall kcat %.2f s, reader %.2f s (process start to exit), ratio %.3f; CPU kcat %.2f s, reader %.2f s\n  %s\n' \
     "$round" "$K" "$R" "$(python3 -c "print($R/$K)")" "$KCPU" "$RCPU" "$OUT"
-  BEST_K="$(python3 -c "import sys; a=sys.argv[1]; print(min(float(a), float(sys.argv[2])) if a else sys.argv[2])" "$BEST_K" "$K")"
-  BEST_R="$(python3 -c "import sys; a=sys.argv[1]; print(min(float(a), float(sys.argv[2])) if a else sys.argv[2])" "$BEST_R" "$R")"
+  echo "$K $R $KCPU $RCPU" >>"$WORK/rounds"
 done
-python3 - "$RECORDS" "$SIZE" "$BEST_K" "$BEST_R" "$VERSION" <<'PY'
-import sys
+python3 - "$RECORDS" "$SIZE" "$VERSION" "$WORK/rounds" <<'PY'
+import statistics, sys
 n, size = int(sys.argv[1]), int(sys.argv[2])
-k, r = float(sys.argv[3]), float(sys.argv[4])
-print(f"dev-kafka {sys.argv[5]}, {n:,} records of {size} bytes in 3 partitions, best of the rounds:")
-print(f"  kcat   {k:.2f} s  {n/k:,.0f} records/s")
-print(f"  reader {r:.2f} s  {n/r:,.0f} records/s")
-print(f"  reader/kcat = {r/k:.3f}  (goal <= 1.1)")
+rounds = [tuple(map(float, l.split())) for l in open(sys.argv[4]) if l.strip()]
+k = min(r[0] for r in rounds); r = min(r[1] for r in rounds)
+median = statistics.median(x[1] / x[0] for x in rounds)
+kc = statistics.median(x[2] for x in rounds); rc = statistics.median(x[3] for x in rounds)
+print(f"dev-kafka {sys.argv[3]}, {n:,} records of {size} bytes in 3 partitions, {len(rounds)} rounds:")
+print(f"  kcat   best {k:.2f} s  {n/k:,.0f} records/s   median CPU {kc:.2f} s")
+print(f"  reader best {r:.2f} s  {n/r:,.0f} records/s   median CPU {rc:.2f} s")
+print(f"  reader/kcat wall: best/best {r/k:.3f}, median of rounds {median:.3f}  (goal <= 1.1)")
 PY
