@@ -26,7 +26,7 @@ if [ -n "${SLUICE_BIN:-}" ]; then BIN="$SLUICE_BIN"; else
 fi
 WORK="$(mktemp -d)"
 BROKER_PID=""
-trap '[ -n "$BROKER_PID" ] && { kill "$BROKER_PID" 2>/dev/null; sleep 1; kill -9 "$BROKER_PID" 2>/dev/null; }; rm -rf "$WORK"' EXIT
+trap '[ -n "$BROKER_PID" ] && { kill "$BROKER_PID" 2>/dev/null; sleep 1; kill -9 "$BROKER_PID" 2>/dev/null || true; }; rm -rf "$WORK"' EXIT
 
 "$BIN" dev-kafka --port 0 --kafka-version "$VERSION" --topic bench:3 >"$WORK/ready" 2>"$WORK/broker.err" &
 BROKER_PID=$!
