@@ -63,6 +63,9 @@ public final class KafkaSource: Sendable {
                       environment: environment, secretsDirectory: secretsDirectory)
     }
 
+    /// librdkafka's recent log lines (at most 50; no secrets), for `--verbose` output and bug reports.
+    public var recentClientLogs: [String] { client.events.recentLogs }
+
     /// The topic's partition ids.
     public func partitions() async throws -> [Int32] {
         let client = client, topic = topic
