@@ -112,6 +112,12 @@ let package = Package(
             dependencies: ["SluiceCore"],
             path: "Benchmarks/mapping/Sources"
         ),
+        // Benchmarks/reader: the window reader into a counter, timed against kcat by run.sh.
+        .executableTarget(
+            name: "sluice-reader-bench",
+            dependencies: ["SluiceKafka", "SluiceCore"],
+            path: "Benchmarks/reader/ReaderBench"
+        ),
         .testTarget(
             name: "SluiceCoreTests",
             dependencies: [

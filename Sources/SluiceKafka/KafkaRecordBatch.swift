@@ -93,14 +93,17 @@ public struct KafkaRecordBatch: RecordBatch {
         return out
     }
 
+    /// Copies one record out of the batch (e.g. a dirty record to keep).
+    public func owned(at i: Int) -> OwnedRecord {
+        OwnedRecord(partition: partition(at: i), offset: offset(at: i), timestamp: timestamp(at: i),
+                    timestampType: timestampType(at: i),
+                    key: withKey(at: i) { $0.map { Array($0) } },
+                    value: withValue(at: i) { $0.map { Array($0) } },
+                    headers: headers(at: i))
+    }
+
     /// Copies the batch into owned records (for tests and for keeping records beyond the closure).
     public func owned() -> OwnedRecordBatch {
-        OwnedRecordBatch((0..<count).map { i in
-            OwnedRecord(partition: partition(at: i), offset: offset(at: i), timestamp: timestamp(at: i),
-                        timestampType: timestampType(at: i),
-                        key: withKey(at: i) { $0.map { Array($0) } },
-                        value: withValue(at: i) { $0.map { Array($0) } },
-                        headers: headers(at: i))
-        })
+        OwnedRecordBatch((0..<count).map { owned(at: $0) })
     }
 }

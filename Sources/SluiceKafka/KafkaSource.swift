@@ -1,6 +1,7 @@
 import CRdKafka
 import Foundation
 import SluiceCore
+import Synchronization
 
 /// A Kafka topic as a source of windows: plans a window, reads exactly it, and commits its end offsets
 /// to the consumer group. Wraps one librdkafka consumer whose blocking calls all run on a dedicated
@@ -25,6 +26,8 @@ public final class KafkaSource: Sendable {
     /// Remarks about the kafkaConfig (ignored Java settings); for `validate` output. No secrets.
     public let notes: [String]
     let client: RdKafkaClient
+    /// One read at a time: a read owns the consumer's assignment.
+    let reading = Mutex(false)
 
     /// - Parameters:
     ///   - kafkaConfig: passed to librdkafka after translation of Java-style keys (`sasl.jaas.config`,
@@ -59,6 +62,9 @@ public final class KafkaSource: Sendable {
                       kafkaConfig: spec.kafkaConfig, requestTimeout: requestTimeout,
                       environment: environment, secretsDirectory: secretsDirectory)
     }
+
+    /// librdkafka's recent log lines (at most 50; no secrets), for `--verbose` output and bug reports.
+    public var recentClientLogs: [String] { client.events.recentLogs }
 
     /// The topic's partition ids.
     public func partitions() async throws -> [Int32] {
@@ -110,6 +116,26 @@ public final class KafkaSource: Sendable {
         }
     }
 
+    /// Plans an instance of a job's source. `startMillis`/`endMillis` are the job's `time` or
+    /// `timestampMillis` bounds resolved to epoch ms (required when the bound is one of those).
+    /// Under `windowMode: contiguous`, `previousEndOffsets` (the last successful instance's
+    /// `plan.endOffsets`) replaces the begin bound; nil (a first instance) keeps it.
+    public func plan(for spec: KafkaSourceSpec, startMillis: Int64?, endMillis: Int64?,
+                     previousEndOffsets: [Int32: Int64]? = nil,
+                     plannedAtMillis: Int64 = Int64(Date().timeIntervalSince1970 * 1000)) async throws -> WindowPlan {
+        var begin = try PlanBegin(spec.begin) { _ in
+            guard let startMillis else { throw SluiceError.invalid("the window start of topic \(topic) was not resolved to a time") }
+            return startMillis
+        }
+        if spec.windowMode == .contiguous, let previousEndOffsets { begin = .offsets(previousEndOffsets) }
+        let end = try PlanEnd(spec.end) { _ in
+            guard let endMillis else { throw SluiceError.invalid("the window end of topic \(topic) was not resolved to a time") }
+            return endMillis
+        }
+        return try await plan(begin: begin, end: end, partitions: spec.partitions,
+                              autoOffsetReset: spec.autoOffsetReset, plannedAtMillis: plannedAtMillis)
+    }
+
     /// Reads the plan and hands the records to `deliver` in batches, in order per partition.
     ///
     /// Completion is by position: a partition is done when its position reaches `toOffset` (a record
@@ -129,6 +155,11 @@ public final class KafkaSource: Sendable {
         guard plan.topic == topic else {
             throw SluiceError(.failed, "the plan is for topic \(plan.topic), this source reads \(topic)")
         }
+        guard reading.withLock({ (busy: inout Bool) -> Bool in defer { busy = true }; return !busy }) else {
+            throw SluiceError(.failed, "a read of topic \(topic) is already running on this source",
+                              hint: "use one KafkaSource per concurrent read")
+        }
+        defer { reading.withLock { $0 = false } }
         let client = client, topic = topic
         let checked = try await client.run {
             let all = try client.partitions(topic: topic)

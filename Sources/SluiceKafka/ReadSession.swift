@@ -30,6 +30,14 @@ public struct ReadOptions: Sendable, Hashable {
     }
 }
 
+extension ReadOptions {
+    /// The options a job's source asks for (completion, `skipExceedRecord`, `autoOffsetReset`).
+    public init(spec: KafkaSourceSpec) {
+        self.init(completion: spec.completion, skipExceedRecord: spec.skipExceedRecord,
+                  autoOffsetReset: spec.autoOffsetReset)
+    }
+}
+
 /// What one consume step found (handed from the client's queue to the reading task).
 struct StepResult: Sendable {
     /// Records to deliver (may be empty).
@@ -62,9 +70,11 @@ final class ReadSession: @unchecked Sendable {
     let idle: Bool
     let queue: OpaquePointer
     let buffer: MessageBuffer
-    var states: [PartitionState]
+    /// Per-partition state, in plan order. Raw storage: the per-record loop then pays no dynamic
+    /// exclusivity checks for class-stored arrays.
+    let states: UnsafeMutableBufferPointer<PartitionState>
     /// partition id → index in `states`, −1 when not planned.
-    var slot: [Int]
+    let slot: UnsafeMutableBufferPointer<Int>
     var remaining: Int
 
     init(client: RdKafkaClient, plan: WindowPlan, options: ReadOptions) throws {
@@ -77,20 +87,25 @@ final class ReadSession: @unchecked Sendable {
         }
         queue = q
         buffer = MessageBuffer(capacity: options.maxBatchSize)
-        states = plan.partitions.map {
+        let initial = plan.partitions.map {
             PartitionState(partition: $0.partition, from: $0.fromOffset, to: $0.toOffset,
                            position: $0.fromOffset, reachedEnd: $0.isEmpty,
                            stats: PartitionReadStats(partition: $0.partition, position: $0.fromOffset))
         }
+        states = .allocate(capacity: initial.count)
+        _ = states.initialize(from: initial)
         let maxId = Int(plan.partitions.map(\.partition).max() ?? 0)
-        slot = Array(repeating: -1, count: maxId + 1)
-        for (i, s) in states.enumerated() { slot[Int(s.partition)] = i }
+        slot = .allocate(capacity: maxId + 1)
+        slot.initialize(repeating: -1)
+        for (i, s) in initial.enumerated() { slot[Int(s.partition)] = i }
         remaining = states.filter { !$0.reachedEnd }.count
     }
 
     deinit {
         buffer.release()
         rd_kafka_queue_destroy(queue)
+        states.deallocate()
+        slot.deallocate()
     }
 
     /// Assigns the partitions that have something to read (all of them under `idle`).
@@ -114,7 +129,16 @@ final class ReadSession: @unchecked Sendable {
     /// Consumes up to one batch (waiting at most `timeoutMs`), filters it to the plan and counts it.
     func step(timeoutMs: Int32) throws -> StepResult {
         buffer.release()
-        let n = rd_kafka_consume_batch_queue(queue, Int32(timeoutMs), buffer.messages, buffer.capacity)
+        // Take what is queued without waiting; only when nothing is, wait for one message (a batch
+        // call with a timeout would wait to fill the whole batch), then take what followed it.
+        var n = rd_kafka_consume_batch_queue(queue, 0, buffer.messages, buffer.capacity)
+        if n == 0 && timeoutMs > 0 {
+            n = rd_kafka_consume_batch_queue(queue, timeoutMs, buffer.messages, 1)
+            if n == 1 && buffer.capacity > 1 {
+                let more = rd_kafka_consume_batch_queue(queue, 0, buffer.messages + 1, buffer.capacity - 1)
+                if more > 0 { n += more }
+            }
+        }
         if n < 0 {
             throw SluiceError(.kafka, "reading topic \(plan.topic) from \(client.bootstrap) failed: \(client.describe(rd_kafka_last_error()))")
         }

@@ -142,6 +142,41 @@ import Testing
         #expect(summary.delivered == 9 && summary.skipped == 1)
     }
 
+    /// Whatever the broker answers, a plan stays inside the retained log and never runs backwards.
+    @Test func plansStayInsideTheRetainedLog() throws {
+        var rng = SystemRandomNumberGenerator()
+        func maybe(_ range: ClosedRange<Int64>) -> Int64? {
+            Bool.random(using: &rng) ? Int64.random(in: range, using: &rng) : nil
+        }
+        for _ in 0..<2000 {
+            let low = Int64.random(in: 0...50, using: &rng)
+            let high = low + Int64.random(in: 0...50, using: &rng)
+            let f = PartitionFacts(partition: 0, lowWatermark: low, highWatermark: high,
+                                   startLookup: maybe(-1...(high + 5)), endLookup: maybe(-1...(high + 5)),
+                                   committedOffset: maybe(0...(high + 5)), startFallback: maybe(low...high))
+            let begins: [PlanBegin] = [.timestampMillis(10), .offset(Int64.random(in: 0...120, using: &rng)), .earliest,
+                                       .groupOffset, .offsets([0: Int64.random(in: 0...120, using: &rng)])]
+            let ends: [PlanEnd] = [.timestampMillis(20), .offset(Int64.random(in: 0...120, using: &rng)), .latest]
+            let reset = AutoOffsetReset.allCases.randomElement(using: &rng)!
+            for begin in begins {
+                for end in ends {
+                    guard let plan = try? WindowPlanner.plan(topic: "t", begin: begin, end: end, topicPartitionCount: 1,
+                                                             facts: [f], autoOffsetReset: reset, groupId: "g",
+                                                             plannedAtMillis: 0) else {
+                        continue
+                    }
+                    let p = plan.partitions[0]
+                    #expect(low <= p.fromOffset && p.fromOffset <= p.toOffset && p.toOffset <= high,
+                            "\(begin) \(end) \(reset) \(f) → \(p)")
+                    if reset != .none {
+                        continue
+                    }
+                    #expect(p.resetFromOffset == nil)
+                }
+            }
+        }
+    }
+
     @Test func beginAndEndFromJobBounds() {
         let b = PlanBegin(BeginBound.time("20250101000000")) { _ in 42 }
         #expect(b == .timestampMillis(42))

@@ -228,6 +228,38 @@ import Testing
         }
     }
 
+    @Test func retentionDeletingOffsetsMidReadIsAnError() async throws {
+        let topic = uniqueTopic("ret-mid")
+        let b = try await broker(.v2_2, [DevKafkaTopic(name: topic, partitions: 1)])
+        defer { Task { try? await b.shutdown() } }
+        for chunk in 0..<40 {
+            try b.produce(topic: topic, partition: 0, records: (0..<50).map {
+                OwnedRecord(timestamp: Self.base + Int64(chunk * 50 + $0), value: Array(repeating: 1, count: 300))
+            })
+        }
+        let config = [("max.partition.fetch.bytes", "16000"), ("fetch.max.bytes", "16000"), ("message.max.bytes", "16000"),
+                      ("queued.max.messages.kbytes", "16")].map { KafkaConfigEntry(key: $0.0, value: .literal($0.1)) }
+        let source = try KafkaSource(bootstrapServers: [b.bootstrapServers], topic: topic, kafkaConfig: config)
+        let plan = try await source.plan(begin: .earliest, end: .latest)
+        var delivered = 0
+        var deleted = false
+        do {
+            _ = try await source.read(plan, options: ReadOptions(maxBatchSize: 50)) { batch in
+                delivered += batch.count
+                if !deleted {
+                    deleted = true
+                    try b.deleteRecords(topic: topic, partition: 0, before: 1900)
+                }
+            }
+            Issue.record("expected an error")
+        } catch let e as SluiceError {
+            #expect(e.message.contains("partition 0"))
+            #expect(e.message.contains("offset \(delivered) is no longer in the log"))
+            #expect(e.message.contains("\(delivered)..<1900 were deleted by retention"))
+        }
+        #expect(delivered < 1900)
+    }
+
     @Test(arguments: KafkaVersion.allCases)
     func groupOffsetsCommitAfterTheRead(version: KafkaVersion) async throws {
         let topic = uniqueTopic("grp")

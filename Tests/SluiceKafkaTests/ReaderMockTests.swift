@@ -174,6 +174,24 @@ import Testing
         }
     }
 
+    @Test func contiguousWindowsTileTheOffsets() async throws {
+        let (mock, topic, producer) = try setUp([5, 3])
+        let spec = KafkaSourceSpec(bootstrapServers: [mock.bootstrap], topic: topic, begin: .earliest, end: .latest,
+                                   windowMode: .contiguous)
+        let source = try KafkaSource(spec: spec)
+        let first = try await source.plan(for: spec, startMillis: nil, endMillis: nil)
+        #expect(first.partitions.map(\.fromOffset) == [0, 0] && first.partitions.map(\.toOffset) == [5, 3])
+        try producer.send(topic: topic, TestRecord(partition: 1, key: nil, value: bytes("x")))
+        try producer.flush()
+        let second = try await source.plan(for: spec, startMillis: nil, endMillis: nil, previousEndOffsets: first.endOffsets)
+        #expect(second.partitions.map(\.fromOffset) == [5, 3] && second.partitions.map(\.toOffset) == [5, 4])
+        let summary = try await source.read(second, options: ReadOptions(spec: spec)) { _ in }
+        #expect(summary.delivered == 1)
+        // A time bound that was not resolved is invalid input.
+        let timed = KafkaSourceSpec(bootstrapServers: [mock.bootstrap], topic: topic)
+        await #expect(throws: SluiceError.self) { try await source.plan(for: timed, startMillis: nil, endMillis: 5) }
+    }
+
     @Test func partitionSubset() async throws {
         let (mock, topic, _) = try setUp([3, 4, 5])
         let source = try KafkaSource(bootstrapServers: [mock.bootstrap], topic: topic)
