@@ -375,7 +375,7 @@ final class BrokerCore: @unchecked Sendable {
                                     remaining -= buf.readableBytes
                                     total += buf.readableBytes
                                 } else {
-                                    slices = log.read(from: fp.offset, maxBytes: limit, minOneBatch: total == 0)
+                                    slices = log.read(from: fp.offset, maxBytes: limit, minOneBatch: total == 0 && v >= 3)
                                     if v < 10 && slices.contains(where: { Self.isZstd($0) }) {
                                         slices = []
                                         code = .unsupportedCompressionType
@@ -561,8 +561,9 @@ final class BrokerCore: @unchecked Sendable {
                     code = .topicAlreadyExists; message = "Topic '\(name)' already exists."
                 } else if !DevKafkaTopic.isValidName(name) {
                     code = .invalidTopic; message = "Topic name '\(name)' is illegal"
-                } else if count < 1 {
-                    code = .invalidPartitions; message = "Number of partitions must be larger than 0."
+                } else if count < 1 || count > 10_000 {
+                    code = .invalidPartitions
+                    message = count < 1 ? "Number of partitions must be larger than 0." : "sluice dev-kafka allows at most 10000 partitions."
                 } else if assignments.isEmpty && replication != 1 && replication != -1 {
                     code = .invalidReplicationFactor
                     message = "Replication factor: \(replication) larger than available brokers: 1."

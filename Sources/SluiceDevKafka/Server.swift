@@ -293,36 +293,60 @@ public final class DevKafkaBroker: Sendable {
         }
     }
 
-    /// Appends records to one partition as one uncompressed batch (CreateTime: each record's
-    /// `timestamp`). Returns the first assigned offset.
+    /// Appends records to one partition as uncompressed batches (CreateTime: each record's
+    /// `timestamp`; LogAppendTime topics use the broker's clock), each batch under Kafka's
+    /// `message.max.bytes`. Returns the first assigned offset.
     @discardableResult
     public func produce(topic: String, partition: Int32, records: [OwnedRecord]) throws -> Int64 {
+        guard !records.isEmpty else {
+            throw SluiceError(.invalidInput, "produce to \(topic)/\(partition) needs at least one record")
+        }
         let decoded = records.map { r in
             DecodedRecord(offset: 0, timestamp: r.timestamp, key: r.key.map { ByteBuffer(bytes: $0) },
                           value: r.value.map { ByteBuffer(bytes: $0) },
                           headers: r.headers.map { ($0.name, $0.value.map { ByteBuffer(bytes: $0) }) })
+        }
+        var groups: [[DecodedRecord]] = [[]]
+        var size = 0
+        for r in decoded {
+            let n = 32 + (r.key?.readableBytes ?? 0) + (r.value?.readableBytes ?? 0)
+                + r.headers.reduce(0) { $0 + 16 + $1.0.utf8.count + ($1.1?.readableBytes ?? 0) }
+            if size + n > 900_000 && !groups[groups.count - 1].isEmpty {
+                groups.append([])
+                size = 0
+            }
+            groups[groups.count - 1].append(r)
+            size += n
         }
         let base: Int64 = try core.lock.withLock {
             guard let t = core.topics[topic], partition >= 0, Int(partition) < t.partitions.count else {
                 throw SluiceError(.invalidInput, "topic '\(topic)' has no partition \(partition)")
             }
             let log = t.partitions[Int(partition)]
+            let first = log.logEndOffset
             let now = core.now
-            let chunk: Chunk
-            if core.config.version == .v2_2 {
-                chunk = try RecordFormat.ingestV2(RecordFormat.encodeV2(baseOffset: 0, records: decoded),
-                                                  baseOffset: log.logEndOffset, logAppendTime: t.logAppendTime ? now : nil, allowZstd: true)
-            } else {
-                var set = ByteBuffer()
-                for (i, r) in decoded.enumerated() {
-                    RecordFormat.encodeMessage(offset: Int64(i), magic: 1, attributes: 0, timestamp: r.timestamp,
-                                               key: r.key, value: r.value, into: &set)
+            for group in groups {
+                let chunk: Chunk
+                do {
+                    if core.config.version == .v2_2 {
+                        chunk = try RecordFormat.ingestV2(RecordFormat.encodeV2(baseOffset: 0, records: group),
+                                                          baseOffset: log.logEndOffset, logAppendTime: t.logAppendTime ? now : nil,
+                                                          allowZstd: true)
+                    } else {
+                        var set = ByteBuffer()
+                        for (i, r) in group.enumerated() {
+                            RecordFormat.encodeMessage(offset: Int64(i), magic: 1, attributes: 0, timestamp: r.timestamp,
+                                                       key: r.key, value: r.value, into: &set)
+                        }
+                        chunk = try RecordFormat.ingestV1(set, baseOffset: log.logEndOffset, logAppendTime: t.logAppendTime ? now : nil)
+                    }
+                } catch let r as ProduceRejection {
+                    throw SluiceError(.invalidInput, "produce to \(topic)/\(partition) was refused: \(r.reason)")
                 }
-                chunk = try RecordFormat.ingestV1(set, baseOffset: log.logEndOffset, logAppendTime: t.logAppendTime ? now : nil)
+                try core.persistence?.append(chunk, topic: topic, partition: Int(partition))
+                log.append(chunk, now: now)
             }
-            try core.persistence?.append(chunk, topic: topic, partition: Int(partition))
-            log.append(chunk, now: now)
-            return chunk.baseOffset
+            return first
         }
         core.wakeWaiters()
         return base
