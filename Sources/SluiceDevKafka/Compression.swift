@@ -80,6 +80,45 @@ enum Codecs {
         return out
     }
 
+    /// Compresses a payload the way producers do (gzip stream, raw snappy, LZ4 frame, zstd frame).
+    static func compress(_ codec: CompressionCodec, _ input: [UInt8]) throws -> [UInt8] {
+        switch codec {
+        case .none:
+            return input
+        case .gzip:
+            return try gzip(input)
+        case .snappy:
+            var length = snappy_max_compressed_length(input.count)
+            var out = [UInt8](repeating: 0, count: length)
+            let rc = input.withUnsafeBufferPointer { i in
+                i.withMemoryRebound(to: CChar.self) { ic in
+                    out.withUnsafeMutableBufferPointer { o in
+                        o.withMemoryRebound(to: CChar.self) { oc in snappy_compress(ic.baseAddress, ic.count, oc.baseAddress, &length) }
+                    }
+                }
+            }
+            guard rc == SNAPPY_OK else { throw WireError("snappy compression failed") }
+            out.removeLast(out.count - length)
+            return out
+        case .lz4:
+            var out = [UInt8](repeating: 0, count: LZ4F_compressFrameBound(input.count, nil))
+            let n = input.withUnsafeBufferPointer { i in
+                out.withUnsafeMutableBufferPointer { o in LZ4F_compressFrame(o.baseAddress, o.count, i.baseAddress, i.count, nil) }
+            }
+            guard LZ4F_isError(n) == 0 else { throw WireError("lz4 compression failed") }
+            out.removeLast(out.count - n)
+            return out
+        case .zstd:
+            var out = [UInt8](repeating: 0, count: ZSTD_compressBound(input.count))
+            let n = input.withUnsafeBufferPointer { i in
+                out.withUnsafeMutableBufferPointer { o in ZSTD_compress(o.baseAddress, o.count, i.baseAddress, i.count, 3) }
+            }
+            guard ZSTD_isError(n) == 0 else { throw WireError("zstd compression failed") }
+            out.removeLast(out.count - n)
+            return out
+        }
+    }
+
     /// Raw snappy, or the xerial framing the Java client writes (magic `82 SNAPPY 00`, then
     /// version and compatible ints, then int32-length-prefixed raw snappy blocks).
     static func unsnappy(_ input: [UInt8]) throws -> [UInt8] {

@@ -212,6 +212,19 @@ enum RecordFormat {
         return out
     }
 
+    /// Encodes a batch v2 (CreateTime) holding `records` from `baseOffset`, compressed with `codec`.
+    static func encodeV2(baseOffset: Int64, records: [DecodedRecord], codec: CompressionCodec) throws -> ByteBuffer {
+        let plain = encodeV2(baseOffset: baseOffset, records: records)
+        guard codec != .none else { return plain }
+        let body = Array(plain.getSlice(at: plain.readerIndex + v2HeaderSize, length: plain.readableBytes - v2HeaderSize)!.readableBytesView)
+        var out = plain.getSlice(at: plain.readerIndex, length: v2HeaderSize)!
+        out.writeBytes(try Codecs.compress(codec, body))
+        out.setInteger(Int32(out.readableBytes - 12), at: 8)
+        out.setInteger(Int16(codec.rawValue), at: 21)
+        out.setInteger(CRC32C.checksum(out, from: 21, to: out.writerIndex), at: 17)
+        return out
+    }
+
     /// Encodes an uncompressed batch v2 (CreateTime) holding `records` from `baseOffset`.
     static func encodeV2(baseOffset: Int64, records: [DecodedRecord]) -> ByteBuffer {
         let firstTimestamp = records.first?.timestamp ?? -1

@@ -192,6 +192,11 @@ final class ConnectionRegistry: Sendable {
     }
 }
 
+/// Compression for batches produced through the Swift API.
+public enum DevKafkaCompression: Int8, Sendable, CaseIterable {
+    case none = 0, gzip = 1, snappy = 2, lz4 = 3, zstd = 4
+}
+
 /// A Kafka-protocol development broker: one node, topics in memory, the wire behaviour of Kafka
 /// 2.2 or 0.10.2, and fault injection for reliability tests.
 ///
@@ -293,11 +298,17 @@ public final class DevKafkaBroker: Sendable {
         }
     }
 
-    /// Appends records to one partition as uncompressed batches (CreateTime: each record's
-    /// `timestamp`; LogAppendTime topics use the broker's clock), each batch under Kafka's
-    /// `message.max.bytes`. Returns the first assigned offset.
+    /// Appends records to one partition, as a producer would (CreateTime: each record's `timestamp`;
+    /// LogAppendTime topics use the broker's clock), in batches under Kafka's `message.max.bytes`
+    /// (uncompressed size), compressed with `compression` (Kafka 0.10.2: not zstd; its wrapper messages
+    /// carry the compressed records). Returns the first assigned offset.
     @discardableResult
-    public func produce(topic: String, partition: Int32, records: [OwnedRecord]) throws -> Int64 {
+    public func produce(topic: String, partition: Int32, records: [OwnedRecord],
+                        compression: DevKafkaCompression = .none) throws -> Int64 {
+        let codec = CompressionCodec(rawValue: compression.rawValue)!
+        if codec == .zstd && version == .v0_10_2 {
+            throw SluiceError(.invalidInput, "Kafka 0.10.2 has no zstd compression", hint: "use gzip, snappy or lz4")
+        }
         guard !records.isEmpty else {
             throw SluiceError(.invalidInput, "produce to \(topic)/\(partition) needs at least one record")
         }
@@ -329,7 +340,7 @@ public final class DevKafkaBroker: Sendable {
                 let chunk: Chunk
                 do {
                     if core.config.version == .v2_2 {
-                        chunk = try RecordFormat.ingestV2(RecordFormat.encodeV2(baseOffset: 0, records: group),
+                        chunk = try RecordFormat.ingestV2(RecordFormat.encodeV2(baseOffset: 0, records: group, codec: codec),
                                                           baseOffset: log.logEndOffset, logAppendTime: t.logAppendTime ? now : nil,
                                                           allowZstd: true)
                     } else {
@@ -338,10 +349,19 @@ public final class DevKafkaBroker: Sendable {
                             RecordFormat.encodeMessage(offset: Int64(i), magic: 1, attributes: 0, timestamp: r.timestamp,
                                                        key: r.key, value: r.value, into: &set)
                         }
+                        if codec != .none {
+                            let inner = try Codecs.compress(codec, Array(set.readableBytesView))
+                            set.clear()
+                            RecordFormat.encodeMessage(offset: Int64(group.count - 1), magic: 1, attributes: codec.rawValue,
+                                                       timestamp: group.map(\.timestamp).max() ?? -1, key: nil,
+                                                       value: ByteBuffer(bytes: inner), into: &set)
+                        }
                         chunk = try RecordFormat.ingestV1(set, baseOffset: log.logEndOffset, logAppendTime: t.logAppendTime ? now : nil)
                     }
                 } catch let r as ProduceRejection {
                     throw SluiceError(.invalidInput, "produce to \(topic)/\(partition) was refused: \(r.reason)")
+                } catch {
+                    throw SluiceError(.failed, "produce to \(topic)/\(partition) failed: \(error)")
                 }
                 try core.persistence?.append(chunk, topic: topic, partition: Int(partition))
                 log.append(chunk, now: now)

@@ -162,3 +162,32 @@ struct GroupTests {
         #expect(Set(result.stdout.split(separator: "\n").map(String.init)) == ["0:v0", "1:v1"])
     }
 }
+
+@Suite("Swift API produce")
+struct SwiftProduceTests {
+    static let cases: [(KafkaVersion, DevKafkaCompression)] =
+        DevKafkaCompression.allCases.map { (.v2_2, $0) } + [.none, .gzip, .snappy, .lz4].map { (.v0_10_2, $0) }
+
+    @Test("records produced in-process, compressed, read back by kcat with their timestamps and offsets by time",
+          arguments: cases)
+    func compressed(version: KafkaVersion, compression: DevKafkaCompression) async throws {
+        let kcat = try #require(which("kcat"))
+        let broker = try await DevKafkaBroker.start(version: version, topics: [DevKafkaTopic(name: "events")])
+        defer { Task { try? await broker.shutdown() } }
+        let first = try broker.produce(topic: "events", partition: 0, records: outOfOrder.enumerated().map { i, ts in
+            OwnedRecord(timestamp: ts, key: Array("k\(i)".utf8), value: Array("v\(i)".utf8),
+                        headers: version == .v2_2 ? [KafkaHeader(name: "n", value: Array("\(i)".utf8))] : [])
+        }, compression: compression)
+        #expect(first == 0)
+        let consumed = try await run(kcat, ["-b", broker.bootstrapServers, "-C", "-t", "events", "-p", "0", "-o", "beginning",
+                                            "-e", "-q", "-f", "%o %T %k %s %h\n"], limit: 60)
+        #expect(consumed.status == 0, "\(consumed.stderr)")
+        #expect(consumed.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) } == outOfOrder.enumerated().map { i, ts in
+            "\(i) \(ts) k\(i) v\(i) " + (version == .v2_2 ? "n=\(i)" : "")
+        }.map { $0.trimmingCharacters(in: .whitespaces) })
+        for target in [Int64(2_500), 4_500, 8_000] {
+            let q = try await run(kcat, ["-b", broker.bootstrapServers, "-Q", "-t", "events:0:\(target)"], limit: 60)
+            #expect(q.stdout.contains("offset \(expectedOffset(forTimestamp: target, in: outOfOrder))"), "\(q.stdout)")
+        }
+    }
+}
