@@ -131,7 +131,8 @@ final class BrokerCore: @unchecked Sendable {
         case 22: return try initProducerId(v, &body, forced)
         case 23: return try offsetForLeaderEpoch(v, &body, forced)
         default:
-            return .close("API \(header.apiKey) is advertised but not served by sluice dev-kafka")
+            if let outcome = try handleExtra(header.apiKey, v, &body, forced) { return outcome }
+            return .close("API \(header.apiKey) is not served by sluice dev-kafka")
         }
     }
 
@@ -633,9 +634,11 @@ final class BrokerCore: @unchecked Sendable {
     }
 
     func initProducerId(_ v: Int16, _ body: inout ByteBuffer, _ forced: KafkaErrorCode?) throws -> Outcome {
-        _ = try body.rNullableString()
+        let transactionalId = try body.rNullableString()
         _ = try body.rInt32()
         let id: Int64 = lock.withLock { nextProducerId += 1; return nextProducerId }
+        // Idempotent producers get an id; transactions are not supported.
+        let forced = forced ?? (transactionalId != nil ? .transactionalIdAuthorizationFailed : nil)
         var out = ByteBuffer()
         out.wInt32(0)
         out.wError(forced ?? .none)

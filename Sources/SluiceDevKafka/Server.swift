@@ -58,6 +58,13 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        close(context, "\(error)")
+    }
+
+    func close(_ context: ChannelHandlerContext, _ reason: String) {
+        if let log = core.config.log {
+            log("closing connection from \(context.remoteAddress.map { "\($0)" } ?? "?"): \(reason)")
+        }
         context.close(promise: nil)
     }
 
@@ -73,20 +80,18 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
             var body = frame
             let header: RequestHeader
             do {
+                // Request header v2 (flexible versions) adds tagged fields; nothing after the client id is read.
                 header = RequestHeader(apiKey: try body.rInt16(), apiVersion: try body.rInt16(),
                                        correlationId: try body.rInt32(), clientId: try body.rNullableString())
-                if header.apiKey == 18 && header.apiVersion >= 3 {
-                    // Request header v2 adds tagged fields; nothing after the client id is read.
-                }
             } catch {
-                context.close(promise: nil)
+                close(context, "unreadable request header: \(error)")
                 return
             }
             let outcome: Outcome
             do {
                 outcome = try core.handle(header, &body)
             } catch {
-                context.close(promise: nil)
+                close(context, "bad request (API \(header.apiKey) v\(header.apiVersion)): \(error)")
                 return
             }
             switch outcome {
@@ -94,8 +99,8 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
                 send(response, correlationId: header.correlationId)
             case .noResponse:
                 busy = false
-            case .close:
-                context.close(promise: nil)
+            case .close(let reason):
+                close(context, reason)
                 return
             case .fetch(let plan):
                 let wait = Int64(max(plan.maxWaitMs, 0))

@@ -47,6 +47,9 @@ struct DevKafkaCommand: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Keep topics, records and committed offsets in this directory.")
     var dataDir: String?
 
+    @Flag(help: "Log closed connections and their reasons on standard error.")
+    var verbose = false
+
     @Option(name: .customLong("admin-port"), help: "Serve the fault-injection line protocol on this port (0: a free one).")
     var adminPort: Int?
 
@@ -64,9 +67,13 @@ struct DevKafkaCommand: AsyncParsableCommand {
                 throw SluiceError.invalid("--default-partitions must be 1…10000, not \(defaultPartitions)")
             }
             let specs = try topics.map { try DevKafkaTopic(parsing: $0) }
+            var log: (@Sendable (String) -> Void)? = nil
+            if verbose {
+                log = { @Sendable (line: String) in FileHandle.standardError.write(Data("dev-kafka: \(line)\n".utf8)) }
+            }
             return DevKafkaConfiguration(host: host, port: port, version: version, topics: specs,
                                          autoCreateTopics: autoCreateTopics, defaultPartitions: defaultPartitions,
-                                         dataDirectory: dataDir)
+                                         dataDirectory: dataDir, log: log)
         } catch let error as SluiceError {
             FileHandle.standardError.write(Data("sluice dev-kafka: \(error)\n".utf8))
             throw ExitCode(error.exitCode)

@@ -91,11 +91,13 @@ struct ClientTests {
         defer { Task { try? await broker.shutdown() } }
         let b = broker.bootstrapServers
 
-        var produceArgs = ["-b", b, "-P", "-t", "keyed", "-p", "0", "-K", ":", "-z", "gzip"]
+        // librdkafka asks for ApiVersions (v3 first, then v0 after the UNSUPPORTED_VERSION answer).
+        let b2 = [b, "-X", "api.version.request=true"]
+        var produceArgs = ["-b"] + b2 + ["-P", "-t", "keyed", "-p", "0", "-K", ":", "-z", "gzip"]
         if version == .v2_2 { produceArgs += ["-H", "source=kcat", "-H", "n=1"] }
         let produced = try await run(kcat, produceArgs, stdin: "k1:one\nk2:two\nk3:three\n")
         #expect(produced.status == 0, "\(produced.stderr)")
-        let consumed = try await run(kcat, ["-b", b, "-C", "-t", "keyed", "-p", "0", "-o", "beginning", "-e", "-q",
+        let consumed = try await run(kcat, ["-b"] + b2 + ["-C", "-t", "keyed", "-p", "0", "-o", "beginning", "-e", "-q",
                                             "-f", "%o|%k|%s|%h\n"])
         #expect(consumed.status == 0, "\(consumed.stderr)")
         let headerText = version == .v2_2 ? "source=kcat,n=1" : ""
@@ -189,5 +191,23 @@ struct SwiftProduceTests {
             let q = try await run(kcat, ["-b", broker.bootstrapServers, "-Q", "-t", "events:0:\(target)"], limit: 60)
             #expect(q.stdout.contains("offset \(expectedOffset(forTimestamp: target, in: outOfOrder))"), "\(q.stdout)")
         }
+    }
+}
+
+@Suite("Administration APIs")
+struct AdminAPITests {
+    @Test("AdminClient: create with configs, describe and alter configs, add partitions, ACLs refused, delete")
+    func adminClients() async throws {
+        let broker = try await DevKafkaBroker.start(topics: [DevKafkaTopic(name: "events")])
+        defer { Task { try? await broker.shutdown() } }
+        let json = try await runScript("admin_client.py", [broker.bootstrapServers])
+        #expect(json["create"] as? Bool == true)
+        #expect(json["timestamp_type"] as? String == "LogAppendTime")
+        #expect(json["timestamp_type_after"] as? String == "CreateTime")
+        #expect(json["partitions"] as? Int == 5)
+        #expect(json["shrink"] as? String == "INVALID_PARTITIONS")
+        #expect(json["acls"] as? String == "SECURITY_DISABLED")
+        #expect(json["kafka_python_topics"] as? [String] == ["admin-t", "events"])
+        #expect(json["after_delete"] as? [String] == ["events"])
     }
 }
