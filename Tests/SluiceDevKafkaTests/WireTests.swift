@@ -206,3 +206,69 @@ struct WireTests {
         #expect(broker.watermarks(topic: "events", partition: 0)?.high == 2)
     }
 }
+
+/// The smallest well-formed request body of an API version (empty arrays, short strings).
+func minimalBody(key: Int16, version v: Int16) -> ByteBuffer {
+    body { b in
+        switch key {
+        case 0: if v >= 3 { b.wNullableString(nil) }; b.wInt16(1); b.wInt32(1000); b.wInt32(0)
+        case 1:
+            b.wInt32(-1); b.wInt32(0); b.wInt32(1)
+            if v >= 3 { b.wInt32(1 << 20) }
+            if v >= 4 { b.wInt8(0) }
+            if v >= 7 { b.wInt32(0); b.wInt32(-1) }
+            b.wInt32(0)
+            if v >= 7 { b.wInt32(0) }
+        case 2: b.wInt32(-1); if v >= 2 { b.wInt8(0) }; b.wInt32(0)
+        case 3: b.wInt32(0); if v >= 4 { b.wBool(false) }
+        case 8:
+            b.wString("g")
+            if v >= 1 { b.wInt32(-1); b.wString("") }
+            if v >= 2 && v <= 4 { b.wInt64(-1) }
+            b.wInt32(0)
+        case 9: b.wString("g"); b.wInt32(0)
+        case 10: b.wString("g"); if v >= 1 { b.wInt8(0) }
+        case 11:
+            b.wString("join-v\(v)"); b.wInt32(10_000)  // a group per version: no rebalance wait
+            if v >= 1 { b.wInt32(10_000) }
+            b.wString(""); b.wString("consumer"); b.wInt32(1); b.wString("range"); b.wInt32(0)
+        case 12: b.wString("g"); b.wInt32(1); b.wString("m")
+        case 13: b.wString("g"); b.wString("m")
+        case 14: b.wString("g"); b.wInt32(1); b.wString("m"); b.wInt32(0)
+        case 15: b.wInt32(0)
+        case 17: b.wString("PLAIN")
+        case 19: b.wInt32(0); b.wInt32(1000); if v >= 1 { b.wBool(false) }
+        case 20, 21: b.wInt32(0); b.wInt32(1000)
+        case 22: b.wNullableString(nil); b.wInt32(1000)
+        case 23: b.wInt32(0)
+        case 24: b.wString("t"); b.wInt64(1); b.wInt16(0); b.wInt32(0)
+        case 27, 30, 31, 34, 42: b.wInt32(0)
+        case 28: b.wString("t"); b.wString("g"); b.wInt64(1); b.wInt16(0); b.wInt32(0)
+        case 32: b.wInt32(0); if v >= 1 { b.wBool(false) }
+        case 33: b.wInt32(0); b.wBool(false)
+        case 35: b.wInt32(-1)
+        case 37: b.wInt32(0); b.wInt32(1000); b.wBool(false)
+        case 43: b.wInt32(-1); b.wInt32(1000)
+        default: break  // requests whose answer does not depend on the body
+        }
+    }
+}
+
+extension WireTests {
+    @Test("every advertised API version is answered, never closed", arguments: KafkaVersion.allCases)
+    func everyAdvertisedVersion(version: KafkaVersion) async throws {
+        let broker = try await DevKafkaBroker.start(version: version, topics: [DevKafkaTopic(name: "events")])
+        defer { Task { try? await broker.shutdown() } }
+        var unanswered: [String] = []
+        for api in version.apiVersions {
+            for v in api.min...api.max {
+                let conn = try await WireConnection.open(broker)
+                let r = try await conn.exchange([
+                    WireConnection.frame(key: api.key, version: v, correlation: 100 + Int32(v), body: minimalBody(key: api.key, version: v)),
+                ], responses: 1)
+                if r.first?.0 != 100 + Int32(v) { unanswered.append("\(api.key) v\(v)") }
+            }
+        }
+        #expect(unanswered.isEmpty, "closed instead of answered: \(unanswered)")
+    }
+}
