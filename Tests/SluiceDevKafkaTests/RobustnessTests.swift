@@ -164,6 +164,10 @@ struct PersistenceTests {
         let produced = try await run(kcat, ["-b", first.bootstrapServers, "-P", "-t", "events", "-p", "1", "-z", "gzip"], stdin: "a\nb\n")
         #expect(produced.status == 0)
         try first.deleteRecords(topic: "events", partition: 1, before: 1)
+        // A group consumer commits its position when it closes.
+        let grouped = try await run(kcat, ["-b", first.bootstrapServers, "-G", "keeper", "-o", "beginning", "-e", "-q", "events"])
+        #expect(grouped.status == 0, "\(grouped.stderr)")
+        #expect(first.committedOffset(group: "keeper", topic: "events", partition: 1) == 7)
         try await first.shutdown()
 
         config.topics = []
@@ -171,6 +175,7 @@ struct PersistenceTests {
         defer { Task { try? await second.shutdown() } }
         #expect(second.watermarks(topic: "events", partition: 1)?.low == 1)
         #expect(second.watermarks(topic: "events", partition: 1)?.high == 7)
+        #expect(second.committedOffset(group: "keeper", topic: "events", partition: 1) == 7)
         let consumed = try await run(kcat, ["-b", second.bootstrapServers, "-C", "-t", "events", "-p", "1", "-o", "beginning",
                                             "-e", "-q", "-f", "%o:%s\n"])
         #expect(consumed.stdout == "1:v100\n2:v200\n3:v500\n4:v400\n5:a\n6:b\n")
