@@ -42,7 +42,7 @@ extension DevKafkaBroker {
     public static let adminHelp = """
         drop-connections | fail API_KEY COUNT ERROR_CODE | delay MS | refuse MS | \
         delete-records TOPIC PARTITION OFFSET | create-topic NAME[:PARTITIONS[:logappendtime]] | \
-        watermarks TOPIC PARTITION | help
+        watermarks TOPIC PARTITION | produce TOPIC PARTITION TIMESTAMP_MS KEY|- VALUE… | help
         """
 
     /// Runs one admin command line and returns the reply line.
@@ -79,6 +79,16 @@ extension DevKafkaBroker {
                 return "error no such topic partition"
             }
             return "ok \(w.low) \(w.high)"
+        case ("produce", 5...):
+            guard let p = int(1), let p32 = Int32(exactly: p), let ts = int(2) else { break }
+            let key = args[3] == "-" ? nil : Array(args[3].utf8)
+            let value = Array(args[4...].joined(separator: " ").utf8)
+            do {
+                let offset = try produce(topic: args[0], partition: p32, records: [OwnedRecord(timestamp: ts, key: key, value: value)])
+                return "ok \(offset)"
+            } catch {
+                return "error \(error)"
+            }
         case ("help", _):
             return "ok " + Self.adminHelp
         default:

@@ -124,7 +124,10 @@ struct RobustnessTests {
     func admin() async throws {
         let broker = try await DevKafkaBroker.start(topics: [DevKafkaTopic(name: "events")])
         defer { Task { try? await broker.shutdown() } }
-        try broker.produce(topic: "events", partition: 0, records: (0..<4).map { OwnedRecord(timestamp: Int64($0), value: [1]) })
+        try broker.produce(topic: "events", partition: 0, records: (0..<3).map { OwnedRecord(timestamp: Int64($0), value: [1]) })
+        #expect(broker.runAdminCommand("watermarks events 0") == "ok 0 3")
+        #expect(broker.runAdminCommand("produce events 0 1700000000000 k1 hello world") == "ok 3")
+        #expect(broker.runAdminCommand("produce events 0 x k1 v").hasPrefix("error"))
         #expect(broker.runAdminCommand("watermarks events 0") == "ok 0 4")
         #expect(broker.runAdminCommand("delete-records events 0 2") == "ok 2")
         #expect(broker.runAdminCommand("create-topic audit:2:logappendtime") == "ok")
