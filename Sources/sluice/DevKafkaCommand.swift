@@ -9,20 +9,15 @@ struct DevKafkaCommand: AsyncParsableCommand {
         commandName: "dev-kafka",
         abstract: "Run a small Kafka-protocol broker for development, tests and fault injection.",
         discussion: """
-        A single-node broker speaking the Kafka wire protocol of Kafka 2.2 (default) or 0.10.2, with
-        topics in memory. Not a production broker. When it accepts connections it prints exactly one
-        line, `ready <host>:<port>`, on standard output; it runs until SIGINT or SIGTERM.
+        A single-node broker speaking the Kafka wire protocol of Kafka 2.2 (default) or 0.10.2, with topics in memory (or in --data-dir). Not a production broker. When it accepts connections it prints exactly one line, `ready <host>:<port>`, on standard output; it runs until SIGINT or SIGTERM.
 
         Topics: --topic NAME[:PARTITIONS[:createtime|logappendtime]], repeatable.
 
-        With --admin-port it also serves a line protocol for fault injection (its address goes to
-        standard error as `admin <host>:<port>`): drop-connections, fail API_KEY COUNT ERROR_CODE,
-        delay MS, refuse MS, delete-records TOPIC PARTITION OFFSET, create-topic SPEC,
-        watermarks TOPIC PARTITION, produce TOPIC PARTITION TIMESTAMP_MS KEY|- VALUE.
+        With --admin-port it also serves a line protocol for fault injection (its address goes to standard error as `admin <host>:<port>`): drop-connections | fail API_KEY COUNT ERROR_CODE | delay MS | refuse MS | delete-records TOPIC PARTITION OFFSET | create-topic SPEC | watermarks TOPIC PARTITION | produce TOPIC PARTITION TIMESTAMP_MS KEY|- VALUE
 
         Examples:
           sluice dev-kafka --port 9092 --topic events:3 --topic audit:1:logappendtime
-          sluice dev-kafka --port 0 --kafka-version 0.10.2 --auto-create-topics --admin-port 9093
+          sluice dev-kafka --port 0 --kafka-version 0.10.2 --admin-port 0
         """
     )
 
