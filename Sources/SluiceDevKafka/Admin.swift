@@ -40,7 +40,7 @@ final class AdminHandler: ChannelInboundHandler {
 extension DevKafkaBroker {
     /// The admin commands, as documented in docs/dev-kafka.md.
     public static let adminHelp = """
-        drop-connections | fail API_KEY COUNT ERROR_CODE | delay MS | refuse MS | \
+        drop-connections | fail API_KEY COUNT ERROR_CODE | delay MS [API_KEY] | refuse MS | \
         delete-records TOPIC PARTITION OFFSET | create-topic NAME[:PARTITIONS[:logappendtime]] | \
         watermarks TOPIC PARTITION | produce TOPIC PARTITION TIMESTAMP_MS KEY|- VALUE… | help
         """
@@ -59,9 +59,14 @@ extension DevKafkaBroker {
                   let k = Int16(exactly: key), let c = Int16(exactly: code) else { break }
             failNextRequests(apiKey: k, count: Int(count), errorCode: c)
             return "ok"
-        case ("delay", 1):
+        case ("delay", 1), ("delay", 2):
             guard let ms = int(0) else { break }
-            delayResponses(milliseconds: ms)
+            if args.count == 2 {
+                guard let key = int(1), let k = Int16(exactly: key) else { break }
+                delayResponses(milliseconds: ms, apiKey: k)
+            } else {
+                delayResponses(milliseconds: ms)
+            }
             return "ok"
         case ("refuse", 1):
             guard let ms = int(0) else { break }

@@ -63,6 +63,7 @@ final class BrokerCore: @unchecked Sendable {
     var nextWaiterId = 0
     var failures: [Int16: InjectedFailure] = [:]
     var responseDelay: TimeAmount = .zero
+    var apiDelays: [Int16: TimeAmount] = [:]
     var nextProducerId: Int64 = 1000
     let scheduler: EventLoopGroup
     var persistence: Persistence?

@@ -31,6 +31,8 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
     let registry: ConnectionRegistry
     var queue = CircularBuffer<ByteBuffer>()
     var busy = false
+    /// The API of the request in flight (one at a time per connection).
+    var currentApiKey: Int16 = -1
     var context: ChannelHandlerContext?
     var pendingFetch: (plan: FetchPlan, correlationId: Int32, deadline: NIODeadline, timer: Scheduled<Void>?, waiter: Int?)?
 
@@ -87,6 +89,7 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
                 close(context, "unreadable request header: \(error)")
                 return
             }
+            currentApiKey = header.apiKey
             let outcome: Outcome
             do {
                 outcome = try core.handle(header, &body)
@@ -145,7 +148,8 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
 
     func send(_ body: ByteBuffer, correlationId: Int32) {
         guard let context else { return }
-        let delay = core.lock.withLock { core.responseDelay }
+        let apiKey = currentApiKey
+        let delay = core.lock.withLock { core.apiDelays[apiKey] ?? core.responseDelay }
         var frame = context.channel.allocator.buffer(capacity: 8 + body.readableBytes)
         frame.wInt32(Int32(4 + body.readableBytes))
         frame.wInt32(correlationId)
@@ -407,9 +411,17 @@ public final class DevKafkaBroker: Sendable {
         }
     }
 
-    /// Every response waits `milliseconds` before it is sent (0 turns the delay off).
-    public func delayResponses(milliseconds: Int64) {
-        core.lock.withLockVoid { core.responseDelay = .milliseconds(max(0, milliseconds)) }
+    /// Responses wait `milliseconds` before they are sent: every response, or only those of API
+    /// `apiKey` (which then overrides the general delay). 0 turns the delay off.
+    public func delayResponses(milliseconds: Int64, apiKey: Int16? = nil) {
+        core.lock.withLockVoid {
+            let amount = TimeAmount.milliseconds(max(0, milliseconds))
+            if let apiKey {
+                core.apiDelays[apiKey] = milliseconds > 0 ? amount : nil
+            } else {
+                core.responseDelay = amount
+            }
+        }
     }
 
     /// New connections are closed at once for `milliseconds`.

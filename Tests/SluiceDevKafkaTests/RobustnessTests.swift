@@ -113,6 +113,7 @@ struct RobustnessTests {
         let broker = try await DevKafkaBroker.start(topics: [DevKafkaTopic(name: "events")])
         defer { Task { try? await broker.shutdown() } }
         broker.delayResponses(milliseconds: 30)
+        broker.delayResponses(milliseconds: 60, apiKey: 1)
         let produced = try await run(kcat, ["-b", broker.bootstrapServers, "-P", "-t", "events", "-p", "0"], stdin: "a\nb\n")
         #expect(produced.status == 0)
         let consumed = try await run(kcat, ["-b", broker.bootstrapServers, "-C", "-t", "events", "-p", "0", "-o", "beginning",
@@ -134,6 +135,10 @@ struct RobustnessTests {
         #expect(broker.runAdminCommand("watermarks audit 1") == "ok 0 0")
         #expect(broker.runAdminCommand("fail 1 2 6") == "ok")
         #expect(broker.runAdminCommand("delay 0") == "ok")
+        #expect(broker.runAdminCommand("delay 10 1") == "ok")
+        #expect(broker.core.lock.withLock { broker.core.apiDelays[1] } == .milliseconds(10))
+        #expect(broker.runAdminCommand("delay 0 1") == "ok")
+        #expect(broker.core.lock.withLock { broker.core.apiDelays.isEmpty })
         #expect(broker.runAdminCommand("refuse 0") == "ok")
         #expect(broker.runAdminCommand("drop-connections") == "ok 0")
         #expect(broker.runAdminCommand("fail x").hasPrefix("error"))
