@@ -50,8 +50,10 @@ struct InjectedFailure {
 final class BrokerCore: @unchecked Sendable {
     let config: DevKafkaConfiguration
     let lock = NIOLock()
-    var advertisedHost: String
-    var advertisedPort: Int32 = 0
+    let advertisedHost: String
+    /// Set once the listening socket is bound (connections may arrive just before).
+    let boundPort = NIOLockedValueBox<Int32>(0)
+    var advertisedPort: Int32 { boundPort.withLockedValue { $0 } }
     let nodeId: Int32 = 1
     let clusterId = "sluice-dev-kafka"
 

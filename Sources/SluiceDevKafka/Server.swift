@@ -279,7 +279,7 @@ public final class DevKafkaBroker: Sendable {
                               hint: "pick another --port, or 0 for a free one")
         }
         let port = channel.localAddress?.port ?? config.port
-        core.advertisedPort = Int32(port)
+        core.boundPort.withLockedValue { $0 = Int32(port) }
         return DevKafkaBroker(core: core, registry: registry, channel: channel, group: group, ownsGroup: eventLoopGroup == nil)
     }
 
