@@ -454,6 +454,14 @@ enum RecordFormat {
     /// Down-conversion for old fetch versions: the records of `chunk` from `offset` on, as messages
     /// of magic `magic` (uncompressed; headers dropped).
     static func downConvert(_ chunk: Chunk, from offset: Int64, magic: Int8, into out: inout ByteBuffer) {
+        for r in decode(chunk) where r.offset >= offset {
+            encodeMessage(offset: r.offset, magic: magic, attributes: 0, timestamp: r.timestamp,
+                          key: r.key, value: r.value, into: &out)
+        }
+    }
+
+    /// The records of a stored chunk, with absolute offsets and the timestamps consumers read.
+    static func decode(_ chunk: Chunk) -> [DecodedRecord] {
         var records: [DecodedRecord] = []
         if chunk.magic == 2 {
             records = (try? decodeV2(chunk.bytes)) ?? []
@@ -472,9 +480,6 @@ enum RecordFormat {
                 }
             }
         }
-        for r in records where r.offset >= offset {
-            encodeMessage(offset: r.offset, magic: magic, attributes: 0, timestamp: r.timestamp,
-                          key: r.key, value: r.value, into: &out)
-        }
+        return records
     }
 }

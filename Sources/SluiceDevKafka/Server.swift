@@ -390,6 +390,33 @@ public final class DevKafkaBroker: Sendable {
         }
     }
 
+    /// The records of a partition from `offset` on, as consumers read them (timestamps of
+    /// LogAppendTime topics are the append times; 0.10.2 records have no headers).
+    public func records(topic: String, partition: Int32, from offset: Int64 = 0) throws -> [OwnedRecord] {
+        let (chunks, logAppend, start) = try core.lock.withLock {
+            guard let t = core.topics[topic], partition >= 0, Int(partition) < t.partitions.count else {
+                throw SluiceError(.invalidInput, "topic '\(topic)' has no partition \(partition)")
+            }
+            let log = t.partitions[Int(partition)]
+            return (Array(log.chunks[log.chunkIndex(for: offset)...]), t.logAppendTime, log.logStartOffset)
+        }
+        let type: TimestampType = logAppend ? .logAppendTime : .createTime
+        return chunks.flatMap(RecordFormat.decode).filter { $0.offset >= max(offset, start) }.map { r in
+            OwnedRecord(partition: partition, offset: r.offset, timestamp: r.timestamp, timestampType: type,
+                        key: r.key.map { Array($0.readableBytesView) }, value: r.value.map { Array($0.readableBytesView) },
+                        headers: r.headers.map { KafkaHeader(name: $0.0, value: $0.1.map { Array($0.readableBytesView) }) })
+        }
+    }
+
+    /// Kafka's offset for a timestamp: the lowest offset whose record timestamp is ≥ `timestamp`,
+    /// with that timestamp, or nil (Kafka answers -1) when no record qualifies.
+    public func offset(forTimestamp timestamp: Int64, topic: String, partition: Int32) -> (offset: Int64, timestamp: Int64)? {
+        core.lock.withLock {
+            guard let t = core.topics[topic], partition >= 0, Int(partition) < t.partitions.count else { return nil }
+            return t.partitions[Int(partition)].offset(forTimestamp: timestamp)
+        }
+    }
+
     /// The offset a group committed for a partition, if any.
     public func committedOffset(group: String, topic: String, partition: Int32) -> Int64? {
         core.lock.withLock { core.committed[group]?[topic]?[partition]?.offset }

@@ -190,7 +190,15 @@ struct SwiftProduceTests {
         for target in [Int64(2_500), 4_500, 8_000] {
             let q = try await run(kcat, ["-b", broker.bootstrapServers, "-Q", "-t", "events:0:\(target)"], limit: 60)
             #expect(q.stdout.contains("offset \(expectedOffset(forTimestamp: target, in: outOfOrder))"), "\(q.stdout)")
+            #expect(broker.offset(forTimestamp: target, topic: "events", partition: 0)?.offset == expectedOffset(forTimestamp: target, in: outOfOrder))
         }
+        #expect(broker.offset(forTimestamp: 9_001, topic: "events", partition: 0) == nil)
+        // Read back in-process, decompressed.
+        let back = try broker.records(topic: "events", partition: 0, from: 2)
+        #expect(back.map(\.offset) == Array(2..<Int64(outOfOrder.count)))
+        #expect(back.map(\.timestamp) == Array(outOfOrder[2...]))
+        #expect(back.map { String(decoding: $0.value ?? [], as: UTF8.self) } == (2..<outOfOrder.count).map { "v\($0)" })
+        #expect(back.first?.headers == (version == .v2_2 ? [KafkaHeader(name: "n", value: Array("2".utf8))] : []))
     }
 }
 
