@@ -272,3 +272,47 @@ extension WireTests {
         #expect(unanswered.isEmpty, "closed instead of answered: \(unanswered)")
     }
 }
+
+extension WireTests {
+    /// Fetch v0–v3 body for one partition.
+    static func oldFetch(version v: Int16, offset: Int64) -> ByteBuffer {
+        body { b in
+            b.wInt32(-1); b.wInt32(0); b.wInt32(1)
+            if v >= 3 { b.wInt32(1 << 20) }
+            b.wInt32(1); b.wString("events"); b.wInt32(1); b.wInt32(0); b.wInt64(offset); b.wInt32(1 << 20)
+        }
+    }
+
+    @Test("old fetch versions get converted messages: magic 0 for v0–v1, magic 1 for v2–v3 (2.2)",
+          arguments: [(KafkaVersion.v2_2, Int16(0)), (.v2_2, 1), (.v2_2, 2), (.v2_2, 3), (.v0_10_2, 0), (.v0_10_2, 3)])
+    func downConversion(version: KafkaVersion, fetchVersion: Int16) async throws {
+        let broker = try await DevKafkaBroker.start(version: version, topics: [DevKafkaTopic(name: "events")])
+        defer { Task { try? await broker.shutdown() } }
+        let stamps: [Int64] = [30, 10, 20]
+        try broker.produce(topic: "events", partition: 0, records: stamps.map { OwnedRecord(timestamp: $0, value: Array("v\($0)".utf8)) },
+                           compression: .gzip)
+        let r = try await WireConnection.open(broker).exchange([
+            WireConnection.frame(key: 1, version: fetchVersion, correlation: 5, body: Self.oldFetch(version: fetchVersion, offset: 1)),
+        ], responses: 1)
+        var b = try #require(r.first?.1)
+        if fetchVersion >= 1 { _ = try b.rInt32() }
+        _ = try b.rInt32(); _ = try b.rString(); _ = try b.rInt32(); _ = try b.rInt32()
+        #expect(try b.rInt16() == 0)
+        #expect(try b.rInt64() == 3)
+        var messages = try RecordFormat.parseMessageSet(try b.rBytes())
+        let expectedMagic: Int8 = fetchVersion < 2 ? 0 : 1
+        if version == .v0_10_2 && fetchVersion >= 2 {
+            // Stored magic 1 served as is: one gzip wrapper holding the three records.
+            #expect(messages.map(\.magic) == [1])
+            #expect(messages.first?.offset == 2)
+            let inner = try RecordFormat.parseMessageSet(try Codecs.decompress(.gzip, messages[0].value!))
+            messages = inner
+            #expect(inner.map(\.timestamp) == stamps)
+        } else {
+            #expect(messages.map(\.magic) == [expectedMagic, expectedMagic])
+            #expect(messages.map(\.offset) == [1, 2])
+            #expect(messages.map(\.timestamp) == (expectedMagic == 0 ? [-1, -1] : [10, 20]))
+            #expect(messages.map { $0.value.map { String(buffer: $0) } } == ["v10", "v20"])
+        }
+    }
+}
