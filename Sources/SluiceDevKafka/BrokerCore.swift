@@ -69,6 +69,7 @@ final class BrokerCore: @unchecked Sendable {
     var nextProducerId: Int64 = 1000
     let scheduler: EventLoopGroup
     var persistence: Persistence?
+    var sessionReaper: RepeatedTask?
 
     init(config: DevKafkaConfiguration, scheduler: EventLoopGroup) throws {
         self.config = config

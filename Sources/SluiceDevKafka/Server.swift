@@ -280,11 +280,16 @@ public final class DevKafkaBroker: Sendable {
         }
         let port = channel.localAddress?.port ?? config.port
         core.boundPort.withLockedValue { $0 = Int32(port) }
+        let reaper = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [core] _ in
+            core.expireMembers()
+        }
+        core.lock.withLockVoid { core.sessionReaper = reaper }
         return DevKafkaBroker(core: core, registry: registry, channel: channel, group: group, ownsGroup: eventLoopGroup == nil)
     }
 
     /// Stops listening, closes every connection and, when the broker made it, its event loop.
     public func shutdown() async throws {
+        core.lock.withLock { core.sessionReaper }?.cancel()
         try? await channel.close().get()
         _ = registry.closeAll()
         if ownsGroup { try await group.shutdownGracefully() }
