@@ -9,6 +9,7 @@ extension KafkaErrorCode {
     static let delegationTokenAuthDisabled = KafkaErrorCode(rawValue: 61)
     static let nonEmptyGroup = KafkaErrorCode(rawValue: 68)
     static let groupIdNotFound = KafkaErrorCode(rawValue: 69)
+    static let memberIdRequired = KafkaErrorCode(rawValue: 79)
 }
 
 /// The advertised APIs beyond producing and consuming: topic administration is served; security,

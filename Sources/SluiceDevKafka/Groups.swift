@@ -27,6 +27,8 @@ final class Group {
     var pendingSyncs: [String: (Int16, Responder)] = [:]
     var assignments: [String: ByteBuffer] = [:]
     var rebalanceRound = 0
+    /// Ids handed out with MEMBER_ID_REQUIRED, waiting for the member's rejoin.
+    var pendingMemberIds: Set<String> = []
 
     init(id: String) { self.id = id }
 }
@@ -59,6 +61,14 @@ extension BrokerCore {
                 var id = memberId
                 if id.isEmpty {
                     id = "\(clientId.isEmpty ? "member" : clientId)-\(UUID().uuidString.lowercased())"
+                    if v >= 4 {
+                        // KIP-394 (Kafka 2.2): the member must rejoin with the id it is given.
+                        group.pendingMemberIds.insert(id)
+                        immediate = joinResponse(v, .memberIdRequired, generation: -1, protocolName: "", leader: "", member: id, members: [])
+                        return
+                    }
+                } else if group.pendingMemberIds.remove(id) != nil {
+                    // The rejoin of a member that was given its id.
                 } else if group.members[id] == nil {
                     immediate = joinResponse(v, .unknownMemberId, generation: -1, protocolName: "", leader: "", member: memberId, members: [])
                     return
