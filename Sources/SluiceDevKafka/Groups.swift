@@ -85,9 +85,8 @@ extension BrokerCore {
                     group.state = .preparing
                     group.rebalanceRound += 1
                     // Members that are waiting in SyncGroup must rejoin.
-                    for (mid, pending) in group.pendingSyncs {
+                    for pending in group.pendingSyncs.values {
                         ready.append((pending.1, syncResponse(pending.0, .rebalanceInProgress, ByteBuffer())))
-                        _ = mid
                     }
                     group.pendingSyncs.removeAll()
                     scheduleTimeout = (group.rebalanceRound, Int64(min(max(rebalanceTimeout, 1000), 10_000)))

@@ -3,7 +3,7 @@ Usage: admin_client.py BOOTSTRAP. Prints one JSON object."""
 import json
 import sys
 
-from confluent_kafka.admin import AclBinding, AclBindingFilter, AdminClient, ConfigResource, NewPartitions, NewTopic
+from confluent_kafka.admin import AclBinding, AdminClient, ConfigResource, NewPartitions, NewTopic
 from confluent_kafka.admin import AclOperation, AclPermissionType, ResourcePatternType, ResourceType
 from kafka.admin import KafkaAdminClient
 
@@ -27,8 +27,6 @@ try:
 except Exception as e:
     out["shrink"] = e.args[0].name()
 try:
-    a.create_acls([AclBinding(ResourceType.TOPIC, "admin-t", ResourcePatternType.LITERAL, "User:x", "*",
-                              AclOperation.READ, AclPermissionType.ALLOW)])[0] if False else None
     fs = a.create_acls([AclBinding(ResourceType.TOPIC, "admin-t", ResourcePatternType.LITERAL, "User:x", "*",
                                    AclOperation.READ, AclPermissionType.ALLOW)])
     for f in fs.values():
