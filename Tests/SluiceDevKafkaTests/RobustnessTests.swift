@@ -180,7 +180,6 @@ struct PersistenceTests {
 
         config.topics = []
         let second = try await DevKafkaBroker.start(config)
-        defer { Task { try? await second.shutdown() } }
         #expect(second.watermarks(topic: "events", partition: 1)?.low == 1)
         #expect(second.watermarks(topic: "events", partition: 1)?.high == 7)
         #expect(second.committedOffset(group: "keeper", topic: "events", partition: 1) == 7)
@@ -189,6 +188,21 @@ struct PersistenceTests {
         #expect(consumed.stdout == "1:v100\n2:v200\n3:v500\n4:v400\n5:a\n6:b\n")
         let byTime = try await run(kcat, ["-b", second.bootstrapServers, "-Q", "-t", "events:1:250"])
         #expect(byTime.stdout.contains("offset 3"), "\(byTime.stdout)")
+        // A write cut short by a crash is dropped at the next start, and appends go on after it.
+        try await second.shutdown()
+        let log = URL(fileURLWithPath: dir).appendingPathComponent("topics/events/1.log")
+        let handle = try FileHandle(forWritingTo: log)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data([0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 1, 0, 0]))
+        try handle.close()
+        let third = try await DevKafkaBroker.start(config)
+        #expect(third.watermarks(topic: "events", partition: 1)?.high == 7)
+        try third.produce(topic: "events", partition: 1, records: [OwnedRecord(timestamp: 900, value: Array("after".utf8))])
+        try await third.shutdown()
+        let fourth = try await DevKafkaBroker.start(config)
+        #expect(try fourth.records(topic: "events", partition: 1).map { String(decoding: $0.value ?? [], as: UTF8.self) }
+                == ["v100", "v200", "v500", "v400", "a", "b", "after"])
+        try await fourth.shutdown()
         // The personality is fixed per directory.
         var other = config
         other.version = version == .v2_2 ? .v0_10_2 : .v2_2
