@@ -61,7 +61,7 @@ struct RobustnessTests {
         try broker.produce(topic: "events", partition: 0, records: [OwnedRecord(timestamp: 10, value: Array("first".utf8))])
         // kcat without -e runs until stopped; with one broker, a dropped connection ends it.
         async let consumer = run(kcat, ["-b", broker.bootstrapServers, "-C", "-t", "events", "-p", "0", "-o", "beginning",
-                                        "-f", "%o:%s\n"])
+                                        "-f", "%o:%s\n"], limit: 60)
         for _ in 0..<400 where broker.connectionCount == 0 { try await Task.sleep(for: .milliseconds(25)) }
         #expect(broker.dropAllConnections() >= 1)
         let dropped = try await consumer
