@@ -40,7 +40,7 @@ final class AdminHandler: ChannelInboundHandler {
 extension DevKafkaBroker {
     /// The admin commands, as documented in docs/dev-kafka.md.
     public static let adminHelp = """
-        drop-connections | fail API_KEY COUNT ERROR_CODE | delay MS [API_KEY] | refuse MS | \
+        drop-connections | fail API_KEY COUNT ERROR_CODE | delay MS [API_KEY] | refuse MS | down MS | \
         delete-records TOPIC PARTITION OFFSET | create-topic NAME[:PARTITIONS[:logappendtime]] | \
         watermarks TOPIC PARTITION | produce TOPIC PARTITION TIMESTAMP_MS KEY|- VALUE… | help
         """
@@ -67,6 +67,11 @@ extension DevKafkaBroker {
             } else {
                 delayResponses(milliseconds: ms)
             }
+            return "ok"
+        case ("down", 1):
+            guard let ms = int(0) else { break }
+            let broker = self
+            Task { await broker.outage(milliseconds: ms) }
             return "ok"
         case ("refuse", 1):
             guard let ms = int(0) else { break }
@@ -115,7 +120,7 @@ extension DevKafkaBroker {
             }
         do {
             let admin = try await bootstrap.bind(host: host, port: port).get()
-            channel.closeFuture.whenComplete { _ in admin.close(promise: nil) }
+            lifetime.futureResult.whenComplete { _ in admin.close(promise: nil) }
             return admin.localAddress?.port ?? port
         } catch {
             throw SluiceError(.failed, "dev-kafka cannot listen for admin commands on \(host):\(port): \(error)",

@@ -222,9 +222,12 @@ public final class DevKafkaBroker: Sendable {
     public let version: KafkaVersion
     let core: BrokerCore
     let registry: ConnectionRegistry
-    let channel: Channel
     let group: EventLoopGroup
     let ownsGroup: Bool
+    /// The listening socket (nil during an outage) and whether the broker was shut down.
+    let listener: NIOLockedValueBox<(channel: Channel?, shutDown: Bool, outage: Int)>
+    /// Completed by `shutdown()`.
+    let lifetime: EventLoopPromise<Void>
 
     /// `host:port`, for `bootstrap.servers` / `-b`.
     public var bootstrapServers: String { "\(host):\(port)" }
@@ -232,7 +235,8 @@ public final class DevKafkaBroker: Sendable {
     init(core: BrokerCore, registry: ConnectionRegistry, channel: Channel, group: EventLoopGroup, ownsGroup: Bool) {
         self.core = core
         self.registry = registry
-        self.channel = channel
+        self.listener = NIOLockedValueBox((channel, false, 0))
+        self.lifetime = group.next().makePromise()
         self.group = group
         self.ownsGroup = ownsGroup
         self.host = core.advertisedHost
@@ -259,17 +263,7 @@ public final class DevKafkaBroker: Sendable {
             throw error
         }
         let registry = ConnectionRegistry()
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(KafkaFrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(KafkaConnectionHandler(core: core, registry: registry))
-                }
-            }
+        let bootstrap = makeBootstrap(group: group, core: core, registry: registry)
         let channel: Channel
         do {
             channel = try await bootstrap.bind(host: config.host, port: config.port).get()
@@ -287,17 +281,75 @@ public final class DevKafkaBroker: Sendable {
         return DevKafkaBroker(core: core, registry: registry, channel: channel, group: group, ownsGroup: eventLoopGroup == nil)
     }
 
+    static func makeBootstrap(group: EventLoopGroup, core: BrokerCore, registry: ConnectionRegistry) -> ServerBootstrap {
+        ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(KafkaFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(KafkaConnectionHandler(core: core, registry: registry))
+                }
+            }
+    }
+
     /// Stops listening, closes every connection and, when the broker made it, its event loop.
     public func shutdown() async throws {
+        let channel: Channel? = listener.withLockedValue { state in
+            if state.shutDown { return nil }
+            state.shutDown = true
+            defer { state.channel = nil }
+            return state.channel
+        }
         core.lock.withLock { core.sessionReaper }?.cancel()
-        try? await channel.close().get()
+        try? await channel?.close().get()
         _ = registry.closeAll()
+        lifetime.succeed(())
         if ownsGroup { try await group.shutdownGracefully() }
     }
 
-    /// Completes when the listening socket closes.
+    /// Completes when the broker is shut down.
     public func waitUntilClosed() async throws {
-        try await channel.closeFuture.get()
+        try await lifetime.futureResult.get()
+    }
+
+    /// An outage: every connection is dropped and the port refuses connections (ECONNREFUSED)
+    /// for `milliseconds`, then the broker listens again on the same port with its data intact.
+    /// A new outage replaces the current one (`outage(milliseconds: 0)` ends it).
+    public func outage(milliseconds: Int64) async {
+        let (channel, round): (Channel?, Int) = listener.withLockedValue { state in
+            state.outage += 1
+            defer { state.channel = nil }
+            return (state.channel, state.outage)
+        }
+        try? await channel?.close().get()
+        _ = registry.closeAll()
+        scheduleRelisten(round: round, after: .milliseconds(max(0, milliseconds)), attempts: 100)
+    }
+
+    /// Whether the port accepts connections (false during an outage and after shutdown).
+    public var isListening: Bool { listener.withLockedValue { $0.channel != nil } }
+
+    private func scheduleRelisten(round: Int, after delay: TimeAmount, attempts: Int) {
+        group.next().scheduleTask(in: delay) { [self] in
+            guard listener.withLockedValue({ !$0.shutDown && $0.outage == round && $0.channel == nil }) else { return }
+            Self.makeBootstrap(group: group, core: core, registry: registry).bind(host: core.config.host, port: port).whenComplete { [self] result in
+                switch result {
+                case .success(let channel):
+                    let keep = listener.withLockedValue { state -> Bool in
+                        guard !state.shutDown && state.outage == round else { return false }
+                        state.channel = channel
+                        return true
+                    }
+                    if !keep { channel.close(promise: nil) }
+                case .failure(let error):
+                    core.config.log?("cannot listen again on port \(port): \(error)")
+                    if attempts > 0 { scheduleRelisten(round: round, after: .milliseconds(100), attempts: attempts - 1) }
+                }
+            }
+        }
     }
 
     // MARK: topics and records

@@ -13,7 +13,7 @@ struct DevKafkaCommand: AsyncParsableCommand {
 
         Topics: --topic NAME[:PARTITIONS[:createtime|logappendtime]], repeatable.
 
-        With --admin-port it also serves a line protocol for fault injection (its address goes to standard error as `admin <host>:<port>`): drop-connections | fail API_KEY COUNT ERROR_CODE | delay MS [API_KEY] | refuse MS | delete-records TOPIC PARTITION OFFSET | create-topic SPEC | watermarks TOPIC PARTITION | produce TOPIC PARTITION TIMESTAMP_MS KEY|- VALUE
+        With --admin-port it also serves a line protocol for fault injection (its address goes to standard error as `admin <host>:<port>`): drop-connections | fail API_KEY COUNT ERROR_CODE | delay MS [API_KEY] | refuse MS | down MS | delete-records TOPIC PARTITION OFFSET | create-topic SPEC | watermarks TOPIC PARTITION | produce TOPIC PARTITION TIMESTAMP_MS KEY|- VALUE
 
         Examples:
           sluice dev-kafka --port 9092 --topic events:3 --topic audit:1:logappendtime

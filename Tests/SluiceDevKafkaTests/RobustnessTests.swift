@@ -62,7 +62,10 @@ struct RobustnessTests {
         // kcat without -e runs until stopped; with one broker, a dropped connection ends it.
         async let consumer = run(kcat, ["-b", broker.bootstrapServers, "-C", "-t", "events", "-p", "0", "-o", "beginning",
                                         "-f", "%o:%s\n"], limit: 60)
-        for _ in 0..<400 where broker.connectionCount == 0 { try await Task.sleep(for: .milliseconds(25)) }
+        // Once it has read "first", kcat long-polls for more: the broker then holds its fetch.
+        for _ in 0..<800 where broker.core.lock.withLock({ broker.core.waiters.isEmpty }) {
+            try await Task.sleep(for: .milliseconds(25))
+        }
         #expect(broker.dropAllConnections() >= 1)
         let dropped = try await consumer
         #expect(dropped.stdout == "0:first\n")
@@ -85,6 +88,26 @@ struct RobustnessTests {
         broker.refuseConnections(milliseconds: 0)
         let ok = try await run(kcat, ["-b", broker.bootstrapServers, "-L", "-m", "5"])
         #expect(ok.status == 0)
+    }
+
+    @Test("an outage refuses connections (ECONNREFUSED), then the broker listens again on its port with its data")
+    func outage() async throws {
+        let kcat = try #require(which("kcat"))
+        let broker = try await DevKafkaBroker.start(topics: [DevKafkaTopic(name: "events")])
+        defer { Task { try? await broker.shutdown() } }
+        try broker.produce(topic: "events", partition: 0, records: [OwnedRecord(timestamp: 5, value: Array("kept".utf8))])
+        await broker.outage(milliseconds: 600_000)
+        #expect(!broker.isListening)
+        let refused = try await run(kcat, ["-b", broker.bootstrapServers, "-L", "-m", "2"], limit: 60)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("Connection refused"), "\(refused.stderr)")
+        // A new outage of 0 ms ends this one.
+        await broker.outage(milliseconds: 0)
+        for _ in 0..<500 where !broker.isListening { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(broker.isListening)
+        let consumed = try await run(kcat, ["-b", broker.bootstrapServers, "-C", "-t", "events", "-p", "0", "-o", "beginning",
+                                            "-e", "-q", "-f", "%s\n"], limit: 60)
+        #expect(consumed.stdout == "kept\n")
     }
 
     @Test("retention: deleting records moves the log start; earliest and fetches follow", arguments: KafkaVersion.allCases)
