@@ -316,3 +316,50 @@ extension WireTests {
         }
     }
 }
+
+extension WireTests {
+    /// Fetch v4 for partitions 0 and 1 of `events` from offset 0.
+    static func twoPartitionFetch(maxBytes: Int32, partitionMaxBytes: Int32) -> ByteBuffer {
+        body { b in
+            b.wInt32(-1); b.wInt32(0); b.wInt32(1); b.wInt32(maxBytes); b.wInt8(0)
+            b.wInt32(1); b.wString("events")
+            b.wInt32(2)
+            for p in Int32(0)..<2 { b.wInt32(p); b.wInt64(0); b.wInt32(partitionMaxBytes) }
+        }
+    }
+
+    /// (error, record bytes) per partition of a Fetch v4 response for one topic.
+    static func partitionSizes(_ response: ByteBuffer) throws -> [Int] {
+        var r = response
+        _ = try r.rInt32()
+        _ = try r.rInt32(); _ = try r.rString()
+        return try r.rArray { b in
+            _ = try b.rInt32(); _ = try b.rInt16(); _ = try b.rInt64(); _ = try b.rInt64(); _ = try b.rInt32()
+            return try b.rBytes().readableBytes
+        }
+    }
+
+    @Test("fetch limits: the first batch comes whole, later partitions are cut at their limit or the request's")
+    func fetchLimits() async throws {
+        let broker = try await DevKafkaBroker.start(topics: [DevKafkaTopic(name: "events", partitions: 2)])
+        defer { Task { try? await broker.shutdown() } }
+        for p in Int32(0)..<2 {
+            try broker.produce(topic: "events", partition: p, records: (0..<20).map {
+                OwnedRecord(timestamp: Int64($0), value: [UInt8](repeating: UInt8($0), count: 100))
+            })
+        }
+        let size = broker.core.lock.withLock { broker.core.topics["events"]!.partitions[0].chunks[0].bytes.readableBytes }
+        #expect(size > 2000)
+        let r = try await WireConnection.open(broker).exchange([
+            // Both limits below one batch: only the first partition's first batch, whole.
+            WireConnection.frame(key: 1, version: 4, correlation: 1, body: Self.twoPartitionFetch(maxBytes: 10, partitionMaxBytes: 10)),
+            // Partition limit 100, request 1 MiB: first whole, second cut at 100 bytes.
+            WireConnection.frame(key: 1, version: 4, correlation: 2, body: Self.twoPartitionFetch(maxBytes: 1 << 20, partitionMaxBytes: 100)),
+            // Request limit between: the second partition gets what is left of it.
+            WireConnection.frame(key: 1, version: 4, correlation: 3, body: Self.twoPartitionFetch(maxBytes: Int32(size + 50), partitionMaxBytes: 1 << 20)),
+        ], responses: 3)
+        #expect(try Self.partitionSizes(r[0].1) == [size, 0])
+        #expect(try Self.partitionSizes(r[1].1) == [size, 100])
+        #expect(try Self.partitionSizes(r[2].1) == [size, 50])
+    }
+}
