@@ -367,7 +367,8 @@ public final class DevKafkaBroker: Sendable {
     /// Appends records to one partition, as a producer would (CreateTime: each record's `timestamp`;
     /// LogAppendTime topics use the broker's clock), in batches under Kafka's `message.max.bytes`
     /// (uncompressed size), compressed with `compression` (Kafka 0.10.2: not zstd; its wrapper messages
-    /// carry the compressed records). Returns the first assigned offset.
+    /// carry the compressed records). Returns the first assigned offset (the log end offset when
+    /// `records` is empty).
     @discardableResult
     public func produce(topic: String, partition: Int32, records: [OwnedRecord],
                         compression: DevKafkaCompression = .none) throws -> Int64 {
@@ -375,8 +376,12 @@ public final class DevKafkaBroker: Sendable {
         if codec == .zstd && version == .v0_10_2 {
             throw SluiceError(.invalidInput, "Kafka 0.10.2 has no zstd compression", hint: "use gzip, snappy or lz4")
         }
-        guard !records.isEmpty else {
-            throw SluiceError(.invalidInput, "produce to \(topic)/\(partition) needs at least one record")
+        if records.isEmpty {
+            // Nothing to append: the offset the next record would get.
+            guard let end = watermarks(topic: topic, partition: partition)?.high else {
+                throw SluiceError(.invalidInput, "topic '\(topic)' has no partition \(partition)")
+            }
+            return end
         }
         let decoded = records.map { r in
             DecodedRecord(offset: 0, timestamp: r.timestamp, key: r.key.map { ByteBuffer(bytes: $0) },
