@@ -40,9 +40,9 @@ final class AdminHandler: ChannelInboundHandler {
 extension DevKafkaBroker {
     /// The admin commands, as documented in docs/dev-kafka.md.
     public static let adminHelp = """
-        drop-connections | fail API_KEY COUNT ERROR_CODE | delay MS | refuse MS | \
+        drop-connections | fail API_KEY COUNT ERROR_CODE | delay MS [API_KEY] | refuse MS | down MS | \
         delete-records TOPIC PARTITION OFFSET | create-topic NAME[:PARTITIONS[:logappendtime]] | \
-        watermarks TOPIC PARTITION | help
+        watermarks TOPIC PARTITION | produce TOPIC PARTITION TIMESTAMP_MS KEY|- VALUE… | help
         """
 
     /// Runs one admin command line and returns the reply line.
@@ -59,9 +59,19 @@ extension DevKafkaBroker {
                   let k = Int16(exactly: key), let c = Int16(exactly: code) else { break }
             failNextRequests(apiKey: k, count: Int(count), errorCode: c)
             return "ok"
-        case ("delay", 1):
+        case ("delay", 1), ("delay", 2):
             guard let ms = int(0) else { break }
-            delayResponses(milliseconds: ms)
+            if args.count == 2 {
+                guard let key = int(1), let k = Int16(exactly: key) else { break }
+                delayResponses(milliseconds: ms, apiKey: k)
+            } else {
+                delayResponses(milliseconds: ms)
+            }
+            return "ok"
+        case ("down", 1):
+            guard let ms = int(0) else { break }
+            let broker = self
+            Task { await broker.outage(milliseconds: ms) }
             return "ok"
         case ("refuse", 1):
             guard let ms = int(0) else { break }
@@ -79,6 +89,16 @@ extension DevKafkaBroker {
                 return "error no such topic partition"
             }
             return "ok \(w.low) \(w.high)"
+        case ("produce", 5...):
+            guard let p = int(1), let p32 = Int32(exactly: p), let ts = int(2) else { break }
+            let key = args[3] == "-" ? nil : Array(args[3].utf8)
+            let value = Array(args[4...].joined(separator: " ").utf8)
+            do {
+                let offset = try produce(topic: args[0], partition: p32, records: [OwnedRecord(timestamp: ts, key: key, value: value)])
+                return "ok \(offset)"
+            } catch {
+                return "error \(error)"
+            }
         case ("help", _):
             return "ok " + Self.adminHelp
         default:
@@ -100,7 +120,7 @@ extension DevKafkaBroker {
             }
         do {
             let admin = try await bootstrap.bind(host: host, port: port).get()
-            channel.closeFuture.whenComplete { _ in admin.close(promise: nil) }
+            lifetime.futureResult.whenComplete { _ in admin.close(promise: nil) }
             return admin.localAddress?.port ?? port
         } catch {
             throw SluiceError(.failed, "dev-kafka cannot listen for admin commands on \(host):\(port): \(error)",

@@ -50,8 +50,10 @@ struct InjectedFailure {
 final class BrokerCore: @unchecked Sendable {
     let config: DevKafkaConfiguration
     let lock = NIOLock()
-    var advertisedHost: String
-    var advertisedPort: Int32 = 0
+    let advertisedHost: String
+    /// Set once the listening socket is bound (connections may arrive just before).
+    let boundPort = NIOLockedValueBox<Int32>(0)
+    var advertisedPort: Int32 { boundPort.withLockedValue { $0 } }
     let nodeId: Int32 = 1
     let clusterId = "sluice-dev-kafka"
 
@@ -63,9 +65,11 @@ final class BrokerCore: @unchecked Sendable {
     var nextWaiterId = 0
     var failures: [Int16: InjectedFailure] = [:]
     var responseDelay: TimeAmount = .zero
+    var apiDelays: [Int16: TimeAmount] = [:]
     var nextProducerId: Int64 = 1000
     let scheduler: EventLoopGroup
     var persistence: Persistence?
+    var sessionReaper: RepeatedTask?
 
     init(config: DevKafkaConfiguration, scheduler: EventLoopGroup) throws {
         self.config = config
@@ -131,7 +135,8 @@ final class BrokerCore: @unchecked Sendable {
         case 22: return try initProducerId(v, &body, forced)
         case 23: return try offsetForLeaderEpoch(v, &body, forced)
         default:
-            return .close("API \(header.apiKey) is advertised but not served by sluice dev-kafka")
+            if let outcome = try handleExtra(header.apiKey, v, &body, forced) { return outcome }
+            return .close("API \(header.apiKey) is not served by sluice dev-kafka")
         }
     }
 
@@ -375,7 +380,7 @@ final class BrokerCore: @unchecked Sendable {
                                     remaining -= buf.readableBytes
                                     total += buf.readableBytes
                                 } else {
-                                    slices = log.read(from: fp.offset, maxBytes: limit, minOneBatch: total == 0)
+                                    slices = log.read(from: fp.offset, maxBytes: limit, minOneBatch: total == 0 && v >= 3)
                                     if v < 10 && slices.contains(where: { Self.isZstd($0) }) {
                                         slices = []
                                         code = .unsupportedCompressionType
@@ -561,8 +566,9 @@ final class BrokerCore: @unchecked Sendable {
                     code = .topicAlreadyExists; message = "Topic '\(name)' already exists."
                 } else if !DevKafkaTopic.isValidName(name) {
                     code = .invalidTopic; message = "Topic name '\(name)' is illegal"
-                } else if count < 1 {
-                    code = .invalidPartitions; message = "Number of partitions must be larger than 0."
+                } else if count < 1 || count > 10_000 {
+                    code = .invalidPartitions
+                    message = count < 1 ? "Number of partitions must be larger than 0." : "sluice dev-kafka allows at most 10000 partitions."
                 } else if assignments.isEmpty && replication != 1 && replication != -1 {
                     code = .invalidReplicationFactor
                     message = "Replication factor: \(replication) larger than available brokers: 1."
@@ -632,9 +638,11 @@ final class BrokerCore: @unchecked Sendable {
     }
 
     func initProducerId(_ v: Int16, _ body: inout ByteBuffer, _ forced: KafkaErrorCode?) throws -> Outcome {
-        _ = try body.rNullableString()
+        let transactionalId = try body.rNullableString()
         _ = try body.rInt32()
         let id: Int64 = lock.withLock { nextProducerId += 1; return nextProducerId }
+        // Idempotent producers get an id; transactions are not supported.
+        let forced = forced ?? (transactionalId != nil ? .transactionalIdAuthorizationFailed : nil)
         var out = ByteBuffer()
         out.wInt32(0)
         out.wError(forced ?? .none)

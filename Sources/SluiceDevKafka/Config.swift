@@ -92,10 +92,14 @@ public struct DevKafkaConfiguration: Sendable {
     /// The broker's clock in milliseconds since the epoch (LogAppendTime, append times). Tests
     /// inject one; the default is the system clock.
     public var clock: @Sendable () -> Int64
+    /// Receives one line per closed connection with the reason (bad requests, unsupported APIs).
+    public var log: (@Sendable (String) -> Void)?
 
     public init(host: String = "127.0.0.1", port: Int = 0, version: KafkaVersion = .v2_2,
                 topics: [DevKafkaTopic] = [], autoCreateTopics: Bool = false, defaultPartitions: Int = 1,
-                dataDirectory: String? = nil, clock: (@Sendable () -> Int64)? = nil) {
+                dataDirectory: String? = nil, clock: (@Sendable () -> Int64)? = nil,
+                log: (@Sendable (String) -> Void)? = nil) {
+        self.log = log
         self.host = host
         self.port = port
         self.version = version

@@ -9,6 +9,9 @@ final class Group {
         var clientId: String
         var protocols: [(String, ByteBuffer)]
         var rebalanceTimeoutMs: Int32
+        var sessionTimeoutMs: Int32
+        /// The last join, sync or heartbeat: a member silent for its session timeout is removed.
+        var lastSeen: NIODeadline
     }
     typealias Responder = @Sendable (ByteBuffer) -> Void
 
@@ -24,6 +27,8 @@ final class Group {
     var pendingSyncs: [String: (Int16, Responder)] = [:]
     var assignments: [String: ByteBuffer] = [:]
     var rebalanceRound = 0
+    /// Ids handed out with MEMBER_ID_REQUIRED, waiting for the member's rejoin.
+    var pendingMemberIds: Set<String> = []
 
     init(id: String) { self.id = id }
 }
@@ -56,13 +61,22 @@ extension BrokerCore {
                 var id = memberId
                 if id.isEmpty {
                     id = "\(clientId.isEmpty ? "member" : clientId)-\(UUID().uuidString.lowercased())"
+                    if v >= 4 {
+                        // KIP-394 (Kafka 2.2): the member must rejoin with the id it is given.
+                        group.pendingMemberIds.insert(id)
+                        immediate = joinResponse(v, .memberIdRequired, generation: -1, protocolName: "", leader: "", member: id, members: [])
+                        return
+                    }
+                } else if group.pendingMemberIds.remove(id) != nil {
+                    // The rejoin of a member that was given its id.
                 } else if group.members[id] == nil {
                     immediate = joinResponse(v, .unknownMemberId, generation: -1, protocolName: "", leader: "", member: memberId, members: [])
                     return
                 }
                 group.protocolType = protocolType
                 if group.members[id] == nil { group.order.append(id) }
-                group.members[id] = Group.Member(id: id, clientId: clientId, protocols: protocols, rebalanceTimeoutMs: rebalanceTimeout)
+                group.members[id] = Group.Member(id: id, clientId: clientId, protocols: protocols, rebalanceTimeoutMs: rebalanceTimeout,
+                                                 sessionTimeoutMs: sessionTimeout, lastSeen: .now())
                 if let old = group.pendingJoins[id] {
                     ready.append((old.1, joinResponse(old.0, .unknownMemberId, generation: -1, protocolName: "", leader: "", member: id, members: [])))
                 }
@@ -71,9 +85,8 @@ extension BrokerCore {
                     group.state = .preparing
                     group.rebalanceRound += 1
                     // Members that are waiting in SyncGroup must rejoin.
-                    for (mid, pending) in group.pendingSyncs {
+                    for pending in group.pendingSyncs.values {
                         ready.append((pending.1, syncResponse(pending.0, .rebalanceInProgress, ByteBuffer())))
-                        _ = mid
                     }
                     group.pendingSyncs.removeAll()
                     scheduleTimeout = (group.rebalanceRound, Int64(min(max(rebalanceTimeout, 1000), 10_000)))
@@ -161,6 +174,7 @@ extension BrokerCore {
                 guard let group = groups[groupId], group.members[memberId] != nil else {
                     ready.append((respond, syncResponse(v, .unknownMemberId, ByteBuffer()))); return
                 }
+                touch(group, memberId)
                 if group.state == .preparing {
                     ready.append((respond, syncResponse(v, .rebalanceInProgress, ByteBuffer()))); return
                 }
@@ -190,6 +204,7 @@ extension BrokerCore {
         let memberId = try body.rString()
         let code: KafkaErrorCode = forced ?? lock.withLock {
             guard let group = groups[groupId], group.members[memberId] != nil else { return .unknownMemberId }
+            touch(group, memberId)
             if group.state == .preparing { return .rebalanceInProgress }
             if group.generation != generation { return .illegalGeneration }
             return .none
@@ -206,31 +221,7 @@ extension BrokerCore {
         var ready: [(Group.Responder, ByteBuffer)] = []
         let code: KafkaErrorCode = forced ?? lock.withLock {
             guard let group = groups[groupId], group.members[memberId] != nil else { return .unknownMemberId }
-            group.members[memberId] = nil
-            group.order.removeAll { $0 == memberId }
-            group.pendingJoins[memberId] = nil
-            group.pendingSyncs[memberId] = nil
-            if group.members.isEmpty {
-                group.state = .empty
-            } else if group.state == .preparing {
-                if group.members.keys.allSatisfy({ group.pendingJoins[$0] != nil }) { ready = completeJoin(group) }
-            } else {
-                group.state = .preparing
-                group.rebalanceRound += 1
-                for (_, pending) in group.pendingSyncs {
-                    ready.append((pending.1, syncResponse(pending.0, .rebalanceInProgress, ByteBuffer())))
-                }
-                group.pendingSyncs.removeAll()
-                let round = group.rebalanceRound
-                let timeout = Int64(min(max(group.members.values.map(\.rebalanceTimeoutMs).max() ?? 1000, 1000), 10_000))
-                scheduler.next().scheduleTask(in: .milliseconds(timeout)) { [self] in
-                    let ready: [(Group.Responder, ByteBuffer)] = lock.withLock {
-                        guard let group = groups[groupId], group.state == .preparing, group.rebalanceRound == round else { return [] }
-                        return completeJoin(group)
-                    }
-                    for (r, b) in ready { r(b) }
-                }
-            }
+            ready = removeMembers([memberId], from: group)
             return .none
         }
         for (r, b) in ready { r(b) }
@@ -238,6 +229,61 @@ extension BrokerCore {
         if v >= 1 { out.wInt32(0) }
         out.wError(code)
         return .respond(out)
+    }
+
+    /// Removes members (left, or silent past their session timeout); the others rebalance. Called
+    /// with the lock held; returns the responses to send after it is released.
+    func removeMembers(_ ids: [String], from group: Group) -> [(Group.Responder, ByteBuffer)] {
+        var ready: [(Group.Responder, ByteBuffer)] = []
+        for id in ids {
+            group.members[id] = nil
+            group.pendingJoins[id] = nil
+            group.pendingSyncs[id] = nil
+        }
+        group.order.removeAll { group.members[$0] == nil }
+        if group.members.isEmpty {
+            group.state = .empty
+        } else if group.state == .preparing {
+            if group.members.keys.allSatisfy({ group.pendingJoins[$0] != nil }) { ready = completeJoin(group) }
+        } else {
+            group.state = .preparing
+            group.rebalanceRound += 1
+            for (_, pending) in group.pendingSyncs {
+                ready.append((pending.1, syncResponse(pending.0, .rebalanceInProgress, ByteBuffer())))
+            }
+            group.pendingSyncs.removeAll()
+            let round = group.rebalanceRound
+            let groupId = group.id
+            let timeout = Int64(min(max(group.members.values.map(\.rebalanceTimeoutMs).max() ?? 1000, 1000), 10_000))
+            scheduler.next().scheduleTask(in: .milliseconds(timeout)) { [self] in
+                let ready: [(Group.Responder, ByteBuffer)] = lock.withLock {
+                    guard let group = groups[groupId], group.state == .preparing, group.rebalanceRound == round else { return [] }
+                    return completeJoin(group)
+                }
+                for (r, b) in ready { r(b) }
+            }
+        }
+        return ready
+    }
+
+    /// Removes members whose session timed out (no heartbeat, join or sync within it).
+    func expireMembers() {
+        let now = NIODeadline.now()
+        var ready: [(Group.Responder, ByteBuffer)] = []
+        lock.withLockVoid {
+            for group in groups.values {
+                let expired = group.members.values.filter {
+                    group.pendingJoins[$0.id] == nil && group.pendingSyncs[$0.id] == nil
+                        && $0.lastSeen + .milliseconds(Int64($0.sessionTimeoutMs)) < now
+                }.map(\.id)
+                if !expired.isEmpty { ready += removeMembers(expired, from: group) }
+            }
+        }
+        for (r, b) in ready { r(b) }
+    }
+
+    func touch(_ group: Group, _ memberId: String) {
+        group.members[memberId]?.lastSeen = .now()
     }
 
     func describeGroups(_ v: Int16, _ body: inout ByteBuffer, _ forced: KafkaErrorCode?) throws -> Outcome {

@@ -78,7 +78,7 @@ final class PartitionLog {
 final class TopicState {
     let name: String
     var partitions: [PartitionLog]
-    let logAppendTime: Bool
+    var logAppendTime: Bool
 
     init(name: String, partitions: Int, logAppendTime: Bool) {
         self.name = name

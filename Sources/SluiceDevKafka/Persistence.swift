@@ -119,10 +119,16 @@ final class Persistence {
             let topic = TopicState(name: name, partitions: partitions, logAppendTime: logAppend)
             for p in 0..<partitions {
                 let log = topic.partitions[p]
-                if let data = try? Data(contentsOf: dir.appendingPathComponent("\(p).log")) {
+                let url = dir.appendingPathComponent("\(p).log")
+                if let data = try? Data(contentsOf: url) {
                     var buffer = ByteBuffer(bytes: data)
                     do {
                         for chunk in try RecordFormat.indexStored(&buffer) { log.append(chunk, now: -1) }
+                        if buffer.readableBytes > 0 {
+                            let handle = try FileHandle(forWritingTo: url)
+                            try handle.truncate(atOffset: UInt64(data.count - buffer.readableBytes))
+                            try handle.close()
+                        }
                     } catch {
                         throw SluiceError(.failed, "dev-kafka cannot read \(dir.path)/\(p).log: \(error)",
                                           hint: "the file is damaged; remove the topic directory to start it empty")
@@ -141,12 +147,15 @@ final class Persistence {
 
 extension RecordFormat {
     /// Rebuilds the chunks (and their timestamp indexes) of a stored log: batches v2 one chunk each,
-    /// messages v0/v1 one chunk per entry.
+    /// messages v0/v1 one chunk per entry. A truncated last entry is ignored.
     static func indexStored(_ buffer: inout ByteBuffer) throws -> [Chunk] {
         var chunks: [Chunk] = []
         while buffer.readableBytes > 0 {
             guard buffer.readableBytes >= 17, let size = buffer.getInteger(at: buffer.readerIndex + 8, as: Int32.self),
-                  size >= 0, Int(size) + 12 <= buffer.readableBytes else { throw WireError("truncated entry") }
+                  size >= 0, Int(size) + 12 <= buffer.readableBytes else {
+                // A write cut short by a crash: like Kafka's log recovery, the partial tail is dropped.
+                break
+            }
             let magic = buffer.getInteger(at: buffer.readerIndex + 16, as: Int8.self)!
             let entry = buffer.readSlice(length: Int(size) + 12)!
             if magic == 2 {

@@ -59,6 +59,8 @@ enum RecordFormat {
     // MARK: record batches v2
 
     static let v2HeaderSize = 61
+    /// Kafka's default `message.max.bytes`: the largest batch (or shallow message) a produce may carry.
+    static let maxMessageBytes = 1_000_012
 
     /// Validates a produced batch v2, assigns `baseOffset`, applies LogAppendTime, and returns the
     /// chunk to store. `allowZstd` is false below Produce v7.
@@ -86,6 +88,13 @@ enum RecordFormat {
         if attributes & 0x08 != 0 {
             throw ProduceRejection(code: .invalidTimestamp, reason: "producers must not set LogAppendTime")
         }
+        if attributes & 0x30 != 0 {
+            throw ProduceRejection(code: .invalidRecord, reason: "transactional and control batches are not supported")
+        }
+        let storedCRC = batch.getInteger(at: r + 17, as: UInt32.self)!
+        guard storedCRC == CRC32C.checksum(batch, from: r + 21, to: r + batch.readableBytes) else {
+            throw ProduceRejection(code: .corruptMessage, reason: "record batch CRC mismatch")
+        }
         let lastOffsetDelta = Int64(batch.getInteger(at: r + 23, as: Int32.self)!)
         let firstTimestamp = batch.getInteger(at: r + 27, as: Int64.self)!
         let storedMax = batch.getInteger(at: r + 35, as: Int64.self)!
@@ -93,24 +102,39 @@ enum RecordFormat {
         guard count > 0, Int64(count) == lastOffsetDelta + 1 else {
             throw ProduceRejection(code: .invalidRecord, reason: "record count does not match the last offset delta")
         }
+        guard batch.readableBytes <= maxMessageBytes else {
+            throw ProduceRejection(code: .messageTooLarge, reason: "batch of \(batch.readableBytes) bytes exceeds message.max.bytes")
+        }
         var payload = batch.getSlice(at: r + v2HeaderSize, length: batch.readableBytes - v2HeaderSize)!
         do {
             payload = try Codecs.decompress(codec, payload)
         } catch {
             throw ProduceRejection(code: .corruptMessage, reason: "\(error)")
         }
+        guard count <= payload.readableBytes else {
+            throw ProduceRejection(code: .corruptMessage, reason: "record count exceeds the batch")
+        }
         var timestamps = [Int64]()
         timestamps.reserveCapacity(count)
         var maxTimestamp = Int64.min
         do {
             for i in 0..<count {
-                let length = Int(try payload.rVarint())
-                guard length >= 0, length <= payload.readableBytes else { throw WireError("record length") }
-                var record = payload.readSlice(length: length)!
+                let length = try payload.rVarint()
+                guard length >= 0, length <= Int64(payload.readableBytes) else { throw WireError("record length") }
+                var record = payload.readSlice(length: Int(length))!
                 _ = try record.rInt8()
-                let ts = firstTimestamp + (try record.rVarint())
+                let ts = firstTimestamp &+ (try record.rVarint())
                 let offsetDelta = try record.rVarint()
                 guard offsetDelta == Int64(i) else { throw WireError("offset delta \(offsetDelta) at \(i)") }
+                try skipField(&record, nullable: true)  // key
+                try skipField(&record, nullable: true)  // value
+                let headerCount = try record.rVarint()
+                guard headerCount >= 0, headerCount <= Int64(record.readableBytes) else { throw WireError("header count") }
+                for _ in 0..<headerCount {
+                    try skipField(&record, nullable: false)
+                    try skipField(&record, nullable: true)
+                }
+                guard record.readableBytes == 0 else { throw WireError("record \(i) has \(record.readableBytes) bytes left over") }
                 timestamps.append(ts)
                 maxTimestamp = max(maxTimestamp, ts)
             }
@@ -160,15 +184,17 @@ enum RecordFormat {
         let logAppend = attributes & 0x08 != 0
         var out = [DecodedRecord]()
         for _ in 0..<max(0, count) {
-            let length = Int(try payload.rVarint())
-            guard length >= 0, var rec = payload.readSlice(length: length) else { throw WireError("record") }
+            let length = try payload.rVarint()
+            guard length >= 0, length <= Int64(payload.readableBytes), var rec = payload.readSlice(length: Int(length)) else {
+                throw WireError("record")
+            }
             _ = try rec.rInt8()
             let tsDelta = try rec.rVarint()
             let offsetDelta = try rec.rVarint()
             func bytes(_ b: inout ByteBuffer) throws -> ByteBuffer? {
-                let n = Int(try b.rVarint())
+                let n = try b.rVarint()
                 if n < 0 { return nil }
-                guard let s = b.readSlice(length: n) else { throw WireError("record field") }
+                guard n <= Int64(b.readableBytes), let s = b.readSlice(length: Int(n)) else { throw WireError("record field") }
                 return s
             }
             let key = try bytes(&rec)
@@ -179,10 +205,23 @@ enum RecordFormat {
                 guard let name = try bytes(&rec) else { throw WireError("null header name") }
                 headers.append((String(buffer: name), try bytes(&rec)))
             }
-            out.append(DecodedRecord(offset: baseOffset + offsetDelta,
-                                     timestamp: logAppend ? maxTimestamp : firstTimestamp + tsDelta,
+            out.append(DecodedRecord(offset: baseOffset &+ offsetDelta,
+                                     timestamp: logAppend ? maxTimestamp : firstTimestamp &+ tsDelta,
                                      key: key, value: value, headers: headers))
         }
+        return out
+    }
+
+    /// Encodes a batch v2 (CreateTime) holding `records` from `baseOffset`, compressed with `codec`.
+    static func encodeV2(baseOffset: Int64, records: [DecodedRecord], codec: CompressionCodec) throws -> ByteBuffer {
+        let plain = encodeV2(baseOffset: baseOffset, records: records)
+        guard codec != .none else { return plain }
+        let body = Array(plain.getSlice(at: plain.readerIndex + v2HeaderSize, length: plain.readableBytes - v2HeaderSize)!.readableBytesView)
+        var out = plain.getSlice(at: plain.readerIndex, length: v2HeaderSize)!
+        out.writeBytes(try Codecs.compress(codec, body))
+        out.setInteger(Int32(out.readableBytes - 12), at: 8)
+        out.setInteger(Int16(codec.rawValue), at: 21)
+        out.setInteger(CRC32C.checksum(out, from: 21, to: out.writerIndex), at: 17)
         return out
     }
 
@@ -195,7 +234,7 @@ enum RecordFormat {
         for (i, r) in records.enumerated() {
             rec.clear()
             rec.wInt8(0)
-            rec.wVarint(r.timestamp - firstTimestamp)
+            rec.wVarint(r.timestamp &- firstTimestamp)
             rec.wVarint(Int64(i))
             func put(_ b: ByteBuffer?) {
                 guard var b else { rec.wVarint(-1); return }
@@ -229,6 +268,14 @@ enum RecordFormat {
         let crc = CRC32C.checksum(batch, from: batch.readerIndex + 21, to: batch.writerIndex)
         batch.setInteger(crc, at: batch.readerIndex + 17)
         return batch
+    }
+
+    /// Skips a varint-length-prefixed field of a record v2 (-1 = null where allowed).
+    static func skipField(_ record: inout ByteBuffer, nullable: Bool) throws {
+        let n = try record.rVarint()
+        if n == -1 && nullable { return }
+        guard n >= 0, n <= Int64(record.readableBytes) else { throw WireError("record field length \(n)") }
+        record.moveReaderIndex(forwardBy: Int(n))
     }
 
     // MARK: message sets (magic 0 and 1)
@@ -317,6 +364,9 @@ enum RecordFormat {
             next += 1
         }
         for m in messages {
+            if m.entry.readableBytes > maxMessageBytes {
+                throw ProduceRejection(code: .messageTooLarge, reason: "message exceeds message.max.bytes")
+            }
             if m.magic == 1 && m.attributes & 0x08 != 0 {
                 throw ProduceRejection(code: .invalidTimestamp, reason: "producers must not set LogAppendTime")
             }
@@ -404,6 +454,14 @@ enum RecordFormat {
     /// Down-conversion for old fetch versions: the records of `chunk` from `offset` on, as messages
     /// of magic `magic` (uncompressed; headers dropped).
     static func downConvert(_ chunk: Chunk, from offset: Int64, magic: Int8, into out: inout ByteBuffer) {
+        for r in decode(chunk) where r.offset >= offset {
+            encodeMessage(offset: r.offset, magic: magic, attributes: 0, timestamp: r.timestamp,
+                          key: r.key, value: r.value, into: &out)
+        }
+    }
+
+    /// The records of a stored chunk, with absolute offsets and the timestamps consumers read.
+    static func decode(_ chunk: Chunk) -> [DecodedRecord] {
         var records: [DecodedRecord] = []
         if chunk.magic == 2 {
             records = (try? decodeV2(chunk.bytes)) ?? []
@@ -422,9 +480,6 @@ enum RecordFormat {
                 }
             }
         }
-        for r in records where r.offset >= offset {
-            encodeMessage(offset: r.offset, magic: magic, attributes: 0, timestamp: r.timestamp,
-                          key: r.key, value: r.value, into: &out)
-        }
+        return records
     }
 }

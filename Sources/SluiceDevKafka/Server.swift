@@ -31,6 +31,8 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
     let registry: ConnectionRegistry
     var queue = CircularBuffer<ByteBuffer>()
     var busy = false
+    /// The API of the request in flight (one at a time per connection).
+    var currentApiKey: Int16 = -1
     var context: ChannelHandlerContext?
     var pendingFetch: (plan: FetchPlan, correlationId: Int32, deadline: NIODeadline, timer: Scheduled<Void>?, waiter: Int?)?
 
@@ -58,6 +60,13 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        close(context, "\(error)")
+    }
+
+    func close(_ context: ChannelHandlerContext, _ reason: String) {
+        if let log = core.config.log {
+            log("closing connection from \(context.remoteAddress.map { "\($0)" } ?? "?"): \(reason)")
+        }
         context.close(promise: nil)
     }
 
@@ -73,20 +82,19 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
             var body = frame
             let header: RequestHeader
             do {
+                // Request header v2 (flexible versions) adds tagged fields; nothing after the client id is read.
                 header = RequestHeader(apiKey: try body.rInt16(), apiVersion: try body.rInt16(),
                                        correlationId: try body.rInt32(), clientId: try body.rNullableString())
-                if header.apiKey == 18 && header.apiVersion >= 3 {
-                    // Request header v2 adds tagged fields; nothing after the client id is read.
-                }
             } catch {
-                context.close(promise: nil)
+                close(context, "unreadable request header: \(error)")
                 return
             }
+            currentApiKey = header.apiKey
             let outcome: Outcome
             do {
                 outcome = try core.handle(header, &body)
             } catch {
-                context.close(promise: nil)
+                close(context, "bad request (API \(header.apiKey) v\(header.apiVersion)): \(error)")
                 return
             }
             switch outcome {
@@ -94,8 +102,8 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
                 send(response, correlationId: header.correlationId)
             case .noResponse:
                 busy = false
-            case .close:
-                context.close(promise: nil)
+            case .close(let reason):
+                close(context, reason)
                 return
             case .fetch(let plan):
                 let wait = Int64(max(plan.maxWaitMs, 0))
@@ -140,7 +148,8 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
 
     func send(_ body: ByteBuffer, correlationId: Int32) {
         guard let context else { return }
-        let delay = core.lock.withLock { core.responseDelay }
+        let apiKey = currentApiKey
+        let delay = core.lock.withLock { core.apiDelays[apiKey] ?? core.responseDelay }
         var frame = context.channel.allocator.buffer(capacity: 8 + body.readableBytes)
         frame.wInt32(Int32(4 + body.readableBytes))
         frame.wInt32(correlationId)
@@ -192,6 +201,11 @@ final class ConnectionRegistry: Sendable {
     }
 }
 
+/// Compression for batches produced through the Swift API.
+public enum DevKafkaCompression: Int8, Sendable, CaseIterable {
+    case none = 0, gzip = 1, snappy = 2, lz4 = 3, zstd = 4
+}
+
 /// A Kafka-protocol development broker: one node, topics in memory, the wire behaviour of Kafka
 /// 2.2 or 0.10.2, and fault injection for reliability tests.
 ///
@@ -208,9 +222,12 @@ public final class DevKafkaBroker: Sendable {
     public let version: KafkaVersion
     let core: BrokerCore
     let registry: ConnectionRegistry
-    let channel: Channel
     let group: EventLoopGroup
     let ownsGroup: Bool
+    /// The listening socket (nil during an outage) and whether the broker was shut down.
+    let listener: NIOLockedValueBox<(channel: Channel?, shutDown: Bool, outage: Int)>
+    /// Completed by `shutdown()`.
+    let lifetime: EventLoopPromise<Void>
 
     /// `host:port`, for `bootstrap.servers` / `-b`.
     public var bootstrapServers: String { "\(host):\(port)" }
@@ -218,7 +235,8 @@ public final class DevKafkaBroker: Sendable {
     init(core: BrokerCore, registry: ConnectionRegistry, channel: Channel, group: EventLoopGroup, ownsGroup: Bool) {
         self.core = core
         self.registry = registry
-        self.channel = channel
+        self.listener = NIOLockedValueBox((channel, false, 0))
+        self.lifetime = group.next().makePromise()
         self.group = group
         self.ownsGroup = ownsGroup
         self.host = core.advertisedHost
@@ -245,7 +263,26 @@ public final class DevKafkaBroker: Sendable {
             throw error
         }
         let registry = ConnectionRegistry()
-        let bootstrap = ServerBootstrap(group: group)
+        let bootstrap = makeBootstrap(group: group, core: core, registry: registry)
+        let channel: Channel
+        do {
+            channel = try await bootstrap.bind(host: config.host, port: config.port).get()
+        } catch {
+            if eventLoopGroup == nil { try? await group.shutdownGracefully() }
+            throw SluiceError(.failed, "dev-kafka cannot listen on \(config.host):\(config.port): \(error)",
+                              hint: "pick another --port, or 0 for a free one")
+        }
+        let port = channel.localAddress?.port ?? config.port
+        core.boundPort.withLockedValue { $0 = Int32(port) }
+        let reaper = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [core] _ in
+            core.expireMembers()
+        }
+        core.lock.withLockVoid { core.sessionReaper = reaper }
+        return DevKafkaBroker(core: core, registry: registry, channel: channel, group: group, ownsGroup: eventLoopGroup == nil)
+    }
+
+    static func makeBootstrap(group: EventLoopGroup, core: BrokerCore, registry: ConnectionRegistry) -> ServerBootstrap {
+        ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -256,29 +293,63 @@ public final class DevKafkaBroker: Sendable {
                     try channel.pipeline.syncOperations.addHandler(KafkaConnectionHandler(core: core, registry: registry))
                 }
             }
-        let channel: Channel
-        do {
-            channel = try await bootstrap.bind(host: config.host, port: config.port).get()
-        } catch {
-            if eventLoopGroup == nil { try? await group.shutdownGracefully() }
-            throw SluiceError(.failed, "dev-kafka cannot listen on \(config.host):\(config.port): \(error)",
-                              hint: "pick another --port, or 0 for a free one")
-        }
-        let port = channel.localAddress?.port ?? config.port
-        core.advertisedPort = Int32(port)
-        return DevKafkaBroker(core: core, registry: registry, channel: channel, group: group, ownsGroup: eventLoopGroup == nil)
     }
 
     /// Stops listening, closes every connection and, when the broker made it, its event loop.
     public func shutdown() async throws {
-        try? await channel.close().get()
+        let channel: Channel? = listener.withLockedValue { state in
+            if state.shutDown { return nil }
+            state.shutDown = true
+            defer { state.channel = nil }
+            return state.channel
+        }
+        core.lock.withLock { core.sessionReaper }?.cancel()
+        try? await channel?.close().get()
         _ = registry.closeAll()
+        lifetime.succeed(())
         if ownsGroup { try await group.shutdownGracefully() }
     }
 
-    /// Completes when the listening socket closes.
+    /// Completes when the broker is shut down.
     public func waitUntilClosed() async throws {
-        try await channel.closeFuture.get()
+        try await lifetime.futureResult.get()
+    }
+
+    /// An outage: every connection is dropped and the port refuses connections (ECONNREFUSED)
+    /// for `milliseconds`, then the broker listens again on the same port with its data intact.
+    /// A new outage replaces the current one (`outage(milliseconds: 0)` ends it).
+    public func outage(milliseconds: Int64) async {
+        let (channel, round): (Channel?, Int) = listener.withLockedValue { state in
+            state.outage += 1
+            defer { state.channel = nil }
+            return (state.channel, state.outage)
+        }
+        try? await channel?.close().get()
+        _ = registry.closeAll()
+        scheduleRelisten(round: round, after: .milliseconds(max(0, milliseconds)), attempts: 100)
+    }
+
+    /// Whether the port accepts connections (false during an outage and after shutdown).
+    public var isListening: Bool { listener.withLockedValue { $0.channel != nil } }
+
+    private func scheduleRelisten(round: Int, after delay: TimeAmount, attempts: Int) {
+        group.next().scheduleTask(in: delay) { [self] in
+            guard listener.withLockedValue({ !$0.shutDown && $0.outage == round && $0.channel == nil }) else { return }
+            Self.makeBootstrap(group: group, core: core, registry: registry).bind(host: core.config.host, port: port).whenComplete { [self] result in
+                switch result {
+                case .success(let channel):
+                    let keep = listener.withLockedValue { state -> Bool in
+                        guard !state.shutDown && state.outage == round else { return false }
+                        state.channel = channel
+                        return true
+                    }
+                    if !keep { channel.close(promise: nil) }
+                case .failure(let error):
+                    core.config.log?("cannot listen again on port \(port): \(error)")
+                    if attempts > 0 { scheduleRelisten(round: round, after: .milliseconds(100), attempts: attempts - 1) }
+                }
+            }
+        }
     }
 
     // MARK: topics and records
@@ -293,36 +364,80 @@ public final class DevKafkaBroker: Sendable {
         }
     }
 
-    /// Appends records to one partition as one uncompressed batch (CreateTime: each record's
-    /// `timestamp`). Returns the first assigned offset.
+    /// Appends records to one partition, as a producer would (CreateTime: each record's `timestamp`;
+    /// LogAppendTime topics use the broker's clock), in batches under Kafka's `message.max.bytes`
+    /// (uncompressed size), compressed with `compression` (Kafka 0.10.2: not zstd; its wrapper messages
+    /// carry the compressed records). Returns the first assigned offset (the log end offset when
+    /// `records` is empty).
     @discardableResult
-    public func produce(topic: String, partition: Int32, records: [OwnedRecord]) throws -> Int64 {
+    public func produce(topic: String, partition: Int32, records: [OwnedRecord],
+                        compression: DevKafkaCompression = .none) throws -> Int64 {
+        let codec = CompressionCodec(rawValue: compression.rawValue)!
+        if codec == .zstd && version == .v0_10_2 {
+            throw SluiceError(.invalidInput, "Kafka 0.10.2 has no zstd compression", hint: "use gzip, snappy or lz4")
+        }
+        if records.isEmpty {
+            // Nothing to append: the offset the next record would get.
+            guard let end = watermarks(topic: topic, partition: partition)?.high else {
+                throw SluiceError(.invalidInput, "topic '\(topic)' has no partition \(partition)")
+            }
+            return end
+        }
         let decoded = records.map { r in
             DecodedRecord(offset: 0, timestamp: r.timestamp, key: r.key.map { ByteBuffer(bytes: $0) },
                           value: r.value.map { ByteBuffer(bytes: $0) },
                           headers: r.headers.map { ($0.name, $0.value.map { ByteBuffer(bytes: $0) }) })
+        }
+        var groups: [[DecodedRecord]] = [[]]
+        var size = 0
+        for r in decoded {
+            let n = 32 + (r.key?.readableBytes ?? 0) + (r.value?.readableBytes ?? 0)
+                + r.headers.reduce(0) { $0 + 16 + $1.0.utf8.count + ($1.1?.readableBytes ?? 0) }
+            if size + n > 900_000 && !groups[groups.count - 1].isEmpty {
+                groups.append([])
+                size = 0
+            }
+            groups[groups.count - 1].append(r)
+            size += n
         }
         let base: Int64 = try core.lock.withLock {
             guard let t = core.topics[topic], partition >= 0, Int(partition) < t.partitions.count else {
                 throw SluiceError(.invalidInput, "topic '\(topic)' has no partition \(partition)")
             }
             let log = t.partitions[Int(partition)]
+            let first = log.logEndOffset
             let now = core.now
-            let chunk: Chunk
-            if core.config.version == .v2_2 {
-                chunk = try RecordFormat.ingestV2(RecordFormat.encodeV2(baseOffset: 0, records: decoded),
-                                                  baseOffset: log.logEndOffset, logAppendTime: t.logAppendTime ? now : nil, allowZstd: true)
-            } else {
-                var set = ByteBuffer()
-                for (i, r) in decoded.enumerated() {
-                    RecordFormat.encodeMessage(offset: Int64(i), magic: 1, attributes: 0, timestamp: r.timestamp,
-                                               key: r.key, value: r.value, into: &set)
+            for group in groups {
+                let chunk: Chunk
+                do {
+                    if core.config.version == .v2_2 {
+                        chunk = try RecordFormat.ingestV2(RecordFormat.encodeV2(baseOffset: 0, records: group, codec: codec),
+                                                          baseOffset: log.logEndOffset, logAppendTime: t.logAppendTime ? now : nil,
+                                                          allowZstd: true)
+                    } else {
+                        var set = ByteBuffer()
+                        for (i, r) in group.enumerated() {
+                            RecordFormat.encodeMessage(offset: Int64(i), magic: 1, attributes: 0, timestamp: r.timestamp,
+                                                       key: r.key, value: r.value, into: &set)
+                        }
+                        if codec != .none {
+                            let inner = try Codecs.compress(codec, Array(set.readableBytesView))
+                            set.clear()
+                            RecordFormat.encodeMessage(offset: Int64(group.count - 1), magic: 1, attributes: codec.rawValue,
+                                                       timestamp: group.map(\.timestamp).max() ?? -1, key: nil,
+                                                       value: ByteBuffer(bytes: inner), into: &set)
+                        }
+                        chunk = try RecordFormat.ingestV1(set, baseOffset: log.logEndOffset, logAppendTime: t.logAppendTime ? now : nil)
+                    }
+                } catch let r as ProduceRejection {
+                    throw SluiceError(.invalidInput, "produce to \(topic)/\(partition) was refused: \(r.reason)")
+                } catch {
+                    throw SluiceError(.failed, "produce to \(topic)/\(partition) failed: \(error)")
                 }
-                chunk = try RecordFormat.ingestV1(set, baseOffset: log.logEndOffset, logAppendTime: t.logAppendTime ? now : nil)
+                try core.persistence?.append(chunk, topic: topic, partition: Int(partition))
+                log.append(chunk, now: now)
             }
-            try core.persistence?.append(chunk, topic: topic, partition: Int(partition))
-            log.append(chunk, now: now)
-            return chunk.baseOffset
+            return first
         }
         core.wakeWaiters()
         return base
@@ -334,6 +449,33 @@ public final class DevKafkaBroker: Sendable {
             guard let t = core.topics[topic], partition >= 0, Int(partition) < t.partitions.count else { return nil }
             let log = t.partitions[Int(partition)]
             return (log.logStartOffset, log.highWatermark)
+        }
+    }
+
+    /// The records of a partition from `offset` on, as consumers read them (timestamps of
+    /// LogAppendTime topics are the append times; 0.10.2 records have no headers).
+    public func records(topic: String, partition: Int32, from offset: Int64 = 0) throws -> [OwnedRecord] {
+        let (chunks, logAppend, start) = try core.lock.withLock {
+            guard let t = core.topics[topic], partition >= 0, Int(partition) < t.partitions.count else {
+                throw SluiceError(.invalidInput, "topic '\(topic)' has no partition \(partition)")
+            }
+            let log = t.partitions[Int(partition)]
+            return (Array(log.chunks[log.chunkIndex(for: offset)...]), t.logAppendTime, log.logStartOffset)
+        }
+        let type: TimestampType = logAppend ? .logAppendTime : .createTime
+        return chunks.flatMap(RecordFormat.decode).filter { $0.offset >= max(offset, start) }.map { r in
+            OwnedRecord(partition: partition, offset: r.offset, timestamp: r.timestamp, timestampType: type,
+                        key: r.key.map { Array($0.readableBytesView) }, value: r.value.map { Array($0.readableBytesView) },
+                        headers: r.headers.map { KafkaHeader(name: $0.0, value: $0.1.map { Array($0.readableBytesView) }) })
+        }
+    }
+
+    /// Kafka's offset for a timestamp: the lowest offset whose record timestamp is ≥ `timestamp`,
+    /// with that timestamp, or nil (Kafka answers -1) when no record qualifies.
+    public func offset(forTimestamp timestamp: Int64, topic: String, partition: Int32) -> (offset: Int64, timestamp: Int64)? {
+        core.lock.withLock {
+            guard let t = core.topics[topic], partition >= 0, Int(partition) < t.partitions.count else { return nil }
+            return t.partitions[Int(partition)].offset(forTimestamp: timestamp)
         }
     }
 
@@ -358,9 +500,17 @@ public final class DevKafkaBroker: Sendable {
         }
     }
 
-    /// Every response waits `milliseconds` before it is sent (0 turns the delay off).
-    public func delayResponses(milliseconds: Int64) {
-        core.lock.withLockVoid { core.responseDelay = .milliseconds(max(0, milliseconds)) }
+    /// Responses wait `milliseconds` before they are sent: every response, or only those of API
+    /// `apiKey` (which then overrides the general delay). 0 turns the delay off.
+    public func delayResponses(milliseconds: Int64, apiKey: Int16? = nil) {
+        core.lock.withLockVoid {
+            let amount = TimeAmount.milliseconds(max(0, milliseconds))
+            if let apiKey {
+                core.apiDelays[apiKey] = milliseconds > 0 ? amount : nil
+            } else {
+                core.responseDelay = amount
+            }
+        }
     }
 
     /// New connections are closed at once for `milliseconds`.

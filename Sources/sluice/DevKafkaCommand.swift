@@ -9,20 +9,15 @@ struct DevKafkaCommand: AsyncParsableCommand {
         commandName: "dev-kafka",
         abstract: "Run a small Kafka-protocol broker for development, tests and fault injection.",
         discussion: """
-        A single-node broker speaking the Kafka wire protocol of Kafka 2.2 (default) or 0.10.2, with
-        topics in memory. Not a production broker. When it accepts connections it prints exactly one
-        line, `ready <host>:<port>`, on standard output; it runs until SIGINT or SIGTERM.
+        A single-node broker speaking the Kafka wire protocol of Kafka 2.2 (default) or 0.10.2, with topics in memory (or in --data-dir). Not a production broker. When it accepts connections it prints exactly one line, `ready <host>:<port>`, on standard output; it runs until SIGINT or SIGTERM.
 
         Topics: --topic NAME[:PARTITIONS[:createtime|logappendtime]], repeatable.
 
-        With --admin-port it also serves a line protocol for fault injection (its address goes to
-        standard error as `admin <host>:<port>`): drop-connections, fail API_KEY COUNT ERROR_CODE,
-        delay MS, refuse MS, delete-records TOPIC PARTITION OFFSET, create-topic SPEC,
-        watermarks TOPIC PARTITION.
+        With --admin-port it also serves a line protocol for fault injection (its address goes to standard error as `admin <host>:<port>`): drop-connections | fail API_KEY COUNT ERROR_CODE | delay MS [API_KEY] | refuse MS | down MS | delete-records TOPIC PARTITION OFFSET | create-topic SPEC | watermarks TOPIC PARTITION | produce TOPIC PARTITION TIMESTAMP_MS KEY|- VALUE
 
         Examples:
           sluice dev-kafka --port 9092 --topic events:3 --topic audit:1:logappendtime
-          sluice dev-kafka --port 0 --kafka-version 0.10.2 --auto-create-topics --admin-port 9093
+          sluice dev-kafka --port 0 --kafka-version 0.10.2 --admin-port 0
         """
     )
 
@@ -47,6 +42,9 @@ struct DevKafkaCommand: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Keep topics, records and committed offsets in this directory.")
     var dataDir: String?
 
+    @Flag(help: "Log closed connections and their reasons on standard error.")
+    var verbose = false
+
     @Option(name: .customLong("admin-port"), help: "Serve the fault-injection line protocol on this port (0: a free one).")
     var adminPort: Int?
 
@@ -64,9 +62,13 @@ struct DevKafkaCommand: AsyncParsableCommand {
                 throw SluiceError.invalid("--default-partitions must be 1…10000, not \(defaultPartitions)")
             }
             let specs = try topics.map { try DevKafkaTopic(parsing: $0) }
+            var log: (@Sendable (String) -> Void)? = nil
+            if verbose {
+                log = { @Sendable (line: String) in FileHandle.standardError.write(Data("dev-kafka: \(line)\n".utf8)) }
+            }
             return DevKafkaConfiguration(host: host, port: port, version: version, topics: specs,
                                          autoCreateTopics: autoCreateTopics, defaultPartitions: defaultPartitions,
-                                         dataDirectory: dataDir)
+                                         dataDirectory: dataDir, log: log)
         } catch let error as SluiceError {
             FileHandle.standardError.write(Data("sluice dev-kafka: \(error)\n".utf8))
             throw ExitCode(error.exitCode)
@@ -86,18 +88,13 @@ struct DevKafkaCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("sluice dev-kafka: \(error)\n".utf8))
             throw ExitCode((error as? SluiceError)?.exitCode ?? 1)
         }
-        let stop: @Sendable () -> Void = { Task { try? await broker.shutdown() } }
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler(handler: stop)
-            source.resume()
-            return source
-        }
+        // The state is in memory (and, with --data-dir, already written through), so a signal ends the
+        // process at once with status 0. A plain handler is used because it works whichever thread the
+        // signal lands on.
+        signal(SIGINT) { _ in _exit(0) }
+        signal(SIGTERM) { _ in _exit(0) }
         FileHandle.standardOutput.write(Data("ready \(broker.bootstrapServers)\n".utf8))
         try await broker.waitUntilClosed()
         try await broker.shutdown()
-        sources.forEach { $0.cancel() }
     }
 }

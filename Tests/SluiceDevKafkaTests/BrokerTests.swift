@@ -140,3 +140,55 @@ struct BrokerTests {
         #expect(KafkaVersion.v0_10_2.supports(key: 7, version: 1) && !KafkaVersion.v0_10_2.supports(key: 7, version: 0))
     }
 }
+
+@Suite("Produce validation")
+struct ProduceValidationTests {
+    static func reseal(_ b: inout ByteBuffer) {
+        b.setInteger(CRC32C.checksum(b, from: 21, to: b.writerIndex), at: 17)
+    }
+
+    @Test("corrupt batches are refused: CRC, record structure, control and LogAppendTime bits, size")
+    func refusals() throws {
+        let good = RecordFormat.encodeV2(baseOffset: 0, records: records([1, 2]))
+        #expect(throws: Never.self) { try RecordFormat.ingestV2(good, baseOffset: 0, logAppendTime: nil, allowZstd: true) }
+        func code(_ b: ByteBuffer) -> KafkaErrorCode? {
+            do { _ = try RecordFormat.ingestV2(b, baseOffset: 0, logAppendTime: nil, allowZstd: true); return nil }
+            catch let r as ProduceRejection { return r.code } catch { return .unknownServerError }
+        }
+        var flipped = good
+        flipped.setInteger(UInt8(0x55), at: flipped.writerIndex - 1)
+        #expect(code(flipped) == .corruptMessage)
+        // A key length that runs past its record, with a valid CRC.
+        var keyLength = good
+        keyLength.setInteger(UInt8(0x10), at: RecordFormat.v2HeaderSize + 4)
+        Self.reseal(&keyLength)
+        #expect(code(keyLength) == .corruptMessage)
+        var control = good
+        control.setInteger(Int16(0x20), at: 21)
+        Self.reseal(&control)
+        #expect(code(control) == .invalidRecord)
+        var logAppend = good
+        logAppend.setInteger(Int16(0x08), at: 21)
+        Self.reseal(&logAppend)
+        #expect(code(logAppend) == .invalidTimestamp)
+        let big = RecordFormat.encodeV2(baseOffset: 0, records: [DecodedRecord(offset: 0, timestamp: 1, key: nil,
+                                                                                value: ByteBuffer(repeating: 1, count: 1_100_000), headers: [])])
+        #expect(code(big) == .messageTooLarge)
+        var count = good
+        count.setInteger(Int32(3), at: 57)
+        Self.reseal(&count)
+        #expect(code(count) == .invalidRecord)
+    }
+
+    @Test("the Swift API splits large produces into batches under message.max.bytes")
+    func largeProduce() async throws {
+        let broker = try await DevKafkaBroker.start(topics: [DevKafkaTopic(name: "events")])
+        defer { Task { try? await broker.shutdown() } }
+        let value = [UInt8](repeating: 7, count: 200)
+        try broker.produce(topic: "events", partition: 0, records: (0..<20_000).map { OwnedRecord(timestamp: Int64($0), value: value) })
+        #expect(broker.watermarks(topic: "events", partition: 0)?.high == 20_000)
+        let chunks = broker.core.lock.withLock { broker.core.topics["events"]!.partitions[0].chunks }
+        #expect(chunks.count > 1)
+        #expect(chunks.allSatisfy { $0.bytes.readableBytes <= RecordFormat.maxMessageBytes })
+    }
+}

@@ -91,11 +91,13 @@ struct ClientTests {
         defer { Task { try? await broker.shutdown() } }
         let b = broker.bootstrapServers
 
-        var produceArgs = ["-b", b, "-P", "-t", "keyed", "-p", "0", "-K", ":", "-z", "gzip"]
+        // librdkafka asks for ApiVersions (v3 first, then v0 after the UNSUPPORTED_VERSION answer).
+        let b2 = [b, "-X", "api.version.request=true"]
+        var produceArgs = ["-b"] + b2 + ["-P", "-t", "keyed", "-p", "0", "-K", ":", "-z", "gzip"]
         if version == .v2_2 { produceArgs += ["-H", "source=kcat", "-H", "n=1"] }
         let produced = try await run(kcat, produceArgs, stdin: "k1:one\nk2:two\nk3:three\n")
         #expect(produced.status == 0, "\(produced.stderr)")
-        let consumed = try await run(kcat, ["-b", b, "-C", "-t", "keyed", "-p", "0", "-o", "beginning", "-e", "-q",
+        let consumed = try await run(kcat, ["-b"] + b2 + ["-C", "-t", "keyed", "-p", "0", "-o", "beginning", "-e", "-q",
                                             "-f", "%o|%k|%s|%h\n"])
         #expect(consumed.status == 0, "\(consumed.stderr)")
         let headerText = version == .v2_2 ? "source=kcat,n=1" : ""
@@ -160,5 +162,60 @@ struct GroupTests {
                                           "-f", "%p:%s\n", "events"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(Set(result.stdout.split(separator: "\n").map(String.init)) == ["0:v0", "1:v1"])
+    }
+}
+
+@Suite("Swift API produce")
+struct SwiftProduceTests {
+    static let cases: [(KafkaVersion, DevKafkaCompression)] =
+        DevKafkaCompression.allCases.map { (.v2_2, $0) } + [.none, .gzip, .snappy, .lz4].map { (.v0_10_2, $0) }
+
+    @Test("records produced in-process, compressed, read back by kcat with their timestamps and offsets by time",
+          arguments: cases)
+    func compressed(version: KafkaVersion, compression: DevKafkaCompression) async throws {
+        let kcat = try #require(which("kcat"))
+        let broker = try await DevKafkaBroker.start(version: version, topics: [DevKafkaTopic(name: "events")])
+        defer { Task { try? await broker.shutdown() } }
+        let first = try broker.produce(topic: "events", partition: 0, records: outOfOrder.enumerated().map { i, ts in
+            OwnedRecord(timestamp: ts, key: Array("k\(i)".utf8), value: Array("v\(i)".utf8),
+                        headers: version == .v2_2 ? [KafkaHeader(name: "n", value: Array("\(i)".utf8))] : [])
+        }, compression: compression)
+        #expect(first == 0)
+        let consumed = try await run(kcat, ["-b", broker.bootstrapServers, "-C", "-t", "events", "-p", "0", "-o", "beginning",
+                                            "-e", "-q", "-f", "%o %T %k %s %h\n"], limit: 60)
+        #expect(consumed.status == 0, "\(consumed.stderr)")
+        #expect(consumed.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) } == outOfOrder.enumerated().map { i, ts in
+            "\(i) \(ts) k\(i) v\(i) " + (version == .v2_2 ? "n=\(i)" : "")
+        }.map { $0.trimmingCharacters(in: .whitespaces) })
+        for target in [Int64(2_500), 4_500, 8_000] {
+            let q = try await run(kcat, ["-b", broker.bootstrapServers, "-Q", "-t", "events:0:\(target)"], limit: 60)
+            #expect(q.stdout.contains("offset \(expectedOffset(forTimestamp: target, in: outOfOrder))"), "\(q.stdout)")
+            #expect(broker.offset(forTimestamp: target, topic: "events", partition: 0)?.offset == expectedOffset(forTimestamp: target, in: outOfOrder))
+        }
+        #expect(broker.offset(forTimestamp: 9_001, topic: "events", partition: 0) == nil)
+        // Read back in-process, decompressed.
+        let back = try broker.records(topic: "events", partition: 0, from: 2)
+        #expect(back.map(\.offset) == Array(2..<Int64(outOfOrder.count)))
+        #expect(back.map(\.timestamp) == Array(outOfOrder[2...]))
+        #expect(back.map { String(decoding: $0.value ?? [], as: UTF8.self) } == (2..<outOfOrder.count).map { "v\($0)" })
+        #expect(back.first?.headers == (version == .v2_2 ? [KafkaHeader(name: "n", value: Array("2".utf8))] : []))
+    }
+}
+
+@Suite("Administration APIs")
+struct AdminAPITests {
+    @Test("AdminClient: create with configs, describe and alter configs, add partitions, ACLs refused, delete")
+    func adminClients() async throws {
+        let broker = try await DevKafkaBroker.start(topics: [DevKafkaTopic(name: "events")])
+        defer { Task { try? await broker.shutdown() } }
+        let json = try await runScript("admin_client.py", [broker.bootstrapServers])
+        #expect(json["create"] as? Bool == true)
+        #expect(json["timestamp_type"] as? String == "LogAppendTime")
+        #expect(json["timestamp_type_after"] as? String == "CreateTime")
+        #expect(json["partitions"] as? Int == 5)
+        #expect(json["shrink"] as? String == "INVALID_PARTITIONS")
+        #expect(json["acls"] as? String == "SECURITY_DISABLED")
+        #expect(json["kafka_python_topics"] as? [String] == ["admin-t", "events"])
+        #expect(json["after_delete"] as? [String] == ["events"])
     }
 }

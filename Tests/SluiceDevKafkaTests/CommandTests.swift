@@ -24,8 +24,12 @@ func startSluiceDevKafka(_ arguments: [String]) async throws -> (Process, String
     }
 }
 
+/// Waits for the process to end; one still running after 30 s is killed (and fails its test).
 func waitForExit(_ process: Process) async -> Int32 {
     await withCheckedContinuation { cont in
+        DispatchQueue.global().asyncAfter(deadline: .now() + 30) {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
         DispatchQueue.global().async {
             process.waitUntilExit()
             cont.resume(returning: process.terminationStatus)

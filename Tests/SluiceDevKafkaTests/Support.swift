@@ -9,8 +9,9 @@ struct ProcessResult: Sendable {
     var stderr: String
 }
 
-/// Runs a program to completion off the cooperative pool, with `stdin` fed to it.
-func run(_ executable: String, _ arguments: [String], stdin: String? = nil) async throws -> ProcessResult {
+/// Runs a program to completion off the cooperative pool, with `stdin` fed to it. A program still
+/// running after `limit` seconds is terminated (a hung client fails its test instead of hanging it).
+func run(_ executable: String, _ arguments: [String], stdin: String? = nil, limit: Double = 120) async throws -> ProcessResult {
     try await withCheckedThrowingContinuation { (cont: CheckedContinuation<ProcessResult, Error>) in
         DispatchQueue.global().async {
             let process = Process()
@@ -25,6 +26,9 @@ func run(_ executable: String, _ arguments: [String], stdin: String? = nil) asyn
             } catch {
                 cont.resume(throwing: error)
                 return
+            }
+            DispatchQueue.global().asyncAfter(deadline: .now() + limit) {
+                if process.isRunning { process.terminate() }
             }
             if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
             try? input.fileHandleForWriting.close()

@@ -206,3 +206,160 @@ struct WireTests {
         #expect(broker.watermarks(topic: "events", partition: 0)?.high == 2)
     }
 }
+
+/// The smallest well-formed request body of an API version (empty arrays, short strings).
+func minimalBody(key: Int16, version v: Int16) -> ByteBuffer {
+    body { b in
+        switch key {
+        case 0: if v >= 3 { b.wNullableString(nil) }; b.wInt16(1); b.wInt32(1000); b.wInt32(0)
+        case 1:
+            b.wInt32(-1); b.wInt32(0); b.wInt32(1)
+            if v >= 3 { b.wInt32(1 << 20) }
+            if v >= 4 { b.wInt8(0) }
+            if v >= 7 { b.wInt32(0); b.wInt32(-1) }
+            b.wInt32(0)
+            if v >= 7 { b.wInt32(0) }
+        case 2: b.wInt32(-1); if v >= 2 { b.wInt8(0) }; b.wInt32(0)
+        case 3: b.wInt32(0); if v >= 4 { b.wBool(false) }
+        case 8:
+            b.wString("g")
+            if v >= 1 { b.wInt32(-1); b.wString("") }
+            if v >= 2 && v <= 4 { b.wInt64(-1) }
+            b.wInt32(0)
+        case 9: b.wString("g"); b.wInt32(0)
+        case 10: b.wString("g"); if v >= 1 { b.wInt8(0) }
+        case 11:
+            b.wString("join-v\(v)"); b.wInt32(10_000)  // a group per version: no rebalance wait
+            if v >= 1 { b.wInt32(10_000) }
+            b.wString(""); b.wString("consumer"); b.wInt32(1); b.wString("range"); b.wInt32(0)
+        case 12: b.wString("g"); b.wInt32(1); b.wString("m")
+        case 13: b.wString("g"); b.wString("m")
+        case 14: b.wString("g"); b.wInt32(1); b.wString("m"); b.wInt32(0)
+        case 15: b.wInt32(0)
+        case 17: b.wString("PLAIN")
+        case 19: b.wInt32(0); b.wInt32(1000); if v >= 1 { b.wBool(false) }
+        case 20, 21: b.wInt32(0); b.wInt32(1000)
+        case 22: b.wNullableString(nil); b.wInt32(1000)
+        case 23: b.wInt32(0)
+        case 24: b.wString("t"); b.wInt64(1); b.wInt16(0); b.wInt32(0)
+        case 27, 30, 31, 34, 42: b.wInt32(0)
+        case 28: b.wString("t"); b.wString("g"); b.wInt64(1); b.wInt16(0); b.wInt32(0)
+        case 32: b.wInt32(0); if v >= 1 { b.wBool(false) }
+        case 33: b.wInt32(0); b.wBool(false)
+        case 35: b.wInt32(-1)
+        case 37: b.wInt32(0); b.wInt32(1000); b.wBool(false)
+        case 43: b.wInt32(-1); b.wInt32(1000)
+        default: break  // requests whose answer does not depend on the body
+        }
+    }
+}
+
+extension WireTests {
+    @Test("every advertised API version is answered, never closed", arguments: KafkaVersion.allCases)
+    func everyAdvertisedVersion(version: KafkaVersion) async throws {
+        let broker = try await DevKafkaBroker.start(version: version, topics: [DevKafkaTopic(name: "events")])
+        defer { Task { try? await broker.shutdown() } }
+        var unanswered: [String] = []
+        for api in version.apiVersions {
+            for v in api.min...api.max {
+                let conn = try await WireConnection.open(broker)
+                let r = try await conn.exchange([
+                    WireConnection.frame(key: api.key, version: v, correlation: 100 + Int32(v), body: minimalBody(key: api.key, version: v)),
+                ], responses: 1)
+                if r.first?.0 != 100 + Int32(v) { unanswered.append("\(api.key) v\(v)") }
+            }
+        }
+        #expect(unanswered.isEmpty, "closed instead of answered: \(unanswered)")
+    }
+}
+
+extension WireTests {
+    /// Fetch v0–v3 body for one partition.
+    static func oldFetch(version v: Int16, offset: Int64) -> ByteBuffer {
+        body { b in
+            b.wInt32(-1); b.wInt32(0); b.wInt32(1)
+            if v >= 3 { b.wInt32(1 << 20) }
+            b.wInt32(1); b.wString("events"); b.wInt32(1); b.wInt32(0); b.wInt64(offset); b.wInt32(1 << 20)
+        }
+    }
+
+    @Test("old fetch versions get converted messages: magic 0 for v0–v1, magic 1 for v2–v3 (2.2)",
+          arguments: [(KafkaVersion.v2_2, Int16(0)), (.v2_2, 1), (.v2_2, 2), (.v2_2, 3), (.v0_10_2, 0), (.v0_10_2, 3)])
+    func downConversion(version: KafkaVersion, fetchVersion: Int16) async throws {
+        let broker = try await DevKafkaBroker.start(version: version, topics: [DevKafkaTopic(name: "events")])
+        defer { Task { try? await broker.shutdown() } }
+        let stamps: [Int64] = [30, 10, 20]
+        try broker.produce(topic: "events", partition: 0, records: stamps.map { OwnedRecord(timestamp: $0, value: Array("v\($0)".utf8)) },
+                           compression: .gzip)
+        let r = try await WireConnection.open(broker).exchange([
+            WireConnection.frame(key: 1, version: fetchVersion, correlation: 5, body: Self.oldFetch(version: fetchVersion, offset: 1)),
+        ], responses: 1)
+        var b = try #require(r.first?.1)
+        if fetchVersion >= 1 { _ = try b.rInt32() }
+        _ = try b.rInt32(); _ = try b.rString(); _ = try b.rInt32(); _ = try b.rInt32()
+        #expect(try b.rInt16() == 0)
+        #expect(try b.rInt64() == 3)
+        var messages = try RecordFormat.parseMessageSet(try b.rBytes())
+        let expectedMagic: Int8 = fetchVersion < 2 ? 0 : 1
+        if version == .v0_10_2 && fetchVersion >= 2 {
+            // Stored magic 1 served as is: one gzip wrapper holding the three records.
+            #expect(messages.map(\.magic) == [1])
+            #expect(messages.first?.offset == 2)
+            let inner = try RecordFormat.parseMessageSet(try Codecs.decompress(.gzip, messages[0].value!))
+            messages = inner
+            #expect(inner.map(\.timestamp) == stamps)
+        } else {
+            #expect(messages.map(\.magic) == [expectedMagic, expectedMagic])
+            #expect(messages.map(\.offset) == [1, 2])
+            #expect(messages.map(\.timestamp) == (expectedMagic == 0 ? [-1, -1] : [10, 20]))
+            #expect(messages.map { $0.value.map { String(buffer: $0) } } == ["v10", "v20"])
+        }
+    }
+}
+
+extension WireTests {
+    /// Fetch v4 for partitions 0 and 1 of `events` from offset 0.
+    static func twoPartitionFetch(maxBytes: Int32, partitionMaxBytes: Int32) -> ByteBuffer {
+        body { b in
+            b.wInt32(-1); b.wInt32(0); b.wInt32(1); b.wInt32(maxBytes); b.wInt8(0)
+            b.wInt32(1); b.wString("events")
+            b.wInt32(2)
+            for p in Int32(0)..<2 { b.wInt32(p); b.wInt64(0); b.wInt32(partitionMaxBytes) }
+        }
+    }
+
+    /// (error, record bytes) per partition of a Fetch v4 response for one topic.
+    static func partitionSizes(_ response: ByteBuffer) throws -> [Int] {
+        var r = response
+        _ = try r.rInt32()
+        _ = try r.rInt32(); _ = try r.rString()
+        return try r.rArray { b in
+            _ = try b.rInt32(); _ = try b.rInt16(); _ = try b.rInt64(); _ = try b.rInt64(); _ = try b.rInt32()
+            return try b.rBytes().readableBytes
+        }
+    }
+
+    @Test("fetch limits: the first batch comes whole, later partitions are cut at their limit or the request's")
+    func fetchLimits() async throws {
+        let broker = try await DevKafkaBroker.start(topics: [DevKafkaTopic(name: "events", partitions: 2)])
+        defer { Task { try? await broker.shutdown() } }
+        for p in Int32(0)..<2 {
+            try broker.produce(topic: "events", partition: p, records: (0..<20).map {
+                OwnedRecord(timestamp: Int64($0), value: [UInt8](repeating: UInt8($0), count: 100))
+            })
+        }
+        let size = broker.core.lock.withLock { broker.core.topics["events"]!.partitions[0].chunks[0].bytes.readableBytes }
+        #expect(size > 2000)
+        let r = try await WireConnection.open(broker).exchange([
+            // Both limits below one batch: only the first partition's first batch, whole.
+            WireConnection.frame(key: 1, version: 4, correlation: 1, body: Self.twoPartitionFetch(maxBytes: 10, partitionMaxBytes: 10)),
+            // Partition limit 100, request 1 MiB: first whole, second cut at 100 bytes.
+            WireConnection.frame(key: 1, version: 4, correlation: 2, body: Self.twoPartitionFetch(maxBytes: 1 << 20, partitionMaxBytes: 100)),
+            // Request limit between: the second partition gets what is left of it.
+            WireConnection.frame(key: 1, version: 4, correlation: 3, body: Self.twoPartitionFetch(maxBytes: Int32(size + 50), partitionMaxBytes: 1 << 20)),
+        ], responses: 3)
+        #expect(try Self.partitionSizes(r[0].1) == [size, 0])
+        #expect(try Self.partitionSizes(r[1].1) == [size, 100])
+        #expect(try Self.partitionSizes(r[2].1) == [size, 50])
+    }
+}

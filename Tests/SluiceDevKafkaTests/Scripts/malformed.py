@@ -78,7 +78,68 @@ for name, data in cases.items():
 s = connect()
 s.sendall(struct.pack(">i", 100) + b"\x00" * 10)
 s.close()
-for i in range(200):
+def varint(n):
+    n = (n << 1) ^ (n >> 63)
+    out = b""
+    while n >= 0x80:
+        out += bytes([(n & 0x7F) | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFFFFFF
+
+
+def batch_v2(count):
+    records = b""
+    for i in range(count):
+        r = b"\x00" + varint(i * 10) + varint(i) + varint(1) + b"k" + varint(3) + b"val" + varint(1) + varint(1) + b"h" + varint(1) + b"v"
+        records += varint(len(r)) + r
+    body = struct.pack(">hiqqqhii", 0, count - 1, 1000, 1000 + 10 * (count - 1), -1, -1, -1, count) + records
+    return struct.pack(">qii", 0, 4 + 1 + 4 + len(body), -1) + b"\x02" + struct.pack(">I", crc32c(body)) + body
+
+
+def produce_body(records):
+    return (struct.pack(">hhi", -1, 1, 1000) + struct.pack(">ih", 1, 6) + b"events"
+            + struct.pack(">iii", 1, 0, len(records)) + records)
+
+
+templates = [
+    (0, 3, produce_body(batch_v2(3))),
+    (0, 7, produce_body(batch_v2(5))),
+    (1, 10, struct.pack(">iiiibii", -1, 0, 1, 1 << 20, 0, 0, -1) + struct.pack(">ih", 1, 6) + b"events"
+     + struct.pack(">iiiqqi", 1, 0, -1, 0, 0, 1 << 20) + struct.pack(">i", 0)),
+    (2, 2, struct.pack(">ib", -1, 0) + struct.pack(">ih", 1, 6) + b"events" + struct.pack(">iiq", 1, 0, 1500)),
+    (3, 4, struct.pack(">ih", 1, 6) + b"events" + b"\x01"),
+    (19, 1, struct.pack(">ih", 1, 3) + b"new" + struct.pack(">ihii", 3, 1, 0, 0) + struct.pack(">ib", 1000, 0)),
+    (11, 2, struct.pack(">h", 1) + b"g" + struct.pack(">iih", 10000, 10000, 0) + struct.pack(">h", 8) + b"consumer"
+     + struct.pack(">ih", 1, 5) + b"range" + struct.pack(">i", 4) + b"\x00\x00\x00\x00"),
+]
+results["template_answers"] = 0
+for key, version, body in templates:
+    s = connect()
+    s.sendall(request(key, version, 1, body))
+    try:
+        read_response(s)
+        results["template_answers"] += 1
+    except (EOFError, ConnectionResetError, socket.timeout):
+        pass
+    s.close()
+for i in range(300):
+    key, version, body = rng.choice(templates)
+    body = bytearray(body)
+    for _ in range(rng.randrange(1, 6)):
+        body[rng.randrange(len(body))] = rng.randrange(256)
+    f = connect()
+    f.sendall(request(key, version, i, bytes(body)))
+    f.close()
+for i in range(300):
     kind = rng.randrange(3)
     if kind == 0:
         data = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
@@ -91,7 +152,7 @@ for i in range(200):
     f = connect()
     f.sendall(data)
     f.close()
-results["fuzz_cases"] = 200
+results["fuzz_cases"] = 600
 results["good_after"] = good_call(good, 2)
 fresh = connect()
 results["fresh_after"] = good_call(fresh, 3)
