@@ -278,6 +278,15 @@ import Testing
         #expect(job.spec.schedule?.parameters.count == 3)
     }
 
+    @Test func misspeltBuiltinIsAWarning() throws {
+        let job = try Self.load(yaml: """
+        source: { bootstrapServers: "h:1", topic: t, begin: {earliest: true}, end: {latest: true} }
+        columns: [__keys__]
+        destination: { table: t, columns: [k] }
+        """)
+        #expect(job.warnings.contains { $0.path == "columns[0]" && $0.message.contains("not a built-in field") })
+    }
+
     @Test func didYouMean() {
         #expect(SluiceCore.didYouMean("topik", ["topic", "groupId"]) == "; did you mean `topic`?")
         #expect(SluiceCore.didYouMean("zzzzzz", ["topic"]) == "")

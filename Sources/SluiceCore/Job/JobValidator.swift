@@ -47,9 +47,6 @@ struct JobValidator {
     let reader: DocReader
     let paths: JobPaths
 
-    static let encodings = ["UTF-8", "UTF8", "GBK", "GB18030", "GB2312", "UTF-16", "UTF-16BE", "UTF-16LE",
-                            "ISO-8859-1", "LATIN1", "US-ASCII", "ASCII", "BIG5"]
-
     func validate(_ job: JobSpec) {
         checkMapping(job)
         checkParameters(job)
@@ -58,24 +55,28 @@ struct JobValidator {
     }
 
     private func checkMapping(_ job: JobSpec) {
-        var seenFrom: [String: Int] = [:]
-        var seenTo: [String: Int] = [:]
+        var usesJSONPaths: [String] = []
         for (i, m) in job.mapping.enumerated() {
-            if let problem = SourceFieldSyntax.problem(in: m.from) {
-                reader.error(paths.sourceField(i), problem)
+            for issue in SourceField.check(m.from) {
+                let text = "field '\(m.from)', character \(issue.position + 1): \(issue.message)"
+                if issue.severity == .error { reader.error(paths.sourceField(i), text) } else { reader.warning(paths.sourceField(i), text) }
             }
-            if let j = seenFrom[m.from] {
-                reader.error(paths.sourceField(i), "source field '\(m.from)' is already mapped at \(paths.sourceField(j)); one source field maps to one destination column")
-            } else { seenFrom[m.from] = i }
-            guard let to = m.to else { continue }
-            if to.isEmpty { reader.error(paths.destinationColumn(i), "the destination column name is empty") }
-            if let j = seenTo[to.lowercased()] {
-                reader.error(paths.destinationColumn(i), "destination column '\(to)' is already mapped at \(paths.destinationColumn(j)); one destination column takes one source field")
-            } else { seenTo[to.lowercased()] = i }
+            if let to = m.to, to.isEmpty { reader.error(paths.destinationColumn(i), "the destination column name is empty") }
+            switch try? SourceField(parsing: m.from) {
+            case .valuePath?: usesJSONPaths.append(m.from)
+            default: break
+            }
         }
-        let jsonPaths = job.mapping.filter { SourceFieldSyntax.isJSONPath($0.from) }
-        if !jsonPaths.isEmpty, ![.string, .bytearray].contains(job.source.valueType) {
-            reader.error(paths.source("valueType"), "JSON paths (\(jsonPaths.map(\.from).joined(separator: ", "))) need valueType string or bytearray, not \(job.source.valueType.rawValue)")
+        for c in MappingRules.conflicts(in: job.mapping) {
+            switch c.side {
+            case .field:
+                reader.error(paths.sourceField(c.second), "source field '\(c.name)' is already mapped at \(paths.sourceField(c.first)); one source field maps to one destination column")
+            case .column:
+                reader.error(paths.destinationColumn(c.second), "destination column '\(c.name)' is already mapped at \(paths.destinationColumn(c.first)); one destination column takes one source field")
+            }
+        }
+        if !usesJSONPaths.isEmpty, ![.string, .bytearray].contains(job.source.valueType) {
+            reader.error(paths.source("valueType"), "JSON paths (\(usesJSONPaths.joined(separator: ", "))) need valueType string or bytearray, not \(job.source.valueType.rawValue)")
         }
     }
 
@@ -159,8 +160,8 @@ struct JobValidator {
     }
 
     private func checkSource(_ s: KafkaSourceSpec) {
-        if !Self.encodings.contains(s.encoding.uppercased()) {
-            reader.error(paths.source("encoding"), "'\(s.encoding)' is not a supported encoding: \(Self.encodings.joined(separator: ", "))")
+        if !TextEncoding.isSupported(s.encoding) {
+            reader.error(paths.source("encoding"), "'\(s.encoding)' is not an encoding this system can decode (e.g. UTF-8, GBK, GB18030, UTF-16, ISO-8859-1)")
         }
         if let parts = s.partitions {
             var seen = Set<Int32>()
@@ -220,39 +221,5 @@ public enum ParameterReferences {
         }
         result += rest
         return result
-    }
-}
-
-/// Light syntax checks of a source field definition.
-enum SourceFieldSyntax {
-    static let builtins: Set<String> = ["__key__", "__value__", "__partition__", "__headers__", "__offset__", "__timestamp__"]
-
-    static func isJSONPath(_ field: String) -> Bool {
-        !builtins.contains(field) && !field.hasPrefix("'") && !field.hasPrefix("__key__.")
-    }
-
-    static func problem(in field: String) -> String? {
-        if field.isEmpty { return "empty source field" }
-        if field.hasPrefix("'") {
-            return field.count >= 2 && field.hasSuffix("'") ? nil : "constant \(field) is missing its closing quote"
-        }
-        if field.hasPrefix("__") && field.hasSuffix("__") && !builtins.contains(field) {
-            return "'\(field)' is not a built-in field: \(builtins.sorted().joined(separator: ", "))" + didYouMean(field, Array(builtins))
-        }
-        var depth = 0
-        var inQuote = false
-        for c in field {
-            if inQuote { if c == "'" { inQuote = false }; continue }
-            switch c {
-            case "'": inQuote = true
-            case "[": depth += 1
-            case "]": depth -= 1; if depth < 0 { return "'\(field)': unbalanced ']'" }
-            default: break
-            }
-        }
-        if inQuote { return "'\(field)': unterminated quote" }
-        if depth != 0 { return "'\(field)': unbalanced '['" }
-        if field.hasSuffix(".") || field.hasPrefix(".") || field.contains("..") { return "'\(field)': empty path member" }
-        return nil
     }
 }
