@@ -20,6 +20,7 @@ struct Sluice: AsyncParsableCommand {
             Show.self,
             Import.self,
             Run.self,
+            MapFields.self,
             Demo.self,
             Loadgen.self,
             Params.self,
