@@ -52,6 +52,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The ledger directory (default: .sluice/ next to the job file).", valueName: "DIR"))
     var stateDir: String?
 
+    @Option(help: ArgumentHelp("Seconds to wait for a destination another writer holds (SQLite warehouse; default 600).", valueName: "SECONDS"))
+    var lockTimeout: Double?
+
     @Flag(help: "Print the outcome as JSON on standard output.")
     var json = false
 
@@ -77,6 +80,7 @@ struct Run: AsyncParsableCommand {
             runOptions.waitForLock = wait
             runOptions.allowGap = allowGap
             runOptions.stateDirectory = stateDir
+            runOptions.destinationLockTimeout = lockTimeout
             runOptions.showProgress = !json
             let runner = InstanceRunner(job: loaded, options: runOptions)
             do {

@@ -132,6 +132,39 @@ import SluiceRuntime
         #expect(show.status == 0)
     }
 
+    @Test func lockedDestinationFailsAndIsRecorded() async throws {
+        let h = try await Harness.start()
+        defer { Task { await h.stop() } }
+        let job = try h.writeHourlyJob()
+        try await h.produce([Harness.Produced(partition: 0, key: "a", value: #"{"id":1}"#, timestamp: (Self.day + 60) * 1000)])
+        _ = try await h.run(job: job, at: Self.day + 3600 + 300)
+        let before = try await h.rows()
+        // Another process holds the warehouse's write lock.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["python3", "-c", """
+            import sqlite3, sys, time
+            c = sqlite3.connect(sys.argv[1], isolation_level=None)
+            c.execute("BEGIN IMMEDIATE")
+            print("locked", flush=True)
+            time.sleep(6)
+            """, h.path("warehouse.db")]
+        let out = Pipe()
+        holder.standardOutput = out
+        try holder.run()
+        defer { holder.terminate() }
+        _ = out.fileHandleForReading.availableData  // "locked"
+        try await h.produce([Harness.Produced(partition: 1, key: "b", value: #"{"id":2}"#, timestamp: (Self.day + 120) * 1000)])
+        let r = try await SluiceBinary.run(["run", job, "--at", "2022-11-22 01:05:00", "--replan", "--lock-timeout", "1"])
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("locked"))
+        holder.terminate()
+        holder.waitUntilExit()
+        #expect(try await h.rows() == before)
+        let list = try await SluiceBinary.run(["sql", h.path(".sluice/ledger.db"), "SELECT status, error FROM instances", "--format", "csv"])
+        #expect(list.stdout.contains("failed"), "\(list.stdout)\(list.stderr)")
+    }
+
     @Test func unreachableBrokerFailsWithExitOne() async throws {
         let h = try await Harness.start()
         defer { Task { await h.stop() } }

@@ -23,6 +23,8 @@ public struct RunOptions: Sendable {
     /// The ledger directory; nil = `.sluice/` next to the job file.
     public var stateDirectory: String?
     public var showProgress = true
+    /// How long a write waits for a locked destination (SQLite warehouse); nil = the sink's default (600 s).
+    public var destinationLockTimeout: Double?
     /// Rows per batch handed to the destination.
     public var batchRows = 8192
 
@@ -117,7 +119,8 @@ public struct InstanceRunner: Sendable {
         if case .instant(let ms) = resolved.end { report.windowEnd = zone.iso8601(millis: ms) }
 
         let source = try KafkaSource(spec: spec.source, secretsDirectory: job.directory)
-        let sink = try SinkFactory.make(job: job, createTable: options.createTable)
+        let sink = try SinkFactory.make(job: job, createTable: options.createTable,
+                                        lockTimeoutSeconds: options.destinationLockTimeout)
         let readOptions = ReadOptions(completion: spec.source.completion, skipExceedRecord: spec.source.skipExceedRecord,
                                       autoOffsetReset: spec.source.autoOffsetReset)
 

@@ -6,12 +6,15 @@ import SluiceWarehouse
 /// Builds the destination of a job.
 public enum SinkFactory {
     /// The sink for `job`'s destination. Secrets are resolved here, at the edge.
-    public static func make(job: LoadedJob, createTable: Bool) throws -> any Sink {
+    /// - Parameter lockTimeoutSeconds: how long a SQLite warehouse write waits for another writer.
+    public static func make(job: LoadedJob, createTable: Bool, lockTimeoutSeconds: Double? = nil) throws -> any Sink {
         let d = job.spec.destination
         switch d.kind {
         case .sqlite(let path):
             _ = path
-            return try WarehouseSink(destination: d, baseDirectory: job.directory, createTable: createTable)
+            var sink = try WarehouseSink(destination: d, baseDirectory: job.directory, createTable: createTable)
+            if let lockTimeoutSeconds { sink.lockTimeoutSeconds = lockTimeoutSeconds }
+            return sink
         case .discard:
             return DiscardSink()
         case .maxcompute(let connection):
