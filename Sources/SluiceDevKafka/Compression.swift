@@ -1,4 +1,5 @@
 import CSluiceCompression
+import SluiceCore
 import NIOCore
 
 /// Kafka's compression codecs (attribute bits 0–2 of a batch or message).
@@ -216,46 +217,14 @@ enum Codecs {
     }
 }
 
-/// CRC-32C (Castagnoli), the checksum of record batches v2; eight bytes per step (slicing-by-8).
-enum CRC32C {
-    static let tables: [UInt32] = {
-        var t = [UInt32](repeating: 0, count: 8 * 256)
-        for i in 0..<256 {
-            var c = UInt32(i)
-            for _ in 0..<8 { c = (c & 1) != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
-            t[i] = c
-        }
-        for k in 1..<8 {
-            for i in 0..<256 {
-                let prev = t[(k - 1) * 256 + i]
-                t[k * 256 + i] = (prev >> 8) ^ t[Int(prev & 0xff)]
-            }
-        }
-        return t
-    }()
-
+extension CRC32C {
+    /// The CRC-32C of `buffer`'s bytes at absolute indices `[start, end)`: the checksum of record batches v2.
     static func checksum(_ buffer: ByteBuffer, from start: Int, to end: Int) -> UInt32 {
-        var crc: UInt32 = 0xFFFF_FFFF
         buffer.withUnsafeReadableBytes { raw in
-            tables.withUnsafeBufferPointer { t in
-                var i = start - buffer.readerIndex
-                let stop = end - buffer.readerIndex
-                while i + 8 <= stop {
-                    let lo = crc ^ (UInt32(raw[i]) | UInt32(raw[i + 1]) << 8 | UInt32(raw[i + 2]) << 16 | UInt32(raw[i + 3]) << 24)
-                    let hi = UInt32(raw[i + 4]) | UInt32(raw[i + 5]) << 8 | UInt32(raw[i + 6]) << 16 | UInt32(raw[i + 7]) << 24
-                    crc = t[7 * 256 + Int(lo & 0xff)] ^ t[6 * 256 + Int((lo >> 8) & 0xff)]
-                        ^ t[5 * 256 + Int((lo >> 16) & 0xff)] ^ t[4 * 256 + Int(lo >> 24)]
-                        ^ t[3 * 256 + Int(hi & 0xff)] ^ t[2 * 256 + Int((hi >> 8) & 0xff)]
-                        ^ t[1 * 256 + Int((hi >> 16) & 0xff)] ^ t[Int(hi >> 24)]
-                    i += 8
-                }
-                while i < stop {
-                    crc = t[Int((crc ^ UInt32(raw[i])) & 0xff)] ^ (crc >> 8)
-                    i += 1
-                }
-            }
+            var crc = CRC32C()
+            crc.update(UnsafeRawBufferPointer(rebasing: raw[(start - buffer.readerIndex)..<(end - buffer.readerIndex)]))
+            return crc.value
         }
-        return crc ^ 0xFFFF_FFFF
     }
 }
 
