@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SluiceCore
 
 /// Already-resolved MaxCompute credentials. `description` never shows the secret or the token.
 public struct MaxComputeCredentials: Sendable, CustomStringConvertible {
@@ -105,16 +106,8 @@ public enum HTTPDate {
         var days = t / 86400
         var secs = t % 86400
         if secs < 0 { secs += 86400; days -= 1 }
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        let date = CivilDate(dayNumber: days)
+        let (y, m, d) = (date.year, date.month, date.day)
         let weekday = Int(((days % 7) + 11) % 7) // 0 = Sunday; 1970-01-01 was a Thursday
         return Civil(year: Int(y), month: Int(m), day: Int(d), hour: Int(secs / 3600),
                      minute: Int(secs % 3600 / 60), second: Int(secs % 60), weekday: weekday)

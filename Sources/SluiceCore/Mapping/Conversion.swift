@@ -394,7 +394,7 @@ struct Converter {
                 guard let t else {
                     throw DirtyReason(.invalidDate, "\(Self.preview(b)) is not a date-time (expected \(pattern?.description ?? "yyyy-MM-dd HH:mm:ss, ISO-8601 or epoch \(unit.rawValue)"))")
                 }
-                let local = Int64(DateTimeParsing.daysFromCivil(t.year, t.month, t.day)) * 86400
+                let local = CivilDate(year: t.year, month: t.month, day: t.day).dayNumber * 86400
                     + Int64(t.hour * 3600 + t.minute * 60 + t.second)
                 let utc = t.offset.map { local - Int64($0) } ?? zone.utc(fromLocal: local)
                 return (utc, t.nanos)
@@ -451,7 +451,7 @@ struct Converter {
                 guard let t else {
                     throw DirtyReason(.invalidDate, "\(Self.preview(b)) is not a date (expected \(pattern?.description ?? "yyyy-MM-dd or ISO-8601"))")
                 }
-                var d = Int64(DateTimeParsing.daysFromCivil(t.year, t.month, t.day))
+                var d = CivilDate(year: t.year, month: t.month, day: t.day).dayNumber
                 if let off = t.offset {
                     let utc = d * 86400 + Int64(t.hour * 3600 + t.minute * 60 + t.second) - Int64(off)
                     let local = utc + Int64(zone.offset(atUTC: utc))
