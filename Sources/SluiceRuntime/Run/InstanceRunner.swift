@@ -189,7 +189,6 @@ public struct InstanceRunner: Sendable {
             let instanceId = instance.id
             let summary = try await source.read(plan, options: readOptions) { batch in
                 progress.advance(by: batch)
-                dirty.countRead(batch.count)
                 do {
                     try program.run(batch, into: &rows, dirty: &dirty)
                 } catch {
