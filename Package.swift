@@ -158,6 +158,7 @@ let package = Package(
             name: "SluiceMaxComputeTests",
             dependencies: [
                 "SluiceMaxCompute", "SluiceMaxComputeWire", "SluiceCore", "CZlib",
+                "SluiceRuntime", "SluiceDevKafka", "SluiceKafka",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

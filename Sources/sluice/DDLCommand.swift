@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SluiceCore
+import SluiceMaxCompute
 import SluiceRuntime
 import SluiceWarehouse
 
@@ -14,7 +15,8 @@ struct DDLCommand: AsyncParsableCommand {
         STRING. Partition columns (from destination.partition, e.g. ds=${partition}) are STRING. \
         The dialect defaults to the destination's: maxcompute for MaxCompute, else sqlite.
 
-        --apply creates the table in the job's SQLite warehouse (and the file, if missing); an existing \
+        --apply creates the table in the job's SQLite warehouse (and the file, if missing), or in its \
+        MaxCompute project (CREATE TABLE IF NOT EXISTS … PARTITIONED BY …); an existing \
         table is checked against the job instead, and differences are listed.
 
         Example:
@@ -45,8 +47,16 @@ struct DDLCommand: AsyncParsableCommand {
             default: .sqlite
             }
             let chosen = dialect ?? defaultDialect
+            if apply, case .maxcompute = spec.destination.kind {
+                let sink = try MaxComputeSink(destination: spec.destination, settings: spec.settings,
+                                              relativeTo: loaded.directory)
+                writeStdout(sink.createTableDDL(columns: columns, partitionKeys: keys) + "\n")
+                try await sink.createTable(columns: columns, partitionKeys: keys)
+                printError("created table '\(spec.destination.table)' in MaxCompute (if it did not exist)")
+                return
+            }
             guard !apply || chosen == .sqlite else {
-                throw SluiceError.invalid("--apply creates tables in the SQLite warehouse only",
+                throw SluiceError.invalid("--apply with the MaxCompute dialect needs a job whose destination is MaxCompute",
                                           hint: "run the printed MaxCompute DDL in DataWorks or odpscmd")
             }
             writeStdout(TableDDL.createTable(name: spec.destination.table, columns: columns, partitionKeys: keys,

@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+import SluiceCore
+import SluiceDevKafka
+import SluiceKafka
+import SluiceRuntime
+
+/// `sluice run` end to end into the MaxCompute test server: dev broker → runner → tunnel upload.
+@Suite struct RunToMaxComputeTests {
+    static let day: Int64 = 1_669_075_200  // 2022-11-22T00:00:00Z
+
+    func job(dir: URL, servers: String, server: MaxComputeTestServer, table: String = "events") throws -> LoadedJob {
+        try "test-secret-value".write(to: dir.appendingPathComponent("secret.txt"), atomically: true, encoding: .utf8)
+        let path = dir.appendingPathComponent("job.yaml").path
+        try """
+        name: to_odps
+        source:
+          bootstrapServers: \(servers)
+          topic: events
+          timeZone: UTC
+        columns: [__key__, __offset__, id, name]
+        destination:
+          type: maxcompute
+          endpoint: \(server.serviceEndpoint)
+          tunnelEndpoint: \(server.tunnelEndpoint)
+          project: proj
+          accessKeyId: test-ak
+          accessKeySecret: "${file:secret.txt}"
+          table: \(table)
+          partition: "ds=${partition}"
+          columns: [k, o, id, name]
+        schedule:
+          cycle: hour
+          timeZone: UTC
+          parameters:
+            startTime: "$[yyyymmddhh24-1/24]0000"
+            endTime: "$[yyyymmddhh24]0000"
+            partition: "$[yyyymmddhh24-1/24]"
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        return try JobFiles.load(path: path)
+    }
+
+    @Test func runWritesAPartitionAndRerunsReplaceIt() async throws {
+        let server = try await MaxComputeTestServer.start()
+        let broker = try await DevKafkaBroker.start(topics: [DevKafkaTopic(name: "events", partitions: 2)])
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-odps-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer {
+            try? FileManager.default.removeItem(at: dir)
+            Task { try? await broker.shutdown(); await server.shutdown() }
+        }
+        server.createTable("events", columns: [("k", "string"), ("o", "bigint"), ("id", "bigint"), ("name", "string")],
+                           partitionKeys: ["ds"])
+        let producer = try KafkaProducer(bootstrapServers: "127.0.0.1:\(broker.port)")
+        try await producer.perform { p in
+            for i in 0..<40 {
+                try p.send(topic: "events", partition: Int32(i % 2), key: Array("k\(i)".utf8),
+                           value: Array(#"{"id":\#(i),"name":"n\#(i)"}"#.utf8), timestamp: (Self.day + Int64(i) * 60) * 1000)
+            }
+            try p.flush()
+        }
+        let loaded = try job(dir: dir, servers: "127.0.0.1:\(broker.port)", server: server)
+        var options = RunOptions()
+        options.scheduledTime = Self.day + 3600 + 300
+        options.showProgress = false
+        let report = try await InstanceRunner(job: loaded, options: options).run()
+        #expect(report.status == "succeeded")
+        #expect(report.records.written == 40)
+        let rows = try #require(server.rows("events", "ds=2022112200"))
+        #expect(rows.count == 40)
+        #expect(Set(rows.map { $0[2] }) == Set((0..<40).map { Value.int(Int64($0)) }))
+
+        // A rerun replays the plan and overwrites: still exactly 40 rows.
+        let again = try await InstanceRunner(job: loaded, options: options).run()
+        #expect(again.replayedPlan)
+        #expect(server.rows("events", "ds=2022112200")?.count == 40)
+    }
+
+    @Test func aMismatchedTableFailsBeforeReadingKafka() async throws {
+        let server = try await MaxComputeTestServer.start()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-odps-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer {
+            try? FileManager.default.removeItem(at: dir)
+            Task { await server.shutdown() }
+        }
+        server.createTable("events", columns: [("k", "string"), ("other", "bigint")], partitionKeys: ["ds"])
+        // No broker at all: the destination check must come first.
+        let loaded = try job(dir: dir, servers: "127.0.0.1:9", server: server)
+        var options = RunOptions()
+        options.scheduledTime = Self.day + 3600 + 300
+        options.showProgress = false
+        do {
+            _ = try await InstanceRunner(job: loaded, options: options).run()
+            Issue.record("the run succeeded")
+        } catch let failure as RunFailure {
+            #expect(failure.error.kind == .destination || failure.error.kind == .invalidInput)
+            #expect(failure.error.message.contains("o") && failure.error.message.contains("events"))
+            #expect(!failure.error.message.contains("127.0.0.1:9"))
+        }
+    }
+}
