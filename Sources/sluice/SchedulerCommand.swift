@@ -54,6 +54,8 @@ struct SchedulerCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
+            // Before anything else, so that a SIGTERM during start-up is a clean stop too.
+            let signals = SignalWatcher([SIGTERM, SIGINT])
             let first = jobs[0]
             var isDir: ObjCBool = false
             let dir = stateDir ?? (FileManager.default.fileExists(atPath: first, isDirectory: &isDir) && isDir.boolValue
@@ -74,7 +76,6 @@ struct SchedulerCommand: AsyncParsableCommand {
             }
             SchedulerLog.line("scheduler started (pid \(getpid())) on \(dir): \(names.joined(separator: ", "))")
 
-            let signals = SignalWatcher([SIGTERM, SIGINT])
             let stopTimeout = self.stopTimeout
             let loop = Task { await scheduler.run(interval: pollInterval) }
             let reload = Task {

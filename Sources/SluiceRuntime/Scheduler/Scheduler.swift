@@ -261,6 +261,11 @@ public actor Scheduler {
                 continue
             }
             guard executions.count < options.maxParallel else { break }
+            // Another process (an orphaned run of a crashed scheduler, a manual run) has it.
+            if RunLock.currentHolder(stateDirectory: stateDirectory, job: r.job, partition: r.partition ?? "") != nil {
+                if entry.selfDependent { blockedBy = r }
+                continue
+            }
             var allowGap = false
             if entry.selfDependent, let previous = try await ledger.previousInstance(job: name, before: r.scheduledAt) {
                 let ok = previous.status == .succeeded || previous.status == .dryRun
