@@ -49,11 +49,41 @@ final class FakeExecutor: InstanceExecutor {
                 try await ledger.finish(id: r.id, status: .failed, counts: InstanceCounts(), error: m)
                 return .failed(m)
             case .hang:
-                while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(2)) }
+                let gate = Gate()
+                await withTaskCancellationHandler {
+                    await gate.wait()
+                } onCancel: {
+                    gate.open()
+                }
                 return .cancelled
             }
         } catch {
             return .failed("\(error)")
+        }
+    }
+}
+
+/// Opened once; waiters before and after the opening go on.
+final class Gate: Sendable {
+    private let state = Mutex<(opened: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func open() {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.opened = true
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for w in waiters { w.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { c in
+            let go = state.withLock { s -> Bool in
+                if s.opened { return true }
+                s.waiters.append(c)
+                return false
+            }
+            if go { c.resume() }
         }
     }
 }
