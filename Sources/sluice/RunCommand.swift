@@ -29,6 +29,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The scheduled time, e.g. \"2022-11-22 10:05:00\", in the job's scheduling zone.", valueName: "TIME"))
     var at: String?
 
+    @Option(help: .hidden)
+    var atEpoch: Int64?
+
     @Option(help: ArgumentHelp("Business date override (backfill semantics: ${…} sees it, $[…] the next day at --at's time).", valueName: "YYYYMMDD"))
     var bizdate: String?
 
@@ -74,6 +77,8 @@ struct Run: AsyncParsableCommand {
                     runOptions.scheduledTime = zone.instant(for: CivilDateTime(date: date.adding(days: 1), secondOfDay: 0))
                 }
             }
+            // The scheduler passes the exact instant: a wall time in the hour repeated at a DST change is ambiguous.
+            if let atEpoch { runOptions.scheduledTime = atEpoch }
             runOptions.dryRun = dryRun
             runOptions.replan = replan
             runOptions.createTable = createTable

@@ -29,6 +29,14 @@ struct Sluice: AsyncParsableCommand {
             SQLCommand.self,
             PartitionsCommand.self,
             DevKafkaCommand.self,
+            Instances.self,
+            InstanceCommand.self,
+            Rerun.self,
+            Kill.self,
+            SetSuccess.self,
+            Dirty.self,
+            SchedulerCommand.self,
+            BackfillCommand.self,
         ]
     )
 

@@ -77,11 +77,11 @@ public final class Ledger: Sendable {
         }
     }
 
-    private func read<T: Sendable>(_ doing: String, _ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+    func read<T: Sendable>(_ doing: String, _ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         do { return try await db.perform(body) } catch { throw Self.stateError(error, path: path, doing: doing) }
     }
 
-    private func write<T: Sendable>(_ doing: String, _ body: @escaping @Sendable (SQLiteConnection, Int64) throws -> T) async throws -> T {
+    func write<T: Sendable>(_ doing: String, _ body: @escaping @Sendable (SQLiteConnection, Int64) throws -> T) async throws -> T {
         let nowMillis = now().epochMillis
         do { return try await db.write { try body($0, nowMillis) } } catch {
             throw Self.stateError(error, path: path, doing: doing)

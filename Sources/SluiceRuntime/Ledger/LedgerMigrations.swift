@@ -75,6 +75,17 @@ enum LedgerMigrations {
         );
         CREATE INDEX instance_logs_by_instance ON instance_logs (instance_id, id);
         """),
+        // The scheduler: automatic-retry times, why an instance was skipped, the job files it runs.
+        (2, """
+        ALTER TABLE instances ADD COLUMN retry_at_ms INTEGER;
+        ALTER TABLE instances ADD COLUMN skip_reason TEXT;
+        CREATE TABLE jobs (
+          job TEXT PRIMARY KEY,
+          path TEXT NOT NULL,
+          first_seen_ms INTEGER NOT NULL,
+          updated_at_ms INTEGER NOT NULL
+        );
+        """),
     ]
 
     static var latest: Int { all.last?.version ?? 0 }

@@ -1,0 +1,361 @@
+import Foundation
+import SluiceCore
+
+/// What an executor is asked to run: one instance of a job.
+public struct ExecutionRequest: Sendable {
+    /// The instance as the ledger had it when the scheduler launched it.
+    public var instance: InstanceRecord
+    public var job: LoadedJob
+    public var stateDirectory: String
+    /// Contiguous jobs: the previous instances were skipped (catch-up), so this one takes their records.
+    public var allowGap: Bool
+    /// A backfill's business date, when it is not the scheduled date − 1.
+    public var businessDate: CivilDate?
+
+    public init(instance: InstanceRecord, job: LoadedJob, stateDirectory: String, allowGap: Bool = false,
+                businessDate: CivilDate? = nil) {
+        self.instance = instance
+        self.job = job
+        self.stateDirectory = stateDirectory
+        self.allowGap = allowGap
+        self.businessDate = businessDate
+    }
+
+    /// The scheduled time in epoch seconds.
+    public var scheduledTime: Int64 { Int64(instance.scheduledAt.timeIntervalSince1970.rounded()) }
+}
+
+/// How an execution ended, as the executor saw it. The ledger has the authoritative status: an
+/// executor records the attempt (start and outcome) there, as `sluice run` does.
+public enum ExecutionOutcome: Sendable, Equatable {
+    case succeeded
+    case failed(String)
+    /// The calling task was cancelled (timeout, kill, shutdown) and the run was stopped.
+    case cancelled
+}
+
+/// Runs instances for the scheduler. Implementations record the attempt in the ledger (`startAttempt`
+/// then `finish`), and stop the run promptly when the calling task is cancelled.
+public protocol InstanceExecutor: Sendable {
+    func execute(_ request: ExecutionRequest) async -> ExecutionOutcome
+}
+
+/// Scheduler settings.
+public struct SchedulerOptions: Sendable {
+    /// Instances running at once, over all jobs.
+    public var maxParallel = 4
+    /// `catchUp: none` still runs an instance created at most this late after its scheduled time.
+    public var lateTolerance: TimeInterval = 60
+
+    public init(maxParallel: Int = 4, lateTolerance: TimeInterval = 60) {
+        self.maxParallel = max(1, maxParallel)
+        self.lateTolerance = lateTolerance
+    }
+}
+
+/// The scheduler: creates a ledger instance for every scheduled time of every job, runs each when
+/// its time has come and its conditions hold, retries, times out and catches up, all recorded in the
+/// ledger. Time comes from `clock` and runs go through `executor`, so tests drive it deterministically
+/// with `tick()`; `run()` is the service loop.
+public actor Scheduler {
+    struct JobEntry {
+        var job: LoadedJob
+        var calendar: InstanceCalendar
+        var compiled: CompiledJobParameters?
+        var firstSeen: Date
+        var selfDependent: Bool
+    }
+
+    struct Execution {
+        var task: Task<Void, Never>
+        var job: String
+        var startedAt: Date
+        var deadline: Date?
+        var timedOut = false
+    }
+
+    public let ledger: Ledger
+    public let stateDirectory: String
+    public let clock: any SchedulerClock
+    public let executor: any InstanceExecutor
+    public let options: SchedulerOptions
+    private let log: @Sendable (String) -> Void
+    private var jobs: [String: JobEntry] = [:]
+    private var executions: [Int64: Execution] = [:]
+    private var stopping = false
+    private var aborting = false
+
+    public init(ledger: Ledger, stateDirectory: String, clock: any SchedulerClock, executor: any InstanceExecutor,
+                options: SchedulerOptions = SchedulerOptions(), log: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.ledger = ledger
+        self.stateDirectory = stateDirectory
+        self.clock = clock
+        self.executor = executor
+        self.options = options
+        self.log = log
+    }
+
+    /// Adds or replaces a job. Throws when it has no valid `schedule` (the previous version, if any,
+    /// stays).
+    public func setJob(_ job: LoadedJob) async throws {
+        let name = job.spec.name
+        guard let calendar = try InstanceCalendar.forJob(job.spec) else {
+            throw SluiceError.invalid("job \(name) (\(job.path)) has no schedule block", hint: "add `schedule:` to run it with the scheduler")
+        }
+        let registered = try await ledger.registerJob(name, path: (job.path as NSString).standardizingPath)
+        let selfDependent = job.spec.schedule?.dependsOnPrevious ?? (job.spec.source.windowMode == .contiguous)
+        jobs[name] = JobEntry(job: job, calendar: calendar, compiled: try? CompiledJobParameters(job: job.spec, zone: calendar.zone),
+                              firstSeen: registered.firstSeen, selfDependent: selfDependent)
+    }
+
+    public func removeJob(named name: String) { jobs[name] = nil }
+
+    public var jobNames: [String] { jobs.keys.sorted() }
+
+    /// Instances being run now.
+    public var runningCount: Int { executions.count }
+
+    /// One pass at the clock's current time: create due instances, time out overdue runs, recover
+    /// interrupted runs, start what may start. Returns how many runs it started.
+    @discardableResult
+    public func tick() async throws -> Int {
+        let now = clock.now()
+        for (id, e) in executions where !e.timedOut {
+            if let deadline = e.deadline, deadline <= now {
+                executions[id]?.timedOut = true
+                log("instance \(id) of \(e.job) timed out; stopping it")
+                e.task.cancel()
+            }
+        }
+        guard !stopping else { return 0 }
+        var started = 0
+        for name in jobs.keys.sorted() {
+            guard let entry = jobs[name] else { continue }
+            try await createInstances(entry, now: now)
+            started += try await launchReady(entry, now: now)
+        }
+        return started
+    }
+
+    /// Waits until every run started so far has ended and been recorded.
+    public func drain() async {
+        while let (_, e) = executions.first {
+            await e.task.value
+        }
+    }
+
+    /// Stops starting runs. With `abort`, running ones are stopped (their destinations unchanged)
+    /// and put back to `pending`, to run when a scheduler starts again; without, they finish.
+    public func stop(abort: Bool) {
+        stopping = true
+        if abort {
+            aborting = true
+            for e in executions.values { e.task.cancel() }
+        }
+    }
+
+    /// The service loop: ticks every `interval` until `stop`, then waits for the runs to end.
+    public func run(interval: TimeInterval = 1) async {
+        while !stopping && !Task.isCancelled {
+            do {
+                try await tick()
+            } catch {
+                log("scheduler pass failed: \(error); trying again")
+            }
+            await clock.sleep(until: clock.now().addingTimeInterval(interval))
+        }
+        await drain()
+    }
+
+    // MARK: creating instances
+
+    private func createInstances(_ entry: JobEntry, now: Date) async throws {
+        let name = entry.job.spec.name
+        let latest = try await ledger.latestInstance(job: name)
+        let fromSeconds: Int64 = if let latest {
+            Int64(latest.scheduledAt.timeIntervalSince1970.rounded()) + 1
+        } else {
+            Int64(entry.firstSeen.timeIntervalSince1970.rounded(.up))
+        }
+        let toSeconds = Int64(now.timeIntervalSince1970.rounded(.down)) + 1
+        guard fromSeconds < toSeconds else { return }
+        let due = entry.calendar.instances(from: fromSeconds, to: toSeconds)
+        guard !due.isEmpty else { return }
+        let schedule = entry.job.spec.schedule ?? ScheduleSpec()
+        let nowSeconds = Int64(now.timeIntervalSince1970.rounded(.down))
+        for (i, s) in due.enumerated() {
+            let record = try await ledger.ensureInstance(describe(entry, s))
+            guard record.status == .pending, record.attempts == 0 else { continue }
+            if s.isDryRun {
+                try await ledger.setStatus(id: record.id, .dryRun)
+                try await ledger.appendLog(id: record.id, "dry run: \(schedule.cycle.rawValue) cycle, \(s.scheduledLocal.date) is not a selected day")
+                continue
+            }
+            switch schedule.type {
+            case .paused:
+                try await ledger.setStatus(id: record.id, .failed, error: "the job is paused (schedule.type: paused); the instance was not run")
+                continue
+            case .dryRun:
+                try await ledger.setStatus(id: record.id, .dryRun)
+                try await ledger.appendLog(id: record.id, "dry run: schedule.type is dryRun; marked successful without running")
+                continue
+            case .normal:
+                break
+            }
+            let late = nowSeconds - s.scheduledTime
+            let isLast = i == due.count - 1
+            let missed = Double(late) > options.lateTolerance
+            var skip: String?
+            switch schedule.catchUp {
+            case .all: break
+            case .latest:
+                if !isLast { skip = "catchUp: latest: the scheduler was not running at the scheduled time; a later instance ran instead" }
+            case .none:
+                if missed { skip = "catchUp: none: the scheduler was not running at the scheduled time (\(late) s late)" }
+            }
+            if let skip {
+                try await ledger.markSkipped(id: record.id, reason: skip)
+                log("\(name): skipped the instance scheduled \(entry.calendar.zone.iso8601(s.scheduledTime)): \(skip)")
+            } else if missed {
+                try await ledger.appendLog(id: record.id, "created \(late) s after its scheduled time (catch-up after the scheduler was down)")
+            }
+        }
+    }
+
+    private func describe(_ entry: JobEntry, _ s: ScheduledInstance) -> NewInstance {
+        let date = Date(timeIntervalSince1970: Double(s.scheduledTime))
+        var new = NewInstance(job: entry.job.spec.name, scheduledAt: date, businessDate: s.businessDate.compact)
+        if let compiled = entry.compiled,
+           let resolved = try? compiled.resolve(s.context(zone: entry.calendar.zone, jobId: entry.job.spec.name, nodeId: entry.job.spec.name)) {
+            new.parameters = Dictionary(resolved.parameters.pairs.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
+            new.windowStart = resolved.begin.date
+            new.windowEnd = resolved.end.date
+            new.partition = (try? PartitionSpec(parsing: resolved.partition))?.description ?? resolved.partition
+        }
+        return new
+    }
+
+    // MARK: starting runs
+
+    private func launchReady(_ entry: JobEntry, now: Date) async throws -> Int {
+        let name = entry.job.spec.name
+        var candidates: [InstanceRecord] = []
+        for r in try await ledger.openInstances(job: name) where executions[r.id] == nil && r.scheduledAt <= now {
+            if r.status == .running {
+                try await recoverIfInterrupted(r)
+            } else {
+                candidates.append(r)
+            }
+        }
+        candidates += try await ledger.dueRetries(job: name, now: now).filter { executions[$0.id] == nil }
+        candidates.sort { ($0.scheduledAt, $0.id) < ($1.scheduledAt, $1.id) }
+        var started = 0
+        var blockedBy: InstanceRecord?
+        for r in candidates {
+            if let blocker = blockedBy {
+                // Self-dependent: everything after a blocked instance waits too.
+                if r.status == .pending {
+                    try await ledger.setStatus(id: r.id, .waiting)
+                    try await ledger.appendLog(id: r.id, "waiting: an earlier instance (\(blocker.id)) has not succeeded (self-dependency)")
+                }
+                continue
+            }
+            guard executions.count < options.maxParallel else { break }
+            // Another process (an orphaned run of a crashed scheduler, a manual run) has it.
+            if RunLock.currentHolder(stateDirectory: stateDirectory, job: r.job, partition: r.partition ?? "") != nil {
+                if entry.selfDependent { blockedBy = r }
+                continue
+            }
+            var allowGap = false
+            if entry.selfDependent, let previous = try await ledger.previousInstance(job: name, before: r.scheduledAt) {
+                let ok = previous.status == .succeeded || previous.status == .dryRun
+                if !ok || executions[previous.id] != nil {
+                    if r.status == .pending {
+                        try await ledger.setStatus(id: r.id, .waiting)
+                        try await ledger.appendLog(id: r.id, "waiting for the previous instance \(previous.id) (\(previous.status.rawValue)) to succeed (self-dependency)")
+                    }
+                    blockedBy = previous
+                    continue
+                }
+                if previous.status == .dryRun, try await ledger.schedulingState(id: previous.id).skipReason != nil {
+                    allowGap = true
+                }
+            }
+            if r.status == .failed { try await ledger.appendLog(id: r.id, "automatic retry after failure") }
+            try await ledger.setRetry(id: r.id, at: nil)
+            launch(entry, r, allowGap: allowGap, now: now)
+            started += 1
+        }
+        return started
+    }
+
+    /// A `running` instance that no run of ours executes and whose run lock is free was interrupted
+    /// (its process or the previous scheduler died): it goes back to `pending` to run again.
+    private func recoverIfInterrupted(_ r: InstanceRecord) async throws {
+        // Lock first, then status: a run records its outcome before it releases the lock.
+        if RunLock.currentHolder(stateDirectory: stateDirectory, job: r.job, partition: r.partition ?? "") != nil { return }
+        guard let current = try await ledger.instance(id: r.id), current.status == .running else { return }
+        try await ledger.setStatus(id: r.id, .pending,
+                                   error: "interrupted: the run ended without recording an outcome (its process or the scheduler died); run again")
+        try await ledger.appendLog(id: r.id, level: .warning, "interrupted run found by the scheduler; it will run again")
+        log("instance \(r.id) of \(r.job) was interrupted; running it again")
+    }
+
+    private func launch(_ entry: JobEntry, _ r: InstanceRecord, allowGap: Bool, now: Date) {
+        let request = ExecutionRequest(instance: r, job: entry.job, stateDirectory: stateDirectory, allowGap: allowGap)
+        let executor = self.executor
+        let deadline = entry.job.spec.schedule?.timeout.map { now.addingTimeInterval(TimeInterval($0)) }
+        log("starting instance \(r.id) of \(r.job) scheduled \(entry.calendar.zone.iso8601(request.scheduledTime))")
+        let task = Task {
+            let outcome = await executor.execute(request)
+            await self.finished(r.id, outcome: outcome)
+        }
+        executions[r.id] = Execution(task: task, job: r.job, startedAt: now, deadline: deadline)
+    }
+
+    private func finished(_ id: Int64, outcome: ExecutionOutcome) async {
+        guard let e = executions.removeValue(forKey: id) else { return }
+        do {
+            guard var r = try await ledger.instance(id: id) else { return }
+            if e.timedOut {
+                let seconds = jobs[e.job]?.job.spec.schedule?.timeout ?? 0
+                let message = "timed out after \(seconds) s (schedule.timeout): the run was stopped; no automatic rerun"
+                try await ledger.setStatus(id: id, .failed, error: message)
+                try await ledger.appendLog(id: id, level: .error, message)
+                log("instance \(id) of \(e.job): \(message)")
+                return
+            }
+            if r.status == .killed {
+                log("instance \(id) of \(e.job) was killed")
+                return
+            }
+            if aborting, outcome == .cancelled || !r.status.isFinal {
+                try await ledger.setStatus(id: id, .pending, error: "aborted when the scheduler stopped; it runs again when a scheduler starts")
+                try await ledger.appendLog(id: id, level: .warning, "aborted when the scheduler stopped")
+                return
+            }
+            if !r.status.isFinal,
+               RunLock.currentHolder(stateDirectory: stateDirectory, job: r.job, partition: r.partition ?? "") != nil {
+                log("instance \(id) of \(e.job) is being run by another process; leaving it to record its outcome")
+                return
+            }
+            if !r.status.isFinal {
+                let why: String = switch outcome {
+                case .failed(let m): m
+                case .cancelled: "the run was stopped"
+                case .succeeded: "the run ended without recording an outcome"
+                }
+                r = try await ledger.setStatus(id: id, .failed, error: why)
+            }
+            log("instance \(id) of \(e.job): \(r.status.rawValue)\(r.error.map { ": \($0)" } ?? "")")
+            if r.status == .failed, let schedule = jobs[e.job]?.job.spec.schedule, schedule.rerun != .never,
+               r.attempts <= schedule.retries {
+                let at = clock.now().addingTimeInterval(TimeInterval(schedule.retryInterval))
+                try await ledger.setRetry(id: id, at: at)
+                try await ledger.appendLog(id: id, "automatic retry \(r.attempts) of \(schedule.retries) due in \(schedule.retryInterval) s")
+            }
+        } catch {
+            log("recording the end of instance \(id) failed: \(error)")
+        }
+    }
+}

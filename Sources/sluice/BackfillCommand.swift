@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import SluiceCore
+import SluiceRuntime
+
+struct BackfillCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backfill",
+        abstract: "Run a job's instances for a range of business dates.",
+        discussion: """
+        DataWorks semantics: for each business date D in [--from, --to], the cycle's instances of day
+        D + 1 run with ${…} seeing D and $[…] the instance's time on D + 1. Each runs as a child
+        `sluice run` (its stored plan replayed when it already ran). Within a day instances run one after
+        another when the job is self-dependent (dependsOnPrevious, default for contiguous jobs), else up
+        to --max-parallel at once; --parallel-days days run at a time. A line per finished day. After a
+        failed day no new day starts unless --continue.
+
+        Exit codes: 0 every instance succeeded, 1 some failed or were not run, 2 invalid input.
+
+        Example:
+          sluice backfill jobs/events_hourly.yaml --from 20221101 --to 20221107 --parallel-days 3
+        """)
+
+    @Argument(help: "The job file.")
+    var job: String
+
+    @Option(help: ArgumentHelp("First business date.", valueName: "YYYYMMDD"))
+    var from: String
+
+    @Option(help: ArgumentHelp("Last business date (inclusive).", valueName: "YYYYMMDD"))
+    var to: String
+
+    @Option(help: "Business dates run at a time.")
+    var parallelDays = 1
+
+    @Option(help: "Instances of one day run at a time when the job is not self-dependent.")
+    var maxParallel = 4
+
+    @Flag(name: .customLong("continue"), help: "Keep starting days after a day failed.")
+    var continueAfterFailure = false
+
+    @Option(help: ArgumentHelp("The ledger directory (default: .sluice/ next to the job file).", valueName: "DIR"))
+    var stateDir: String?
+
+    @Option(name: .customLong("datasources"), help: ArgumentHelp("A YAML file of named connections.", valueName: "FILE"))
+    var datasources: String?
+
+    @Flag(help: "Print the per-day results as JSON at the end.")
+    var json = false
+
+    func run() async throws {
+        try await runReportingErrors {
+            let loaded = try JobFiles.load(path: job, datasourcesPath: datasources)
+            for w in loaded.warnings { printError(w.description) }
+            let fromDate = try WallTime.parseDate(from, subject: "--from")
+            let toDate = try WallTime.parseDate(to, subject: "--to")
+            guard parallelDays >= 1, maxParallel >= 1 else {
+                throw SluiceError.invalid("--parallel-days and --max-parallel must be at least 1")
+            }
+            let dir = stateDir ?? Ledger.defaultStateDirectory(forJobFile: job)
+            let ledger = try await Ledger.open(stateDirectory: dir)
+            try await ledger.registerJob(loaded.spec.name, path: (job as NSString).standardizingPath)
+            let executor = ProcessExecutor(binary: ProcessExecutor.currentBinary, ledger: ledger,
+                                           extraArguments: datasources.map { ["--datasources", $0] } ?? [])
+            let backfill = Backfill(job: loaded, from: fromDate, to: toDate, parallelDays: parallelDays,
+                                    maxParallelPerDay: maxParallel, continueOnFailure: continueAfterFailure,
+                                    ledger: ledger, stateDirectory: dir, executor: executor)
+            let json = self.json
+            let results = try await backfill.run { r in
+                guard !json else { return }
+                var line = "\(r.businessDate): \(r.succeeded)/\(r.instances) succeeded"
+                if r.dryRun > 0 { line += ", \(r.dryRun) dry run" }
+                if r.failed > 0 { line += ", \(r.failed) FAILED" }
+                if r.notRun > 0 { line += ", \(r.notRun) not run" }
+                line += String(format: " in %.1fs (instances %@)", r.seconds,
+                               r.instanceIds.map(String.init).joined(separator: ","))
+                print(line)
+            }
+            let days = toDate.dayNumber - fromDate.dayNumber + 1
+            if json {
+                print(try InstanceText.jsonString(results))
+            } else {
+                let failedDays = results.filter { !$0.ok }.count
+                print("backfill of \(loaded.spec.name): \(results.count - failedDays) of \(days) day(s) succeeded"
+                      + (results.count < days ? ", \(days - Int64(results.count)) not started after a failure" : ""))
+            }
+            if results.contains(where: { !$0.ok }) || Int64(results.count) < days {
+                throw SluiceError(.failed, "the backfill of \(loaded.spec.name) did not complete",
+                                  hint: "see `sluice instances \(job) --status failed`, fix, and run the backfill again (succeeded instances replay their plans)")
+            }
+        }
+    }
+}

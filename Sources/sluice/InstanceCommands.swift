@@ -1,0 +1,528 @@
+import ArgumentParser
+import Foundation
+import SluiceCore
+import SluiceRuntime
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where the instance commands find the ledger: `--state-dir DIR`, else `.sluice/` next to the job
+/// file (`--job FILE`, or the JOB argument of `sluice instances`), else `./.sluice`.
+struct LedgerLocation: ParsableArguments {
+    @Option(help: ArgumentHelp("The ledger directory (default: .sluice/ next to the job file, else ./.sluice).", valueName: "DIR"))
+    var stateDir: String?
+
+    func directory(jobFile: String?) -> String {
+        if let stateDir { return stateDir }
+        if let jobFile { return Ledger.defaultStateDirectory(forJobFile: jobFile) }
+        return ".sluice"
+    }
+
+    /// Opens an existing ledger; a missing one is invalid input rather than a new empty file.
+    func open(jobFile: String?) async throws -> (ledger: Ledger, directory: String) {
+        let dir = directory(jobFile: jobFile)
+        guard FileManager.default.fileExists(atPath: dir + "/" + Ledger.fileName) else {
+            throw SluiceError.invalid("there is no ledger in \(dir)",
+                                      hint: "pass --state-dir DIR, or the job file (its ledger is .sluice/ next to it)")
+        }
+        return (try await Ledger.open(stateDirectory: dir), dir)
+    }
+}
+
+/// Text and JSON renderings shared by the instance commands.
+enum InstanceText {
+    static let utc = SchedulingZone(timeZone: TimeZone(identifier: "UTC")!, identifier: "UTC")
+
+    static func time(_ date: Date?, zone: SchedulingZone) -> String {
+        guard let date else { return "-" }
+        return zone.iso8601(Int64(date.timeIntervalSince1970.rounded(.down)))
+    }
+
+    static func status(_ r: InstanceRecord, skipReason: String?) -> String {
+        if r.status == .dryRun, skipReason != nil { return "skipped" }
+        return r.status.rawValue
+    }
+
+    static func jsonString<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    /// The bytes as text when they are UTF-8 without control characters, else as hex.
+    static func bytes(_ b: [UInt8]?, fullLength: Int?) -> String {
+        guard let b else { return "(null)" }
+        var text: String
+        if let s = String(validating: b, as: UTF8.self),
+           !s.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" }) {
+            text = "\"" + s + "\""
+        } else {
+            text = "0x" + b.map { String(format: "%02x", $0) }.joined()
+        }
+        if let fullLength, fullLength > b.count { text += " … (\(fullLength) bytes)" }
+        return text
+    }
+
+    static func parseID(_ text: String) throws -> Int64 {
+        guard let id = Int64(text.hasPrefix("#") ? String(text.dropFirst()) : text), id > 0 else {
+            throw SluiceError.invalid("'\(text)' is not an instance ID", hint: "IDs are the numbers `sluice instances` lists")
+        }
+        return id
+    }
+
+    static func require(_ ledger: Ledger, _ id: Int64) async throws -> InstanceRecord {
+        guard let r = try await ledger.instance(id: id) else {
+            throw SluiceError.invalid("there is no instance \(id) in the ledger \(ledger.path)",
+                                      hint: "list instances with `sluice instances`")
+        }
+        return r
+    }
+}
+
+struct Instances: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "instances",
+        abstract: "List instances from the ledger.",
+        discussion: """
+        JOB is a job file (its name filters, and its ledger is .sluice/ next to it) or a job name (with
+        --state-dir, or ./.sluice). --from/--to bound the scheduled time, [from, to), read in the job's
+        zone (the machine's without a job file). Status `skipped` is an instance the scheduler never ran
+        (e.g. catchUp: latest), recorded with its reason.
+
+        Examples:
+          sluice instances jobs/events_hourly.yaml --status failed
+          sluice instances events_hourly --state-dir /var/lib/sluice --from 2022-11-22 --to 2022-11-23 --json
+        """)
+
+    @Argument(help: "A job file or job name.")
+    var job: String?
+
+    @Option(help: ArgumentHelp("Only instances with this status (pending, waiting, running, succeeded, failed, killed, dryRun, skipped).", valueName: "STATUS"))
+    var status: String?
+
+    @Option(help: ArgumentHelp("Scheduled at or after this time (yyyy-mm-dd[ hh:mm[:ss]]).", valueName: "TIME"))
+    var from: String?
+
+    @Option(help: ArgumentHelp("Scheduled before this time.", valueName: "TIME"))
+    var to: String?
+
+    @Option(help: "At most this many instances (the most recent).")
+    var limit: Int?
+
+    @OptionGroup var location: LedgerLocation
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    struct Row: Codable {
+        var instance: InstanceRecord
+        var displayStatus: String
+        var skipReason: String?
+    }
+
+    func run() async throws {
+        try await runReportingErrors {
+            var jobName: String?
+            var jobFile: String?
+            var zone = SchedulingZone.current
+            if let job {
+                if FileManager.default.fileExists(atPath: job) {
+                    let loaded = try JobFiles.load(path: job)
+                    jobName = loaded.spec.name
+                    jobFile = job
+                    zone = try SchedulingZone.forJob(loaded.spec)
+                } else {
+                    jobName = job
+                }
+            }
+            let wanted: InstanceStatus?
+            var onlySkipped = false
+            switch status {
+            case nil: wanted = nil
+            case "skipped": wanted = .dryRun; onlySkipped = true
+            case let s?:
+                guard let st = InstanceStatus(rawValue: s) else {
+                    throw SluiceError.invalid("--status \(s) is not a status",
+                                              hint: "one of \(InstanceStatus.allCases.map(\.rawValue).joined(separator: ", ")), skipped")
+                }
+                wanted = st
+            }
+            func instant(_ text: String?, _ name: String) throws -> Date? {
+                guard let text else { return nil }
+                return Date(timeIntervalSince1970: Double(zone.instant(for: try WallTime.parseDisplay(text, subject: name))))
+            }
+            let fromDate = try instant(from, "--from"), toDate = try instant(to, "--to")
+            let (ledger, _) = try await location.open(jobFile: jobFile)
+            var records = try await ledger.instances(job: jobName, status: wanted, scheduledFrom: fromDate, scheduledBefore: toDate)
+            var rows: [Row] = []
+            for r in records {
+                let skip = r.status == .dryRun ? try await ledger.schedulingState(id: r.id).skipReason : nil
+                if onlySkipped && skip == nil { continue }
+                rows.append(Row(instance: r, displayStatus: InstanceText.status(r, skipReason: skip), skipReason: skip))
+            }
+            if let limit, rows.count > limit { rows = Array(rows.suffix(max(0, limit))) }
+            records = rows.map(\.instance)
+            if json {
+                print(try InstanceText.jsonString(rows))
+                return
+            }
+            if rows.isEmpty {
+                printError("no instances")
+                return
+            }
+            print("ID\tJOB\tSCHEDULED\tSTATUS\tATTEMPTS\tREAD\tWRITTEN\tDIRTY\tPARTITION\tNOTE")
+            for row in rows {
+                let r = row.instance
+                let note = row.skipReason ?? r.successReason.map { "set to success: \($0)" } ?? r.error.map {
+                    String($0.split(separator: "\n").first ?? "")
+                } ?? ""
+                print("\(r.id)\t\(r.job)\t\(InstanceText.time(r.scheduledAt, zone: zone))\t\(row.displayStatus)\t\(r.attempts)\t\(r.counts.read)\t\(r.counts.written)\t\(r.counts.dirty)\t\(r.partition ?? "")\t\(note)")
+            }
+        }
+    }
+}
+
+struct InstanceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "instance",
+        abstract: "Inspect one instance.",
+        discussion: """
+        Example:
+          sluice instance show 42 --job jobs/events_hourly.yaml
+        """,
+        subcommands: [ShowInstance.self])
+}
+
+struct ShowInstance: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show an instance: parameters, plan, counts, timings, log and dirty records.",
+        discussion: """
+        Times are shown in the machine's zone unless --job names the job file (then in its zone).
+
+        Examples:
+          sluice instance show 42 --state-dir /var/lib/sluice
+          sluice instance show 42 --job jobs/events_hourly.yaml --json
+        """)
+
+    @Argument(help: "The instance ID.")
+    var id: String
+
+    @Option(help: ArgumentHelp("The job file (its ledger is .sluice/ next to it; times in its zone).", valueName: "FILE"))
+    var job: String?
+
+    @OptionGroup var location: LedgerLocation
+
+    @Option(help: "Dirty records to show.")
+    var dirtyLimit = 20
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    struct Shown: Codable {
+        var instance: InstanceRecord
+        var status: String
+        var skipReason: String?
+        var retryAt: Date?
+        var plan: StoredPlan?
+        var log: [InstanceLogLine]
+        var dirtyRecords: [LedgerDirtyRecord]
+    }
+
+    func run() async throws {
+        try await runReportingErrors {
+            let id = try InstanceText.parseID(self.id)
+            var zone = SchedulingZone.current
+            if let job { zone = try SchedulingZone.forJob(try JobFiles.load(path: job).spec) }
+            let (ledger, _) = try await location.open(jobFile: job)
+            let r = try await InstanceText.require(ledger, id)
+            let state = try await ledger.schedulingState(id: id)
+            let shown = Shown(instance: r, status: InstanceText.status(r, skipReason: state.skipReason),
+                              skipReason: state.skipReason, retryAt: state.retryAt, plan: try await ledger.plan(id: id),
+                              log: try await ledger.log(id: id), dirtyRecords: try await ledger.dirtyRecords(id: id, limit: dirtyLimit))
+            if json {
+                print(try InstanceText.jsonString(shown))
+                return
+            }
+            var lines = ["instance \(r.id) of \(r.job): \(shown.status)"]
+            lines.append("  scheduled   \(InstanceText.time(r.scheduledAt, zone: zone))   bizdate \(r.businessDate ?? "-")")
+            lines.append("  partition   \(r.partition.map { $0.isEmpty ? "(none)" : $0 } ?? "-")")
+            if r.windowStart != nil || r.windowEnd != nil {
+                lines.append("  window      [\(InstanceText.time(r.windowStart, zone: zone)), \(InstanceText.time(r.windowEnd, zone: zone)))")
+            }
+            lines.append("  attempts    \(r.attempts)")
+            lines.append("  created     \(InstanceText.time(r.createdAt, zone: zone))")
+            lines.append("  started     \(InstanceText.time(r.startedAt, zone: zone))")
+            lines.append("  finished    \(InstanceText.time(r.finishedAt, zone: zone))"
+                         + ((r.startedAt != nil && r.finishedAt != nil)
+                            ? String(format: "  (%.1fs)", r.finishedAt!.timeIntervalSince(r.startedAt!)) : ""))
+            if let retry = state.retryAt { lines.append("  retry at    \(InstanceText.time(retry, zone: zone))") }
+            if let s = state.skipReason { lines.append("  skipped     \(s)") }
+            if let s = r.successReason { lines.append("  set to success by hand: \(s)") }
+            if let e = r.error { lines.append("  error       \(e)") }
+            let c = r.counts
+            lines.append("  records     \(c.read) read, \(c.written) written, \(c.dirty) dirty, \(c.late) late, \(c.early) early, \(c.skipped) skipped")
+            if !r.parameters.isEmpty {
+                lines.append("  parameters")
+                for k in r.parameters.keys.sorted() { lines.append("    \(k)=\(r.parameters[k]!)") }
+            }
+            if let plan = shown.plan {
+                lines.append("  plan        topic \(plan.topic)\(plan.windowMode.map { ", \($0.rawValue)" } ?? ""), planned \(InstanceText.time(plan.plannedAt, zone: zone))")
+                for e in plan.entries {
+                    var l = "    p\(e.partition)  [\(e.from), \(e.to))"
+                    if let end = plan.readEnds[e.partition] { l += "  read to \(end)" }
+                    lines.append(l)
+                }
+            } else {
+                lines.append("  plan        (none stored)")
+            }
+            if !shown.dirtyRecords.isEmpty {
+                lines.append("  dirty records (first \(shown.dirtyRecords.count); all: sluice dirty \(r.id))")
+                for d in shown.dirtyRecords {
+                    lines.append("    p\(d.partition)@\(d.offset) \(d.column.map { "column \($0): " } ?? "")\(d.reason)")
+                }
+            }
+            lines.append("  log")
+            if shown.log.isEmpty { lines.append("    (empty)") }
+            for l in shown.log {
+                lines.append("    \(InstanceText.time(l.at, zone: zone)) #\(l.attempt) \(l.level.rawValue): \(l.message)")
+            }
+            print(lines.joined(separator: "\n"))
+        }
+    }
+}
+
+struct Rerun: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rerun",
+        abstract: "Run an instance again, replaying its stored plan.",
+        discussion: """
+        Runs the instance again in this process with its scheduled time and business date; its stored
+        offset plan is replayed, so the partition comes out as the first successful run would have
+        written it. The job's rerun policy applies: `never` refuses, `onFailure` refuses a succeeded
+        instance. The job file is --job, else the file the scheduler registered for the job.
+
+        Exit codes: 0 succeeded, 1 the run failed, 2 invalid input (or the policy refuses).
+
+        Example:
+          sluice rerun 42 --job jobs/events_hourly.yaml
+        """)
+
+    @Argument(help: "The instance ID.")
+    var id: String
+
+    @Option(help: ArgumentHelp("The job file (default: the one the scheduler registered).", valueName: "FILE"))
+    var job: String?
+
+    @OptionGroup var location: LedgerLocation
+
+    @OptionGroup var jobOptions: JobOptions
+
+    @Flag(help: "Wait for a running instance of the same job and partition instead of failing.")
+    var wait = false
+
+    @Flag(help: "Print the outcome as JSON.")
+    var json = false
+
+    func run() async throws {
+        try await runReportingErrors {
+            let id = try InstanceText.parseID(self.id)
+            let (ledger, dir) = try await location.open(jobFile: job)
+            let r = try await InstanceText.require(ledger, id)
+            var path = job
+            if path == nil { path = try await ledger.registeredJob(r.job)?.path }
+            guard let path else {
+                throw SluiceError.invalid("the ledger does not know the job file of \(r.job)", hint: "pass --job FILE")
+            }
+            let loaded = try jobOptions.load(path)
+            guard loaded.spec.name == r.job else {
+                throw SluiceError.invalid("instance \(id) belongs to job \(r.job), but \(path) is job \(loaded.spec.name)")
+            }
+            try ReRunPolicy.check(loaded.spec.schedule?.rerun ?? .always, instance: r)
+            var options = RunOptions()
+            options.scheduledTime = Int64(r.scheduledAt.timeIntervalSince1970.rounded())
+            if let b = r.businessDate { options.businessDate = try WallTime.parseDate(b, subject: "business date") }
+            options.stateDirectory = dir
+            options.waitForLock = wait
+            options.showProgress = !json
+            do {
+                let report = try await InstanceRunner(job: loaded, options: options).run()
+                if json { print(try ReportText.json(report)) } else { print(ReportText.summary(report)) }
+            } catch let failure as RunFailure {
+                if json { print(try ReportText.json(failure.report)) } else { print(ReportText.summary(failure.report)) }
+                throw failure.error
+            }
+        }
+    }
+}
+
+struct Kill: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kill",
+        abstract: "Stop a running instance and mark it killed.",
+        discussion: """
+        Marks the instance killed, then sends SIGTERM to the process holding its run lock (SIGKILL after
+        --grace seconds). The destination stays as it was: a run commits its partition atomically at the
+        end. The scheduler does not rerun a killed instance automatically; `sluice rerun` does.
+
+        Example:
+          sluice kill 42 --state-dir /var/lib/sluice
+        """)
+
+    @Argument(help: "The instance ID.")
+    var id: String
+
+    @Option(help: ArgumentHelp("The job file (its ledger is .sluice/ next to it).", valueName: "FILE"))
+    var job: String?
+
+    @OptionGroup var location: LedgerLocation
+
+    @Option(help: "Seconds to wait after SIGTERM before SIGKILL.")
+    var grace = 10
+
+    func run() async throws {
+        try await runReportingErrors {
+            let id = try InstanceText.parseID(self.id)
+            let (ledger, dir) = try await location.open(jobFile: job)
+            let r = try await InstanceText.require(ledger, id)
+            guard r.status == .running || r.status == .pending || r.status == .waiting else {
+                throw SluiceError.invalid("instance \(id) of \(r.job) is not running (it is \(r.status.rawValue))")
+            }
+            _ = try await ledger.setStatus(id: id, .killed, error: "killed by `sluice kill`")
+            try? await ledger.setRetry(id: id, at: nil)
+            try? await ledger.appendLog(id: id, level: .warning, "killed by `sluice kill` (pid \(getpid()))")
+            let partition = r.partition ?? ""
+            if let holder = RunLock.currentHolder(stateDirectory: dir, job: r.job, partition: partition), holder.pid > 0 {
+                try await InstanceKiller.terminate(pid: holder.pid, grace: .seconds(grace)) {
+                    RunLock.currentHolder(stateDirectory: dir, job: r.job, partition: partition)?.pid == holder.pid
+                }
+                print("instance \(id) of \(r.job): killed (pid \(holder.pid) signalled)")
+            } else {
+                print("instance \(id) of \(r.job): killed (no process held its run lock)")
+            }
+            let after = try await InstanceText.require(ledger, id)
+            if after.status != .killed {
+                printError("note: the run recorded \(after.status.rawValue) before it stopped")
+            }
+        }
+    }
+}
+
+struct SetSuccess: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set-success",
+        abstract: "Mark an instance successful by hand, with a reason.",
+        discussion: """
+        The reason is recorded with the instance (shown by `sluice instances` and `instance show`). It
+        unblocks the next instance of a self-dependent job. Refused while the instance runs.
+
+        Example:
+          sluice set-success 42 --reason "partition loaded by hand from the archive" --state-dir /var/lib/sluice
+        """)
+
+    @Argument(help: "The instance ID.")
+    var id: String
+
+    @Option(help: ArgumentHelp("Why (recorded).", valueName: "TEXT"))
+    var reason: String
+
+    @Option(help: ArgumentHelp("The job file (its ledger is .sluice/ next to it).", valueName: "FILE"))
+    var job: String?
+
+    @OptionGroup var location: LedgerLocation
+
+    func run() async throws {
+        try await runReportingErrors {
+            let id = try InstanceText.parseID(self.id)
+            guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw SluiceError.invalid("--reason is empty", hint: "say why the instance counts as successful")
+            }
+            let (ledger, _) = try await location.open(jobFile: job)
+            let r = try await ledger.setSuccess(id: id, reason: reason)
+            try? await ledger.setRetry(id: id, at: nil)
+            try? await ledger.appendLog(id: id, level: .warning, "set to success by hand: \(reason)")
+            print("instance \(id) of \(r.job): succeeded (set by hand: \(reason))")
+        }
+    }
+}
+
+struct Dirty: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dirty",
+        abstract: "List the dirty records of an instance.",
+        discussion: """
+        Each record: partition, offset, timestamp, column, reason and the raw key and value (as text when
+        they are UTF-8, else hex; cut to the ledger's per-field limit, with the full length shown).
+
+        Examples:
+          sluice dirty 42 --state-dir /var/lib/sluice
+          sluice dirty 42 --job jobs/events_hourly.yaml --json
+        """)
+
+    @Argument(help: "The instance ID.")
+    var id: String
+
+    @Option(help: ArgumentHelp("The job file (its ledger is .sluice/ next to it).", valueName: "FILE"))
+    var job: String?
+
+    @OptionGroup var location: LedgerLocation
+
+    @Option(help: "At most this many records.")
+    var limit: Int?
+
+    @Flag(help: "Print JSON (key and value base64-encoded).")
+    var json = false
+
+    func run() async throws {
+        try await runReportingErrors {
+            let id = try InstanceText.parseID(self.id)
+            let (ledger, _) = try await location.open(jobFile: job)
+            let r = try await InstanceText.require(ledger, id)
+            let records = try await ledger.dirtyRecords(id: id, limit: limit)
+            if json {
+                struct Out: Codable {
+                    var partition: Int32, offset: Int64, timestamp: String, timestampMillis: Int64
+                    var column: String?, reason: String, key: Data?, value: Data?, keyLength: Int?, valueLength: Int?
+                }
+                print(try InstanceText.jsonString(records.map {
+                    Out(partition: $0.partition, offset: $0.offset,
+                        timestamp: InstanceText.utc.iso8601(millis: $0.timestampMillis), timestampMillis: $0.timestampMillis,
+                        column: $0.column, reason: $0.reason, key: $0.key.map { Data($0) }, value: $0.value.map { Data($0) },
+                        keyLength: $0.keyLength, valueLength: $0.valueLength)
+                }))
+                return
+            }
+            if records.isEmpty {
+                print("instance \(id) of \(r.job): no dirty records stored (\(r.counts.dirty) counted)")
+                return
+            }
+            print("instance \(id) of \(r.job): \(records.count) dirty record(s) stored, \(r.counts.dirty) counted")
+            for d in records {
+                print("p\(d.partition)@\(d.offset)  \(InstanceText.utc.iso8601(millis: d.timestampMillis))  \(d.column ?? "-")  \(d.reason)")
+                print("    key   \(InstanceText.bytes(d.key, fullLength: d.keyLength))")
+                print("    value \(InstanceText.bytes(d.value, fullLength: d.valueLength))")
+            }
+        }
+    }
+}
+
+/// The rerun policy of a job applied to a manual rerun.
+enum ReRunPolicy {
+    static func check(_ policy: ScheduleSpec.Rerun, instance r: InstanceRecord) throws {
+        if r.status == .running {
+            throw SluiceError.invalid("instance \(r.id) of \(r.job) is running", hint: "wait for it, or `sluice kill \(r.id)` first")
+        }
+        switch policy {
+        case .always: return
+        case .never:
+            throw SluiceError.invalid("job \(r.job) has `rerun: never`: its instances cannot be rerun",
+                                      hint: "change the job's schedule.rerun to allow it")
+        case .onFailure:
+            if r.status == .succeeded || r.status == .dryRun {
+                throw SluiceError.invalid("job \(r.job) has `rerun: onFailure` and instance \(r.id) is \(r.status.rawValue)",
+                                          hint: "only failed or killed instances may be rerun")
+            }
+        }
+    }
+}
