@@ -31,6 +31,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import sqlite3
 import subprocess
@@ -149,9 +150,18 @@ def ms_to_compact(ms):
 
 def count_window(servers, start_ms, end_ms):
     """Records and value bytes in the window, by a kcat pass (used for records/s and MB/s)."""
-    out = subprocess.run(["kcat", "-C", "-b", servers, "-t", "events", "-o", f"s@{start_ms}", "-o", f"e@{end_ms}",
-                          "-e", "-q", "-f", "%S\n"], capture_output=True, text=True, check=True).stdout.split()
-    return len(out), sum(int(x) for x in out if x.lstrip("-").isdigit())
+    # Streamed, never held: the harness must stay small, because a child's ru_maxrss (wait4) starts
+    # from the RSS of the process that forked it.
+    p = subprocess.Popen(["kcat", "-C", "-b", servers, "-t", "events", "-o", f"s@{start_ms}", "-o", f"e@{end_ms}",
+                          "-e", "-q", "-f", "%S\n"], stdout=subprocess.PIPE)
+    n = total = 0
+    for line in p.stdout:
+        n += 1
+        if line[:1] != b"-":
+            total += int(line)
+    if p.wait() != 0:
+        raise SystemExit("kcat could not count the window")
+    return n, total
 
 
 def run_suite(sluice, servers, work, records, repeat, python):
@@ -336,7 +346,9 @@ def main():
         + (f" --scale-repeat {a.scale_repeat}" if a.scale and a.scale_repeat else "") + (" --no-python" if a.no_python else "")
     report = [f"\n## {started.strftime('%Y-%m-%d %H:%M')} UTC — {machine()}\n",
               f"`scripts/bench {flags}` (best of the rounds by wall time, window commands alternated; every "
-              f"command verified to process the whole window). Load before: `{load_before}`; after: `{uptime()}`.\n",
+              f"command verified to process the whole window). Load before: `{load_before}`; after: `{uptime()}`. "
+              f"Harness peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (a floor under "
+              f"every peak RSS below: wait4 counts the forked copy).\n",
               table(all_results), "", "Targets:", "", verdicts(all_results, a.records, scale_size), ""]
     text = "\n".join(report)
     print(text)
