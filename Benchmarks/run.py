@@ -10,18 +10,30 @@ window, alternating the commands:
   sluice→sqlite   `sluice run` into the SQLite warehouse (overwrite)
   sluice→discard  `sluice run` into `destination: {type: discard}` (read + map only)
 
-and reports wall time, CPU time, records/s, MB/s, peak RSS and the ratio to kcat as a Markdown table
-appended to Benchmarks/RESULTS.md. `--scale` also runs the 24-hour window at 1M and 10M records to
-check that time grows linearly and memory stays flat.
+  field program   the job's field program alone over N loadgen-shaped records (sluice-bench-mapping --window)
+  MaxCompute enc. tunnel block encoding alone of N 10-column rows (maxcompute-encode-bench --once)
 
-Usage: Benchmarks/run.py [--records 1000000] [--repeat 3] [--scale] [--no-python]
+and reports wall time, CPU time, records/s, MB/s, peak RSS, the 1-minute load average and the ratio to
+kcat as a Markdown table appended to Benchmarks/RESULTS.md, with the machine, the date, the verdict per
+target and (with --scale) the scale check: the same job at N and 10M records, where time must grow
+linearly and peak RSS stay flat.
+
+Every command is checked to process the whole window: kcat's record count (a counting kcat pass) must
+equal `sluice run --json`'s read and written counts and the rows the Python baseline wrote; any
+mismatch aborts the run.
+
+Usage: Benchmarks/run.py [--records 1000000] [--repeat 3] [--scale [--scale-repeat R]] [--no-python]
+Entry point: scripts/bench (same flags).
 """
 import argparse
 import datetime
+import json
 import os
 import platform
 import re
+import resource
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -32,28 +44,84 @@ DAY_START_MS = 1669075200000  # 2022-11-22T00:00:00Z
 HOUR_MS = 3600 * 1000
 
 
-def measure(argv, **kw):
-    """Runs argv; returns (wall s, cpu s, peak RSS MB) from wait4."""
+def measure(argv, capture=False):
+    """Runs argv; returns (wall s, cpu s, peak RSS MB, 1-min load before, stdout) from wait4.
+    stdout goes to /dev/null unless captured (into a temporary file, so a full pipe never stalls it)."""
+    load = os.getloadavg()[0]
+    out = tempfile.TemporaryFile() if capture else subprocess.DEVNULL
+    err = tempfile.TemporaryFile()
     t0 = time.monotonic()
-    p = subprocess.Popen(argv, stdout=kw.get("stdout", subprocess.DEVNULL), stderr=subprocess.PIPE)
+    p = subprocess.Popen(argv, stdout=out, stderr=err)
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.monotonic() - t0
-    err = p.stderr.read().decode(errors="replace")
-    p.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(argv)} failed ({status}):\n{err}")
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    err.seek(0)
+    if p.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed (exit {p.returncode}):\n{err.read().decode(errors='replace')}")
+    text = ""
+    if capture:
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0, load, text
 
 
-def start_broker(sluice):
+def check(name, what, got, want):
+    if got != want:
+        raise SystemExit(f"VERIFICATION FAILED: {name}: {what} = {got}, expected {want} (kcat's count of the window)")
+
+
+def verify_sluice(name, text, n):
+    """`sluice run --json` must have read and written exactly the window kcat counted."""
+    try:
+        report = json.loads(text)
+    except ValueError:
+        raise SystemExit(f"VERIFICATION FAILED: {name}: `sluice run --json` printed no JSON:\n{text[:2000]}")
+    check(name, "status", report.get("status"), "succeeded")
+    check(name, "records.read", report["records"]["read"], n)
+    check(name, "records.written", report["records"]["written"], n)
+    check(name, "records.dirty", report["records"]["dirty"], 0)
+
+
+def verify_baseline(db, partition, n):
+    c = sqlite3.connect(db)
+    try:
+        got = c.execute("SELECT count(*) FROM ods_events WHERE ds = ?", (partition,)).fetchone()[0]
+    finally:
+        c.close()
+    check("python baseline", "rows in its partition", got, n)
+
+
+def component(argv, name):
+    """A component benchmark that prints `records=N bytes=B wall=S cpu=S`: its own timing of the work
+    (without data set-up), peak RSS from wait4."""
+    _, _, rss, load, text = measure(argv, capture=True)
+    m = re.search(r"records=(\d+) bytes=(\d+) wall=([\d.e+-]+) cpu=([\d.e+-]+)", text)
+    if not m:
+        raise SystemExit(f"{name}: unexpected output {text!r}")
+    return int(m.group(1)), int(m.group(2)), (float(m.group(3)), float(m.group(4)), rss, load)
+
+
+def start_broker(sluice, work):
+    # stderr to a file: an unread pipe would stall the broker once it fills.
+    log = open(os.path.join(work, "broker.log"), "w+")
     p = subprocess.Popen([sluice, "dev-kafka", "--port", "0", "--topic", "events:3"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=log, text=True)
     line = p.stdout.readline()
     m = re.match(r"ready (\S+):(\d+)", line)
     if not m:
         p.kill()
-        raise SystemExit(f"dev-kafka did not start: {line}{p.stderr.read()}")
+        log.seek(0)
+        raise SystemExit(f"dev-kafka did not start: {line}{log.read()}")
     return p, f"{m.group(1)}:{m.group(2)}"
+
+
+def stop_broker(p):
+    p.terminate()
+    try:
+        p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
 
 
 def write_job(path, servers, dest):
@@ -82,12 +150,22 @@ def ms_to_compact(ms):
 
 def count_window(servers, start_ms, end_ms):
     """Records and value bytes in the window, by a kcat pass (used for records/s and MB/s)."""
-    out = subprocess.run(["kcat", "-C", "-b", servers, "-t", "events", "-o", f"s@{start_ms}", "-o", f"e@{end_ms}",
-                          "-e", "-q", "-f", "%S\n"], capture_output=True, text=True, check=True).stdout.split()
-    return len(out), sum(int(x) for x in out if x.lstrip("-").isdigit())
+    # Streamed, never held: the harness must stay small, because a child's ru_maxrss (wait4) starts
+    # from the RSS of the process that forked it.
+    p = subprocess.Popen(["kcat", "-C", "-b", servers, "-t", "events", "-o", f"s@{start_ms}", "-o", f"e@{end_ms}",
+                          "-e", "-q", "-f", "%S\n"], stdout=subprocess.PIPE)
+    n = total = 0
+    for line in p.stdout:
+        n += 1
+        if line[:1] != b"-":
+            total += int(line)
+    if p.wait() != 0:
+        raise SystemExit("kcat could not count the window")
+    return n, total
 
 
 def run_suite(sluice, servers, work, records, repeat, python):
+    """The window commands, alternated, best of `repeat` by wall time; each sample verified."""
     windows = [("1 hour", DAY_START_MS + 10 * HOUR_MS, DAY_START_MS + 11 * HOUR_MS),
                ("24 hours", DAY_START_MS, DAY_START_MS + 24 * HOUR_MS)]
     for dest in ("sqlite", "discard"):
@@ -95,6 +173,9 @@ def run_suite(sluice, servers, work, records, repeat, python):
     results = []
     for label, s, e in windows:
         n, value_bytes = count_window(servers, s, e)
+        expected = records if label == "24 hours" else records // 24
+        if n == 0 or abs(n - expected) > max(3, expected // 100):
+            raise SystemExit(f"VERIFICATION FAILED: kcat counts {n} records in the {label} window, expected about {expected}")
         params = ["--param", f"startTime={ms_to_compact(s)}", "--param", f"endTime={ms_to_compact(e)}",
                   "--param", f"partition={ms_to_compact(s)[:10]}"]
         commands = [
@@ -113,21 +194,95 @@ def run_suite(sluice, servers, work, records, repeat, python):
         samples = {name: [] for name, _ in commands}
         for _ in range(repeat):  # alternate the commands in each round
             for name, argv in commands:
-                samples[name].append(measure(argv))
+                if name == "python baseline" and os.path.exists(os.path.join(work, "baseline.db")):
+                    os.remove(os.path.join(work, "baseline.db"))
+                wall, cpu, rss, load, text = measure(argv, capture=name.startswith("sluice"))
+                if name.startswith("sluice"):
+                    verify_sluice(f"{name} ({label})", text, n)
+                elif name == "python baseline":
+                    verify_baseline(os.path.join(work, "baseline.db"), ms_to_compact(s)[:10], n)
+                samples[name].append((wall, cpu, rss, load))
+                print(f"  {records:,} {label:8} {name:18} {wall:7.2f}s wall {cpu:7.2f}s CPU {rss:6.0f} MB  load {load:.2f}",
+                      file=sys.stderr, flush=True)
         for name, _ in commands:
             best = min(samples[name], key=lambda x: x[0])
             results.append((records, label, n, value_bytes, name, best))
     return results
 
 
+def run_components(bins, records, repeat):
+    """The field program alone and MaxCompute block encoding alone, N records each, best of `repeat`."""
+    results = []
+    for name, argv in (("field program", [bins["mapping"], "--window", str(records)]),
+                       ("MaxCompute encoding", [bins["maxcompute"], str(records), "--once"])):
+        samples = []
+        for _ in range(repeat):
+            n, nbytes, sample = component(argv, name)
+            samples.append((n, nbytes, sample))
+            print(f"  {records:,} {'—':8} {name:18} {sample[0]:7.2f}s wall {sample[1]:7.2f}s CPU {sample[2]:6.0f} MB",
+                  file=sys.stderr, flush=True)
+        n, nbytes, best = min(samples, key=lambda x: x[2][0])
+        results.append((records, "— (component)", n, nbytes, name, best))
+    return results
+
+
 def table(results):
-    lines = ["| records loaded | window | records in window | command | wall s | CPU s | records/s | MB/s | peak RSS MB | × kcat wall |",
-             "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| records loaded | window | records | command | wall s | CPU s | records/s | MB/s | peak RSS MB | load 1m | × kcat wall |",
+             "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     kcat = {(r[0], r[1]): r[5][0] for r in results if r[4] == "kcat"}
-    for records, label, n, vbytes, name, (wall, cpu, rss) in results:
-        ratio = wall / kcat[(records, label)] if kcat.get((records, label)) else float("nan")
+    for records, label, n, vbytes, name, (wall, cpu, rss, load) in results:
+        # Components are compared with kcat reading the 24-hour window (all N records).
+        base = kcat.get((records, "24 hours" if label.startswith("—") else label))
+        ratio = f"{wall / base:.2f}" if base else "—"
         lines.append(f"| {records:,} | {label} | {n:,} | {name} | {wall:.2f} | {cpu:.2f} | {n / wall:,.0f} | "
-                     f"{vbytes / wall / 1e6:.1f} | {rss:.0f} | {ratio:.2f} |")
+                     f"{vbytes / wall / 1e6:.1f} | {rss:.0f} | {load:.2f} | {ratio} |")
+    return "\n".join(lines)
+
+
+def verdicts(results, records, scale_size):
+    """One line per target, from the measured rows."""
+    get = {(r[0], r[1], r[4]): r for r in results}
+    lines = []
+
+    def wall(size, label, name):
+        r = get.get((size, label, name))
+        return r[5][0] if r else None
+
+    for label in ("1 hour", "24 hours"):
+        k = wall(records, label, "kcat")
+        for name, limit in (("sluice → discard", 1.2), ("sluice → sqlite", 2.0)):
+            w = wall(records, label, name)
+            if k and w:
+                ok = w <= limit * k
+                lines.append(f"- {'MET' if ok else 'MISSED'}: {name} ≤ {limit}× kcat wall ({label}, {records:,} records): "
+                             f"{w / k:.2f}× ({w:.2f} s vs {k:.2f} s)")
+        p = get.get((records, label, "python baseline"))
+        q = get.get((records, label, "sluice → sqlite"))
+        if p and q:
+            ratio = p[5][0] / q[5][0]
+            lines.append(f"- {'MET' if ratio >= 10 else 'MISSED'}: sluice → sqlite ≥ 10× the Python baseline's records/s "
+                         f"({label}): {ratio:.1f}×")
+    big = scale_size if scale_size else (records if records >= 10_000_000 else None)
+    if big:
+        rss = max((r[5][2] for r in results if r[0] == big and r[4].startswith("sluice")), default=None)
+        if rss is not None:
+            lines.append(f"- {'MET' if rss <= 150 else 'MISSED'}: peak RSS of sluice run ≤ 150 MB at {big:,} records: {rss:.0f} MB")
+    else:
+        lines.append("- peak RSS at 10M records: not measured in this run (use --scale or --records 10000000)")
+    if scale_size:
+        for name in ("sluice → discard", "sluice → sqlite"):
+            a, b = get.get((records, "24 hours", name)), get.get((scale_size, "24 hours", name))
+            if not (a and b):
+                continue
+            per_a, per_b = a[5][0] / a[2], b[5][0] / b[2]
+            time_ratio = per_b / per_a
+            rss_a, rss_b = a[5][2], b[5][2]
+            linear = time_ratio <= 1.25
+            flat = rss_b <= rss_a * 1.25 + 10
+            lines.append(f"- scale check {name} ({records:,} → {scale_size:,} records, 24-hour window): time per record "
+                         f"×{time_ratio:.2f} ({'linear' if linear else 'NOT linear'}, limit ×1.25); peak RSS "
+                         f"{rss_a:.0f} → {rss_b:.0f} MB ({'flat' if flat else 'NOT flat'}, limit ×1.25 + 10 MB): "
+                         f"{'PASS' if linear and flat else 'FAIL'}")
     return "\n".join(lines)
 
 
@@ -142,37 +297,59 @@ def machine():
     return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.platform()}"
 
 
+def uptime():
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def release_binary(root, product):
+    subprocess.run(["swift", "build", "-c", "release", "--product", product], cwd=root, check=True)
+    path = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=root, check=True,
+                          capture_output=True, text=True).stdout.strip()
+    return os.path.join(path, product)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--scale", action="store_true", help="also run 1M vs 10M records (24-hour window)")
+    ap.add_argument("--scale", action="store_true", help="also run the job at 10M records: linear time, flat RSS")
+    ap.add_argument("--scale-repeat", type=int, help="rounds at 10M records (default: --repeat)")
     ap.add_argument("--no-python", action="store_true", help="skip the Python baseline")
-    ap.add_argument("--sluice", default=os.path.join(ROOT, ".build", "release", "sluice"))
+    ap.add_argument("--sluice", help="the sluice binary (default: build and use the release build)")
     ap.add_argument("--results", default=os.path.join(ROOT, "Benchmarks", "RESULTS.md"))
     a = ap.parse_args()
     if not shutil.which("kcat"):
         raise SystemExit("kcat is not installed: run scripts/install-deps")
-    if not os.path.exists(a.sluice):
-        subprocess.run(["swift", "build", "-c", "release", "--product", "sluice"], cwd=ROOT, check=True)
+    sluice = a.sluice or release_binary(ROOT, "sluice")
+    bins = {"mapping": release_binary(ROOT, "sluice-bench-mapping"),
+            "maxcompute": release_binary(ROOT, "maxcompute-encode-bench")}
 
-    sizes = [a.records] + ([10_000_000] if a.scale and a.records != 10_000_000 else [])
+    scale_size = 10_000_000 if a.scale and a.records != 10_000_000 else None
+    sizes = [a.records] + ([scale_size] if scale_size else [])
+    started = datetime.datetime.now(datetime.timezone.utc)
+    load_before = uptime()
     all_results = []
     for n in sizes:
-        broker, servers = start_broker(a.sluice)
+        repeat = a.repeat if n == a.records else (a.scale_repeat or a.repeat)
         work = tempfile.mkdtemp(prefix="sluice-bench-")
+        broker, servers = start_broker(sluice, work)
         try:
-            subprocess.run([a.sluice, "loadgen", "--bootstrap-servers", servers, "--topic", "events",
-                            "--records", str(n), "--span", "24h"], check=True)
-            all_results += run_suite(a.sluice, servers, work, n, a.repeat, not a.no_python and n <= 1_000_000)
+            subprocess.run([sluice, "loadgen", "--bootstrap-servers", servers, "--topic", "events",
+                            "--records", str(n), "--span", "24h"], check=True, stdout=sys.stderr)
+            all_results += run_suite(sluice, servers, work, n, repeat, not a.no_python and n <= 1_000_000)
         finally:
-            broker.terminate()
-            broker.wait()
+            stop_broker(broker)
             shutil.rmtree(work, ignore_errors=True)
+        all_results += run_components(bins, n, repeat)
 
-    report = [f"\n## {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} — {machine()}\n",
-              f"`Benchmarks/run.py --records {a.records} --repeat {a.repeat}{' --scale' if a.scale else ''}`"
-              f" (best of {a.repeat}, commands alternated)\n", table(all_results), ""]
+    flags = f"--records {a.records} --repeat {a.repeat}" + (" --scale" if a.scale else "") \
+        + (f" --scale-repeat {a.scale_repeat}" if a.scale and a.scale_repeat else "") + (" --no-python" if a.no_python else "")
+    report = [f"\n## {started.strftime('%Y-%m-%d %H:%M')} UTC — {machine()}\n",
+              f"`scripts/bench {flags}` (best of the rounds by wall time, window commands alternated; every "
+              f"command verified to process the whole window). Load before: `{load_before}`; after: `{uptime()}`. "
+              f"Harness peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (a floor under "
+              f"every peak RSS below: wait4 counts the forked copy).\n",
+              table(all_results), "", "Targets:", "", verdicts(all_results, a.records, scale_size), ""]
     text = "\n".join(report)
     print(text)
     with open(a.results, "a") as f:

@@ -4,8 +4,67 @@
 //   swift build -c release --product sluice-bench-mapping && .build/release/sluice-bench-mapping
 //
 // Options: --seconds S (per measurement, default 2), --records N (distinct records, default 20000).
+// `--window N` maps N records shaped like `sluice loadgen`'s through the field program of the
+// Benchmarks/run.py job once and prints one machine-readable line (used by Benchmarks/run.py).
 import Foundation
 import SluiceCore
+
+/// Process CPU time (user + system), in seconds.
+func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// `--window N`: the field program of the end-to-end benchmark job (10 columns: 5 built-ins, 5 JSON
+/// paths) over N records like `sluice loadgen` produces, in batches of 8192 rows reused as the runner
+/// reuses them. Prints `records=N bytes=B wall=S cpu=S`.
+func windowMode(records total: Int) throws {
+    let users = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"]
+    let filler = String(repeating: "x", count: 30)
+    let distinct = 8192
+    let batch = OwnedRecordBatch((0..<distinct).map { i in
+        let user = users[i % users.count]
+        let value = #"{"event_id":"e-\#(i)","user":"\#(user)","a":{"a1":"hello-\#(i % 1000)"},"b":"world","c":["x","y\#(i % 7)"],"d":[{"AA":"this","BB":"is_data"}],"amount":\#(Double(i * 7919 % 100_000) / 100),"pad":"\#(filler)"}"#
+        return OwnedRecord(partition: Int32(i % 3), offset: Int64(i), timestamp: 1_669_075_200_000 + Int64(i) * 86,
+                           key: Array(user.utf8), value: Array(value.utf8),
+                           headers: [KafkaHeader(name: "source", value: Array("loadgen".utf8)),
+                                     KafkaHeader(name: "seq", value: Array(String(i).utf8))])
+    })
+    let definitions = ["__key__", "__partition__", "__offset__", "__timestamp__", "__headers__",
+                       "event_id", "a.a1", "c[1]", "d[0].AA", "amount"]
+    let columns = [
+        ColumnSpec(name: "k", type: .string), ColumnSpec(name: "kafka_partition", type: .bigint),
+        ColumnSpec(name: "kafka_offset", type: .bigint), ColumnSpec(name: "kafka_ts", type: .bigint),
+        ColumnSpec(name: "headers", type: .string), ColumnSpec(name: "event_id", type: .string),
+        ColumnSpec(name: "a1", type: .string), ColumnSpec(name: "c1", type: .string),
+        ColumnSpec(name: "d0aa", type: .string), ColumnSpec(name: "amount", type: .double),
+    ]
+    let program = try FieldProgram(mapping: Array(zip(definitions, columns)))
+    let batchBytes = batch.records.reduce(0) { $0 + $1.value!.count }
+    var rows = RowBatch(columns: columns, reservingRows: distinct)
+    var done = 0, bytes = 0
+    let clock = ContinuousClock()
+    let start = clock.now
+    let cpuStart = processCPUSeconds()
+    while done < total {
+        rows.removeAll(keepingCapacity: true)
+        var dirty = DirtyCollector()
+        if total - done >= distinct {
+            try program.run(batch, into: &rows, dirty: &dirty)
+            bytes += batchBytes
+        } else {
+            let part = OwnedRecordBatch(Array(batch.records.prefix(total - done)))
+            try program.run(part, into: &rows, dirty: &dirty)
+            bytes += part.records.reduce(0) { $0 + $1.value!.count }
+        }
+        precondition(dirty.dirtyCount == 0 && rows[0, 6] == .string("hello-0"), "unexpected row \(rows.row(0))")
+        done += rows.rowCount
+    }
+    let wall = clock.now - start
+    let seconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
+    print("records=\(done) bytes=\(bytes) wall=\(seconds) cpu=\(processCPUSeconds() - cpuStart)")
+}
 
 func benchmark() throws {
     var seconds = 2.0
@@ -23,8 +82,11 @@ func benchmark() throws {
         case "--size": sizes = [Int(args.popFirst() ?? "") ?? 200]
         case "--breakdown": breakdown = true
         case "--variant": variant = args.popFirst(); breakdown = true
+        case "--window":
+            try windowMode(records: Int(args.popFirst() ?? "") ?? 1_000_000)
+            return
         default:
-            print("usage: sluice-bench-mapping [--seconds S] [--records N] [--only sluice|foundation]")
+            print("usage: sluice-bench-mapping [--seconds S] [--records N] [--only sluice|foundation] | --window N")
             exit(2)
         }
     }

@@ -1,5 +1,6 @@
 // Encoding throughput of the MaxCompute tunnel record stream for a 10-column row.
-// Usage: maxcompute-encode-bench [rows] [--deflate]
+// Usage: maxcompute-encode-bench [rows] [--deflate] [--once]
+// --once: a single run without warm-up, printed as `records=N bytes=B wall=S cpu=S` (Benchmarks/run.py).
 import Foundation
 import SluiceCore
 import SluiceMaxComputeWire
@@ -7,6 +8,7 @@ import SluiceMaxComputeWire
 let args = CommandLine.arguments.dropFirst()
 let rowCount = args.first.flatMap { Int($0) } ?? 2_000_000
 let deflate = args.contains("--deflate")
+let once = args.contains("--once")
 
 let columns: [ColumnSpec] = [
     ColumnSpec(name: "id", type: .bigint), ColumnSpec(name: "partition", type: .int),
@@ -51,6 +53,21 @@ func run() throws -> (seconds: Double, bytes: Int, wire: Int, blocks: Int) {
     let elapsed = clock.now - start
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     return (seconds, bytes, wire, blocks)
+}
+
+/// Process CPU time (user + system), in seconds.
+func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+if once {
+    let cpuStart = processCPUSeconds()
+    let r = try run()
+    let rows = (rowCount + 9_999) / 10_000 * 10_000
+    print("records=\(rows) bytes=\(r.wire) wall=\(r.seconds) cpu=\(processCPUSeconds() - cpuStart)")
+    exit(0)
 }
 
 _ = try run() // warm-up

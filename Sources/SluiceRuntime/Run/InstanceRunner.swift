@@ -146,6 +146,8 @@ public struct InstanceRunner: Sendable {
         report.instanceId = instance.id
         let progress = RunProgress(enabled: options.showProgress && isatty(STDERR_FILENO) != 0)
         var writer: (any PartitionWriter)?
+        // The batch being written while the next is read (see below).
+        var pendingWrite: Task<Void, any Error>?
         do {
             // The destination is checked before any record is read.
             let columns = try await destinationColumns(sink: sink)
@@ -187,6 +189,9 @@ public struct InstanceRunner: Sendable {
             var rows = RowBatch(columns: program.columns, reservingRows: options.batchRows)
             let batchRows = options.batchRows
             let instanceId = instance.id
+            // One batch is written while the next is read and mapped: the destination's work (SQLite
+            // runs on its own queue) overlaps reading instead of adding to it. At most two batches
+            // are in memory, so memory stays bounded by the batch size.
             let summary = try await source.read(plan, options: readOptions) { batch in
                 progress.advance(by: batch)
                 do {
@@ -198,9 +203,18 @@ public struct InstanceRunner: Sendable {
                 let kept = dirty.takeRecords()
                 if !kept.isEmpty { _ = try await ledger.addDirtyRecords(id: instanceId, kept.map(Self.ledgerRecord)) }
                 if rows.rowCount >= batchRows {
-                    try await openWriter.write(rows)
-                    rows.removeAll()
+                    if let previous = pendingWrite {
+                        pendingWrite = nil
+                        try await previous.value
+                    }
+                    let full = rows
+                    rows = RowBatch(columns: program.columns, reservingRows: batchRows)
+                    pendingWrite = Task { try await openWriter.write(full) }
                 }
+            }
+            if let previous = pendingWrite {
+                pendingWrite = nil
+                try await previous.value
             }
             if rows.rowCount > 0 { try await openWriter.write(rows) }
             try dirty.finish()
@@ -239,6 +253,7 @@ public struct InstanceRunner: Sendable {
             return report
         } catch {
             progress.finish()
+            if let pendingWrite { _ = try? await pendingWrite.value }
             if let writer { await writer.abort() }
             let message = (error as? SluiceError)?.description ?? "\(error)"
             report.status = "failed"
