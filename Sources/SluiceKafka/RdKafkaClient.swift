@@ -82,6 +82,14 @@ final class RdKafkaClient: @unchecked Sendable {
         if !properties.contains(where: { $0.key == "socket.timeout.ms" }) {
             extra.append(("socket.timeout.ms", String(max(1500, timeoutMs))))
         }
+        // librdkafka 2.0 stops fetching a partition whose local queue holds queued.min.messages (default
+        // 100,000) and resumes only on its broker thread's next wake-up, up to a second later: a reader
+        // that maps records more slowly than they arrive stalls for about a second per 100,000 records
+        // (8 s instead of 2 s for 1M records). Bound the prefetch by bytes (queued.max.messages.kbytes,
+        // 64 MiB by default) instead of by count.
+        if !properties.contains(where: { $0.key == "queued.min.messages" }) {
+            extra.append(("queued.min.messages", "10000000"))
+        }
         for (key, value) in base + extra + properties {
             try Self.set(conf, key, value)
         }
