@@ -121,7 +121,7 @@ public struct InstanceRunner: Sendable {
         let source = try KafkaSource(spec: spec.source, secretsDirectory: job.directory)
         let sink = try SinkFactory.make(job: job, createTable: options.createTable,
                                         lockTimeoutSeconds: options.destinationLockTimeout)
-        let readOptions = ReadOptions(completion: spec.source.completion, skipExceedRecord: spec.source.skipExceedRecord,
+        var readOptions = ReadOptions(completion: spec.source.completion, skipExceedRecord: spec.source.skipExceedRecord,
                                       autoOffsetReset: spec.source.autoOffsetReset)
 
         if options.dryRun {
@@ -159,6 +159,16 @@ public struct InstanceRunner: Sendable {
             if !options.replan, let stored = try await ledger.plan(id: instance.id) {
                 plan = Self.windowPlan(stored)
                 report.replayedPlan = true
+                // A run that read past its planned end (idle completion) is replayed up to where it
+                // actually stopped, by position, so the rerun writes the same records.
+                if !stored.readEnds.isEmpty {
+                    for i in plan.partitions.indices {
+                        if let end = stored.readEnds[plan.partitions[i].partition] {
+                            plan.partitions[i].toOffset = max(plan.partitions[i].toOffset, end)
+                        }
+                    }
+                    readOptions.completion = .endOffset
+                }
             } else {
                 let previous = try await contiguousStart(ledger: ledger, context: context)
                 plan = try await source.plan(begin: try planBegin(resolved.begin, previous: previous), end: planEnd(resolved.end),
