@@ -93,6 +93,17 @@ struct DevKafkaCommand: AsyncParsableCommand {
         // signal lands on.
         signal(SIGINT) { _ in _exit(0) }
         signal(SIGTERM) { _ in _exit(0) }
+        // Dispatch and NIO threads block asynchronous signals, and the async main thread may already have
+        // exited into dispatch's loop: keep one thread that accepts them, so the handler always runs.
+        let catcher = Thread {
+            var set = sigset_t()
+            sigemptyset(&set)
+            sigaddset(&set, SIGINT)
+            sigaddset(&set, SIGTERM)
+            pthread_sigmask(SIG_UNBLOCK, &set, nil)
+            while true { pause() }
+        }
+        catcher.start()
         FileHandle.standardOutput.write(Data("ready \(broker.bootstrapServers)\n".utf8))
         try await broker.waitUntilClosed()
         try await broker.shutdown()
