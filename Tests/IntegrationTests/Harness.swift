@@ -48,7 +48,7 @@ struct Harness {
 
     /// Writes an hourly job over `topic` into the warehouse of this harness.
     func writeHourlyJob(name: String = "job.yaml", windowMode: WindowMode = .offsets, errorLimit: Int? = nil,
-                        extraColumns: Bool = false, servers: String? = nil) throws -> String {
+                        extraColumns: Bool = false, servers: String? = nil, completion: String? = nil) throws -> String {
         let limit = errorLimit.map { "settings:\n  errorLimit: { record: \($0) }\n" } ?? ""
         let text = """
         name: hourly
@@ -56,7 +56,7 @@ struct Harness {
           bootstrapServers: \(servers ?? self.servers)
           topic: events
           timeZone: UTC
-          windowMode: \(windowMode.rawValue)
+          windowMode: \(windowMode.rawValue)\(completion.map { "\n  completion: \($0)" } ?? "")
         columns: [__key__, __partition__, __offset__, __timestamp__, id]
         destination:
           path: warehouse.db

@@ -112,6 +112,29 @@ import SluiceRuntime
         #expect(try await h.rows().count == before.count + 1)
     }
 
+    /// An instance that read past its planned end (idle completion) is replayed up to where it stopped.
+    @Test func idleCompletedInstanceReplaysWhatItRead() async throws {
+        let h = try await Harness.start()
+        defer { Task { await h.stop() } }
+        let job = try h.writeHourlyJob(completion: "{ idle: 1s }")
+        try await h.produce((0..<12).map { i in
+            Harness.Produced(partition: Int32(i % 3), key: "k\(i)", value: #"{"id":\#(i)}"#,
+                             timestamp: (Self.day + 60 * Int64(i)) * 1000)
+        })
+        let at = Self.day + 3600 + 300
+        let first = try await h.run(job: job, at: at)
+        #expect(first.records.written == 12)
+        let before = try await h.rows()
+        // More records arrive afterwards; an idle read would take them, the replay must not.
+        try await h.produce((12..<18).map { i in
+            Harness.Produced(partition: Int32(i % 3), key: "k\(i)", value: #"{"id":\#(i)}"#,
+                             timestamp: (Self.day + 60 * Int64(i)) * 1000)
+        })
+        let again = try await h.run(job: job, at: at)
+        #expect(again.replayedPlan)
+        #expect(try await h.rows() == before)
+    }
+
     @Test func dirtyLimitFailsAndLeavesThePartition() async throws {
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
