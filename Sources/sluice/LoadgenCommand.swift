@@ -47,7 +47,7 @@ struct Loadgen: AsyncParsableCommand {
             guard records > 0 else { throw SluiceError.invalid("--records must be at least 1") }
             let zone = try SchedulingZone.named(tz)
             let startMillis = zone.instant(for: try WallTime.parseDisplay(start, subject: "--start")) * 1000
-            guard let spanSeconds = Self.seconds(span), spanSeconds > 0 else {
+            guard let spanSeconds = DurationText.seconds(span).map({ Int64($0) }), spanSeconds > 0 else {
                 throw SluiceError.invalid("--span '\(span)' is not a duration such as 90s, 5m, 2h, 24h, 7d")
             }
             let producer = try KafkaProducer(bootstrapServers: bootstrapServers,
@@ -75,11 +75,5 @@ struct Loadgen: AsyncParsableCommand {
             let secs = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             print("produced \(records) records to \(topic) in \(String(format: "%.1f", secs))s (\(Int(Double(records) / max(secs, 0.001))) records/s)")
         }
-    }
-
-    static func seconds(_ text: String) -> Int64? {
-        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-        guard let unit = text.last, let mult = units[unit], let n = Int64(text.dropLast()) else { return Int64(text) }
-        return n * mult
     }
 }

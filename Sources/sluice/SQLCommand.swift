@@ -27,11 +27,11 @@ struct WarehouseTarget {
     /// The warehouse file of a job whose destination is the SQLite warehouse (relative paths are
     /// relative to the job file's directory).
     static func warehousePath(of job: LoadedJob) throws -> String {
-        guard case .sqlite(let path) = job.spec.destination.kind else {
+        guard case .sqlite = job.spec.destination.kind else {
             throw SluiceError.invalid("job '\(job.spec.name)' (\(job.path)) writes to \(job.spec.destination.kind.typeName), not the SQLite warehouse",
                                       hint: "give the warehouse .db file instead, or a job with destination type sqlite")
         }
-        return path.hasPrefix("/") ? path : job.directory + "/" + path
+        return try WarehouseSink(destination: job.spec.destination, baseDirectory: job.directory).path
     }
 }
 

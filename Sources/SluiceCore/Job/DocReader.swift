@@ -84,28 +84,11 @@ final class DocReader {
     /// A duration: a number of seconds, or `90s`, `5m`, `2h`, `1d`, `1h30m`.
     func duration(_ node: DocNode?, _ path: String) -> Double? {
         guard let node, let s = string(node, path) else { return nil }
-        if let v = Double(s), v >= 0 { return v }
-        var total = 0.0
-        var number = ""
-        var ok = !s.isEmpty
-        for c in s.lowercased() {
-            if c.isNumber || c == "." { number.append(c); continue }
-            guard let n = Double(number) else { ok = false; break }
-            switch c {
-            case "s": total += n
-            case "m": total += n * 60
-            case "h": total += n * 3600
-            case "d": total += n * 86400
-            default: ok = false
-            }
-            number = ""
-        }
-        if !number.isEmpty { ok = false }
-        guard ok else {
+        guard let seconds = DurationText.seconds(s) else {
             error(path, "'\(s)' is not a duration; write seconds (60) or 90s, 5m, 2h, 1d", line: node.line)
             return nil
         }
-        return total
+        return seconds
     }
 
     /// An IANA time zone name, checked.
@@ -253,4 +236,29 @@ func editDistance(_ a: String, _ b: String) -> Int {
         swap(&prev, &cur)
     }
     return prev[b.count]
+}
+
+/// Durations as people write them in job files and flags: seconds (`60`) or `90s`, `5m`, `2h`, `1d`,
+/// `1h30m`.
+public enum DurationText {
+    /// The seconds `text` stands for, or nil when it is not a duration.
+    public static func seconds(_ text: String) -> Double? {
+        if let v = Double(text) { return v >= 0 ? v : nil }
+        guard !text.isEmpty else { return nil }
+        var total = 0.0
+        var number = ""
+        for c in text.lowercased() {
+            if c.isNumber || c == "." { number.append(c); continue }
+            guard let n = Double(number) else { return nil }
+            switch c {
+            case "s": total += n
+            case "m": total += n * 60
+            case "h": total += n * 3600
+            case "d": total += n * 86400
+            default: return nil
+            }
+            number = ""
+        }
+        return number.isEmpty ? total : nil
+    }
 }

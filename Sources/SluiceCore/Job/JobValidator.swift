@@ -92,23 +92,16 @@ struct JobValidator {
                 reader.error(path, msg + hint)
             }
         }
-        switch job.source.begin {
-        case .time(let t):
-            check(t, paths.beginTime)
-            checkLiteralTime(t, paths.beginTime)
-        case .timestampMillis(let t):
-            check(t, paths.beginTime)
-            checkLiteralMillis(t, paths.beginTime)
-        default: break
-        }
-        switch job.source.end {
-        case .time(let t):
-            check(t, paths.endTime)
-            checkLiteralTime(t, paths.endTime)
-        case .timestampMillis(let t):
-            check(t, paths.endTime)
-            checkLiteralMillis(t, paths.endTime)
-        default: break
+        for (bound, path) in [(Self.boundText(job.source.begin), paths.beginTime), (Self.boundText(job.source.end), paths.endTime)] {
+            switch bound {
+            case .time(let t)?:
+                check(t, path)
+                checkLiteralTime(t, path)
+            case .millis(let t)?:
+                check(t, path)
+                checkLiteralMillis(t, path)
+            case nil: break
+            }
         }
         let partitionPath = paths.destination("partition")
         check(job.destination.partition, partitionPath)
@@ -144,6 +137,24 @@ struct JobValidator {
         } catch let e as SluiceError {
             reader.error(params.count == 1 ? paths.parameter(params[0].name) : "schedule.parameters", e.description)
         } catch {}
+    }
+
+    private enum BoundText { case time(String), millis(String) }
+
+    private static func boundText(_ b: BeginBound) -> BoundText? {
+        switch b {
+        case .time(let t): .time(t)
+        case .timestampMillis(let t): .millis(t)
+        default: nil
+        }
+    }
+
+    private static func boundText(_ e: EndBound) -> BoundText? {
+        switch e {
+        case .time(let t): .time(t)
+        case .timestampMillis(let t): .millis(t)
+        default: nil
+        }
     }
 
     private func checkLiteralTime(_ text: String, _ path: String) {

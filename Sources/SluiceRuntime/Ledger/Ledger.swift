@@ -314,6 +314,17 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// Stores a reader's window plan (see the entries form above).
+    public func storePlan(id: Int64, plan: WindowPlan, windowMode: WindowMode? = nil) async throws {
+        try await storePlan(id: id, topic: plan.topic, windowMode: windowMode,
+                            entries: plan.partitions.map {
+                                OffsetPlanEntry(partition: $0.partition, from: $0.fromOffset, to: $0.toOffset,
+                                                lowWatermark: $0.lowWatermark, highWatermark: $0.highWatermark)
+                            },
+                            windowStartMillis: plan.startMillis, windowEndMillis: plan.endMillis,
+                            topicPartitionCount: plan.topicPartitionCount, plannedAtMillis: plan.plannedAtMillis)
+    }
+
     static func fetchPlan(_ c: SQLiteConnection, id: Int64) throws -> StoredPlan? {
         guard let head = try c.query("SELECT topic, window_mode, planned_at_ms, window_start_ms, window_end_ms, partition_count FROM plans WHERE instance_id = ?1",
                                      [.integer(id)]).first else { return nil }

@@ -182,3 +182,16 @@ extension Date {
     var epochMillis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
     init(epochMillis: Int64) { self.init(timeIntervalSince1970: Double(epochMillis) / 1000) }
 }
+
+extension StoredPlan {
+    /// The window plan this stored plan replays.
+    public var windowPlan: WindowPlan {
+        WindowPlan(topic: topic, startMillis: windowStartMillis, endMillis: windowEndMillis,
+                   plannedAtMillis: Int64(plannedAt.timeIntervalSince1970 * 1000),
+                   topicPartitionCount: topicPartitionCount ?? Int32(entries.count),
+                   partitions: entries.map {
+                       PartitionPlan(partition: $0.partition, fromOffset: $0.from, toOffset: $0.to,
+                                     lowWatermark: $0.lowWatermark ?? $0.from, highWatermark: $0.highWatermark ?? $0.to)
+                   })
+    }
+}

@@ -157,7 +157,7 @@ public struct InstanceRunner: Sendable {
             // The plan: replayed when stored, else computed and stored before reading.
             var plan: WindowPlan
             if !options.replan, let stored = try await ledger.plan(id: instance.id) {
-                plan = Self.windowPlan(stored)
+                plan = stored.windowPlan
                 report.replayedPlan = true
                 // A run that read past its planned end (idle completion) is replayed up to where it
                 // actually stopped, by position, so the rerun writes the same records.
@@ -177,13 +177,7 @@ public struct InstanceRunner: Sendable {
                 // before the start are counted late, at or after the end early.
                 if plan.startMillis == nil, case .instant(let ms) = resolved.begin { plan.startMillis = ms }
                 if plan.endMillis == nil, case .instant(let ms) = resolved.end { plan.endMillis = ms }
-                try await ledger.storePlan(id: instance.id, topic: plan.topic, windowMode: spec.source.windowMode,
-                                           entries: plan.partitions.map {
-                                               OffsetPlanEntry(partition: $0.partition, from: $0.fromOffset, to: $0.toOffset,
-                                                               lowWatermark: $0.lowWatermark, highWatermark: $0.highWatermark)
-                                           },
-                                           windowStartMillis: plan.startMillis, windowEndMillis: plan.endMillis,
-                                           topicPartitionCount: plan.topicPartitionCount, plannedAtMillis: plan.plannedAtMillis)
+                try await ledger.storePlan(id: instance.id, plan: plan, windowMode: spec.source.windowMode)
             }
             report.plan = plan.partitions.map(Self.partitionReport)
             progress.planned(plan.partitions.map { ($0.partition, $0.fromOffset, $0.toOffset) })
@@ -333,17 +327,6 @@ public struct InstanceRunner: Sendable {
         case .earliest, .groupOffset:
             throw SluiceError.invalid("a window cannot end at \(bound)")
         }
-    }
-
-    /// The plan a stored plan replays.
-    static func windowPlan(_ stored: StoredPlan) -> WindowPlan {
-        WindowPlan(topic: stored.topic, startMillis: stored.windowStartMillis, endMillis: stored.windowEndMillis,
-                   plannedAtMillis: Int64(stored.plannedAt.timeIntervalSince1970 * 1000),
-                   topicPartitionCount: stored.topicPartitionCount ?? Int32(stored.entries.count),
-                   partitions: stored.entries.map {
-                       PartitionPlan(partition: $0.partition, fromOffset: $0.from, toOffset: $0.to,
-                                     lowWatermark: $0.lowWatermark ?? $0.from, highWatermark: $0.highWatermark ?? $0.to)
-                   })
     }
 
     static func ledgerRecord(_ d: DirtyRecord) -> LedgerDirtyRecord {

@@ -10,29 +10,17 @@ public enum SinkFactory {
     public static func make(job: LoadedJob, createTable: Bool, lockTimeoutSeconds: Double? = nil) throws -> any Sink {
         let d = job.spec.destination
         switch d.kind {
-        case .sqlite(let path):
-            _ = path
+        case .sqlite:
             var sink = try WarehouseSink(destination: d, baseDirectory: job.directory, createTable: createTable)
             if let lockTimeoutSeconds { sink.lockTimeoutSeconds = lockTimeoutSeconds }
             return sink
         case .discard:
             return DiscardSink()
-        case .maxcompute(let connection):
-            _ = connection
+        case .maxcompute:
             return try MaxComputeSink(destination: d, settings: job.spec.settings, relativeTo: job.directory)
         case .unresolved(let name, _):
             throw SluiceError.invalid("destination data source '\(name)' is not resolved",
                                       hint: "pass --datasources FILE with an entry named \(name)")
         }
-    }
-
-    /// The warehouse file of a sqlite destination, relative to the job file's directory.
-    public static func warehousePath(_ path: String, job: LoadedJob) -> String {
-        path.hasPrefix("/") ? path : (job.directory as NSString).appendingPathComponent(path)
-    }
-
-    /// The partition template with every `${…}` replaced by a placeholder, to read its keys.
-    static func probePartition(_ template: String) -> String {
-        ParameterReferences.substitute(template) { _ in "x" }
     }
 }
