@@ -224,84 +224,64 @@ final class WriterState: @unchecked Sendable {
         guard batch.columns.count == n else {
             throw SluiceError(.destination, "\(location): a batch has \(batch.columns.count) columns, the writer was opened with \(n)")
         }
-        let values = batch.values
-        var base = 0
-        for r in 0..<batch.rowCount {
-            do {
-                try Self.bindAndStep(values, base: base, column: 0, count: n, stmt: stmt)
-            } catch let e as SQLiteError {
-                stmt.reset()
-                throw SluiceError(.destination, "\(location), partition \(partition): row \(rows + Int64(r) + 1) was refused: \(e.message)")
+        // Text and blobs are bound without copying (SQLITE_STATIC) straight from the batch's arena,
+        // which stays in place until `withCells` returns; date-time text is formatted into `scratch`,
+        // 32 bytes per column.
+        try batch.withCells { cells in
+            try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32 * max(n, 1)) { scratch in
+                for r in 0..<cells.rowCount {
+                    do {
+                        Self.bind(row: r, of: cells, scratch: scratch, stmt: stmt)
+                        defer { stmt.reset() }
+                        _ = try stmt.step()
+                    } catch let e as SQLiteError {
+                        stmt.reset()
+                        throw SluiceError(.destination, "\(location), partition \(partition): row \(rows + Int64(r) + 1) was refused: \(e.message)")
+                    }
+                }
             }
-            base += n
         }
         rows += Int64(batch.rowCount)
     }
 
-    /// Binds the row's values from `column` on and steps the insert once all are bound. Text and
-    /// blobs are bound without copying, so binding nests inside the closures that keep them alive.
-    private static func bindAndStep(_ values: [Value], base: Int, column: Int, count: Int, stmt: SQLiteStatement) throws {
-        if column == count {
-            defer { stmt.reset() }
-            _ = try stmt.step()
-            return
-        }
-        let index = Int32(column + 1)
-        let next = column + 1
-        switch values[base + column] {
-        case .null:
-            stmt.bindNull(at: index)
-        case .int(let v):
-            stmt.bindInt64(v, at: index)
-        case .double(let v):
-            stmt.bindDouble(v, at: index)
-        case .float(let v):
-            // Through the shortest decimal text, so that FLOAT 0.1 is stored as 0.1.
-            stmt.bindDouble(Double(v.description) ?? Double(v), at: index)
-        case .bool(let v):
-            stmt.bindInt64(v ? 1 : 0, at: index)
-        case .string(let s), .decimal(let s):
-            if let done: Void = try s.utf8.withContiguousStorageIfAvailable({ p in
-                stmt.bindTextNoCopy(UnsafeRawBufferPointer(p), at: index)
-                try bindAndStep(values, base: base, column: next, count: count, stmt: stmt)
-            }) {
-                return done
-            }
-            var copy = s
-            copy.makeContiguousUTF8()
-            return try copy.withUTF8 { p in
-                stmt.bindTextNoCopy(UnsafeRawBufferPointer(p), at: index)
-                try bindAndStep(values, base: base, column: next, count: count, stmt: stmt)
-            }
-        case .binary(let b):
-            return try b.withUnsafeBytes { p in
-                stmt.bindBlobNoCopy(p, at: index)
-                try bindAndStep(values, base: base, column: next, count: count, stmt: stmt)
-            }
-        case .datetime(let ms):
-            return try withText({ TimeText.datetime(millis: ms, into: $0) }, stmt: stmt, index: index) {
-                try bindAndStep(values, base: base, column: next, count: count, stmt: stmt)
-            }
-        case .date(let days):
-            return try withText({ TimeText.date(days: days, into: $0) }, stmt: stmt, index: index) {
-                try bindAndStep(values, base: base, column: next, count: count, stmt: stmt)
-            }
-        case .timestamp(let s, let ns):
-            return try withText({ TimeText.timestamp(seconds: s, nanos: ns, into: $0) }, stmt: stmt, index: index) {
-                try bindAndStep(values, base: base, column: next, count: count, stmt: stmt)
+    /// Binds the cells of row `r` to the insert's first `cells.columnCount` parameters.
+    @inline(__always)
+    private static func bind(row r: Int, of cells: RowBatch.Cells, scratch: UnsafeMutableBufferPointer<UInt8>,
+                             stmt: SQLiteStatement) {
+        for c in 0..<cells.columnCount {
+            let index = Int32(c + 1)
+            switch cells[r, c] {
+            case .null:
+                stmt.bindNull(at: index)
+            case .int(let v):
+                stmt.bindInt64(v, at: index)
+            case .double(let v):
+                stmt.bindDouble(v, at: index)
+            case .float(let v):
+                // Through the shortest decimal text, so that FLOAT 0.1 is stored as 0.1.
+                stmt.bindDouble(Double(v.description) ?? Double(v), at: index)
+            case .bool(let v):
+                stmt.bindInt64(v ? 1 : 0, at: index)
+            case .string(let b), .decimal(let b):
+                stmt.bindTextNoCopy(b, at: index)
+            case .binary(let b):
+                stmt.bindBlobNoCopy(b, at: index)
+            case .datetime(let ms):
+                bindText({ TimeText.datetime(millis: ms, into: $0) }, scratch, c, stmt, index)
+            case .date(let days):
+                bindText({ TimeText.date(days: days, into: $0) }, scratch, c, stmt, index)
+            case .timestamp(let s, let ns):
+                bindText({ TimeText.timestamp(seconds: s, nanos: ns, into: $0) }, scratch, c, stmt, index)
             }
         }
-        try bindAndStep(values, base: base, column: next, count: count, stmt: stmt)
     }
 
     @inline(__always)
-    private static func withText(_ format: (UnsafeMutableBufferPointer<UInt8>) -> Int, stmt: SQLiteStatement,
-                                 index: Int32, then body: () throws -> Void) throws {
-        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buf in
-            let n = format(buf)
-            stmt.bindTextNoCopy(UnsafeRawBufferPointer(start: buf.baseAddress, count: n), at: index)
-            try body()
-        }
+    private static func bindText(_ format: (UnsafeMutableBufferPointer<UInt8>) -> Int, _ scratch: UnsafeMutableBufferPointer<UInt8>,
+                                 _ column: Int, _ stmt: SQLiteStatement, _ index: Int32) {
+        let slot = UnsafeMutableBufferPointer(rebasing: scratch[(column * 32)..<(column * 32 + 32)])
+        let n = format(slot)
+        stmt.bindTextNoCopy(UnsafeRawBufferPointer(start: slot.baseAddress, count: n), at: index)
     }
 
     func commit(_ c: SQLiteConnection, location: String, now: Date) throws -> CommitResult {

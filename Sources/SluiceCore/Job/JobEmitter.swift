@@ -61,12 +61,17 @@ public enum JobEmitter {
 
         // mapping
         let d = job.destination
-        let aligned = job.mapping.allSatisfy { $0.to != nil } && job.mapping.compactMap(\.to) == d.columns
+        // Date-time options live on mapping entries, so a job that has any is written as a mapping.
+        let aligned = job.mapping.allSatisfy { $0.to != nil && $0.unit == nil && $0.format == nil }
+            && job.mapping.compactMap(\.to) == d.columns
         if aligned || d.columns == ["*"] {
             root.append((str("columns"), Node(job.mapping.map { str($0.from) }, .implicit, .flow)))
         } else {
-            root.append((str("mapping"), Node(job.mapping.map {
-                Node([(str("from"), str($0.from)), (str("to"), str($0.to ?? ""))], .implicit, .flow)
+            root.append((str("mapping"), Node(job.mapping.map { m in
+                var entry: [(Node, Node)] = [(str("from"), str(m.from)), (str("to"), str(m.to ?? ""))]
+                if let u = m.unit { entry.append((str("unit"), str(u == .seconds ? "s" : "ms"))) }
+                if let f = m.format { entry.append((str("format"), str(f))) }
+                return Node(entry, .implicit, .flow)
             })))
         }
 

@@ -326,8 +326,14 @@ struct SluiceJobReader {
                 guard let m = reader.mapping(item, path) else { continue }
                 let from = m.required("from", what: "the source field, e.g. __value__ or a.a1")
                 let to = m.required("to", what: "the destination column")
+                let unit = m.choice("unit", EpochUnit.self, aliases: ["ms": .milliseconds, "s": .seconds])
+                var format = m.string("format")
+                if let f = format, DateTimePattern(f) == nil {
+                    reader.error(m.path("format"), "'\(f)' is not a supported date-time format: use the letters yyyy MM dd HH mm ss S… and literal text, e.g. 'yyyy-MM-dd HH:mm:ss' or 'yyyyMMddHHmmss'")
+                    format = nil
+                }
                 m.finish()
-                if let from, let to { out.append(FieldMapping(from: from, to: to)) }
+                if let from, let to { out.append(FieldMapping(from: from, to: to, unit: unit, format: format)) }
             }
             if out.isEmpty, !reader.hasErrors { reader.error("mapping", "the mapping is empty: map at least one field") }
             return out

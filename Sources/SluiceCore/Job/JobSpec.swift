@@ -31,9 +31,17 @@ public struct JobSpec: Sendable, Equatable {
 public struct FieldMapping: Sendable, Hashable {
     public var from: String
     public var to: String?
-    public init(from: String, to: String?) {
+    /// What numbers mean when this field fills a DATETIME/DATE/TIMESTAMP column (`unit: ms | s`);
+    /// nil = milliseconds.
+    public var unit: EpochUnit?
+    /// A `DateTimePattern` (`format: 'yyyy-MM-dd HH:mm:ss'`) for date-time text filling a
+    /// DATETIME/DATE/TIMESTAMP column; nil = ISO-8601 and `yyyy-MM-dd HH:mm:ss[.f…]`.
+    public var format: String?
+    public init(from: String, to: String?, unit: EpochUnit? = nil, format: String? = nil) {
         self.from = from
         self.to = to
+        self.unit = unit
+        self.format = format
     }
 }
 

@@ -62,6 +62,15 @@ struct JobValidator {
                 if issue.severity == .error { reader.error(paths.sourceField(i), text) } else { reader.warning(paths.sourceField(i), text) }
             }
             if let to = m.to, to.isEmpty { reader.error(paths.destinationColumn(i), "the destination column name is empty") }
+            if let to = m.to, m.unit != nil || m.format != nil,
+               let type = job.destination.columnTypes.first(where: { $0.key.lowercased() == to.lowercased() })?.value {
+                switch type {
+                case .datetime, .date, .timestamp: break
+                default:
+                    let key = m.unit != nil ? "unit" : "format"
+                    reader.error("mapping[\(i)].\(key)", "`\(key)` applies to DATETIME, DATE and TIMESTAMP columns; column '\(to)' is \(type) in destination.columnTypes")
+                }
+            }
             switch try? SourceField(parsing: m.from) {
             case .valuePath?: usesJSONPaths.append(m.from)
             default: break

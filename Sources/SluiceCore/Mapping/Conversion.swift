@@ -57,18 +57,38 @@ enum Cell {
     case bytes(UnsafeRawBufferPointer)
 }
 
-/// Per-run conversion state: options, the zone-offset cache and scratch buffers.
+/// How one column is filled: its type, nullability and how date-time text and numbers are read.
+struct ColumnConversion: Sendable {
+    var type: ColumnType
+    var nullable: Bool
+    /// What numbers mean in DATETIME/DATE/TIMESTAMP columns.
+    var unit: EpochUnit = .milliseconds
+    /// Index of the pattern for date-time text in `Converter.patterns`; −1 = ISO-8601 and
+    /// `yyyy-MM-dd HH:mm:ss[.SSS]`. (An index keeps this type trivial to copy on the hot path.)
+    var pattern: Int = -1
+}
+
+/// Per-run conversion state: options, the zone-offset cache and scratch buffers. Converted cells go
+/// straight into the open row of a `RowBatch` (text and bytes into its arena, without a `String`).
 struct Converter {
     let emptyAsNull: Bool
-    let unit: EpochUnit
-    let pattern: DateTimePattern?
+    /// DataWorks `maxFieldLength` (bytes) for STRING/VARCHAR/CHAR/BINARY; nil = 8 MiB.
+    let maxFieldLength: Int?
+    /// DataWorks `overLengthRule`; nil = an over-long value makes the record dirty.
+    let overLengthRule: OverLengthRule?
+    /// Date-time patterns that columns refer to by index.
+    let patterns: [DateTimePattern]
     var zone: ZoneOffsets
     var digits: [UInt8] = []
+    /// Values of the current record that `overLengthRule` changed (or kept whole).
+    var overLength = 0
 
-    init(emptyAsNull: Bool, unit: EpochUnit, pattern: DateTimePattern?, zone: TimeZone) {
+    init(emptyAsNull: Bool, zone: TimeZone, patterns: [DateTimePattern] = [], maxFieldLength: Int? = nil,
+         overLengthRule: OverLengthRule? = nil) {
         self.emptyAsNull = emptyAsNull
-        self.unit = unit
-        self.pattern = pattern
+        self.patterns = patterns
+        self.maxFieldLength = maxFieldLength
+        self.overLengthRule = overLengthRule
         self.zone = ZoneOffsets(zone: zone)
         digits.reserveCapacity(64)
     }
@@ -77,62 +97,154 @@ struct Converter {
     static let minDatetimeMillis: Int64 = -62_135_596_800_000   // 0001-01-01T00:00:00Z
     static let maxDatetimeMillis: Int64 = 253_402_300_799_999   // 9999-12-31T23:59:59.999Z
 
-    mutating func convert(_ cell: Cell, to type: ColumnType, nullable: Bool) throws(DirtyReason) -> Value {
+    /// Converts `cell` for a column and returns it as a `Value` (constants, previews).
+    mutating func convert(_ cell: Cell, to column: ColumnConversion) throws(DirtyReason) -> Value {
+        var one = RowBatch(columns: [ColumnSpec(name: "c", type: column.type, nullable: column.nullable)])
+        var failure: DirtyReason?
+        one.appendRow { w in
+            do throws(DirtyReason) { try convert(cell, to: column, into: &w, at: 0) } catch { failure = error }
+            return failure == nil
+        }
+        if let failure { throw failure }
+        return one[0, 0]
+    }
+
+    /// Converts `cell` for a column into cell `c` of the open row of `out`.
+    mutating func convert(_ cell: Cell, to column: ColumnConversion, into out: inout RowWriter, at c: Int) throws(DirtyReason) {
+        let type = column.type
         switch cell {
         case .null:
-            guard nullable else { throw DirtyReason(.nullNotAllowed, "NULL into a NOT NULL \(type) column") }
-            return .null
+            guard column.nullable else { throw DirtyReason(.nullNotAllowed, "NULL into a NOT NULL \(type) column") }
+            out.set(c, stored: .null)
+            return
         case .text(let b) where b.isEmpty && emptyAsNull:
-            return try convert(.null, to: type, nullable: nullable)
+            return try convert(.null, to: column, into: &out, at: c)
         case .string(let s) where s.isEmpty && emptyAsNull:
-            return try convert(.null, to: type, nullable: nullable)
+            return try convert(.null, to: column, into: &out, at: c)
         default: break
         }
         switch type {
-        case .bigint: return .int(try integer(cell, min: .min, max: .max, type))
-        case .int: return .int(try integer(cell, min: Int64(Int32.min), max: Int64(Int32.max), type))
-        case .smallint: return .int(try integer(cell, min: Int64(Int16.min), max: Int64(Int16.max), type))
-        case .tinyint: return .int(try integer(cell, min: Int64(Int8.min), max: Int64(Int8.max), type))
-        case .double: return .double(try floating(cell, type))
+        case .bigint: out.set(c, stored: .int(try integer(cell, min: .min, max: .max, type)))
+        case .int: out.set(c, stored: .int(try integer(cell, min: Int64(Int32.min), max: Int64(Int32.max), type)))
+        case .smallint: out.set(c, stored: .int(try integer(cell, min: Int64(Int16.min), max: Int64(Int16.max), type)))
+        case .tinyint: out.set(c, stored: .int(try integer(cell, min: Int64(Int8.min), max: Int64(Int8.max), type)))
+        case .double: out.set(c, stored: .double(try floating(cell, type)))
         case .float:
             let d = try floating(cell, type)
             let f = Float(d)
             if d.isFinite, !f.isFinite { throw DirtyReason(.overflow, "\(d) overflows FLOAT") }
-            return .float(f)
-        case .decimal(let p, let s): return .decimal(try decimal(cell, precision: p, scale: s))
-        case .string:
-            let s = try string(cell, type)
-            if s.utf8.count > Self.maxStringBytes {
-                throw DirtyReason(.tooLong, "text of \(s.utf8.count) bytes is longer than STRING's 8 MiB limit")
-            }
-            return .string(s)
-        case .varchar(let n), .char(let n):
-            let s = try string(cell, type)
-            if s.utf8.count > n {
-                let chars = s.unicodeScalars.count
-                if chars > n {
-                    throw DirtyReason(.tooLong, "text of \(chars) characters is too long for \(type): \(Self.preview(s))")
-                }
-            }
-            return .string(s)
-        case .boolean: return .bool(try boolean(cell))
+            out.set(c, stored: .float(f))
+        case .decimal(let p, let s):
+            let text = try decimal(cell, precision: p, scale: s)
+            RowBatch.withUTF8(text) { out.setBytes(c, $0, .decimal) }
+        case .string, .varchar, .char:
+            try withText(cell, type) { (b) throws(DirtyReason) in try putText(b, column, into: &out, at: c) }
+        case .boolean: out.set(c, stored: .bool(try boolean(cell)))
         case .datetime:
-            let (sec, nanos) = try instant(cell, type)
+            let (sec, nanos) = try instant(cell, column)
             let (ms, o1) = sec.multipliedReportingOverflow(by: 1000)
             let (total, o2) = ms.addingReportingOverflow(Int64(nanos / 1_000_000))
             guard !o1, !o2, total >= Self.minDatetimeMillis, total <= Self.maxDatetimeMillis else {
                 throw DirtyReason(.invalidDate, "\(describe(cell)) is outside DATETIME's range 0001-01-01 … 9999-12-31")
             }
-            return .datetime(total)
+            out.set(c, stored: .datetime(total))
         case .timestamp:
-            let (sec, nanos) = try instant(cell, type)
+            let (sec, nanos) = try instant(cell, column)
             guard sec >= Self.minDatetimeMillis / 1000, sec <= Self.maxDatetimeMillis / 1000 else {
                 throw DirtyReason(.invalidDate, "\(describe(cell)) is outside TIMESTAMP's range 0001-01-01 … 9999-12-31")
             }
-            return .timestamp(seconds: sec, nanos: Int32(nanos))
-        case .date: return .date(try date(cell))
-        case .binary: return .binary(try binary(cell))
+            out.set(c, stored: .timestamp(sec, Int32(nanos)))
+        case .date: out.set(c, stored: .date(try date(cell, column)))
+        case .binary:
+            try withBinary(cell) { (b) throws(DirtyReason) in try putBinary(b, column, into: &out, at: c) }
         }
+    }
+
+    // MARK: - Over-long values
+
+    /// Writes valid UTF-8 `b` into a STRING/VARCHAR/CHAR cell, applying the length limits: STRING's
+    /// 8 MiB (or `maxFieldLength`), VARCHAR(n)/CHAR(n)'s n characters. An over-long value is dirty,
+    /// or follows `overLengthRule`.
+    @inline(__always)
+    mutating func putText(_ b: UnsafeRawBufferPointer, _ column: ColumnConversion, into out: inout RowWriter, at c: Int) throws(DirtyReason) {
+        let limit = maxFieldLength ?? Self.maxStringBytes
+        var chars = Int.max
+        if case .varchar(let n) = column.type { chars = n } else if case .char(let n) = column.type { chars = n }
+        if b.count <= limit, b.count <= chars {
+            return out.setBytes(c, b, .string)
+        }
+        let scalars = b.count > chars ? Self.scalarCount(b) : 0
+        guard b.count > limit || scalars > chars else { return out.setBytes(c, b, .string) }
+        guard let rule = overLengthRule else {
+            if scalars > chars {
+                throw DirtyReason(.tooLong, "text of \(scalars) characters is too long for \(column.type): \(Self.preview(String(decoding: b.assumingMemoryBoundToUInt8(), as: UTF8.self)))")
+            }
+            throw DirtyReason(.tooLong, maxFieldLength == nil
+                ? "text of \(b.count) bytes is longer than STRING's 8 MiB limit"
+                : "text of \(b.count) bytes is longer than maxFieldLength (\(limit) bytes)")
+        }
+        switch rule {
+        case .keepOn:
+            out.setBytes(c, b, .string)
+        case .setNull:
+            guard column.nullable else {
+                throw DirtyReason(.nullNotAllowed, "an over-long value set to NULL (overLengthRule: setNull) into a NOT NULL \(column.type) column")
+            }
+            out.set(c, stored: .null)
+        case .truncate:
+            out.setBytes(c, Self.truncatedUTF8(b, bytes: limit, characters: chars), .string)
+        }
+        overLength += 1
+    }
+
+    /// Writes bytes into a BINARY cell, applying `maxFieldLength` (default 8 MiB) and `overLengthRule`.
+    @inline(__always)
+    mutating func putBinary(_ b: UnsafeRawBufferPointer, _ column: ColumnConversion, into out: inout RowWriter, at c: Int) throws(DirtyReason) {
+        let limit = maxFieldLength ?? Self.maxStringBytes
+        guard b.count > limit else { return out.setBytes(c, b, .binary) }
+        switch overLengthRule {
+        case nil:
+            throw DirtyReason(.tooLong, maxFieldLength == nil
+                ? "\(b.count) bytes are longer than BINARY's 8 MiB limit"
+                : "\(b.count) bytes are longer than maxFieldLength (\(limit) bytes)")
+        case .keepOn?:
+            out.setBytes(c, b, .binary)
+        case .setNull?:
+            guard column.nullable else {
+                throw DirtyReason(.nullNotAllowed, "an over-long value set to NULL (overLengthRule: setNull) into a NOT NULL BINARY column")
+            }
+            out.set(c, stored: .null)
+        case .truncate?:
+            out.setBytes(c, UnsafeRawBufferPointer(rebasing: b[0..<limit]), .binary)
+        }
+        overLength += 1
+    }
+
+    /// Unicode scalars in valid UTF-8.
+    static func scalarCount(_ b: UnsafeRawBufferPointer) -> Int {
+        var n = 0
+        for byte in b where byte & 0xC0 != 0x80 { n += 1 }
+        return n
+    }
+
+    /// The longest prefix of valid UTF-8 `b` with at most `bytes` bytes and `characters` scalars,
+    /// cut at a character boundary.
+    static func truncatedUTF8(_ b: UnsafeRawBufferPointer, bytes: Int, characters: Int) -> UnsafeRawBufferPointer {
+        var end = Swift.min(b.count, bytes)
+        // Back to a scalar boundary.
+        while end > 0, end < b.count, b[end] & 0xC0 == 0x80 { end -= 1 }
+        if characters < Int.max {
+            var seen = 0
+            var i = 0
+            while i < end {
+                if b[i] & 0xC0 != 0x80 {
+                    if seen == characters { end = i; break }
+                    seen += 1
+                }
+                i += 1
+            }
+        }
+        return UnsafeRawBufferPointer(rebasing: b[0..<end])
     }
 
     // MARK: - Text
@@ -167,29 +279,33 @@ struct Converter {
         FastText.string(b)
     }
 
-    func string(_ cell: Cell, _ type: ColumnType) throws(DirtyReason) -> String {
+    /// Calls `body` with the cell as valid UTF-8 text (numbers and booleans as written).
+    @inline(__always)
+    func withText(_ cell: Cell, _ type: ColumnType, _ body: (UnsafeRawBufferPointer) throws(DirtyReason) -> Void) throws(DirtyReason) {
         switch cell {
-        case .null: return ""
-        case .string(let s): return s
-        case .int(let v): return String(v)
-        case .double(let d): return d.description
-        case .bool(let b): return b ? "true" : "false"
+        case .null: try body(UnsafeRawBufferPointer(start: nil, count: 0))
+        case .string(let s): try Self.withUTF8(s, body)
+        case .int(let v): try Self.withUTF8(String(v), body)
+        case .double(let d): try Self.withUTF8(d.description, body)
+        case .bool(let b): try Self.withUTF8(b ? "true" : "false", body)
         case .number(let b), .text(let b), .json(let b), .bytes(let b):
-            guard let s = Self.utf8String(b) else {
+            guard FastText.isValidUTF8(b) else {
                 throw DirtyReason(.invalidText, "bytes that are not valid UTF-8 into \(type): \(Self.preview(b))")
             }
-            return s
+            try body(b)
         }
     }
 
-    func binary(_ cell: Cell) throws(DirtyReason) -> [UInt8] {
+    /// Calls `body` with the cell's bytes (text as UTF-8, numbers and booleans as written).
+    @inline(__always)
+    func withBinary(_ cell: Cell, _ body: (UnsafeRawBufferPointer) throws(DirtyReason) -> Void) throws(DirtyReason) {
         switch cell {
-        case .null: return []
-        case .bytes(let b), .text(let b), .number(let b), .json(let b): return Array(b)
-        case .string(let s): return Array(s.utf8)
-        case .int(let v): return Array(String(v).utf8)
-        case .double(let d): return Array(d.description.utf8)
-        case .bool(let b): return Array((b ? "true" : "false").utf8)
+        case .null: try body(UnsafeRawBufferPointer(start: nil, count: 0))
+        case .bytes(let b), .text(let b), .number(let b), .json(let b): try body(b)
+        case .string(let s): try Self.withUTF8(s, body)
+        case .int(let v): try Self.withUTF8(String(v), body)
+        case .double(let d): try Self.withUTF8(d.description, body)
+        case .bool(let b): try Self.withUTF8(b ? "true" : "false", body)
         }
     }
 
@@ -239,9 +355,11 @@ struct Converter {
             v = Int64(d)
         case .json, .null:
             throw DirtyReason(.incompatible, "\(describe(cell)) cannot go into \(type)")
-        case .number(let b) where FastText.smallInteger(b) != nil:
-            v = FastText.smallInteger(b)!
         default:
+            if case .number(let b) = cell, let small = FastText.smallInteger(b) {
+                v = small
+                break
+            }
             var digits = self.digits
             defer { self.digits = digits }
             let parsed: Int64? = try withTrimmedText(cell) { (b) throws(DirtyReason) -> Int64? in
@@ -296,9 +414,8 @@ struct Converter {
         case .double(let d): return d
         case .bool(let b): return b ? 1 : 0
         case .json, .null: throw DirtyReason(.incompatible, "\(describe(cell)) cannot go into \(type)")
-        case .number(let b) where FastText.fastDouble(b) != nil:
-            return FastText.fastDouble(b)!
         default:
+            if case .number(let b) = cell, let d = FastText.fastDouble(b) { return d }
             let r: Double? = try withTrimmedText(cell) { (b) throws(DirtyReason) -> Double? in
                 if DecimalText.isNumber(b) {
                     let s = String(decoding: b.assumingMemoryBoundToUInt8(), as: UTF8.self)
@@ -366,9 +483,11 @@ struct Converter {
     // MARK: - Dates
 
     /// An instant as UTC seconds and nanoseconds (0 ≤ nanos < 10⁹).
-    mutating func instant(_ cell: Cell, _ type: ColumnType) throws(DirtyReason) -> (Int64, Int) {
+    mutating func instant(_ cell: Cell, _ column: ColumnConversion) throws(DirtyReason) -> (Int64, Int) {
+        let type = column.type
+        let unit = column.unit
         switch cell {
-        case .int(let v): return epoch(v)
+        case .int(let v): return Self.epoch(v, unit)
         case .double(let d):
             let scaled = unit == .seconds ? d : d / 1000
             guard scaled.isFinite, abs(scaled) < 1e15 else { throw DirtyReason(.invalidDate, "\(d) is not a valid epoch time") }
@@ -379,8 +498,7 @@ struct Converter {
         default:
             var zone = self.zone
             defer { self.zone = zone }
-            let unit = self.unit
-            let pattern = self.pattern
+            let pattern = column.pattern >= 0 ? patterns[column.pattern] : nil
             let r: (Int64, Int)? = try withTrimmedText(cell) { (b) throws(DirtyReason) -> (Int64, Int)? in
                 // A pattern such as yyyyMMddHHmmss comes before reading digits as an epoch number.
                 let t = Self.civil(b, pattern)
@@ -426,8 +544,6 @@ struct Converter {
         return negative ? -v : v
     }
 
-    func epoch(_ v: Int64) -> (Int64, Int) { Self.epoch(v, unit) }
-
     static func epoch(_ v: Int64, _ unit: EpochUnit) -> (Int64, Int) {
         switch unit {
         case .seconds: return (v, 0)
@@ -437,12 +553,12 @@ struct Converter {
         }
     }
 
-    mutating func date(_ cell: Cell) throws(DirtyReason) -> Int32 {
+    mutating func date(_ cell: Cell, _ column: ColumnConversion) throws(DirtyReason) -> Int32 {
         var days: Int64
         switch cell {
         case .text, .string, .bytes:
             // A date written as text is taken as written; a time with an offset moves to the job's zone.
-            let pattern = self.pattern
+            let pattern = column.pattern >= 0 ? patterns[column.pattern] : nil
             var zone = self.zone
             defer { self.zone = zone }
             let r: Int64? = try withTrimmedText(cell) { (b) throws(DirtyReason) -> Int64? in
@@ -465,7 +581,7 @@ struct Converter {
             }
             fallthrough
         default:
-            let (sec, _) = try instant(cell, .date)
+            let (sec, _) = try instant(cell, column)
             // Outside ±10^14 s every date is out of range anyway; avoid overflow near Int64's ends.
             guard sec > -100_000_000_000_000, sec < 100_000_000_000_000 else {
                 throw DirtyReason(.invalidDate, "\(describe(cell)) is outside DATE's range 0001-01-01 … 9999-12-31")

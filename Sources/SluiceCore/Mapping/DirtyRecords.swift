@@ -67,8 +67,14 @@ public struct DirtyCollector: Sendable {
         self.maxKept = maxKept
     }
 
+    /// Values that `overLengthRule` truncated, set to NULL or kept whole, in rows that were written.
+    public private(set) var overLengthCount = 0
+
     /// Counts records read (field programs call this once per batch).
     public mutating func countRead(_ n: Int) { readCount += n }
+
+    /// Counts values `overLengthRule` applied to (field programs call this once per batch).
+    public mutating func countOverLength(_ n: Int) { overLengthCount += n }
 
     /// Adds a dirty record; throws `.dirtyLimit` when the record limit is now exceeded.
     public mutating func add(_ record: DirtyRecord) throws(SluiceError) {

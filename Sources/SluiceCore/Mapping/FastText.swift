@@ -9,6 +9,11 @@ enum FastText {
         let n = b.count
         var i = 0
         while i < n {
+            while i &+ 32 <= n,
+                  (UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
+                   | UnsafeRawPointer(p + i + 8).loadUnaligned(as: UInt64.self)
+                   | UnsafeRawPointer(p + i + 16).loadUnaligned(as: UInt64.self)
+                   | UnsafeRawPointer(p + i + 24).loadUnaligned(as: UInt64.self)) & 0x8080_8080_8080_8080 == 0 { i &+= 32 }
             while i &+ 16 <= n,
                   (UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
                    | UnsafeRawPointer(p + i + 8).loadUnaligned(as: UInt64.self)) & 0x8080_8080_8080_8080 == 0 { i &+= 16 }

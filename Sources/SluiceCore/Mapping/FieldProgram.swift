@@ -12,15 +12,21 @@ public struct FieldProgramOptions: Sendable, Hashable {
     /// The job's zone: DATETIME/TIMESTAMP text without an offset is read in it, DATE of an epoch
     /// time is taken in it.
     public var timeZone: TimeZone
-    /// What numbers mean in DATETIME/DATE/TIMESTAMP columns.
+    /// What numbers mean in DATETIME/DATE/TIMESTAMP columns, unless a column's binding says.
     public var datetimeUnit: EpochUnit
-    /// A `DateTimePattern` for date-time text; nil = ISO-8601 and `yyyy-MM-dd HH:mm:ss[.SSS]`.
+    /// A `DateTimePattern` for date-time text, unless a column's binding gives one; nil = ISO-8601
+    /// and `yyyy-MM-dd HH:mm:ss[.SSS]`.
     public var datetimeFormat: String?
+    /// DataWorks `maxFieldLength`: bytes a STRING/VARCHAR/CHAR/BINARY value may have; nil = 8 MiB.
+    public var maxFieldLength: Int?
+    /// DataWorks `overLengthRule` for values over `maxFieldLength` (or VARCHAR(n)/CHAR(n)'s n
+    /// characters); nil = such a value makes the record dirty.
+    public var overLengthRule: OverLengthRule?
 
     public init(keyType: KafkaDataType = .string, valueType: KafkaDataType = .string, encoding: String = "UTF-8",
                 emptyAsNull: Bool = false, missingField: MissingFieldPolicy = .null,
                 timeZone: TimeZone = TimeZone(identifier: "UTC")!, datetimeUnit: EpochUnit = .milliseconds,
-                datetimeFormat: String? = nil) {
+                datetimeFormat: String? = nil, maxFieldLength: Int? = nil, overLengthRule: OverLengthRule? = nil) {
         self.keyType = keyType
         self.valueType = valueType
         self.encoding = encoding
@@ -29,14 +35,18 @@ public struct FieldProgramOptions: Sendable, Hashable {
         self.timeZone = timeZone
         self.datetimeUnit = datetimeUnit
         self.datetimeFormat = datetimeFormat
+        self.maxFieldLength = maxFieldLength
+        self.overLengthRule = overLengthRule
     }
 
     /// The options a job implies: key/value types, encoding and zone from its source (no zone = the
-    /// machine's), `emptyAsNull` from its destination, `missingField` from its settings.
+    /// machine's), `emptyAsNull`, `maxFieldLength` and `overLengthRule` from its destination,
+    /// `missingField` from its settings. (Date-time units and formats are per mapping entry.)
     public init(job: JobSpec) {
         self.init(keyType: job.source.keyType, valueType: job.source.valueType, encoding: job.source.encoding,
                   emptyAsNull: job.destination.emptyAsNull, missingField: job.settings.missingField,
-                  timeZone: job.source.timeZone.flatMap { TimeZone(identifier: $0) } ?? .current)
+                  timeZone: job.source.timeZone.flatMap { TimeZone(identifier: $0) } ?? .current,
+                  maxFieldLength: job.destination.maxFieldLength, overLengthRule: job.destination.overLengthRule)
     }
 }
 
@@ -51,15 +61,22 @@ public struct FieldProgram: Sendable {
     public struct Binding: Sendable, Hashable {
         public var definition: String?
         public var column: ColumnSpec
-        public init(definition: String?, column: ColumnSpec) {
+        /// What numbers mean in this DATETIME/DATE/TIMESTAMP column; nil = `options.datetimeUnit`.
+        public var unit: EpochUnit?
+        /// A `DateTimePattern` for this column's date-time text; nil = `options.datetimeFormat`.
+        public var format: String?
+        public init(definition: String?, column: ColumnSpec, unit: EpochUnit? = nil, format: String? = nil) {
             self.definition = definition
             self.column = column
+            self.unit = unit
+            self.format = format
         }
     }
 
     enum Op: Sendable {
         case null
-        case constant(Value)
+        /// Index into `constants` (an index keeps `Op` trivial to copy on the hot path).
+        case constant(Int)
         case partition, offset, timestamp, headers
         case key(raw: Bool)
         case value(raw: Bool)
@@ -77,7 +94,11 @@ public struct FieldProgram: Sendable {
     let keyPaths: [[PathComponent]]
     let valueScanner: JSONPathScanner
     let keyScanner: JSONPathScanner
-    let pattern: DateTimePattern?
+    /// Each column's type, nullability and date-time reading.
+    let conversions: [ColumnConversion]
+    let patterns: [DateTimePattern]
+    /// The constants' converted values.
+    let constants: [Value]
     let utf8: Bool
     let needsHeaders: Bool
 
@@ -98,7 +119,7 @@ public struct FieldProgram: Sendable {
     /// order, NULL where no field maps to it. Every `to` must name a table column (case-insensitive).
     public init(table: [ColumnSpec], mapping: [FieldMapping], options: FieldProgramOptions = FieldProgramOptions()) throws(SluiceError) {
         if let first = MappingRules.conflicts(in: mapping).first { throw SluiceError.invalid(first.description) }
-        var byColumn: [Int: String] = [:]
+        var byColumn: [Int: FieldMapping] = [:]
         for (i, m) in mapping.enumerated() {
             guard let to = m.to else {
                 throw SluiceError.invalid("mapping[\(i)] ('\(m.from)') has no destination column")
@@ -107,10 +128,12 @@ public struct FieldProgram: Sendable {
                 throw SluiceError.invalid("mapping[\(i)] maps '\(m.from)' to column '\(to)', which the table does not have",
                                           hint: "the table's columns: \(table.map(\.name).joined(separator: ", "))")
             }
-            byColumn[c] = m.from
+            byColumn[c] = m
         }
-        try self.init(bindings: table.enumerated().map { Binding(definition: byColumn[$0.offset], column: $0.element) },
-                      options: options)
+        try self.init(bindings: table.enumerated().map { c, column in
+            let m = byColumn[c]
+            return Binding(definition: m?.from, column: column, unit: m?.unit, format: m?.format)
+        }, options: options)
     }
 
     /// Compiles bindings; see `init(mapping:options:)`.
@@ -124,22 +147,43 @@ public struct FieldProgram: Sendable {
             throw SluiceError.invalid("encoding '\(options.encoding)' is not known",
                                       hint: "use a charset name such as UTF-8, GBK, GB18030, UTF-16, ISO-8859-1")
         }
-        if let f = options.datetimeFormat {
+        func pattern(_ f: String?, column: String?) throws(SluiceError) -> DateTimePattern? {
+            guard let f else { return nil }
             guard let p = DateTimePattern(f) else {
-                throw SluiceError.invalid("datetime format '\(f)' is not supported",
+                throw SluiceError.invalid((column.map { "column '\($0)': " } ?? "") + "datetime format '\(f)' is not supported",
                                           hint: "use the letters yyyy MM dd HH mm ss S…, e.g. 'yyyy-MM-dd HH:mm:ss' or 'yyyyMMddHHmmss'")
             }
-            pattern = p
-        } else {
-            pattern = nil
+            return p
+        }
+        var patterns: [DateTimePattern] = []
+        func index(_ p: DateTimePattern?) -> Int {
+            guard let p else { return -1 }
+            if let i = patterns.firstIndex(of: p) { return i }
+            patterns.append(p)
+            return patterns.count - 1
+        }
+        let defaultPattern = index(try pattern(options.datetimeFormat, column: nil))
+        var conversions: [ColumnConversion] = []
+        for b in bindings {
+            if b.unit != nil || b.format != nil {
+                switch b.column.type {
+                case .datetime, .date, .timestamp: break
+                default:
+                    throw SluiceError.invalid("column '\(b.column.name)' is \(b.column.type): a date-time \(b.unit != nil ? "unit" : "format") applies only to DATETIME, DATE and TIMESTAMP columns")
+                }
+            }
+            conversions.append(ColumnConversion(type: b.column.type, nullable: b.column.nullable,
+                                                unit: b.unit ?? options.datetimeUnit,
+                                                pattern: b.format == nil ? defaultPattern : index(try pattern(b.format, column: b.column.name))))
         }
         var ops: [Op] = []
+        var constants: [Value] = []
         var valuePaths: [[PathComponent]] = []
         var keyPaths: [[PathComponent]] = []
         var needsHeaders = false
-        var converter = Converter(emptyAsNull: options.emptyAsNull, unit: options.datetimeUnit, pattern: pattern,
-                                  zone: options.timeZone)
-        for b in bindings {
+        var converter = Converter(emptyAsNull: options.emptyAsNull, zone: options.timeZone, patterns: patterns,
+                                  maxFieldLength: options.maxFieldLength, overLengthRule: options.overLengthRule)
+        for (c, b) in bindings.enumerated() {
             let col = b.column
             guard let def = b.definition else {
                 guard col.nullable else {
@@ -164,7 +208,8 @@ public struct FieldProgram: Sendable {
             case .builtin(.value): ops.append(.value(raw: raw))
             case .constant(let text):
                 do {
-                    ops.append(.constant(try converter.convert(.string(text), to: col.type, nullable: col.nullable)))
+                    constants.append(try converter.convert(.string(text), to: conversions[c]))
+                    ops.append(.constant(constants.count - 1))
                 } catch {
                     throw SluiceError.invalid("column '\(col.name)': constant \(def) cannot be a \(col.type): \(error.message)")
                 }
@@ -193,6 +238,9 @@ public struct FieldProgram: Sendable {
         self.valueScanner = JSONPathScanner(paths: valuePaths)
         self.keyScanner = JSONPathScanner(paths: keyPaths)
         self.needsHeaders = needsHeaders
+        self.conversions = conversions
+        self.patterns = patterns
+        self.constants = constants
     }
 
     /// Converts every record of `batch` and appends one row per clean record to `rows` (whose
@@ -212,34 +260,29 @@ public struct FieldProgram: Sendable {
             let offset = batch.offset(at: i)
             let timestamp = batch.timestamp(at: i)
             let headers = needsHeaders ? batch.headers(at: i) : []
-            var clean = true
-            rows.appendRow { row in
-                clean = batch.withKey(at: i) { key in
-                    batch.withValue(at: i) { value in
-                        runner.process(key: key, value: value, partition: partition, offset: offset, timestamp: timestamp,
-                                       headers: headers, into: row)
-                    }
+            let clean = batch.withKey(at: i) { key in
+                batch.withValue(at: i) { value in
+                    runner.process(key: key, value: value, partition: partition, offset: offset, timestamp: timestamp,
+                                   headers: headers, into: &rows)
                 }
-                return clean
             }
             if !clean { try dirty.add(runner.takeDirty()) }
         }
+        dirty.countOverLength(runner.overLength)
     }
 
     /// Converts one record: its row, or the dirty record it makes. For previews and tests.
     public func evaluate(_ record: OwnedRecord) -> Result<[Value], DirtyRecord> {
         let runner = Runner(self)
-        var row = [Value](repeating: .null, count: columns.count)
+        var rows = RowBatch(columns: columns, reservingRows: 1)
         let batch = OwnedRecordBatch([record])
-        let clean = row.withUnsafeMutableBufferPointer { out in
-            batch.withKey(at: 0) { key in
-                batch.withValue(at: 0) { value in
-                    runner.process(key: key, value: value, partition: record.partition, offset: record.offset,
-                                   timestamp: record.timestamp, headers: record.headers, into: out)
-                }
+        let clean = batch.withKey(at: 0) { key in
+            batch.withValue(at: 0) { value in
+                runner.process(key: key, value: value, partition: record.partition, offset: record.offset,
+                               timestamp: record.timestamp, headers: record.headers, into: &rows)
             }
         }
-        return clean ? .success(row) : .failure(runner.takeDirty())
+        return clean ? .success(Array(rows.row(0))) : .failure(runner.takeDirty())
     }
 
     func makeDirty(column: Int?, reason: DirtyReason, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?,
@@ -257,7 +300,8 @@ public struct FieldProgram: Sendable {
 /// exposing its parts.
 @usableFromInline
 final class Runner {
-    var state: RunState
+    /// Only this runner touches it, from one thread at a time: no dynamic exclusivity checks.
+    @exclusivity(unchecked) var state: RunState
     @usableFromInline let needsHeaders: Bool
 
     @usableFromInline
@@ -267,15 +311,25 @@ final class Runner {
     }
 
     var dirty: DirtyRecord?
+    /// Values of clean rows that `overLengthRule` changed or kept whole.
+    @usableFromInline var overLength = 0
 
-    /// Converts one record into `row` (one cell per column); false when the record is dirty, which
-    /// `takeDirty()` then returns.
+    /// Appends the record's row to `rows`; false when the record is dirty (no row is appended),
+    /// which `takeDirty()` then returns.
     @usableFromInline
     func process(key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?, partition: Int32, offset: Int64,
-                 timestamp: Int64, headers: [KafkaHeader], into row: UnsafeMutableBufferPointer<Value>) -> Bool {
-        guard let (column, reason) = state.process(key: key, value: value, partition: partition, offset: offset,
-                                                   timestamp: timestamp, headers: headers, into: row)
-        else { return true }
+                 timestamp: Int64, headers: [KafkaHeader], into rows: inout RowBatch) -> Bool {
+        state.converter.overLength = 0
+        var failure: (Int?, DirtyReason)?
+        rows.appendRow { row in
+            failure = state.process(key: key, value: value, partition: partition, offset: offset,
+                                    timestamp: timestamp, headers: headers, into: &row)
+            return failure == nil
+        }
+        guard let (column, reason) = failure else {
+            overLength += state.converter.overLength
+            return true
+        }
         dirty = state.program.makeDirty(column: column, reason: reason, key: key, value: value, partition: partition,
                                         offset: offset, timestamp: timestamp)
         return false
@@ -304,29 +358,21 @@ struct RunState {
     let keyType: KafkaDataType
     let valueType: KafkaDataType
     let missingDirty: Bool
-    let types: [ColumnType]
-    let nullable: [Bool]
-
-    /// A column's type and nullability (ColumnSpec without the name, cheap to copy).
-    struct Column {
-        var type: ColumnType
-        var nullable: Bool
-    }
+    let conversions: [ColumnConversion]
 
     init(_ program: FieldProgram) {
         self.program = program
         ops = program.ops
         valueScanner = program.valueScanner
         keyScanner = program.keyScanner
-        converter = Converter(emptyAsNull: program.options.emptyAsNull, unit: program.options.datetimeUnit,
-                              pattern: program.pattern, zone: program.options.timeZone)
+        converter = Converter(emptyAsNull: program.options.emptyAsNull, zone: program.options.timeZone,
+                              patterns: program.patterns, maxFieldLength: program.options.maxFieldLength, overLengthRule: program.options.overLengthRule)
         transcoder = program.utf8 ? nil : Transcoder(from: program.options.encoding)
         scratch.reserveCapacity(256)
         keyType = program.options.keyType
         valueType = program.options.valueType
         missingDirty = program.options.missingField == .dirty
-        types = program.columns.map(\.type)
-        nullable = program.columns.map(\.nullable)
+        conversions = program.conversions
     }
 
     /// Text of a `string` key or value in UTF-8: the bytes themselves, or their transcoding.
@@ -340,7 +386,7 @@ struct RunState {
 
     /// Fills `row`; returns the failing column (nil: the whole record) and the reason for a dirty record.
     mutating func process(key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?, partition: Int32, offset: Int64,
-                          timestamp: Int64, headers: [KafkaHeader], into row: UnsafeMutableBufferPointer<Value>) -> (Int?, DirtyReason)? {
+                          timestamp: Int64, headers: [KafkaHeader], into rows: inout RowWriter) -> (Int?, DirtyReason)? {
         // Text views of key and value, transcoded at most once.
         var keyView: UnsafeRawBufferPointer? = nil
         var valueView: UnsafeRawBufferPointer? = nil
@@ -377,133 +423,141 @@ struct RunState {
         }
 
         for c in 0..<ops.count {
-            let column = Column(type: types[c], nullable: nullable[c])
-            let result: Result<Value, DirtyReason>
-            switch ops[c] {
-            case .null:
-                row[c] = .null
-                continue
-            case .constant(let v):
-                row[c] = v
-                continue
-            case .partition: result = convert(.int(Int64(partition)), column)
-            case .offset: result = convert(.int(offset), column)
-            case .timestamp: result = convert(timestamp < 0 ? .null : .int(timestamp), column)
-            case .headers:
-                HeadersJSON.render(headers, into: headersText)
-                result = convert(.text(headersText.bytes), column)
-            case .key(let raw):
-                guard let key else { result = convert(.null, column); break }
-                if raw {
-                    result = convert(.bytes(key), column)
-                } else if keyType == .string {
-                    if !keyDecoded {
-                        switch text(key, keyText, what: "key") {
-                        case .success(let v): keyView = v
-                        case .failure(let r): return (c, r)
+            let column = conversions[c]
+            do throws(DirtyReason) {
+                switch ops[c] {
+                case .null:
+                    continue
+                case .constant(let k):
+                    rows.set(c, program.constants[k])
+                case .partition:
+                    if case .bigint = column.type { rows.set(c, stored: .int(Int64(partition))); continue }
+                    try convert(.int(Int64(partition)), column, &rows, c)
+                case .offset:
+                    if case .bigint = column.type { rows.set(c, stored: .int(offset)); continue }
+                    try convert(.int(offset), column, &rows, c)
+                case .timestamp:
+                    // Epoch milliseconds into DATETIME are taken as they are (always in range).
+                    if case .datetime = column.type, column.unit == .milliseconds, timestamp >= 0,
+                       timestamp <= Converter.maxDatetimeMillis {
+                        rows.set(c, stored: .datetime(timestamp))
+                        continue
+                    }
+                    try convert(timestamp < 0 ? .null : .int(timestamp), column, &rows, c)
+                case .headers:
+                    HeadersJSON.render(headers, into: headersText)
+                    try convert(.text(headersText.bytes), column, &rows, c)
+                case .key(let raw):
+                    guard let key else { try convert(.null, column, &rows, c); break }
+                    if raw {
+                        try convert(.bytes(key), column, &rows, c)
+                    } else if keyType == .string {
+                        if !keyDecoded {
+                            keyView = try text(key, keyText, what: "key").get()
+                            keyDecoded = true
                         }
-                        keyDecoded = true
+                        try convert(.text(keyView!), column, &rows, c)
+                    } else {
+                        try typed(key, keyType, "key", column, &rows, c)
                     }
-                    result = convert(.text(keyView!), column)
-                } else {
-                    result = typed(key, keyType, "key", column)
-                }
-            case .value(let raw):
-                guard let value else { result = convert(.null, column); break }
-                if raw {
-                    result = convert(.bytes(value), column)
-                } else if valueType == .string {
-                    if !valueDecoded {
-                        switch text(value, valueText, what: "value") {
-                        case .success(let v): valueView = v
-                        case .failure(let r): return (c, r)
+                case .value(let raw):
+                    guard let value else { try convert(.null, column, &rows, c); break }
+                    if raw {
+                        try convert(.bytes(value), column, &rows, c)
+                    } else if valueType == .string {
+                        if !valueDecoded {
+                            valueView = try text(value, valueText, what: "value").get()
+                            valueDecoded = true
                         }
-                        valueDecoded = true
+                        try convert(.text(valueView!), column, &rows, c)
+                    } else {
+                        try typed(value, valueType, "value", column, &rows, c)
                     }
-                    result = convert(.text(valueView!), column)
-                } else {
-                    result = typed(value, valueType, "value", column)
-                }
-            case .valuePath(let slot):
-                guard let doc = valueView else { result = convert(.null, column); break }
-                let span = valueScanner.span(slot)
-                if !span.isPresent {
-                    if missingDirty {
-                        return (c, missing(program.valuePaths[slot], doc, key: false))
+                case .valuePath(let slot):
+                    guard let doc = valueView else { try convert(.null, column, &rows, c); break }
+                    let span = valueScanner.span(slot)
+                    if span.isPresent {
+                        try convertSpan(span, doc, column, &rows, c)
+                    } else if missingDirty {
+                        throw missing(program.valuePaths[slot], doc, key: false)
+                    } else {
+                        try convert(.null, column, &rows, c)
                     }
-                    result = convert(.null, column)
-                } else {
-                    result = convertSpan(span, doc, column)
-                }
-            case .keyPath(let slot):
-                guard let doc = keyView else { result = convert(.null, column); break }
-                let span = keyScanner.span(slot)
-                if !span.isPresent {
-                    if missingDirty {
-                        return (c, missing(program.keyPaths[slot], doc, key: true))
+                case .keyPath(let slot):
+                    guard let doc = keyView else { try convert(.null, column, &rows, c); break }
+                    let span = keyScanner.span(slot)
+                    if span.isPresent {
+                        try convertSpan(span, doc, column, &rows, c)
+                    } else if missingDirty {
+                        throw missing(program.keyPaths[slot], doc, key: true)
+                    } else {
+                        try convert(.null, column, &rows, c)
                     }
-                    result = convert(.null, column)
-                } else {
-                    result = convertSpan(span, doc, column)
                 }
-            }
-            switch result {
-            case .success(let v): row[c] = v
-            case .failure(let r): return (c, r)
+            } catch {
+                return (c, error)
             }
         }
         return nil
     }
 
     @inline(__always)
-    mutating func convert(_ cell: Cell, _ column: Column) -> Result<Value, DirtyReason> {
-        do throws(DirtyReason) {
-            return .success(try converter.convert(cell, to: column.type, nullable: column.nullable))
-        } catch {
-            return .failure(error)
-        }
+    mutating func convert(_ cell: Cell, _ column: ColumnConversion, _ rows: inout RowWriter, _ c: Int) throws(DirtyReason) {
+        try converter.convert(cell, to: column, into: &rows, at: c)
     }
 
-    mutating func typed(_ bytes: UnsafeRawBufferPointer, _ type: KafkaDataType, _ what: String, _ column: Column) -> Result<Value, DirtyReason> {
+    mutating func typed(_ bytes: UnsafeRawBufferPointer, _ type: KafkaDataType, _ what: String, _ column: ColumnConversion,
+                        _ rows: inout RowWriter, _ c: Int) throws(DirtyReason) {
         switch type {
-        case .bytearray: return convert(.bytes(bytes), column)
+        case .bytearray: try convert(.bytes(bytes), column, &rows, c)
         case .long, .integer, .short:
             guard let v = KafkaBytes.integer(bytes, as: type) else {
-                return .failure(DirtyReason(.wrongLength, "the \(what) has \(bytes.count) bytes; a \(type.rawValue) has \(KafkaBytes.width(of: type)!)"))
+                throw DirtyReason(.wrongLength, "the \(what) has \(bytes.count) bytes; a \(type.rawValue) has \(KafkaBytes.width(of: type)!)")
             }
-            return convert(.int(v), column)
+            try convert(.int(v), column, &rows, c)
         case .double, .float:
             guard let v = KafkaBytes.floating(bytes, as: type) else {
-                return .failure(DirtyReason(.wrongLength, "the \(what) has \(bytes.count) bytes; a \(type.rawValue) has \(KafkaBytes.width(of: type)!)"))
+                throw DirtyReason(.wrongLength, "the \(what) has \(bytes.count) bytes; a \(type.rawValue) has \(KafkaBytes.width(of: type)!)")
             }
-            return convert(.double(v), column)
-        case .string: return convert(.text(bytes), column)
+            try convert(.double(v), column, &rows, c)
+        case .string: try convert(.text(bytes), column, &rows, c)
         }
     }
 
-    mutating func convertSpan(_ span: JSONSpan, _ doc: UnsafeRawBufferPointer, _ column: Column) -> Result<Value, DirtyReason> {
+    mutating func convertSpan(_ span: JSONSpan, _ doc: UnsafeRawBufferPointer, _ column: ColumnConversion,
+                              _ rows: inout RowWriter, _ c: Int) throws(DirtyReason) {
         let p = doc.baseAddress!.assumingMemoryBound(to: UInt8.self)
         switch span.kind {
-        case .null: return convert(.null, column)
-        case .true: return convert(.bool(true), column)
-        case .false: return convert(.bool(false), column)
-        case .number: return convert(.number(UnsafeRawBufferPointer(rebasing: doc[span.start..<span.end])), column)
+        case .null: try convert(.null, column, &rows, c)
+        case .true: try convert(.bool(true), column, &rows, c)
+        case .false: try convert(.bool(false), column, &rows, c)
+        case .number: try convert(.number(UnsafeRawBufferPointer(rebasing: doc[span.start..<span.end])), column, &rows, c)
         case .string:
             if !span.escaped {
-                return convert(.text(UnsafeRawBufferPointer(rebasing: doc[(span.start + 1)..<(span.end - 1)])), column)
+                return try convert(.text(UnsafeRawBufferPointer(rebasing: doc[(span.start + 1)..<(span.end - 1)])), column, &rows, c)
             }
             JSONText.unescape(p, span, into: &scratch)
+            // Moved out for the call, so that converting may use `self`.
             let buffer = scratch
             scratch = []
             defer { scratch = buffer }
-            return buffer.withUnsafeBytes { b in convert(.text(b), column) }
+            try Self.withBytes(buffer) { (b) throws(DirtyReason) in try convert(.text(b), column, &rows, c) }
         case .object, .array:
             JSONText.compact(p, span, into: &scratch)
             let buffer = scratch
             scratch = []
             defer { scratch = buffer }
-            return buffer.withUnsafeBytes { b in convert(.json(b), column) }
+            try Self.withBytes(buffer) { (b) throws(DirtyReason) in try convert(.json(b), column, &rows, c) }
         }
+    }
+
+    /// `Array.withUnsafeBytes` for a body with typed throws.
+    static func withBytes(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throws(DirtyReason) -> Void) throws(DirtyReason) {
+        var failure: DirtyReason?
+        a.withUnsafeBytes { b in
+            do throws(DirtyReason) { try body(b) } catch { failure = error }
+        }
+        if let failure { throw failure }
     }
 
     func missing(_ path: [PathComponent], _ doc: UnsafeRawBufferPointer, key: Bool) -> DirtyReason {

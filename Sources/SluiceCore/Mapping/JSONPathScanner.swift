@@ -49,6 +49,8 @@ public struct JSONPathScanner: Sendable {
         var nameStart: Int32
         var nameLength: Int32
         var child: Int32
+        /// The name's first (up to) 8 bytes, little-endian: most keys are told apart by one compare.
+        var prefix: UInt64 = 0
     }
     struct Frame {
         var start: Int
@@ -61,9 +63,30 @@ public struct JSONPathScanner: Sendable {
     /// Maximum nesting depth; deeper documents are rejected.
     public static let maxDepth = 1024
 
-    private var nodes: [Node] = []
-    private var edges: [Edge] = []
-    private var names: [UInt8] = []
+    /// The compiled trie, immutable after `init`, in memory of its own so that a scan reaches it
+    /// without nested `withUnsafeBufferPointer` calls.
+    final class Tables: @unchecked Sendable {
+        let nodes: UnsafeMutableBufferPointer<Node>
+        let edges: UnsafeMutableBufferPointer<Edge>
+        let names: UnsafeMutableBufferPointer<UInt8>
+
+        init(nodes: [Node], edges: [Edge], names: [UInt8]) {
+            self.nodes = .allocate(capacity: nodes.count)
+            _ = self.nodes.initialize(from: nodes)
+            self.edges = .allocate(capacity: edges.count)
+            _ = self.edges.initialize(from: edges)
+            self.names = .allocate(capacity: names.count)
+            _ = self.names.initialize(from: names)
+        }
+
+        deinit {
+            nodes.deallocate()
+            edges.deallocate()
+            names.deallocate()
+        }
+    }
+
+    private let tables: Tables
     private var spans: [JSONSpan]
     private var stack: [Frame] = []
     public let pathCount: Int
@@ -112,8 +135,9 @@ public struct JSONPathScanner: Sendable {
                 case .member(let name):
                     let start = names.count
                     names.append(contentsOf: Array(name.utf8))
+                    let prefix = name.utf8.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
                     edges.append(Edge(index: -1, nameStart: Int32(start), nameLength: Int32(names.count - start),
-                                      child: ids[ObjectIdentifier(child)]!))
+                                      child: ids[ObjectIdentifier(child)]!, prefix: prefix))
                 }
             }
         }
@@ -133,9 +157,7 @@ public struct JSONPathScanner: Sendable {
             nodes[i].slotHi = nextSlot
         }
         number(root)
-        self.nodes = nodes
-        self.edges = edges
-        self.names = names
+        self.tables = Tables(nodes: nodes, edges: edges, names: names)
         self.external = external
         self.spans = Array(repeating: .missing, count: Int(nextSlot))
         stack = Array(repeating: Frame(start: 0, node: 0, slot: 0, count: 0, isObject: false), count: 16)
@@ -163,15 +185,11 @@ public struct JSONPathScanner: Sendable {
         defer { self.stack = stack }
         while true {
             var position = 0
-            let code: Code = nodes.withUnsafeBufferPointer { nodes in
-                edges.withUnsafeBufferPointer { edges in
-                    names.withUnsafeBufferPointer { names in
-                        spans.withUnsafeMutableBufferPointer { spans in
-                            stack.withUnsafeMutableBufferPointer { stack in
-                                Self.run(p, doc.count, nodes, edges, names, spans, stack, &position)
-                            }
-                        }
-                    }
+            let t = tables
+            let code: Code = spans.withUnsafeMutableBufferPointer { spans in
+                stack.withUnsafeMutableBufferPointer { stack in
+                    Self.run(p, doc.count, UnsafeBufferPointer(t.nodes), UnsafeBufferPointer(t.edges),
+                             UnsafeBufferPointer(t.names), spans, stack, &position)
                 }
             }
             switch code {
@@ -368,6 +386,13 @@ public struct JSONPathScanner: Sendable {
                 match = escapedKeyEquals(p + keyStart, keyLength, name)
             } else if keyLength == Int(edge.nameLength) {
                 var k = 0
+                if keyStart &+ 8 <= n {
+                    // The first 8 bytes at once (the key is followed by at least its quote and a value).
+                    let head = UnsafeRawPointer(p + keyStart).loadUnaligned(as: UInt64.self)
+                    let mask: UInt64 = keyLength >= 8 ? ~0 : (UInt64(1) << UInt64(keyLength &* 8)) &- 1
+                    guard head & mask == edge.prefix else { continue }
+                    k = Swift.min(keyLength, 8)
+                }
                 let nameBase = Int(edge.nameStart)
                 while k < keyLength, p[keyStart + k] == names[nameBase + k] { k &+= 1 }
                 match = k == keyLength
@@ -401,6 +426,32 @@ public struct JSONPathScanner: Sendable {
     /// the problem).
     @inline(__always)
     static func scanString(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ escaped: inout Bool) -> Code {
+        // Fast path, inlined: eight bytes at a time up to a closing quote with nothing special before it.
+        var j = i &+ 1
+        while j &+ 8 <= n {
+            let v = UnsafeRawPointer(p + j).loadUnaligned(as: UInt64.self)
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let highs: UInt64 = 0x8080_8080_8080_8080
+            let q = v ^ (ones &* 0x22)
+            let b = v ^ (ones &* 0x5C)
+            let quotes = (q &- ones) & ~q & highs
+            let hits = quotes | (((b &- ones) & ~b) | ((v &- (ones &* 0x20)) & ~v)) & highs
+            if hits != 0 {
+                let at = hits.trailingZeroBitCount
+                if quotes & (UInt64(1) << at) != 0 {
+                    i = j &+ (at >> 3) &+ 1
+                    return .ok
+                }
+                break
+            }
+            j &+= 8
+        }
+        return scanStringSlow(p, n, &i, &escaped)
+    }
+
+    /// `scanString` for strings with escapes, control characters or near the end of the input.
+    @inline(never)
+    static func scanStringSlow(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ escaped: inout Bool) -> Code {
         var j = i &+ 1
         while true {
             // Eight bytes at a time while none is a quote, a backslash or a control character.

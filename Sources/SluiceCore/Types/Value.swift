@@ -22,53 +22,236 @@ public enum Value: Hashable, Sendable {
     public var isNull: Bool { if case .null = self { true } else { false } }
 }
 
-/// A batch of typed rows for one destination, row-major: row `r`, column `c` is
-/// `values[r * columns.count + c]`. `columns` are the destination's mapped columns, in order.
+/// A cell of a `RowBatch` seen without copying: scalars by value, text and bytes as pointers into the
+/// batch's byte arena. Pointers are valid only inside the `RowBatch.withCells` call that produced
+/// them. Same cases as `Value`; `string` and `decimal` hold UTF-8.
+public enum CellView {
+    case null
+    case int(Int64)
+    case double(Double)
+    case float(Float)
+    case decimal(UnsafeRawBufferPointer)
+    case string(UnsafeRawBufferPointer)
+    case binary(UnsafeRawBufferPointer)
+    case bool(Bool)
+    case datetime(Int64)
+    case date(Int32)
+    case timestamp(seconds: Int64, nanos: Int32)
+}
+
+/// A batch of typed rows for one destination, row-major. `columns` are the destination's mapped
+/// columns, in order.
+///
+/// Cells are stored without per-cell allocation: scalars inline, text and bytes as a range of one
+/// byte arena owned by the batch (`removeAll` keeps both buffers' capacity for the next batch).
+/// `batch[row, column]` materialises a `Value` (a `String` or `[UInt8]` for text and bytes: the slow
+/// path, for tests and previews); sinks read `withCells`, which hands out the arena's bytes.
 public struct RowBatch: Sendable {
+    /// A stored cell: text and bytes are `offset..<offset+length` of `arena`.
+    @usableFromInline
+    enum Stored: Sendable {
+        case null
+        case int(Int64)
+        case double(Double)
+        case float(Float)
+        case decimal(Int, UInt32)
+        case string(Int, UInt32)
+        case binary(Int, UInt32)
+        case bool(Bool)
+        case datetime(Int64)
+        case date(Int32)
+        case timestamp(Int64, Int32)
+    }
+
+    /// The kind of arena-backed cell.
+    enum BytesKind { case string, decimal, binary }
+
     public let columns: [ColumnSpec]
-    public private(set) var values: [Value]
+    @usableFromInline var cells: [Stored] = []
+    @usableFromInline var arena: [UInt8] = []
     public private(set) var rowCount: Int = 0
 
     public init(columns: [ColumnSpec], reservingRows rows: Int = 0) {
         self.columns = columns
-        self.values = []
-        self.values.reserveCapacity(rows * columns.count)
+        cells.reserveCapacity(rows * columns.count)
     }
 
-    /// Appends one row; `row.count` must equal `columns.count`.
+    /// Bytes held in the arena (text and binary cells).
+    public var arenaBytes: Int { arena.count }
+
+    /// Every cell as a `Value`, row-major (`values[r * columns.count + c]`). Materialises each text
+    /// cell as a new `String`: for tests and small outputs, not for sinks.
+    public var values: [Value] { cells.map(value(of:)) }
+
+    /// Appends one row; `row.count` must equal `columns.count`. Text and bytes are copied into the arena.
     public mutating func append<C: Collection>(row: C) where C.Element == Value {
         precondition(row.count == columns.count, "row has \(row.count) values for \(columns.count) columns")
-        values.append(contentsOf: row)
-        rowCount += 1
+        appendRow { w in
+            for (c, v) in row.enumerated() { w.set(c, v) }
+            return true
+        }
     }
 
-    /// Appends one row built in place: `fill` gets the row's cells, all NULL, and returns false to
-    /// drop the row again. Saves copying a separate row array on hot paths (field programs).
+    /// Appends one row built from `Value`s: `fill` gets the row's cells, all NULL, and returns false
+    /// to drop the row again. (Field programs use the arena directly.)
     public mutating func appendRow(_ fill: (UnsafeMutableBufferPointer<Value>) -> Bool) {
-        let n = columns.count
-        let start = values.count
-        values.append(contentsOf: repeatElement(Value.null, count: n))
-        let keep = values.withUnsafeMutableBufferPointer { all in
-            fill(UnsafeMutableBufferPointer(rebasing: all[start..<(start + n)]))
-        }
-        if keep {
-            rowCount += 1
-        } else {
-            values.removeLast(n)
-        }
+        var row = [Value](repeating: .null, count: columns.count)
+        if row.withUnsafeMutableBufferPointer({ fill($0) }) { append(row: row) }
     }
 
     public subscript(row: Int, column: Int) -> Value {
-        values[row * columns.count + column]
+        value(of: cells[row * columns.count + column])
     }
 
     /// The values of row `r`.
     public func row(_ r: Int) -> ArraySlice<Value> {
-        values[(r * columns.count)..<((r + 1) * columns.count)]
+        ArraySlice(cells[(r * columns.count)..<((r + 1) * columns.count)].map(value(of:)))
     }
 
     public mutating func removeAll(keepingCapacity: Bool = true) {
-        values.removeAll(keepingCapacity: keepingCapacity)
+        cells.removeAll(keepingCapacity: keepingCapacity)
+        arena.removeAll(keepingCapacity: keepingCapacity)
         rowCount = 0
+    }
+
+    /// Calls `body` with a view of every cell; the view's pointers must not escape it.
+    @inlinable
+    public func withCells<R>(_ body: (Cells) throws -> R) rethrows -> R {
+        try cells.withUnsafeBufferPointer { cells in
+            try arena.withUnsafeBytes { arena in
+                try body(Cells(cells: cells, arena: arena, rowCount: rowCount, columnCount: columns.count))
+            }
+        }
+    }
+
+    /// The cells of a batch, borrowed (see `withCells`).
+    public struct Cells {
+        @usableFromInline let cells: UnsafeBufferPointer<Stored>
+        @usableFromInline let arena: UnsafeRawBufferPointer
+        public let rowCount: Int
+        public let columnCount: Int
+
+        @inlinable
+        init(cells: UnsafeBufferPointer<Stored>, arena: UnsafeRawBufferPointer, rowCount: Int, columnCount: Int) {
+            self.cells = cells
+            self.arena = arena
+            self.rowCount = rowCount
+            self.columnCount = columnCount
+        }
+
+        @inlinable
+        public subscript(row: Int, column: Int) -> CellView {
+            switch cells[row &* columnCount &+ column] {
+            case .null: return .null
+            case .int(let v): return .int(v)
+            case .double(let v): return .double(v)
+            case .float(let v): return .float(v)
+            case .bool(let v): return .bool(v)
+            case .datetime(let v): return .datetime(v)
+            case .date(let v): return .date(v)
+            case .timestamp(let s, let n): return .timestamp(seconds: s, nanos: n)
+            case .string(let o, let n): return .string(bytes(o, n))
+            case .decimal(let o, let n): return .decimal(bytes(o, n))
+            case .binary(let o, let n): return .binary(bytes(o, n))
+            }
+        }
+
+        @inlinable @inline(__always)
+        func bytes(_ offset: Int, _ length: UInt32) -> UnsafeRawBufferPointer {
+            UnsafeRawBufferPointer(start: arena.baseAddress.map { $0 + offset }, count: Int(length))
+        }
+    }
+
+    // MARK: - Building rows in place (field programs)
+
+    /// Appends a row of NULL cells and lets `fill` set them through a `RowWriter`; when `fill`
+    /// returns false the row and its arena bytes are removed again. Returns what `fill` returned.
+    @discardableResult
+    mutating func appendRow(filling fill: (inout RowWriter) -> Bool) -> Bool {
+        let n = columns.count
+        let start = cells.count
+        let mark = arena.count
+        for _ in 0..<n { cells.append(.null) }
+        var writer = RowWriter(arena: [])
+        swap(&writer.arena, &arena)
+        let keep = cells.withUnsafeMutableBufferPointer { all in
+            writer.row = UnsafeMutableBufferPointer(rebasing: all[start..<(start + n)])
+            return fill(&writer)
+        }
+        swap(&writer.arena, &arena)
+        if keep {
+            rowCount += 1
+        } else {
+            cells.removeLast(n)
+            arena.removeSubrange(mark...)
+        }
+        return keep
+    }
+
+    @inline(__always)
+    static func withUTF8<R>(_ s: String, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        if let r = s.utf8.withContiguousStorageIfAvailable({ body(UnsafeRawBufferPointer($0)) }) { return r }
+        var copy = s
+        return copy.withUTF8 { body(UnsafeRawBufferPointer($0)) }
+    }
+
+    func value(of cell: Stored) -> Value {
+        func bytes(_ o: Int, _ n: UInt32) -> ArraySlice<UInt8> { arena[o..<(o + Int(n))] }
+        switch cell {
+        case .null: return .null
+        case .int(let v): return .int(v)
+        case .double(let v): return .double(v)
+        case .float(let v): return .float(v)
+        case .bool(let v): return .bool(v)
+        case .datetime(let v): return .datetime(v)
+        case .date(let v): return .date(v)
+        case .timestamp(let s, let n): return .timestamp(seconds: s, nanos: n)
+        case .string(let o, let n): return .string(String(decoding: bytes(o, n), as: UTF8.self))
+        case .decimal(let o, let n): return .decimal(String(decoding: bytes(o, n), as: UTF8.self))
+        case .binary(let o, let n): return .binary(Array(bytes(o, n)))
+        }
+    }
+}
+
+/// The open row of a `RowBatch` while a field program fills it: its cells, and the batch's arena
+/// (moved out of the batch for the duration) for text and bytes.
+struct RowWriter {
+    var row = UnsafeMutableBufferPointer<RowBatch.Stored>(start: nil, count: 0)
+    var arena: [UInt8]
+
+    /// Sets cell `c` to a scalar.
+    @inline(__always)
+    mutating func set(_ c: Int, stored: RowBatch.Stored) {
+        row[c] = stored
+    }
+
+    /// Sets cell `c` to a copy of `bytes`.
+    @inline(__always)
+    mutating func setBytes(_ c: Int, _ bytes: UnsafeRawBufferPointer, _ kind: RowBatch.BytesKind) {
+        let offset = arena.count
+        arena.append(contentsOf: bytes)
+        let n = UInt32(bytes.count)
+        switch kind {
+        case .string: row[c] = .string(offset, n)
+        case .decimal: row[c] = .decimal(offset, n)
+        case .binary: row[c] = .binary(offset, n)
+        }
+    }
+
+    /// Sets cell `c` to `value`, copying its text or bytes into the arena.
+    mutating func set(_ c: Int, _ value: Value) {
+        switch value {
+        case .null: set(c, stored: .null)
+        case .int(let v): set(c, stored: .int(v))
+        case .double(let v): set(c, stored: .double(v))
+        case .float(let v): set(c, stored: .float(v))
+        case .bool(let v): set(c, stored: .bool(v))
+        case .datetime(let v): set(c, stored: .datetime(v))
+        case .date(let v): set(c, stored: .date(v))
+        case .timestamp(let s, let n): set(c, stored: .timestamp(s, n))
+        case .string(let s): RowBatch.withUTF8(s) { setBytes(c, $0, .string) }
+        case .decimal(let s): RowBatch.withUTF8(s) { setBytes(c, $0, .decimal) }
+        case .binary(let b): b.withUnsafeBytes { setBytes(c, $0, .binary) }
+        }
     }
 }

@@ -31,10 +31,9 @@ public struct TunnelBlockBuilder: Sendable {
     /// Encodes the rows of `batch`; returns the blocks that became full.
     public mutating func add(_ batch: RowBatch) throws -> [EncodedBlock] {
         var full: [EncodedBlock] = []
-        let width = batch.columns.count
-        try batch.values.withUnsafeBufferPointer { values in
-            for r in 0..<batch.rowCount {
-                try encoder.encodeRow(UnsafeBufferPointer(rebasing: values[(r * width)..<((r + 1) * width)]), into: &buffer)
+        try batch.withCells { cells in
+            for r in 0..<cells.rowCount {
+                try encoder.encodeRow(r, of: cells, into: &buffer)
                 totalRows += 1
                 if buffer.length >= blockSize { full.append(close()) }
             }

@@ -102,10 +102,8 @@ public struct TunnelRecordEncoder: Sendable {
         precondition(batch.columns.count == columnCount, "batch has \(batch.columns.count) columns, encoder \(columnCount)")
         var buffer = WireBuffer(adopting: &out)
         defer { out = buffer.take() }
-        try batch.values.withUnsafeBufferPointer { values in
-            for r in 0..<batch.rowCount {
-                try encodeRow(UnsafeBufferPointer(rebasing: values[(r * columnCount)..<((r + 1) * columnCount)]), into: &buffer)
-            }
+        try batch.withCells { cells in
+            for r in 0..<cells.rowCount { try encodeRow(r, of: cells, into: &buffer) }
         }
     }
 
@@ -116,6 +114,13 @@ public struct TunnelRecordEncoder: Sendable {
         try encodeRow(row, into: &buffer)
     }
 
+    /// Encodes one row of `Value`s onto `out` (the slow path: the row is copied into a batch first).
+    public mutating func encodeRow(_ row: UnsafeBufferPointer<Value>, into out: inout WireBuffer) throws {
+        var batch = RowBatch(columns: (0..<columnCount).map { ColumnSpec(name: "c\($0)", type: .string) }, reservingRows: 1)
+        batch.append(row: row)
+        try batch.withCells { cells in try encodeRow(0, of: cells, into: &out) }
+    }
+
     /// Appends the stream trailer (record count, CRC of record CRCs) and starts a new stream.
     public mutating func finish(into out: inout [UInt8]) {
         var buffer = WireBuffer(adopting: &out)
@@ -123,15 +128,13 @@ public struct TunnelRecordEncoder: Sendable {
         out = buffer.take()
     }
 
-    /// Encodes one row onto `out`. On error nothing is appended.
-    public mutating func encodeRow(_ row: UnsafeBufferPointer<Value>, into out: inout WireBuffer) throws {
+    /// Encodes row `r` of `cells` onto `out`. On error nothing is appended.
+    public mutating func encodeRow(_ r: Int, of cells: RowBatch.Cells, into out: inout WireBuffer) throws {
         // An upper bound of the encoded size, so that the row is written without capacity checks.
         var bound = 9
         for slot in slots {
-            switch row[slot.position] {
-            case .string(let s): bound += 20 + s.utf8.count
-            case .decimal(let s): bound += 20 + s.utf8.count
-            case .binary(let b): bound += 20 + b.count
+            switch cells[r, slot.position] {
+            case .string(let b), .decimal(let b), .binary(let b): bound += 20 + b.count
             default: bound += 20
             }
         }
@@ -140,7 +143,7 @@ public struct TunnelRecordEncoder: Sendable {
         let written = try out.storage.withUnsafeMutableBufferPointer { storage in
             let start = storage.baseAddress! + offset
             var w = Cursor(p: start)
-            try writeFields(row, &w)
+            try writeFields(r, cells, &w)
             let recordCRC = crc.value
             w.raw(Self.endRecordTag)
             w.varint(UInt64(recordCRC))
@@ -177,11 +180,11 @@ public struct TunnelRecordEncoder: Sendable {
     public static let checksumTag: [UInt8] = [0xF8, 0xFF, 0xFF, 0x7F]
 
     @inline(__always)
-    private mutating func writeFields(_ row: UnsafeBufferPointer<Value>, _ w: inout Cursor) throws {
+    private mutating func writeFields(_ r: Int, _ cells: RowBatch.Cells, _ w: inout Cursor) throws {
         crc.reset()
         for i in slots.indices {
             let slot = slots[i]
-            let value = row[slot.position]
+            let value = cells[r, slot.position]
             switch value {
             case .null:
                 continue
@@ -235,16 +238,14 @@ public struct TunnelRecordEncoder: Sendable {
                 crc.update(uint32: UInt32(bitPattern: nanos))
             case .decimal(let text):
                 guard case .decimal = slot.kind else { throw mismatch(slot, value) }
-                var s = text
-                s.withUTF8 { writeBytes(slot, $0, &w) }
+                writeBytes(slot, text.assumingMemoryBound(to: UInt8.self), &w)
             case .string(let text):
                 guard case .text(true) = slot.kind else { throw mismatch(slot, value) }
                 if text.isEmpty && limits.emptyAsNull { continue }
-                var s = text
-                try s.withUTF8 { try writeLimited(slot, $0, utf8: true, &w) }
+                try writeLimited(slot, text.assumingMemoryBound(to: UInt8.self), utf8: true, &w)
             case .binary(let bytes):
                 guard case .text = slot.kind else { throw mismatch(slot, value) }
-                try bytes.withUnsafeBufferPointer { try writeLimited(slot, $0, utf8: false, &w) }
+                try writeLimited(slot, bytes.assumingMemoryBound(to: UInt8.self), utf8: false, &w)
             }
         }
     }
@@ -283,7 +284,7 @@ public struct TunnelRecordEncoder: Sendable {
         }
     }
 
-    private func mismatch(_ slot: Slot, _ value: Value) -> SluiceError {
+    private func mismatch(_ slot: Slot, _ value: CellView) -> SluiceError {
         let got: String
         switch value {
         case .null: got = "NULL"
