@@ -53,6 +53,8 @@ public struct RunReport: Sendable, Codable {
         public var late: Int64 = 0
         public var early: Int64 = 0
         public var skipped: Int64 = 0
+        /// Values that `overLengthRule` truncated, set to NULL or kept whole.
+        public var overLength: Int64 = 0
     }
 
     public var instanceId: Int64?
@@ -237,6 +239,7 @@ public struct InstanceRunner: Sendable {
             }
             report.records.read = summary.delivered + summary.skipped
             report.records.dirty = Int64(dirty.dirtyCount)
+            report.records.overLength = Int64(dirty.overLengthCount)
             report.records.late = summary.late
             report.records.early = summary.exceeding
             report.records.skipped = summary.skipped
