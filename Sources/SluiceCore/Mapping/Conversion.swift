@@ -48,7 +48,6 @@ enum Cell {
     case bool(Bool)
     /// UTF-8 text, not yet validated.
     case text(UnsafeRawBufferPointer)
-    case string(String)
     /// A JSON number's text.
     case number(UnsafeRawBufferPointer)
     /// Compact JSON text of an object or array.
@@ -118,8 +117,6 @@ struct Converter {
             out.set(c, stored: .null)
             return
         case .text(let b) where b.isEmpty && emptyAsNull:
-            return try convert(.null, to: column, into: &out, at: c)
-        case .string(let s) where s.isEmpty && emptyAsNull:
             return try convert(.null, to: column, into: &out, at: c)
         default: break
         }
@@ -270,7 +267,6 @@ struct Converter {
         case .double(let d): return "\(d)"
         case .bool(let b): return "\(b)"
         case .text(let b), .number(let b), .json(let b), .bytes(let b): return Self.preview(b)
-        case .string(let s): return Self.preview(s)
         }
     }
 
@@ -284,7 +280,6 @@ struct Converter {
     func withText(_ cell: Cell, _ type: ColumnType, _ body: (UnsafeRawBufferPointer) throws(DirtyReason) -> Void) throws(DirtyReason) {
         switch cell {
         case .null: try body(UnsafeRawBufferPointer(start: nil, count: 0))
-        case .string(let s): try Self.withUTF8(s, body)
         case .int(let v): try Self.withUTF8(String(v), body)
         case .double(let d): try Self.withUTF8(d.description, body)
         case .bool(let b): try Self.withUTF8(b ? "true" : "false", body)
@@ -302,7 +297,6 @@ struct Converter {
         switch cell {
         case .null: try body(UnsafeRawBufferPointer(start: nil, count: 0))
         case .bytes(let b), .text(let b), .number(let b), .json(let b): try body(b)
-        case .string(let s): try Self.withUTF8(s, body)
         case .int(let v): try Self.withUTF8(String(v), body)
         case .double(let d): try Self.withUTF8(d.description, body)
         case .bool(let b): try Self.withUTF8(b ? "true" : "false", body)
@@ -315,8 +309,6 @@ struct Converter {
         switch cell {
         case .text(let b), .number(let b), .bytes(let b):
             return try body(Self.trim(b))
-        case .string(let s):
-            return try Self.withUTF8(s) { (b) throws(DirtyReason) -> R? in try body(Self.trim(b)) }
         default: return nil
         }
     }
@@ -466,7 +458,7 @@ struct Converter {
         case .bool(let b): return b
         case .int(let v) where v == 0 || v == 1: return v == 1
         case .double(let d) where d == 0 || d == 1: return d == 1
-        case .text, .string, .number, .bytes:
+        case .text, .number, .bytes:
             let r: Bool? = try withTrimmedText(cell) { (b) throws(DirtyReason) -> Bool? in
                 switch String(decoding: b.assumingMemoryBoundToUInt8(), as: UTF8.self).lowercased() {
                 case "true", "1": return true
@@ -556,7 +548,7 @@ struct Converter {
     mutating func date(_ cell: Cell, _ column: ColumnConversion) throws(DirtyReason) -> Int32 {
         var days: Int64
         switch cell {
-        case .text, .string, .bytes:
+        case .text, .bytes:
             // A date written as text is taken as written; a time with an offset moves to the job's zone.
             let pattern = column.pattern >= 0 ? patterns[column.pattern] : nil
             var zone = self.zone

@@ -208,7 +208,10 @@ public struct FieldProgram: Sendable {
             case .builtin(.value): ops.append(.value(raw: raw))
             case .constant(let text):
                 do {
-                    constants.append(try converter.convert(.string(text), to: conversions[c]))
+                    let column = conversions[c]
+                    constants.append(try Converter.withUTF8(text) { (b) throws(DirtyReason) in
+                        try converter.convert(.text(b), to: column)
+                    })
                     ops.append(.constant(constants.count - 1))
                 } catch {
                     throw SluiceError.invalid("column '\(col.name)': constant \(def) cannot be a \(col.type): \(error.message)")

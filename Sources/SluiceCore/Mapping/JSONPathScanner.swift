@@ -542,12 +542,12 @@ public struct JSONPathScanner: Sendable {
         if p[j] == UInt8(ascii: "0") {
             j &+= 1
         } else {
-            while isDigit(j) { j &+= 1 }
+            j = digitRun(p, n, j)
         }
         if j < n, p[j] == UInt8(ascii: ".") {
             j &+= 1
             guard isDigit(j) else { return false }
-            while isDigit(j) { j &+= 1 }
+            j = digitRun(p, n, j)
         }
         if j < n, p[j] | 0x20 == UInt8(ascii: "e") {
             j &+= 1
@@ -557,6 +557,27 @@ public struct JSONPathScanner: Sendable {
         }
         i = j
         return true
+    }
+
+    /// The index after the run of ASCII digits that starts at `j`, eight bytes at a time.
+    @inline(__always)
+    static func digitRun(_ p: UnsafePointer<UInt8>, _ n: Int, _ start: Int) -> Int {
+        var j = start
+        while j &+ 8 <= n {
+            let v = UnsafeRawPointer(p + j).loadUnaligned(as: UInt64.self)
+            // A byte is a digit when its high nibble is 3 and adding 6 keeps it so. Carries only
+            // reach bytes after the first non-digit, which do not matter.
+            let highs: UInt64 = 0xF0F0_F0F0_F0F0_F0F0
+            let threes: UInt64 = 0x3030_3030_3030_3030
+            let other = ((v & highs) ^ threes) | (((v &+ 0x0606_0606_0606_0606) & highs) ^ threes)
+            if other != 0 {
+                let nonzero = ((other & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F | other) & 0x8080_8080_8080_8080
+                return j &+ (nonzero.trailingZeroBitCount >> 3)
+            }
+            j &+= 8
+        }
+        while j < n, p[j] &- UInt8(ascii: "0") < 10 { j &+= 1 }
+        return j
     }
 
     /// Compares an escaped JSON key (without quotes) with a UTF-8 name, decoding escapes on the fly.
