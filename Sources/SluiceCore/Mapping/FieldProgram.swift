@@ -451,51 +451,13 @@ struct RunState {
                     HeadersJSON.render(headers, into: headersText)
                     try convert(.text(headersText.bytes), column, &rows, c)
                 case .key(let raw):
-                    guard let key else { try convert(.null, column, &rows, c); break }
-                    if raw {
-                        try convert(.bytes(key), column, &rows, c)
-                    } else if keyType == .string {
-                        if !keyDecoded {
-                            keyView = try text(key, keyText, what: "key").get()
-                            keyDecoded = true
-                        }
-                        try convert(.text(keyView!), column, &rows, c)
-                    } else {
-                        try typed(key, keyType, "key", column, &rows, c)
-                    }
+                    try whole(key, raw: raw, keyType, keyText, "key", &keyView, &keyDecoded, column, &rows, c)
                 case .value(let raw):
-                    guard let value else { try convert(.null, column, &rows, c); break }
-                    if raw {
-                        try convert(.bytes(value), column, &rows, c)
-                    } else if valueType == .string {
-                        if !valueDecoded {
-                            valueView = try text(value, valueText, what: "value").get()
-                            valueDecoded = true
-                        }
-                        try convert(.text(valueView!), column, &rows, c)
-                    } else {
-                        try typed(value, valueType, "value", column, &rows, c)
-                    }
+                    try whole(value, raw: raw, valueType, valueText, "value", &valueView, &valueDecoded, column, &rows, c)
                 case .valuePath(let slot):
-                    guard let doc = valueView else { try convert(.null, column, &rows, c); break }
-                    let span = valueScanner.span(slot)
-                    if span.isPresent {
-                        try convertSpan(span, doc, column, &rows, c)
-                    } else if missingDirty {
-                        throw missing(program.valuePaths[slot], doc, key: false)
-                    } else {
-                        try convert(.null, column, &rows, c)
-                    }
+                    try pathCell(valueView, valueScanner.span(slot), slot, key: false, column, &rows, c)
                 case .keyPath(let slot):
-                    guard let doc = keyView else { try convert(.null, column, &rows, c); break }
-                    let span = keyScanner.span(slot)
-                    if span.isPresent {
-                        try convertSpan(span, doc, column, &rows, c)
-                    } else if missingDirty {
-                        throw missing(program.keyPaths[slot], doc, key: true)
-                    } else {
-                        try convert(.null, column, &rows, c)
-                    }
+                    try pathCell(keyView, keyScanner.span(slot), slot, key: true, column, &rows, c)
                 }
             } catch {
                 return (c, error)
@@ -507,6 +469,41 @@ struct RunState {
     @inline(__always)
     mutating func convert(_ cell: Cell, _ column: ColumnConversion, _ rows: inout RowWriter, _ c: Int) throws(DirtyReason) {
         try converter.convert(cell, to: column, into: &rows, at: c)
+    }
+
+    /// JSON path `slot` of the key or value (`doc`, nil when null) into cell `c`; `span` is what the
+    /// scan found.
+    @inline(__always)
+    mutating func pathCell(_ doc: UnsafeRawBufferPointer?, _ span: JSONSpan, _ slot: Int, key: Bool,
+                           _ column: ColumnConversion, _ rows: inout RowWriter, _ c: Int) throws(DirtyReason) {
+        guard let doc else { return try convert(.null, column, &rows, c) }
+        if span.isPresent {
+            try convertSpan(span, doc, column, &rows, c)
+        } else if missingDirty {
+            throw missing(key ? program.keyPaths[slot] : program.valuePaths[slot], doc, key: key)
+        } else {
+            try convert(.null, column, &rows, c)
+        }
+    }
+
+    /// `__key__` or `__value__` into cell `c`: the raw bytes for BINARY, else read as `type`
+    /// (`string` text is transcoded once per record into `view`).
+    @inline(__always)
+    mutating func whole(_ bytes: UnsafeRawBufferPointer?, raw: Bool, _ type: KafkaDataType, _ buffer: ByteBuffer, _ what: String,
+                        _ view: inout UnsafeRawBufferPointer?, _ decoded: inout Bool, _ column: ColumnConversion,
+                        _ rows: inout RowWriter, _ c: Int) throws(DirtyReason) {
+        guard let bytes else { return try convert(.null, column, &rows, c) }
+        if raw {
+            try convert(.bytes(bytes), column, &rows, c)
+        } else if type == .string {
+            if !decoded {
+                view = try text(bytes, buffer, what: what).get()
+                decoded = true
+            }
+            try convert(.text(view!), column, &rows, c)
+        } else {
+            try typed(bytes, type, what, column, &rows, c)
+        }
     }
 
     mutating func typed(_ bytes: UnsafeRawBufferPointer, _ type: KafkaDataType, _ what: String, _ column: ColumnConversion,

@@ -429,13 +429,7 @@ public struct JSONPathScanner: Sendable {
         // Fast path, inlined: eight bytes at a time up to a closing quote with nothing special before it.
         var j = i &+ 1
         while j &+ 8 <= n {
-            let v = UnsafeRawPointer(p + j).loadUnaligned(as: UInt64.self)
-            let ones: UInt64 = 0x0101_0101_0101_0101
-            let highs: UInt64 = 0x8080_8080_8080_8080
-            let q = v ^ (ones &* 0x22)
-            let b = v ^ (ones &* 0x5C)
-            let quotes = (q &- ones) & ~q & highs
-            let hits = quotes | (((b &- ones) & ~b) | ((v &- (ones &* 0x20)) & ~v)) & highs
+            let (hits, quotes) = specials(UnsafeRawPointer(p + j).loadUnaligned(as: UInt64.self))
             if hits != 0 {
                 let at = hits.trailingZeroBitCount
                 if quotes & (UInt64(1) << at) != 0 {
@@ -449,6 +443,18 @@ public struct JSONPathScanner: Sendable {
         return scanStringSlow(p, n, &i, &escaped)
     }
 
+    /// For eight string bytes: a high bit in `hits` for each quote, backslash or control character
+    /// (exact up to the first one), and in `quotes` for each quote.
+    @inline(__always)
+    static func specials(_ v: UInt64) -> (hits: UInt64, quotes: UInt64) {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let q = v ^ (ones &* 0x22)
+        let b = v ^ (ones &* 0x5C)
+        let quotes = (q &- ones) & ~q & highs
+        return (quotes | (((b &- ones) & ~b) | ((v &- (ones &* 0x20)) & ~v)) & highs, quotes)
+    }
+
     /// `scanString` for strings with escapes, control characters or near the end of the input.
     @inline(never)
     static func scanStringSlow(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ escaped: inout Bool) -> Code {
@@ -456,13 +462,7 @@ public struct JSONPathScanner: Sendable {
         while true {
             // Eight bytes at a time while none is a quote, a backslash or a control character.
             while j &+ 8 <= n {
-                let v = UnsafeRawPointer(p + j).loadUnaligned(as: UInt64.self)
-                let ones: UInt64 = 0x0101_0101_0101_0101
-                let highs: UInt64 = 0x8080_8080_8080_8080
-                let q = v ^ (ones &* 0x22)
-                let b = v ^ (ones &* 0x5C)
-                let quotes = (q &- ones) & ~q & highs
-                let hits = quotes | (((b &- ones) & ~b) | ((v &- (ones &* 0x20)) & ~v)) & highs
+                let (hits, quotes) = specials(UnsafeRawPointer(p + j).loadUnaligned(as: UInt64.self))
                 if hits != 0 {
                     let at = hits.trailingZeroBitCount
                     j &+= at >> 3

@@ -22,6 +22,25 @@ public enum Value: Hashable, Sendable {
     public var isNull: Bool { if case .null = self { true } else { false } }
 }
 
+extension Value {
+    /// The value of a cell view, copying its text or bytes.
+    public init(_ view: CellView) {
+        switch view {
+        case .null: self = .null
+        case .int(let v): self = .int(v)
+        case .double(let v): self = .double(v)
+        case .float(let v): self = .float(v)
+        case .bool(let v): self = .bool(v)
+        case .datetime(let v): self = .datetime(v)
+        case .date(let v): self = .date(v)
+        case .timestamp(let s, let n): self = .timestamp(seconds: s, nanos: n)
+        case .string(let b): self = .string(String(decoding: b.assumingMemoryBound(to: UInt8.self), as: UTF8.self))
+        case .decimal(let b): self = .decimal(String(decoding: b.assumingMemoryBound(to: UInt8.self), as: UTF8.self))
+        case .binary(let b): self = .binary(Array(b))
+        }
+    }
+}
+
 /// A cell of a `RowBatch` seen without copying: scalars by value, text and bytes as pointers into the
 /// batch's byte arena. Pointers are valid only inside the `RowBatch.withCells` call that produced
 /// them. Same cases as `Value`; `string` and `decimal` hold UTF-8.
@@ -81,7 +100,9 @@ public struct RowBatch: Sendable {
 
     /// Every cell as a `Value`, row-major (`values[r * columns.count + c]`). Materialises each text
     /// cell as a new `String`: for tests and small outputs, not for sinks.
-    public var values: [Value] { cells.map(value(of:)) }
+    public var values: [Value] {
+        withCells { cells in (0..<cells.rowCount * cells.columnCount).map { Value(cells[$0 / cells.columnCount, $0 % cells.columnCount]) } }
+    }
 
     /// Appends one row; `row.count` must equal `columns.count`. Text and bytes are copied into the arena.
     public mutating func append<C: Collection>(row: C) where C.Element == Value {
@@ -100,12 +121,14 @@ public struct RowBatch: Sendable {
     }
 
     public subscript(row: Int, column: Int) -> Value {
-        value(of: cells[row * columns.count + column])
+        precondition(row >= 0 && row < rowCount && column >= 0 && column < columns.count, "cell (\(row), \(column)) is outside the batch")
+        return withCells { Value($0[row, column]) }
     }
 
     /// The values of row `r`.
     public func row(_ r: Int) -> ArraySlice<Value> {
-        ArraySlice(cells[(r * columns.count)..<((r + 1) * columns.count)].map(value(of:)))
+        precondition(r >= 0 && r < rowCount, "row \(r) is outside the batch")
+        return withCells { cells in ArraySlice((0..<cells.columnCount).map { Value(cells[r, $0]) }) }
     }
 
     public mutating func removeAll(keepingCapacity: Bool = true) {
@@ -193,23 +216,6 @@ public struct RowBatch: Sendable {
         if let r = s.utf8.withContiguousStorageIfAvailable({ body(UnsafeRawBufferPointer($0)) }) { return r }
         var copy = s
         return copy.withUTF8 { body(UnsafeRawBufferPointer($0)) }
-    }
-
-    func value(of cell: Stored) -> Value {
-        func bytes(_ o: Int, _ n: UInt32) -> ArraySlice<UInt8> { arena[o..<(o + Int(n))] }
-        switch cell {
-        case .null: return .null
-        case .int(let v): return .int(v)
-        case .double(let v): return .double(v)
-        case .float(let v): return .float(v)
-        case .bool(let v): return .bool(v)
-        case .datetime(let v): return .datetime(v)
-        case .date(let v): return .date(v)
-        case .timestamp(let s, let n): return .timestamp(seconds: s, nanos: n)
-        case .string(let o, let n): return .string(String(decoding: bytes(o, n), as: UTF8.self))
-        case .decimal(let o, let n): return .decimal(String(decoding: bytes(o, n), as: UTF8.self))
-        case .binary(let o, let n): return .binary(Array(bytes(o, n)))
-        }
     }
 }
 
