@@ -64,18 +64,21 @@ public struct OwnedRecordBatch: RecordBatch, Sendable {
     public var records: [OwnedRecord]
     public init(_ records: [OwnedRecord]) { self.records = records }
 
-    public var count: Int { records.count }
-    public func partition(at index: Int) -> Int32 { records[index].partition }
-    public func offset(at index: Int) -> Int64 { records[index].offset }
-    public func timestamp(at index: Int) -> Int64 { records[index].timestamp }
-    public func timestampType(at index: Int) -> TimestampType { records[index].timestampType }
+    // Inlinable, so that a field program's `run` is specialised for this batch in the caller's module.
+    @inlinable public var count: Int { records.count }
+    @inlinable public func partition(at index: Int) -> Int32 { records[index].partition }
+    @inlinable public func offset(at index: Int) -> Int64 { records[index].offset }
+    @inlinable public func timestamp(at index: Int) -> Int64 { records[index].timestamp }
+    @inlinable public func timestampType(at index: Int) -> TimestampType { records[index].timestampType }
+    @inlinable
     public func withKey<R>(at index: Int, _ body: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
         guard let key = records[index].key else { return try body(nil) }
         return try key.withUnsafeBytes { try body($0) }
     }
+    @inlinable
     public func withValue<R>(at index: Int, _ body: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
         guard let value = records[index].value else { return try body(nil) }
         return try value.withUnsafeBytes { try body($0) }
     }
-    public func headers(at index: Int) -> [KafkaHeader] { records[index].headers }
+    @inlinable public func headers(at index: Int) -> [KafkaHeader] { records[index].headers }
 }
