@@ -90,9 +90,11 @@ public struct RowBatch: Sendable {
     @usableFromInline var arena: [UInt8] = []
     public private(set) var rowCount: Int = 0
 
-    public init(columns: [ColumnSpec], reservingRows rows: Int = 0) {
+    /// An empty batch with room for `rows` rows and `bytes` bytes of text and binary cells.
+    public init(columns: [ColumnSpec], reservingRows rows: Int = 0, bytes: Int = 0) {
         self.columns = columns
         cells.reserveCapacity(rows * columns.count)
+        arena.reserveCapacity(bytes)
     }
 
     /// Bytes held in the arena (text and binary cells).

@@ -214,7 +214,8 @@ public struct InstanceRunner: Sendable {
                         try await previous.value
                     }
                     let full = rows
-                    rows = RowBatch(columns: program.columns, reservingRows: batchRows)
+                    // The next batch's arena starts at the size this one reached.
+                    rows = RowBatch(columns: program.columns, reservingRows: batchRows, bytes: full.arenaBytes)
                     pendingWrite = Task { try await openWriter.write(full) }
                 }
             }
