@@ -270,11 +270,6 @@ struct Converter {
         }
     }
 
-    @inline(__always)
-    static func utf8String(_ b: UnsafeRawBufferPointer) -> String? {
-        FastText.string(b)
-    }
-
     /// Calls `body` with the cell as valid UTF-8 text (numbers and booleans as written).
     @inline(__always)
     func withText(_ cell: Cell, _ type: ColumnType, _ body: (UnsafeRawBufferPointer) throws(DirtyReason) -> Void) throws(DirtyReason) {

@@ -45,13 +45,6 @@ enum FastText {
         return true
     }
 
-    /// A String from UTF-8 bytes, nil when they are not valid UTF-8.
-    @inline(__always)
-    static func string(_ b: UnsafeRawBufferPointer) -> String? {
-        guard isValidUTF8(b) else { return nil }
-        return String(decoding: b.assumingMemoryBoundToUInt8(), as: UTF8.self)
-    }
-
     /// Optional sign and 1–18 digits, nothing else: the common integer, parsed without overflow checks.
     @inline(__always)
     static func smallInteger(_ b: UnsafeRawBufferPointer) -> Int64? {
