@@ -58,8 +58,8 @@ struct Prefetch: Sendable, Equatable {
     /// `queued.max.messages.kbytes` in bytes: the record values after which it stops fetching.
     var valueBytes: Int
 
-    /// Sluice's defaults: about 20 MB of queued records for 200-byte values (librdkafka's own are
-    /// 100,000 records and 64 MiB, several hundred MB of memory).
+    /// Sluice's defaults: about 30 MB of memory with 200-byte values (librdkafka's own, 100,000
+    /// records and 64 MiB, took about 170 MB more).
     static let defaultMessages = 50_000
     static let defaultKiB = 16_384
 
@@ -393,10 +393,14 @@ final class RdKafkaClient: @unchecked Sendable {
 
     /// Wakes the broker threads that lead `partitions` (see `Prefetch`) by a ListOffsets request for
     /// their latest offsets, sent from a queue of its own so the read goes on meanwhile. At most one
-    /// is in flight; its answer and errors do not matter.
-    func wakeFetchers(topic: String, partitions: [Int32]) {
-        guard !partitions.isEmpty,
-              waking.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+    /// is in flight; its answer and errors do not matter. Returns false when none was sent (one is
+    /// still in flight).
+    @discardableResult
+    func wakeFetchers(topic: String, partitions: [Int32]) -> Bool {
+        guard !partitions.isEmpty else { return true }
+        guard waking.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+            return false
+        }
         let wait = min(timeoutMs, 5_000)
         wakeUps.add(1, ordering: .relaxed)
         wakeQueue.async { [self] in
@@ -406,6 +410,7 @@ final class RdKafkaClient: @unchecked Sendable {
             for p in partitions { rd_kafka_topic_partition_list_add(list, topic, p).pointee.offset = -1 }
             _ = rd_kafka_offsets_for_times(handle, list, wait)
         }
+        return true
     }
 
     func unassign() {

@@ -242,9 +242,8 @@ final class ReadSession: @unchecked Sendable {
         guard fetchersMayWait else { return }
         let queued = Int(rd_kafka_queue_length(queue))
         guard queued <= limits.messages / 2, Double(queued) * averageBytes <= Double(limits.valueBytes) / 2 else { return }
-        fetchersMayWait = false
         let unfinished = states.filter { idle || !$0.reachedEnd }.map(\.partition)
-        client.wakeFetchers(topic: plan.topic, partitions: unfinished)
+        if client.wakeFetchers(topic: plan.topic, partitions: unfinished) { fetchersMayWait = false }
     }
 
     /// The error for a consumer error message; nil for errors librdkafka recovers from by itself.
