@@ -84,8 +84,8 @@ public struct RunReport: Sendable, Codable {
         public var destination: Double?
         /// Planning (or replaying) the window and storing the plan.
         public var plan: Double?
-        /// Opening the partition for writing (an overwrite deletes the old rows here), while the
-        /// first records are read: up to when the read waited for it at the latest.
+        /// Opening the partition for writing (an overwrite deletes the old rows here). It runs while
+        /// the first records are read, so it overlaps `read`.
         public var open: Double?
         /// Reading, mapping and writing the records.
         public var read: Double?
