@@ -71,7 +71,8 @@ def check(name, what, got, want):
 
 
 def verify_sluice(name, text, n):
-    """`sluice run --json` must have read and written exactly the window kcat counted."""
+    """`sluice run --json` must have read and written exactly the window kcat counted. Returns the
+    run's phases (seconds of set-up, destination check, plan, open, read, commit, finish)."""
     try:
         report = json.loads(text)
     except ValueError:
@@ -80,6 +81,7 @@ def verify_sluice(name, text, n):
     check(name, "records.read", report["records"]["read"], n)
     check(name, "records.written", report["records"]["written"], n)
     check(name, "records.dirty", report["records"]["dirty"], 0)
+    return report.get("phases") or {}
 
 
 def verify_baseline(db, partition, n):
@@ -197,11 +199,12 @@ def run_suite(sluice, servers, work, records, repeat, python):
                 if name == "python baseline" and os.path.exists(os.path.join(work, "baseline.db")):
                     os.remove(os.path.join(work, "baseline.db"))
                 wall, cpu, rss, load, text = measure(argv, capture=name.startswith("sluice"))
+                phases = None
                 if name.startswith("sluice"):
-                    verify_sluice(f"{name} ({label})", text, n)
+                    phases = verify_sluice(f"{name} ({label})", text, n)
                 elif name == "python baseline":
                     verify_baseline(os.path.join(work, "baseline.db"), ms_to_compact(s)[:10], n)
-                samples[name].append((wall, cpu, rss, load))
+                samples[name].append((wall, cpu, rss, load, phases))
                 print(f"  {records:,} {label:8} {name:18} {wall:7.2f}s wall {cpu:7.2f}s CPU {rss:6.0f} MB  load {load:.2f}",
                       file=sys.stderr, flush=True)
         for name, _ in commands:
@@ -230,12 +233,30 @@ def table(results):
     lines = ["| records loaded | window | records | command | wall s | CPU s | records/s | MB/s | peak RSS MB | load 1m | × kcat wall |",
              "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     kcat = {(r[0], r[1]): r[5][0] for r in results if r[4] == "kcat"}
-    for records, label, n, vbytes, name, (wall, cpu, rss, load) in results:
+    for records, label, n, vbytes, name, (wall, cpu, rss, load, *_) in results:
         # Components are compared with kcat reading the 24-hour window (all N records).
         base = kcat.get((records, "24 hours" if label.startswith("—") else label))
         ratio = f"{wall / base:.2f}" if base else "—"
         lines.append(f"| {records:,} | {label} | {n:,} | {name} | {wall:.2f} | {cpu:.2f} | {n / wall:,.0f} | "
                      f"{vbytes / wall / 1e6:.1f} | {rss:.0f} | {load:.2f} | {ratio} |")
+    return "\n".join(lines)
+
+
+PHASES = ("setup", "destination", "plan", "open", "read", "commit", "finish")
+
+
+def phase_table(results):
+    """Where the best `sluice run` samples spent their time, from `sluice run --json`'s `phases`.
+    `open` overlaps `read` (the partition is opened while the first records are read)."""
+    rows = [r for r in results if r[4].startswith("sluice") and len(r[5]) > 4 and r[5][4]]
+    if not rows:
+        return ""
+    lines = ["| records loaded | window | command | " + " | ".join(f"{p} s" for p in PHASES) + " |",
+             "|---:|---|---|" + "---:|" * len(PHASES)]
+    for records, label, _, _, name, sample in rows:
+        ph = sample[4]
+        lines.append(f"| {records:,} | {label} | {name} | "
+                     + " | ".join(f"{ph[p]:.3f}" if p in ph else "—" for p in PHASES) + " |")
     return "\n".join(lines)
 
 
@@ -349,7 +370,9 @@ def main():
               f"command verified to process the whole window). Load before: `{load_before}`; after: `{uptime()}`. "
               f"Harness peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (a floor under "
               f"every peak RSS below: wait4 counts the forked copy).\n",
-              table(all_results), "", "Targets:", "", verdicts(all_results, a.records, scale_size), ""]
+              table(all_results), "",
+              "Phases of the best `sluice run` samples (from `--json`; `open` overlaps `read`):", "",
+              phase_table(all_results), "", "Targets:", "", verdicts(all_results, a.records, scale_size), ""]
     text = "\n".join(report)
     print(text)
     with open(a.results, "a") as f:

@@ -2,6 +2,7 @@ import CRdKafka
 import Dispatch
 import Foundation
 import SluiceCore
+import Synchronization
 
 /// librdkafka's log lines and error callbacks, kept (bounded) to explain failures. librdkafka never
 /// logs configuration values, so these carry no secrets.
@@ -42,6 +43,34 @@ struct UnsafeHandle: @unchecked Sendable {
     let pointer: OpaquePointer
 }
 
+/// How much librdkafka prefetches, and the wake-up of its fetchers.
+///
+/// librdkafka 2.0 stops fetching while the consumer queue holds `queued.min.messages` records or
+/// `queued.max.messages.kbytes` of values, and looks again only at its broker thread's next wake-up:
+/// up to a second later when nothing else happens. A reader slower than the brokers (mapping and a
+/// database insert cost more than fetching) would stall for up to a second each time the queue fills.
+/// Any request to a broker wakes its thread, so the read sends one cheap request (ListOffsets for the
+/// unfinished partitions, answered from the broker's index) when it has drained a full queue to half:
+/// fetching resumes at once, and a small prefetch costs no speed.
+struct Prefetch: Sendable, Equatable {
+    /// `queued.min.messages`: the records after which librdkafka stops fetching.
+    var messages: Int
+    /// `queued.max.messages.kbytes` in bytes: the record values after which it stops fetching.
+    var valueBytes: Int
+
+    /// Sluice's defaults: about 30 MB of memory with 200-byte values (librdkafka's own, 100,000
+    /// records and 64 MiB, took about 170 MB more).
+    static let defaultMessages = 50_000
+    static let defaultKiB = 16_384
+
+    /// The limits in effect with `properties` (the job's kafkaConfig) over Sluice's defaults.
+    init(properties: [(key: String, value: String)]) {
+        messages = properties.last(where: { $0.key == "queued.min.messages" }).flatMap { Int($0.value) } ?? Self.defaultMessages
+        let kib = properties.last(where: { $0.key == "queued.max.messages.kbytes" }).flatMap { Int($0.value) } ?? Self.defaultKiB
+        valueBytes = kib * 1024
+    }
+}
+
 /// One librdkafka consumer handle. Every blocking librdkafka call runs on `queue` (a dedicated serial
 /// dispatch queue), never on the cooperative pool; all mutable state is confined to it.
 final class RdKafkaClient: @unchecked Sendable {
@@ -51,6 +80,12 @@ final class RdKafkaClient: @unchecked Sendable {
     let bootstrap: String
     let timeoutMs: Int32
     let groupId: String
+    let prefetch: Prefetch
+    /// Where wake-up requests run (they wait for their answer), one at a time.
+    private let wakeQueue: DispatchQueue
+    private let waking = Atomic<Bool>(false)
+    /// Wake-up requests sent (for tests).
+    let wakeUps = Atomic<Int>(0)
 
     init(bootstrapServers: [String], groupId: String, properties: [(key: String, value: String)],
          timeout: Duration) throws {
@@ -60,6 +95,8 @@ final class RdKafkaClient: @unchecked Sendable {
         timeoutMs = Int32(clamping: sec * 1000 + atto / 1_000_000_000_000_000)
         events = ClientEvents()
         queue = DispatchQueue(label: "sluice.kafka.\(groupId)")
+        wakeQueue = DispatchQueue(label: "sluice.kafka.wake.\(groupId)")
+        prefetch = Prefetch(properties: properties)
 
         guard let conf = rd_kafka_conf_new() else {
             throw SluiceError(.kafka, "librdkafka could not allocate a configuration")
@@ -82,13 +119,12 @@ final class RdKafkaClient: @unchecked Sendable {
         if !properties.contains(where: { $0.key == "socket.timeout.ms" }) {
             extra.append(("socket.timeout.ms", String(max(1500, timeoutMs))))
         }
-        // librdkafka 2.0 stops fetching a partition whose local queue holds queued.min.messages (default
-        // 100,000) and resumes only on its broker thread's next wake-up, up to a second later: a reader
-        // that maps records more slowly than they arrive stalls for about a second per 100,000 records
-        // (8 s instead of 2 s for 1M records). Bound the prefetch by bytes (queued.max.messages.kbytes,
-        // 64 MiB by default) instead of by count.
+        // A small prefetch (see `Prefetch`): the read wakes the fetchers when it has drained the queue.
         if !properties.contains(where: { $0.key == "queued.min.messages" }) {
-            extra.append(("queued.min.messages", "10000000"))
+            extra.append(("queued.min.messages", String(Prefetch.defaultMessages)))
+        }
+        if !properties.contains(where: { $0.key == "queued.max.messages.kbytes" }) {
+            extra.append(("queued.max.messages.kbytes", String(Prefetch.defaultKiB)))
         }
         for (key, value) in base + extra + properties {
             try Self.set(conf, key, value)
@@ -353,6 +389,28 @@ final class RdKafkaClient: @unchecked Sendable {
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw requestError(err, what: "assign the planned partitions", topic: topic)
         }
+    }
+
+    /// Wakes the broker threads that lead `partitions` (see `Prefetch`) by a ListOffsets request for
+    /// their latest offsets, sent from a queue of its own so the read goes on meanwhile. At most one
+    /// is in flight; its answer and errors do not matter. Returns false when none was sent (one is
+    /// still in flight).
+    @discardableResult
+    func wakeFetchers(topic: String, partitions: [Int32]) -> Bool {
+        guard !partitions.isEmpty else { return true }
+        guard waking.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+            return false
+        }
+        let wait = min(timeoutMs, 5_000)
+        wakeUps.add(1, ordering: .relaxed)
+        wakeQueue.async { [self] in
+            defer { waking.store(false, ordering: .releasing) }
+            let list = rd_kafka_topic_partition_list_new(Int32(partitions.count))!
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            for p in partitions { rd_kafka_topic_partition_list_add(list, topic, p).pointee.offset = -1 }
+            _ = rd_kafka_offsets_for_times(handle, list, wait)
+        }
+        return true
     }
 
     func unassign() {

@@ -76,6 +76,12 @@ final class ReadSession: @unchecked Sendable {
     /// partition id → index in `states`, −1 when not planned.
     let slot: UnsafeMutableBufferPointer<Int>
     var remaining: Int
+    /// The consumer queue filled up to librdkafka's prefetch limit since the last wake-up, so its
+    /// fetchers may be waiting (see `Prefetch`).
+    var fetchersMayWait = false
+    /// Records consumed and their value bytes: the average record size, to estimate the queue's bytes.
+    var consumedRecords = 0
+    var consumedValueBytes = 0
 
     init(client: RdKafkaClient, plan: WindowPlan, options: ReadOptions) throws {
         self.client = client
@@ -129,6 +135,9 @@ final class ReadSession: @unchecked Sendable {
     /// Consumes up to one batch (waiting at most `timeoutMs`), filters it to the plan and counts it.
     func step(timeoutMs: Int32) throws -> StepResult {
         buffer.release()
+        // The queue only grows between steps (this read is its only consumer), so its length now is
+        // the most it held since the last step.
+        let queuedBefore = Int(rd_kafka_queue_length(queue))
         // Take what is queued without waiting; only when nothing is, wait for one message (a batch
         // call with a timeout would wait to fill the whole batch), then take what followed it.
         var n = rd_kafka_consume_batch_queue(queue, 0, buffer.messages, buffer.capacity)
@@ -184,6 +193,8 @@ final class ReadSession: @unchecked Sendable {
             }
             sawRecord = true
             progressed = true
+            consumedRecords += 1
+            consumedValueBytes += m.pointee.len
             let ts = rd_kafka_message_timestamp(m, nil)
             if byTime && ts < 0 {
                 failure = SluiceError(.kafka,
@@ -214,9 +225,25 @@ final class ReadSession: @unchecked Sendable {
             buffer.release()
             throw failure
         }
+        wakeFetchersIfDrained(queuedBefore: queuedBefore)
         return StepResult(buffer: buffer, sawRecord: sawRecord, progressed: progressed,
                           plannedEndReached: remaining == 0,
                           allAtLogEnd: states.allSatisfy(\.atLogEnd))
+    }
+
+    /// Wakes librdkafka's fetchers once the queue, after having reached a prefetch limit, is down to
+    /// half of both limits (see `Prefetch`). The queue's bytes are estimated from the records seen.
+    private func wakeFetchersIfDrained(queuedBefore: Int) {
+        let limits = client.prefetch
+        let averageBytes = consumedRecords > 0 ? Double(consumedValueBytes) / Double(consumedRecords) : 0
+        if queuedBefore >= limits.messages * 9 / 10 || Double(queuedBefore) * averageBytes >= Double(limits.valueBytes) * 0.75 {
+            fetchersMayWait = true
+        }
+        guard fetchersMayWait else { return }
+        let queued = Int(rd_kafka_queue_length(queue))
+        guard queued <= limits.messages / 2, Double(queued) * averageBytes <= Double(limits.valueBytes) / 2 else { return }
+        let unfinished = states.filter { idle || !$0.reachedEnd }.map(\.partition)
+        if client.wakeFetchers(topic: plan.topic, partitions: unfinished) { fetchersMayWait = false }
     }
 
     /// The error for a consumer error message; nil for errors librdkafka recovers from by itself.

@@ -18,11 +18,12 @@ public struct WarehouseSink: Sink {
     public var createTable: Bool
     /// How long a writer waits for another writer of the same file.
     public var lockTimeoutSeconds: Double
-    /// SQLite page cache of a writer, in KiB.
+    /// SQLite page cache of a writer, in KiB. A large insert goes the same speed with 16 MiB as with
+    /// 64 MiB (the pages are appended and spilled to the write-ahead log either way), in less memory.
     public var cacheSizeKiB: Int
 
     public init(path: String, table: String, partitionKeys: [String] = [], createTable: Bool = false,
-                lockTimeoutSeconds: Double = 600, cacheSizeKiB: Int = 65_536) {
+                lockTimeoutSeconds: Double = 600, cacheSizeKiB: Int = 16_384) {
         self.path = path
         self.table = table
         self.partitionKeys = partitionKeys
@@ -62,12 +63,24 @@ public struct WarehouseSink: Sink {
             let cache = cacheSizeKiB
             try await db.perform { c in
                 try c.execute("PRAGMA synchronous = FULL; PRAGMA cache_size = -\(cache); "
-                              + "PRAGMA journal_size_limit = 67108864; PRAGMA foreign_keys = OFF")
+                              + "PRAGMA journal_size_limit = 67108864; PRAGMA foreign_keys = OFF; "
+                              // Debian builds SQLite with secure delete on: an overwrite would zero and
+                              // write every page of the old partition before reusing it. FAST zeroes
+                              // deleted rows only in pages that are written anyway.
+                              + "PRAGMA secure_delete = FAST")
             }
             return db
         } catch {
             throw mapError(error, doing: "opening")
         }
+    }
+
+    /// Closes a connection once its queued work is done. Connections are closed explicitly: the
+    /// statement cache keeps one alive otherwise, and a connection still open at exit leaves the
+    /// write-ahead log behind, which the next process must read back (recovery) and then checkpoint
+    /// again in full, a cost that grows with every run.
+    static func close(_ db: SQLiteDatabase) async {
+        _ = try? await db.perform { $0.close() }
     }
 
     func mapError(_ error: any Error, doing: String) -> SluiceError {
@@ -115,8 +128,10 @@ public struct WarehouseSink: Sink {
                 }
             }
         } catch {
+            await Self.close(db)
             throw mapError(error, doing: "preparing the table")
         }
+        await Self.close(db)
     }
 
     public func tableColumns() async throws -> [ColumnSpec]? {
@@ -125,6 +140,7 @@ public struct WarehouseSink: Sink {
         do {
             let db = try await SQLiteDatabase.open(path: path, options: SQLiteOpenOptions(mode: .readOnly))
             return try await db.perform { c -> [ColumnSpec]? in
+                defer { c.close() }  // see `close`
                 guard try WarehouseMeta.tableExists(c, table) else { return nil }
                 let keys = Set((try WarehouseMeta.registeredPartitionKeys(c, table: table) ?? []).map { $0.lowercased() })
                     .union(configured)
@@ -154,6 +170,7 @@ public struct WarehouseSink: Sink {
                 }
             }
         } catch {
+            await Self.close(db)
             throw mapError(error, doing: "opening partition \(partition)")
         }
         return WarehouseWriter(db: db, state: state, sink: self)

@@ -1,6 +1,7 @@
 import Foundation
 import SluiceCore
 import SluiceDevKafka
+import Synchronization
 import Testing
 @testable import SluiceKafka
 
@@ -307,5 +308,45 @@ import Testing
         #expect(got.records.map(\.offset) == [0, 1, 2, 3, 4, 6])
         #expect(summary.skipped == 1 && summary.exceeding == 1)
         #expect(summary.plan.partitions.map(\.toOffset) == [7, 0])
+    }
+}
+
+/// librdkafka 2.0 stops fetching while its queue is at the prefetch limit and looks again only at
+/// its broker thread's next wake-up (up to a second later); the reader wakes it once it has drained
+/// the queue.
+@Suite struct PrefetchWakeUpTests {
+    @Test func prefetchLimitsComeFromKafkaConfigOrSluicesDefaults() {
+        #expect(Prefetch(properties: []) == Prefetch(properties: [("queued.min.messages", String(Prefetch.defaultMessages)),
+                                                                ("queued.max.messages.kbytes", String(Prefetch.defaultKiB))]))
+        let p = Prefetch(properties: [("queued.min.messages", "300"), ("queued.max.messages.kbytes", "64")])
+        #expect(p.messages == 300)
+        #expect(p.valueBytes == 64 * 1024)
+    }
+
+    @Test(arguments: KafkaVersion.allCases)
+    func aReaderThatFillsThePrefetchWakesTheFetchers(version: KafkaVersion) async throws {
+        let topic = uniqueTopic("wake")
+        let b = try await DevKafkaBroker.start(version: version, topics: [DevKafkaTopic(name: topic, partitions: 2)])
+        defer { Task { try? await b.shutdown() } }
+        let base: Int64 = 1_700_000_000_000
+        for p: Int32 in 0...1 {
+            for chunk in 0..<10 {
+                try b.produce(topic: topic, partition: p, records: (0..<200).map {
+                    OwnedRecord(timestamp: base + Int64(chunk * 200 + $0), value: Array(repeating: 7, count: 300))
+                })
+            }
+        }
+        // One fetch (64 KiB per partition) brings more than the 300 records the queue may hold.
+        let config = [("queued.min.messages", "300"), ("max.partition.fetch.bytes", "65536")]
+            .map { KafkaConfigEntry(key: $0.0, value: .literal($0.1)) }
+        let source = try KafkaSource(bootstrapServers: [b.bootstrapServers], topic: topic, kafkaConfig: config)
+        let plan = try await source.plan(begin: .earliest, end: .latest)
+        var offsets = Set<String>()
+        let summary = try await source.read(plan, options: ReadOptions(maxBatchSize: 50)) { batch in
+            for i in 0..<batch.count { offsets.insert("\(batch.partition(at: i)) \(batch.offset(at: i))") }
+        }
+        #expect(summary.delivered == 4000)
+        #expect(offsets.count == 4000)
+        #expect(source.client.wakeUps.load(ordering: .relaxed) > 0)
     }
 }

@@ -42,6 +42,19 @@ func hour(_ h: Int) -> Date { Date(timeIntervalSince1970: 1_669_075_200 + Double
         #expect(Ledger.defaultStateDirectory(forJobFile: "job.yaml") == "./.sluice")
     }
 
+    /// A closed ledger leaves no write-ahead log for the next process to read back.
+    @Test func closingCheckpointsAndRemovesTheWriteAheadLog() async throws {
+        let dir = try LedgerTempDir()
+        let clock = LedgerTestClock()
+        let ledger = try await open(dir, clock)
+        _ = try await ledger.ensureInstance(NewInstance(job: "j", scheduledAt: hour(1)))
+        let wal = dir.path + "/.sluice/ledger.db-wal"
+        #expect(FileManager.default.fileExists(atPath: wal))
+        await ledger.close()
+        #expect(!FileManager.default.fileExists(atPath: wal))
+        #expect(try await open(dir, clock).instances().count == 1)
+    }
+
     @Test func refusesALedgerFromTheFuture() async throws {
         let dir = try LedgerTempDir()
         let path = dir.path + "/ledger.db"

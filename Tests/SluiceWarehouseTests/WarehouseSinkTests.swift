@@ -31,6 +31,24 @@ import Testing
         #expect(try count(sink.path, "SELECT COUNT(*) FROM events WHERE ds='2022112209'") == 5)
     }
 
+    /// Every connection a write opens is closed by its end, so the write-ahead log is checkpointed
+    /// and removed instead of being left for the next process to read back and checkpoint again.
+    @Test func aFinishedWriteLeavesNoWriteAheadLog() async throws {
+        let dir = try TempDir()
+        let sink = WarehouseSink(path: dir.file("warehouse.db"), table: "events", createTable: true)
+        for (i, tag) in ["first", "second"].enumerated() {
+            _ = try await sink.tableColumns()
+            try await sink.prepare(columns: eventColumns, partitionKeys: ["ds"])
+            let w = try await sink.open(partition: try PartitionSpec(parsing: "ds=1"), mode: .overwrite,
+                                        columns: eventColumns, provenance: provenance(String(i)))
+            try await w.write(eventBatch(0..<500, tag: tag))
+            #expect(FileManager.default.fileExists(atPath: sink.path + "-wal"))
+            _ = try await w.commit()
+            #expect(!FileManager.default.fileExists(atPath: sink.path + "-wal"), "after the \(tag) write")
+        }
+        #expect(try count(sink.path, "SELECT COUNT(*) FROM events WHERE payload LIKE 'second%'") == 500)
+    }
+
     @Test func abortAndAbandonLeaveTheOldContent() async throws {
         let dir = try TempDir()
         let sink = try await makeSink(dir)

@@ -58,6 +58,13 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// Closes the connection (later calls fail). A ledger closed before exit leaves no write-ahead
+    /// log behind for the next process to read back; the connection's statement cache would keep
+    /// it open otherwise.
+    public func close() async {
+        _ = try? await db.perform { $0.close() }
+    }
+
     static func stateError(_ error: any Error, path: String, doing: String) -> SluiceError {
         if let e = error as? SluiceError { return e }
         if let e = error as? SQLiteError, e.isBusy {

@@ -73,7 +73,29 @@ public struct RunReport: Sendable, Codable {
     public var plan: [Partition]
     public var records: Counts
     public var seconds: Double
+    /// Where the time went, in seconds: start-up (ledger, instance, destination check, plan), reading
+    /// with mapping and writing, the destination's commit, and the ledger's record of the outcome.
+    public var phases: Phases?
     public var error: String?
+
+    /// The phases of a run, in seconds (absent when the run did not get that far).
+    public struct Phases: Sendable, Codable {
+        /// Kafka client, ledger, run lock, instance row.
+        public var setup: Double?
+        /// The destination's table check (`prepare`) and the field program.
+        public var destination: Double?
+        /// Planning (or replaying) the window and storing the plan.
+        public var plan: Double?
+        /// Opening the partition for writing (an overwrite deletes the old rows here). It runs while
+        /// the first records are read, so it overlaps `read`.
+        public var open: Double?
+        /// Reading, mapping and writing the records.
+        public var read: Double?
+        /// The destination's commit.
+        public var commit: Double?
+        /// Recording the outcome in the ledger and committing group offsets.
+        public var finish: Double?
+    }
 }
 
 /// Runs one instance: resolve parameters, plan and store the plan, read, map, write, commit, record
@@ -107,6 +129,8 @@ public struct InstanceRunner: Sendable {
     /// failure in the ledger; the report of a successful run is returned.
     public func run() async throws -> RunReport {
         let started = ContinuousClock.now
+        var lap = Stopwatch(started)
+        var phases = RunReport.Phases()
         let (context, resolved) = try resolve()
         let partitionSpec = try PartitionSpec(parsing: resolved.partition)
         let zone = context.zone
@@ -146,8 +170,11 @@ public struct InstanceRunner: Sendable {
             businessDate: context.businessDate.compact, parameters: report.parameters,
             windowStart: resolved.begin.date, windowEnd: resolved.end.date, partition: partitionSpec.description))
         report.instanceId = instance.id
+        phases.setup = lap.next()
         let progress = RunProgress(enabled: options.showProgress && isatty(STDERR_FILENO) != 0)
         var writer: (any PartitionWriter)?
+        // The partition being opened while the first records are read (see below).
+        var opening: Task<(writer: any PartitionWriter, seconds: Double), any Error>?
         // The batch being written while the next is read (see below).
         var pendingWrite: Task<Void, any Error>?
         do {
@@ -155,6 +182,7 @@ public struct InstanceRunner: Sendable {
             let columns = try await destinationColumns(sink: sink)
             try await sink.prepare(columns: columns.mapped, partitionKeys: partitionSpec.keys)
             let program = try FieldProgram(table: columns.table, mapping: spec.mapping, options: FieldProgramOptions(job: spec))
+            phases.destination = lap.next()
 
             // The plan: replayed when stored, else computed and stored before reading.
             var plan: WindowPlan
@@ -183,14 +211,23 @@ public struct InstanceRunner: Sendable {
             }
             report.plan = plan.partitions.map(Self.partitionReport)
             progress.planned(plan.partitions.map { ($0.partition, $0.fromOffset, $0.toOffset) })
+            phases.plan = lap.next()
 
             let provenance = WriteProvenance(job: spec.name, instanceId: String(instance.id),
                                              windowStartMillis: plan.startMillis, windowEndMillis: plan.endMillis,
                                              topic: plan.topic,
                                              offsets: plan.partitions.map { PartitionOffsets(partition: $0.partition, from: $0.fromOffset, to: $0.toOffset) })
-            let openWriter = try await sink.open(partition: partitionSpec, mode: spec.destination.writeMode,
-                                                 columns: program.columns, provenance: provenance)
-            writer = openWriter
+            // The partition is opened while the first records are read and mapped: opening an
+            // overwrite deletes the partition's old rows in the write transaction, which takes a while
+            // for a large partition. The first write waits for it.
+            let writeMode = spec.destination.writeMode, writeColumns = program.columns
+            let openTask = Task { () -> (writer: any PartitionWriter, seconds: Double) in
+                let started = ContinuousClock.now
+                let w = try await sink.open(partition: partitionSpec, mode: writeMode, columns: writeColumns,
+                                            provenance: provenance)
+                return (w, started.duration(to: .now).seconds)
+            }
+            opening = openTask
             var dirty = DirtyCollector(limit: spec.settings.errorLimit)
             var rows = RowBatch(columns: program.columns, reservingRows: options.batchRows)
             let batchRows = options.batchRows
@@ -216,14 +253,19 @@ public struct InstanceRunner: Sendable {
                     let full = rows
                     // The next batch's arena starts at the size this one reached.
                     rows = RowBatch(columns: program.columns, reservingRows: batchRows, bytes: full.arenaBytes)
-                    pendingWrite = Task { try await openWriter.write(full) }
+                    pendingWrite = Task { try await openTask.value.writer.write(full) }
                 }
             }
             if let previous = pendingWrite {
                 pendingWrite = nil
                 try await previous.value
             }
+            let (openWriter, openSeconds) = try await openTask.value
+            writer = openWriter
+            opening = nil
+            phases.open = openSeconds
             if rows.rowCount > 0 { try await openWriter.write(rows) }
+            phases.read = lap.next()
             try dirty.finish()
             progress.finish()
 
@@ -247,6 +289,7 @@ public struct InstanceRunner: Sendable {
 
             let committed = try await openWriter.commit()
             writer = nil
+            phases.commit = lap.next()
             report.records.written = committed.rowsWritten
             try await ledger.recordReadEnds(id: instance.id, summary.partitions.reduce(into: [Int32: Int64]()) { $0[$1.partition] = $1.position })
             report.status = "succeeded"
@@ -258,16 +301,22 @@ public struct InstanceRunner: Sendable {
                 try? await ledger.appendLog(id: instance.id, level: .warning,
                                             "group offsets not committed to \(spec.source.groupId ?? ""): \(error)")
             }
+            await ledger.close()
+            phases.finish = lap.next()
+            report.phases = phases
             return report
         } catch {
             progress.finish()
             if let pendingWrite { _ = try? await pendingWrite.value }
+            if writer == nil, let opening { writer = try? await opening.value.writer }
             if let writer { await writer.abort() }
             let message = (error as? SluiceError)?.description ?? "\(error)"
             report.status = "failed"
             report.error = message
+            report.phases = phases
             _ = try? await ledger.finish(id: instance.id, status: .failed, counts: report.records.ledgerCounts, error: message)
             try? await ledger.appendLog(id: instance.id, level: .error, message)
+            await ledger.close()
             throw RunFailure(report: report, error: error as? SluiceError ?? SluiceError(.failed, message))
         }
     }
@@ -361,6 +410,20 @@ extension ResolvedBound {
 extension RunReport.Counts {
     var ledgerCounts: InstanceCounts {
         InstanceCounts(read: read, written: written, dirty: dirty, late: late, early: early, skipped: skipped)
+    }
+}
+
+/// Successive laps of a run, in seconds.
+struct Stopwatch {
+    private var last: ContinuousClock.Instant
+
+    init(_ start: ContinuousClock.Instant) { last = start }
+
+    /// The seconds since the previous lap (or the start).
+    mutating func next() -> Double {
+        let now = ContinuousClock.now
+        defer { last = now }
+        return last.duration(to: now).seconds
     }
 }
 
