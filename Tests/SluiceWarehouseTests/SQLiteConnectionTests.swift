@@ -14,6 +14,28 @@ import Testing
         #expect(try c.scalarText("PRAGMA journal_mode") == "wal")
     }
 
+    @Test func aReleasedConnectionClosesAndCheckpoints() throws {
+        let dir = try TempDir()
+        let path = dir.file("a.db")
+        var c: SQLiteConnection? = try SQLiteConnection(path: path, options: SQLiteOpenOptions(mode: .readWrite(create: true)))
+        try c?.execute("CREATE TABLE t (x)")
+        try c?.run("INSERT INTO t VALUES (?1)", [.integer(1)])   // a cached statement
+        #expect(FileManager.default.fileExists(atPath: path + "-wal"))
+        weak let released = c
+        c = nil
+        // Cached statements do not keep the connection alive: the last connection's close
+        // checkpoints the write-ahead log and removes it.
+        #expect(released == nil)
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+    }
+
+    @Test func aStatementOutlivingItsConnectionStillWorks() throws {
+        var c: SQLiteConnection? = try SQLiteConnection(path: ":memory:", options: SQLiteOpenOptions(mode: .readWrite(create: true)))
+        let stmt = try #require(try c?.prepare("SELECT 1"))
+        c = nil
+        #expect(try stmt.step())
+    }
+
     @Test func transactionRollsBackWhenBodyThrows() throws {
         let dir = try TempDir()
         let c = try SQLiteConnection(path: dir.file("a.db"), options: SQLiteOpenOptions(mode: .readWrite(create: true)))

@@ -103,9 +103,11 @@ public final class SQLiteConnection {
         }
     }
 
-    func error(_ rc: Int32, sql: String?) -> SQLiteError {
-        SQLiteError(code: rc & 0xff, extendedCode: sqlite3_extended_errcode(handle),
-                    message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+    func error(_ rc: Int32, sql: String?) -> SQLiteError { Self.error(rc, db: handle, sql: sql) }
+
+    static func error(_ rc: Int32, db: OpaquePointer?, sql: String?) -> SQLiteError {
+        SQLiteError(code: rc & 0xff, extendedCode: sqlite3_extended_errcode(db),
+                    message: String(cString: sqlite3_errmsg(db)), sql: sql)
     }
 
     /// Runs one or more statements that return no rows (DDL, pragmas).
@@ -149,7 +151,7 @@ public final class SQLiteConnection {
         guard let stmt else {
             throw SQLiteError(code: SQLITE_MISUSE, extendedCode: SQLITE_MISUSE, message: "empty SQL statement", sql: sql)
         }
-        return SQLiteStatement(connection: self, handle: stmt, sql: sql)
+        return SQLiteStatement(handle: stmt, sql: sql)
     }
 
     /// A compiled statement kept for reuse on this connection, reset and with bindings cleared.
@@ -236,13 +238,14 @@ public final class SQLiteConnection {
 }
 
 /// A compiled statement. Owned by one connection's user; never shared between threads.
+/// It does not retain its connection (the connection's statement cache retains it, so that would be a
+/// cycle that never closes the database): a statement that outlives its connection keeps SQLite's
+/// handle alive (`sqlite3_close_v2`) until it is finalized.
 public final class SQLiteStatement {
-    let connection: SQLiteConnection
     let handle: OpaquePointer
     public let sql: String
 
-    init(connection: SQLiteConnection, handle: OpaquePointer, sql: String) {
-        self.connection = connection
+    init(handle: OpaquePointer, sql: String) {
         self.handle = handle
         self.sql = sql
     }
@@ -260,7 +263,7 @@ public final class SQLiteStatement {
         let rc = sqlite3_step(handle)
         if rc == SQLITE_ROW { return true }
         if rc == SQLITE_DONE { return false }
-        throw connection.error(rc, sql: sql)
+        throw SQLiteConnection.error(rc, db: sqlite3_db_handle(handle), sql: sql)
     }
 
     public func reset() { sqlite3_reset(handle) }
@@ -285,7 +288,7 @@ public final class SQLiteStatement {
                                     sqlite3_uint64(buf.count), sqliteTransient)
             }
         }
-        guard rc == SQLITE_OK else { throw connection.error(rc, sql: sql) }
+        guard rc == SQLITE_OK else { throw SQLiteConnection.error(rc, db: sqlite3_db_handle(handle), sql: sql) }
     }
 
     @inline(__always) func bindInt64(_ v: Int64, at index: Int32) { sqlite3_bind_int64(handle, index, v) }
