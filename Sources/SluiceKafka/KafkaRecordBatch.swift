@@ -3,9 +3,10 @@ import SluiceCore
 
 /// The librdkafka messages of one delivered batch. Owned by a read; the messages are destroyed when
 /// the caller's closure has returned, and the buffer is reused for the next batch.
+@usableFromInline
 final class MessageBuffer: @unchecked Sendable {
     let capacity: Int
-    let messages: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
+    @usableFromInline let messages: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
     var count = 0
 
     init(capacity: Int) {
@@ -30,9 +31,10 @@ final class MessageBuffer: @unchecked Sendable {
 
 /// A batch of records read from Kafka, backed by librdkafka's own buffers: key and value bytes are
 /// passed to the closures without copying. Valid only inside the `deliver` closure it was passed to;
-/// it must not be kept.
+/// it must not be kept. The per-record accessors are inlinable so that a field program specialised
+/// for this batch type (in the caller's module) reads librdkafka's message fields directly.
 public struct KafkaRecordBatch: RecordBatch {
-    let buffer: MessageBuffer
+    @usableFromInline let buffer: MessageBuffer
     public let count: Int
 
     init(buffer: MessageBuffer) {
@@ -40,14 +42,17 @@ public struct KafkaRecordBatch: RecordBatch {
         self.count = buffer.count
     }
 
-    @inline(__always) func message(_ index: Int) -> UnsafeMutablePointer<rd_kafka_message_t> {
+    @inlinable @inline(__always) func message(_ index: Int) -> UnsafeMutablePointer<rd_kafka_message_t> {
         precondition(index >= 0 && index < count, "record index out of range")
         return buffer.messages[index].unsafelyUnwrapped
     }
 
+    @inlinable
     public func partition(at index: Int) -> Int32 { message(index).pointee.partition }
+    @inlinable
     public func offset(at index: Int) -> Int64 { message(index).pointee.offset }
 
+    @inlinable
     public func timestamp(at index: Int) -> Int64 {
         rd_kafka_message_timestamp(message(index), nil)
     }
@@ -62,12 +67,14 @@ public struct KafkaRecordBatch: RecordBatch {
         }
     }
 
+    @inlinable
     public func withKey<R>(at index: Int, _ body: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
         let m = message(index)
         guard let key = m.pointee.key else { return try body(nil) }
         return try body(UnsafeRawBufferPointer(start: key, count: m.pointee.key_len))
     }
 
+    @inlinable
     public func withValue<R>(at index: Int, _ body: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
         let m = message(index)
         guard let payload = m.pointee.payload else { return try body(nil) }
