@@ -52,6 +52,9 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Contiguous mode: let this instance take the records of earlier instances that have not run.")
     var allowGap = false
 
+    @Option(help: ArgumentHelp("Run only as attempt N of the instance; refused (exit 1, nothing changed) when that attempt was made already. The scheduler passes it.", valueName: "N"))
+    var attempt: Int?
+
     @Option(help: ArgumentHelp("The ledger directory (default: .sluice/ next to the job file).", valueName: "DIR"))
     var stateDir: String?
 
@@ -84,6 +87,7 @@ struct Run: AsyncParsableCommand {
             runOptions.createTable = createTable
             runOptions.waitForLock = wait
             runOptions.allowGap = allowGap
+            runOptions.attempt = attempt
             runOptions.stateDirectory = stateDir
             runOptions.destinationLockTimeout = lockTimeout
             runOptions.showProgress = !json

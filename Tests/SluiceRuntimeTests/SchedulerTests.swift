@@ -368,11 +368,81 @@ func at(_ text: String, _ zone: String = "Europe/Berlin") throws -> Date {
         _ = try await f.ledger.startAttempt(id: stuck.id)
         let restarted = try await f.scheduler([job])
         try await f.settle(restarted)
+        // Recorded as an interrupted attempt; retried (once at least, retries: 0 notwithstanding) after retryInterval.
+        var all = try await f.instances("i")
+        #expect(all[1].status == .failed && all[1].error?.contains("interrupted") == true)
+        #expect(try await f.ledger.schedulingState(id: stuck.id).retryAt == (try at("2026-05-04 11:01:00")))
+        #expect(f.executor.executed.filter { $0.scheduledAt == stuck.scheduledAt }.isEmpty)
+        f.clock.set(try at("2026-05-04 11:01:00"))
         try await f.settle(restarted)
-        let all = try await f.instances("i")
+        all = try await f.instances("i")
         #expect(all.count == 2 && all.allSatisfy { $0.status == .succeeded })
         #expect(all[1].attempts == 2)
         #expect(f.executor.executed.filter { $0.scheduledAt == stuck.scheduledAt }.count == 1)
+    }
+
+    /// A run another process holds (e.g. the orphaned child of a scheduler that was SIGKILLed) is
+    /// watched, never started a second time; when it ends, its outcome is settled like our own runs'.
+    @Test func orphanedRunIsWatchedNotStartedAgainAndItsFailureIsRetried() async throws {
+        let f = try await SchedulerFixture(start: try at("2026-05-04 09:59:00"))
+        let job = try testJob("o", schedule: "cycle: hour\nstart: \"00:00\"\ninterval: 1\nend: \"23:59\"\nretries: 1\nretryInterval: 2m",
+                              windowMode: "contiguous")
+        let crashed = try await f.scheduler([job])
+        f.clock.set(try at("2026-05-04 10:00:00"))
+        try await crashed.tick()
+        await crashed.drain()
+        // The crashed scheduler had claimed 11:00 and launched a child, which took the run lock and
+        // started attempt 1; then that scheduler died.
+        f.clock.set(try at("2026-05-04 11:00:00"))
+        let r = try await f.ledger.ensureInstance(NewInstance(job: "o", scheduledAt: try at("2026-05-04 11:00:00"), partition: "ds=202605041100"))
+        #expect(try await f.ledger.claimAttempt(id: r.id) == 1)
+        let stateDir = f.dir.path + "/.sluice"
+        let orphanLock = try await RunLock.acquire(stateDirectory: stateDir, job: "o", partition: "ds=202605041100",
+                                                   instanceId: String(r.id), wait: false)
+        let described = NewInstance(job: "o", scheduledAt: r.scheduledAt, partition: "ds=202605041100")
+        _ = try await f.ledger.startAttempt(described, number: 1)
+        // A second child for the same attempt is refused and changes nothing.
+        await #expect(throws: SluiceError.self) { try await f.ledger.startAttempt(described, number: 1) }
+
+        let restarted = try await f.scheduler([job])
+        f.clock.set(try at("2026-05-04 12:00:00"))
+        try await f.settle(restarted)
+        #expect(f.executor.executed.count == 1, "neither the orphaned instance nor its successor ran")
+        #expect(await restarted.runningCount == 1)
+        var all = try await f.instances("o")
+        #expect(all.map(\.status) == [.succeeded, .running, .waiting])
+
+        // The orphan fails and lets go of its lock: the failure is retried per policy (retries: 1).
+        try await f.ledger.finish(id: r.id, status: .failed, counts: InstanceCounts(), error: "broker down")
+        orphanLock.release()
+        try await f.settle(restarted)
+        #expect(await restarted.runningCount == 0)
+        #expect(try await f.ledger.schedulingState(id: r.id).retryAt == (try at("2026-05-04 12:02:00")))
+        #expect(try await f.ledger.schedulingState(id: r.id).claimedAttempt == nil)
+        f.clock.set(try at("2026-05-04 12:02:00"))
+        try await f.settle(restarted)
+        all = try await f.instances("o")
+        #expect(all.map(\.status) == [.succeeded, .succeeded, .succeeded])
+        #expect(all.map(\.attempts) == [1, 2, 1])
+    }
+
+    /// An attempt a crashed scheduler launched that ended (failed) before the next scheduler started
+    /// is still settled by the next one: its retry is scheduled.
+    @Test func attemptThatEndedWhileNoSchedulerRanIsSettled() async throws {
+        let f = try await SchedulerFixture(start: try at("2026-05-04 09:59:00"))
+        let job = try testJob("e", schedule: "cycle: day\nstart: \"10:00\"\nretries: 2\nretryInterval: 1m")
+        f.clock.set(try at("2026-05-04 10:00:00"))
+        let r = try await f.ledger.ensureInstance(NewInstance(job: "e", scheduledAt: try at("2026-05-04 10:00:00"), partition: "ds=1"))
+        _ = try await f.ledger.claimAttempt(id: r.id)
+        _ = try await f.ledger.startAttempt(NewInstance(job: "e", scheduledAt: r.scheduledAt, partition: "ds=1"), number: 1)
+        try await f.ledger.finish(id: r.id, status: .failed, counts: InstanceCounts(), error: "bad")
+        let s = try await f.scheduler([job])
+        try await f.settle(s)
+        #expect(try await f.ledger.schedulingState(id: r.id).retryAt == (try at("2026-05-04 10:01:00")))
+        f.clock.set(try at("2026-05-04 10:01:00"))
+        try await f.settle(s)
+        let all = try await f.instances("e")
+        #expect(all.count == 1 && all[0].status == .succeeded && all[0].attempts == 2)
     }
 
     @Test func maxParallelBoundsConcurrentRuns() async throws {
