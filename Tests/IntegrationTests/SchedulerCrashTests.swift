@@ -49,49 +49,23 @@ import Glibc
         deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
     }
 
-    /// A reproducible pseudo-random sequence (SplitMix64), so a failing run can be repeated by its seed.
+    /// A reproducible pseudo-random sequence (a 64-bit LCG with an xor-shift output), so a failing run
+    /// can be repeated by its seed.
     struct SeededGenerator: RandomNumberGenerator {
         var state: UInt64
         mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state ^ (state >> 33)
         }
     }
 
-    /// A minute-cycle job over `events` into the harness's warehouse, window [scheduled − 1 min, scheduled).
-    static func writeMinuteJob(_ h: Harness, windowMode: WindowMode, completion: String? = nil) throws -> String {
-        let text = """
-        name: minutely
-        source:
-          bootstrapServers: \(h.servers)
-          topic: events
-          timeZone: UTC
-          windowMode: \(windowMode.rawValue)\(completion.map { "\n  completion: \($0)" } ?? "")
-        columns: [__key__, __partition__, __offset__, __timestamp__, id]
-        destination:
-          path: warehouse.db
-          table: t
-          partition: "ds=${partition}"
-          columns: [k, p, o, ts, id]
-          columnTypes: { p: BIGINT, o: BIGINT, ts: BIGINT, id: BIGINT }
-        schedule:
-          cycle: minute
-          start: "00:00"
-          interval: 1
-          end: "23:59"
-          timeZone: UTC
-          parameters:
-            startTime: "$[yyyymmddhh24mi-1/24/60]00"
-            endTime: "$[yyyymmddhh24mi]00"
-            partition: "$[yyyymmddhh24mi-1/24/60]"
-
-        """
-        let path = h.path("minutely.yaml")
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+    /// The harness's minute-cycle job (with its table created), its ledger directory, and the
+    /// current minute.
+    static func setUpMinuteJob(_ h: Harness, completion: String? = nil) async throws -> (job: String, stateDir: String, t0: Int64) {
+        let job = try h.writeMinuteJob(windowMode: .contiguous, completion: completion)
+        let ddl = try await SluiceBinary.run(["ddl", job, "--apply"])
+        #expect(ddl.status == 0, "\(ddl.stderr)")
+        return (job, h.path(".sluice"), Int64(Date().timeIntervalSince1970) / 60 * 60)
     }
 
     static func records(ids: Range<Int>, from start: Int64, to end: Int64) -> [Harness.Produced] {
@@ -130,13 +104,8 @@ import Glibc
         var random = SeededGenerator(state: seed)
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
-        let job = try Self.writeMinuteJob(h, windowMode: .contiguous)
-        let ddl = try await SluiceBinary.run(["ddl", job, "--apply"])
-        #expect(ddl.status == 0, "\(ddl.stderr)")
-        let stateDir = h.path(".sluice")
-
+        let (job, stateDir, t0) = try await Self.setUpMinuteJob(h)
         // 61 instances to catch up: the ledger says a scheduler first saw the job an hour ago.
-        let t0 = Int64(Date().timeIntervalSince1970) / 60 * 60
         let first = t0 - 60 * 60
         let ledger = try await Ledger.open(stateDirectory: stateDir, now: { Date(timeIntervalSince1970: Double(first)) })
         try await ledger.registerJob("minutely", path: job)
@@ -231,11 +200,7 @@ import Glibc
     @Test func secondRunOfAClaimedAttemptIsRefusedAndTheNextSchedulerSettlesIt() async throws {
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
-        let job = try Self.writeMinuteJob(h, windowMode: .contiguous)
-        let ddl = try await SluiceBinary.run(["ddl", job, "--apply"])
-        #expect(ddl.status == 0, "\(ddl.stderr)")
-        let stateDir = h.path(".sluice")
-        let t0 = Int64(Date().timeIntervalSince1970) / 60 * 60
+        let (job, stateDir, t0) = try await Self.setUpMinuteJob(h)
         try await h.produce(Self.records(ids: 0..<9, from: t0 - 60, to: t0 - 1))
         let ledger = try await Ledger.open(stateDirectory: stateDir, now: { Date(timeIntervalSince1970: Double(t0)) })
         try await ledger.registerJob("minutely", path: job)
@@ -272,11 +237,7 @@ import Glibc
     /// over a silent topic) and waits until its child holds the first instance.
     static func startHangingRun(_ h: Harness, extraArguments: [String] = []) async throws
         -> (job: String, ledger: Ledger, scheduler: SchedulerProcess, instance: InstanceRecord, childPid: Int32) {
-        let job = try Self.writeMinuteJob(h, windowMode: .contiguous, completion: "{ idle: 600s }")
-        let ddl = try await SluiceBinary.run(["ddl", job, "--apply"])
-        #expect(ddl.status == 0, "\(ddl.stderr)")
-        let stateDir = h.path(".sluice")
-        let t0 = Int64(Date().timeIntervalSince1970) / 60 * 60
+        let (job, stateDir, t0) = try await Self.setUpMinuteJob(h, completion: "{ idle: 600s }")
         let ledger = try await Ledger.open(stateDirectory: stateDir, now: { Date(timeIntervalSince1970: Double(t0 - 60)) })
         try await ledger.registerJob("minutely", path: job)
         try await h.produce(Self.records(ids: 0..<6, from: t0 - 120, to: t0 - 60))
