@@ -50,6 +50,10 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: .hidden)
     var pollInterval: Double = 1
 
+    /// Fault injection for the crash tests: children wait this long before they take their run lock.
+    @Option(help: .hidden)
+    var runStartDelay: Int?
+
     func validate() throws {
         guard !jobs.isEmpty else { throw ValidationError("give at least one job file or directory") }
         guard maxParallel >= 1 else { throw ValidationError("--max-parallel must be at least 1") }
@@ -68,7 +72,8 @@ struct SchedulerCommand: AsyncParsableCommand {
             defer { lock.release() }
             let ledger = try await Ledger.open(stateDirectory: dir)
             let executor = ProcessExecutor(binary: ProcessExecutor.currentBinary, ledger: ledger,
-                                           extraArguments: datasources.map { ["--datasources", $0] } ?? [])
+                                           extraArguments: (datasources.map { ["--datasources", $0] } ?? [])
+                                               + (runStartDelay.map { ["--start-delay", String($0)] } ?? []))
             let scheduler = Scheduler(ledger: ledger, stateDirectory: dir, clock: SystemClock(), executor: executor,
                                       options: SchedulerOptions(maxParallel: maxParallel), log: SchedulerLog.line)
             let watcher = JobWatcher(roots: jobs, datasources: datasources)

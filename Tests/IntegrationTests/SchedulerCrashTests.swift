@@ -117,7 +117,10 @@ import Glibc
         let recent = Self.records(ids: 330..<360, from: t0 - 5 * 60, to: t0 - 60)
         var lateProducedAt: Int?
 
-        let args = ["scheduler", job, "--state-dir", stateDir, "--max-parallel", "2", "--poll-interval", "0.1"]
+        // Children slow to start (200 ms before they take their run lock) widen the moment in which a
+        // killed scheduler's orphan and the next scheduler could both run an instance.
+        let args = ["scheduler", job, "--state-dir", stateDir, "--max-parallel", "2", "--poll-interval", "0.1",
+                    "--run-start-delay", "200"]
         let logPath = h.path("scheduler.log")
         func succeeded() async throws -> Int {
             try await ledger.instances(job: "minutely", status: .succeeded).count
@@ -164,7 +167,11 @@ import Glibc
         let logs = ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "") + final.log
         let adopted = logs.components(separatedBy: "is being run by another process").count - 1
         let settledOthers = logs.components(separatedBy: "(run by another process)").count - 1
-        print("scheduler crash test: \(adopted) run(s) of killed schedulers watched, \(settledOthers) settled by a later scheduler")
+        var refused = 0
+        for r in try await ledger.instances(job: "minutely") {
+            refused += try await ledger.log(id: r.id).filter { $0.message.contains("is not started") }.count
+        }
+        print("scheduler crash test: \(adopted) run(s) of killed schedulers watched, \(settledOthers) settled by a later scheduler, \(refused) second run(s) of an attempt refused")
 
         let all = try await ledger.instances(job: "minutely").filter { $0.scheduledAt.timeIntervalSince1970 <= Double(t0) }
         #expect(finished, "not all instances succeeded; scheduler log:\n\(final.log.suffix(4000))")
@@ -267,7 +274,7 @@ import Glibc
         let killed = try await SluiceBinary.run(["kill", String(run.instance.id), "--state-dir", h.path(".sluice"), "--grace", "5"])
         #expect(killed.status == 0, "\(killed.stderr)")
         #expect(killed.stdout.contains("killed (pid \(run.childPid) signalled)"))
-        #expect(Self.processEnded(run.childPid))
+        #expect(try await Self.poll(seconds: 5) { Self.processEnded(run.childPid) })
         // The scheduler settles it: no retry, no new attempt.
         let settled = try await Self.poll(seconds: 30) { run.scheduler.log.contains("instance \(run.instance.id) of minutely was killed") }
         #expect(settled, "scheduler log:\n\(run.scheduler.log)")
