@@ -290,6 +290,31 @@ import Glibc
         #expect(try await h.rows().isEmpty, "the destination is unchanged")
     }
 
+    /// SIGTERM while a child runs that ends within --stop-timeout: the scheduler starts nothing more,
+    /// lets the run finish (its partition committed, the instance succeeded) and exits 0.
+    @Test func sigtermLetsARunningChildFinish() async throws {
+        let h = try await Harness.start()
+        defer { Task { await h.stop() } }
+        let (job, stateDir, t0) = try await Self.setUpMinuteJob(h)
+        let records = Self.records(ids: 0..<9, from: t0 - 60, to: t0 - 1)
+        try await h.produce(records)
+        let ledger = try await Ledger.open(stateDirectory: stateDir, now: { Date(timeIntervalSince1970: Double(t0)) })
+        try await ledger.registerJob("minutely", path: job)
+        // The child waits 1.5 s before it starts: SIGTERM reaches the scheduler while it runs.
+        let scheduler = try SchedulerProcess(["scheduler", job, "--state-dir", stateDir, "--poll-interval", "0.1",
+                                              "--run-start-delay", "1500"], logPath: h.path("scheduler.log"))
+        let launched = try await Self.poll(seconds: 30) { !(try await ledger.claimedInstances(job: "minutely").isEmpty) }
+        try #require(launched, "scheduler log:\n\(scheduler.log)")
+        #expect(try await Self.poll(seconds: 30) { scheduler.log.contains("scheduler started") })
+        scheduler.signal(SIGTERM)
+        #expect(await scheduler.wait() == 0, "scheduler log:\n\(scheduler.log)")
+        let r = try #require(try await ledger.instance(job: "minutely", scheduledAt: Date(timeIntervalSince1970: Double(t0))))
+        #expect(r.status == .succeeded && r.attempts == 1)
+        #expect(try await ledger.instances(job: "minutely").count(where: { $0.attempts > 0 }) == 1, "nothing else started")
+        #expect(try await h.rows().count == records.count)
+        #expect(!scheduler.log.contains("aborting running instances"))
+    }
+
     /// SIGTERM while a child runs: after --stop-timeout the run is aborted (child gone, destination
     /// unchanged), the instance goes back to `pending` and the scheduler exits 0.
     @Test func sigtermAbortsARunningChildCleanly() async throws {
