@@ -378,9 +378,11 @@ public actor Scheduler {
     private func settle(_ id: Int64, outcome: ExecutionOutcome?, timedOut: Bool) async throws {
         guard var r = try await ledger.instance(id: id) else { return }
         let partition = r.partition ?? ""
-        var interrupted = false
+        var probe: RunLock?
+        defer { probe?.release() }
         if r.status == .running {
-            guard let probe = RunLock.hold(stateDirectory: stateDirectory, job: r.job, partition: partition) else {
+            probe = RunLock.hold(stateDirectory: stateDirectory, job: r.job, partition: partition)
+            guard probe != nil else {
                 let holder = RunLock.currentHolder(stateDirectory: stateDirectory, job: r.job, partition: partition)
                 let timeout = jobs[r.job]?.job.spec.schedule?.timeout
                 watched[id] = Watched(job: r.job, partition: partition, pid: holder?.pid ?? 0,
@@ -389,32 +391,36 @@ public actor Scheduler {
                 log("instance \(id) of \(r.job) is being run by another process (\(holder?.description ?? "pid unknown")); waiting for its outcome")
                 return
             }
-            defer { probe.release() }
             guard let current = try await ledger.instance(id: id) else { return }
             r = current
-            interrupted = r.status == .running
         }
         if outcome == nil { await executor.collect(instance: r, stateDirectory: stateDirectory) }
+        try await record(r, outcome: outcome, timedOut: timedOut, interrupted: r.status == .running)
+        try await ledger.releaseClaim(id: id)
+    }
+
+    /// What an ended attempt leaves in the ledger: the timeout, the abort, the failure of a run that
+    /// recorded no outcome, and the automatic retry the policy gives a failure.
+    private func record(_ r: InstanceRecord, outcome: ExecutionOutcome?, timedOut: Bool, interrupted: Bool) async throws {
+        let id = r.id
         let schedule = jobs[r.job]?.job.spec.schedule
         if timedOut, r.status != .succeeded {
             let message = "timed out after \(schedule?.timeout ?? 0) s (schedule.timeout): the run was stopped; no automatic rerun"
             try await ledger.setStatus(id: id, .failed, error: message)
             try await ledger.appendLog(id: id, level: .error, message)
-            try await ledger.releaseClaim(id: id)
             log("instance \(id) of \(r.job): \(message)")
             return
         }
         if r.status == .killed {
-            try await ledger.releaseClaim(id: id)
             log("instance \(id) of \(r.job) was killed")
             return
         }
         if aborting, outcome != nil, outcome == .cancelled || !r.status.isFinal {
             try await ledger.setStatus(id: id, .pending, error: "aborted when the scheduler stopped; it runs again when a scheduler starts")
             try await ledger.appendLog(id: id, level: .warning, "aborted when the scheduler stopped")
-            try await ledger.releaseClaim(id: id)
             return
         }
+        var r = r
         if !r.status.isFinal {
             let why: String = if interrupted {
                 "interrupted: the run's process ended without recording an outcome (killed, or the machine stopped)"
@@ -429,14 +435,12 @@ public actor Scheduler {
             if interrupted { try await ledger.appendLog(id: id, level: .warning, why) }
         }
         log("instance \(id) of \(r.job): \(r.status.rawValue)\(r.error.map { ": \($0)" } ?? "")\(outcome == nil ? " (run by another process)" : "")")
-        // An interrupted attempt is retried at least once (it did not fail on its own), unless `rerun: never`.
-        if r.status == .failed, let schedule, schedule.rerun != .never,
-           r.attempts <= (interrupted ? max(1, schedule.retries) : schedule.retries),
-           try await ledger.schedulingState(id: id).retryAt == nil {
-            let at = clock.now().addingTimeInterval(TimeInterval(schedule.retryInterval))
-            try await ledger.setRetry(id: id, at: at)
-            try await ledger.appendLog(id: id, "automatic retry \(r.attempts) of \(interrupted ? max(1, schedule.retries) : schedule.retries) due in \(schedule.retryInterval) s")
+        guard r.status == .failed, let schedule, schedule.rerun != .never else { return }
+        // An interrupted attempt is retried at least once (it did not fail on its own).
+        let retries = interrupted ? max(1, schedule.retries) : schedule.retries
+        if r.attempts <= retries, try await ledger.schedulingState(id: id).retryAt == nil {
+            try await ledger.setRetry(id: id, at: clock.now().addingTimeInterval(TimeInterval(schedule.retryInterval)))
+            try await ledger.appendLog(id: id, "automatic retry \(r.attempts) of \(retries) due in \(schedule.retryInterval) s")
         }
-        try await ledger.releaseClaim(id: id)
     }
 }
