@@ -2,6 +2,9 @@ import Foundation
 import SluiceCore
 import Synchronization
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import SluiceRuntime
 
 /// What the fake executor does with one attempt.
@@ -424,6 +427,58 @@ func at(_ text: String, _ zone: String = "Europe/Berlin") throws -> Date {
         all = try await f.instances("o")
         #expect(all.map(\.status) == [.succeeded, .succeeded, .succeeded])
         #expect(all.map(\.attempts) == [1, 2, 1])
+    }
+
+    /// A watched run of another process (here a python process holding the run lock, as an orphaned
+    /// `sluice run` would) is stopped at its timeout like our own runs: signalled, marked failed
+    /// "timed out", and not rerun.
+    @Test func watchedRunIsStoppedAtItsTimeoutAndNotRerun() async throws {
+        let f = try await SchedulerFixture(start: try at("2026-05-04 09:59:00"))
+        let job = try testJob("w", schedule: "cycle: day\nstart: \"10:00\"\ntimeout: 5m\nretries: 2\nretryInterval: 1m")
+        f.clock.set(try at("2026-05-04 10:00:00"))
+        let r = try await f.ledger.ensureInstance(NewInstance(job: "w", scheduledAt: try at("2026-05-04 10:00:00"), partition: "ds=1"))
+        _ = try await f.ledger.startAttempt(id: r.id)
+        let stateDir = f.dir.path + "/.sluice"
+        let lockPath = RunLock.lockPath(stateDirectory: stateDir, job: "w", partition: "ds=1")
+        try FileManager.default.createDirectory(atPath: (lockPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["python3", "-c", """
+            import fcntl, json, os, signal, sys, time
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])  # a test runner's thread may block it
+            f = open(sys.argv[1], "w")
+            fcntl.flock(f, fcntl.LOCK_EX)
+            f.write(json.dumps({"pid": os.getpid(), "job": "w", "partition": "ds=1", "acquiredAtMillis": 0}))
+            f.flush()
+            time.sleep(600)
+            """, lockPath]
+        try holder.run()
+        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        for _ in 0..<300 where RunLock.currentHolder(stateDirectory: stateDir, job: "w", partition: "ds=1")?.pid != holder.processIdentifier {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(RunLock.currentHolder(stateDirectory: stateDir, job: "w", partition: "ds=1")?.pid == holder.processIdentifier)
+
+        let s = try await f.scheduler([job])
+        try await f.settle(s)
+        #expect(await s.runningCount == 1)
+        f.clock.set(try at("2026-05-04 10:05:00"))
+        try await s.tick()
+        // The holder gets SIGTERM; once its lock is free the next pass records the timeout.
+        for _ in 0..<300 where await s.runningCount > 0 {
+            try await Task.sleep(for: .milliseconds(20))
+            try await s.tick()
+        }
+        #expect(await s.runningCount == 0)
+        holder.waitUntilExit()
+        #expect(holder.terminationReason == .uncaughtSignal && holder.terminationStatus == SIGTERM)
+        f.clock.set(try at("2026-05-04 10:30:00"))
+        try await f.settle(s)
+        let all = try await f.instances("w")
+        #expect(all.count == 1 && all[0].status == .failed && all[0].attempts == 1)
+        #expect(all[0].error?.contains("timed out") == true)
+        #expect(try await f.ledger.schedulingState(id: r.id).retryAt == nil)
+        #expect(f.executor.executed.isEmpty)
     }
 
     /// An attempt a crashed scheduler launched that ended (failed) before the next scheduler started
