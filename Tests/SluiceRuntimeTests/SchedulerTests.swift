@@ -135,6 +135,14 @@ struct SchedulerFixture {
     func instances(_ job: String) async throws -> [InstanceRecord] {
         try await ledger.instances(job: job)
     }
+
+    /// A daily 10:00 job (`schedule` adds to its block) and its 2026-05-04 instance (partition `ds=1`),
+    /// with the clock at that time.
+    func dailyInstanceAtTen(_ name: String, _ schedule: String) async throws -> (LoadedJob, InstanceRecord) {
+        let job = try testJob(name, schedule: "cycle: day\nstart: \"10:00\"\n" + schedule)
+        clock.set(try at("2026-05-04 10:00:00"))
+        return (job, try await ledger.ensureInstance(NewInstance(job: name, scheduledAt: try at("2026-05-04 10:00:00"), partition: "ds=1")))
+    }
 }
 
 func testJob(_ name: String, schedule: String, windowMode: String = "offsets", zone: String = "Europe/Berlin") throws -> LoadedJob {
@@ -434,9 +442,7 @@ func at(_ text: String, _ zone: String = "Europe/Berlin") throws -> Date {
     /// "timed out", and not rerun.
     @Test func watchedRunIsStoppedAtItsTimeoutAndNotRerun() async throws {
         let f = try await SchedulerFixture(start: try at("2026-05-04 09:59:00"))
-        let job = try testJob("w", schedule: "cycle: day\nstart: \"10:00\"\ntimeout: 5m\nretries: 2\nretryInterval: 1m")
-        f.clock.set(try at("2026-05-04 10:00:00"))
-        let r = try await f.ledger.ensureInstance(NewInstance(job: "w", scheduledAt: try at("2026-05-04 10:00:00"), partition: "ds=1"))
+        let (job, r) = try await f.dailyInstanceAtTen("w", "timeout: 5m\nretries: 2\nretryInterval: 1m")
         _ = try await f.ledger.startAttempt(id: r.id)
         let stateDir = f.dir.path + "/.sluice"
         let lockPath = RunLock.lockPath(stateDirectory: stateDir, job: "w", partition: "ds=1")
@@ -485,9 +491,7 @@ func at(_ text: String, _ zone: String = "Europe/Berlin") throws -> Date {
     /// is still settled by the next one: its retry is scheduled.
     @Test func attemptThatEndedWhileNoSchedulerRanIsSettled() async throws {
         let f = try await SchedulerFixture(start: try at("2026-05-04 09:59:00"))
-        let job = try testJob("e", schedule: "cycle: day\nstart: \"10:00\"\nretries: 2\nretryInterval: 1m")
-        f.clock.set(try at("2026-05-04 10:00:00"))
-        let r = try await f.ledger.ensureInstance(NewInstance(job: "e", scheduledAt: try at("2026-05-04 10:00:00"), partition: "ds=1"))
+        let (job, r) = try await f.dailyInstanceAtTen("e", "retries: 2\nretryInterval: 1m")
         _ = try await f.ledger.claimAttempt(id: r.id)
         _ = try await f.ledger.startAttempt(NewInstance(job: "e", scheduledAt: r.scheduledAt, partition: "ds=1"), number: 1)
         try await f.ledger.finish(id: r.id, status: .failed, counts: InstanceCounts(), error: "bad")
