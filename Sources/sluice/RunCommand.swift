@@ -52,6 +52,13 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Contiguous mode: let this instance take the records of earlier instances that have not run.")
     var allowGap = false
 
+    /// Fault injection for the scheduler's crash tests: a run slow to start (milliseconds before anything else).
+    @Option(help: .hidden)
+    var startDelay: Int?
+
+    @Option(help: ArgumentHelp("Run only as attempt N of the instance; refused (exit 1, nothing changed) when that attempt was made already. The scheduler passes it.", valueName: "N"))
+    var attempt: Int?
+
     @Option(help: ArgumentHelp("The ledger directory (default: .sluice/ next to the job file).", valueName: "DIR"))
     var stateDir: String?
 
@@ -63,6 +70,7 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
+            if let startDelay, startDelay > 0 { try await Task.sleep(for: .milliseconds(startDelay)) }
             let loaded = try options.load(job)
             for w in loaded.warnings { printError(w.description) }
             var runOptions = RunOptions()
@@ -84,6 +92,7 @@ struct Run: AsyncParsableCommand {
             runOptions.createTable = createTable
             runOptions.waitForLock = wait
             runOptions.allowGap = allowGap
+            runOptions.attempt = attempt
             runOptions.stateDirectory = stateDir
             runOptions.destinationLockTimeout = lockTimeout
             runOptions.showProgress = !json

@@ -15,14 +15,17 @@ struct SchedulerCommand: AsyncParsableCommand {
         discussion: """
         Creates an instance in the ledger for every scheduled time of every job (files, or directories of
         .yaml/.yml/.json job files with a schedule block), and runs each as a child process
-        `sluice run JOB --state-dir DIR` when its time has come and its conditions hold (self-dependency,
-        --max-parallel), with retries, timeouts and catch-up after downtime as the job's schedule says.
+        `sluice run JOB --state-dir DIR --attempt N` when its time has come and its conditions hold
+        (self-dependency, --max-parallel), with retries, timeouts and catch-up after downtime as the
+        job's schedule says.
         Job files are reloaded when they change; an invalid new version keeps the last valid one.
 
         The ledger is --state-dir (default: .sluice/ next to the first job file or in the directory).
         One scheduler per state directory. SIGTERM/SIGINT: stop starting instances, let running ones
         finish for --stop-timeout seconds, then abort them (destinations unchanged; they run again at
-        the next start). After a crash, instances left running whose run lock is free run again.
+        the next start). After a crash (SIGKILL), runs the previous scheduler started go on and are
+        watched until they end, never started a second time; a run whose process died without an
+        outcome is recorded as interrupted and retried.
 
         Examples:
           sluice scheduler jobs/ --state-dir /var/lib/sluice --max-parallel 4
@@ -47,6 +50,10 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: .hidden)
     var pollInterval: Double = 1
 
+    /// Fault injection for the crash tests: children wait this long before they take their run lock.
+    @Option(help: .hidden)
+    var runStartDelay: Int?
+
     func validate() throws {
         guard !jobs.isEmpty else { throw ValidationError("give at least one job file or directory") }
         guard maxParallel >= 1 else { throw ValidationError("--max-parallel must be at least 1") }
@@ -65,7 +72,8 @@ struct SchedulerCommand: AsyncParsableCommand {
             defer { lock.release() }
             let ledger = try await Ledger.open(stateDirectory: dir)
             let executor = ProcessExecutor(binary: ProcessExecutor.currentBinary, ledger: ledger,
-                                           extraArguments: datasources.map { ["--datasources", $0] } ?? [])
+                                           extraArguments: (datasources.map { ["--datasources", $0] } ?? [])
+                                               + (runStartDelay.map { ["--start-delay", String($0)] } ?? []))
             let scheduler = Scheduler(ledger: ledger, stateDirectory: dir, clock: SystemClock(), executor: executor,
                                       options: SchedulerOptions(maxParallel: maxParallel), log: SchedulerLog.line)
             let watcher = JobWatcher(roots: jobs, datasources: datasources)

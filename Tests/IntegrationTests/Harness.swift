@@ -49,9 +49,23 @@ struct Harness {
     /// Writes an hourly job over `topic` into the warehouse of this harness.
     func writeHourlyJob(name: String = "job.yaml", windowMode: WindowMode = .offsets, errorLimit: Int? = nil,
                         extraColumns: Bool = false, servers: String? = nil, completion: String? = nil) throws -> String {
+        try writeJob(name: name, jobName: "hourly", windowMode: windowMode, errorLimit: errorLimit, servers: servers,
+                     completion: completion, cycle: "cycle: hour\n  start: \"00:05\"",
+                     parameters: ("$[yyyymmddhh24-1/24]0000", "$[yyyymmddhh24]0000", "$[yyyymmddhh24-1/24]"))
+    }
+
+    /// Writes a job `minutely` with a minute cycle, window [scheduled − 1 min, scheduled).
+    func writeMinuteJob(name: String = "minutely.yaml", windowMode: WindowMode = .offsets, completion: String? = nil) throws -> String {
+        try writeJob(name: name, jobName: "minutely", windowMode: windowMode, completion: completion,
+                     cycle: "cycle: minute\n  start: \"00:00\"",
+                     parameters: ("$[yyyymmddhh24mi-1/24/60]00", "$[yyyymmddhh24mi]00", "$[yyyymmddhh24mi-1/24/60]"))
+    }
+
+    private func writeJob(name: String, jobName: String, windowMode: WindowMode, errorLimit: Int? = nil, servers: String? = nil,
+                          completion: String?, cycle: String, parameters: (start: String, end: String, partition: String)) throws -> String {
         let limit = errorLimit.map { "settings:\n  errorLimit: { record: \($0) }\n" } ?? ""
         let text = """
-        name: hourly
+        name: \(jobName)
         source:
           bootstrapServers: \(servers ?? self.servers)
           topic: events
@@ -65,15 +79,14 @@ struct Harness {
           columns: [k, p, o, ts, id]
           columnTypes: { p: BIGINT, o: BIGINT, ts: BIGINT, id: BIGINT }
         \(limit)schedule:
-          cycle: hour
-          start: "00:05"
+          \(cycle)
           interval: 1
           end: "23:59"
           timeZone: UTC
           parameters:
-            startTime: "$[yyyymmddhh24-1/24]0000"
-            endTime: "$[yyyymmddhh24]0000"
-            partition: "$[yyyymmddhh24-1/24]"
+            startTime: "\(parameters.start)"
+            endTime: "\(parameters.end)"
+            partition: "\(parameters.partition)"
 
         """
         let p = path(name)

@@ -102,47 +102,4 @@ import Glibc
         }
         #expect(status == 0)
     }
-
-    /// The scheduler catches up three missed hours of a contiguous job with real child runs while it is
-    /// SIGKILLed a few times: every scheduled time succeeds once and every record lands exactly once.
-    @Test func catchUpThroughSchedulerCrashes() async throws {
-        let h = try await Harness.start()
-        defer { Task { await h.stop() } }
-        let job = try h.writeHourlyJob(windowMode: .contiguous)
-        let ddl = try await SluiceBinary.run(["ddl", job, "--apply"])
-        #expect(ddl.status == 0, "\(ddl.stderr)")
-        let now = Int64(Date().timeIntervalSince1970)
-        let base = now / 3600 * 3600 - 3 * 3600
-        // The ledger says a scheduler first saw the job 3 hours ago.
-        let ledger = try await Ledger.open(stateDirectory: h.path(".sluice"), now: { Date(timeIntervalSince1970: Double(base)) })
-        try await ledger.registerJob("hourly", path: job)
-        let records = (0..<36).map { i in
-            Harness.Produced(partition: Int32(i % 3), key: "k\(i)", value: #"{"id":\#(i)}"#, timestamp: (base - 3600 + Int64(i) * 300) * 1000)
-        }
-        try await h.produce(records)
-        let args = ["scheduler", job, "--state-dir", h.path(".sluice"), "--max-parallel", "2"]
-        for i in 0..<3 {
-            let p = try SluiceBinary.start(args)
-            try await Task.sleep(for: .milliseconds(300 + 400 * i))
-            kill(p.processIdentifier, SIGKILL)
-            await withCheckedContinuation { c in DispatchQueue.global().async { p.waitUntilExit(); c.resume() } }
-        }
-        let p = try SluiceBinary.start(args)
-        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
-        var done = false
-        for _ in 0..<600 where !done {
-            try await Task.sleep(for: .milliseconds(200))
-            let all = try await ledger.instances(job: "hourly")
-            done = all.count >= 3 && all.allSatisfy { $0.status == .succeeded }
-        }
-        kill(p.processIdentifier, SIGTERM)
-        await withCheckedContinuation { c in DispatchQueue.global().async { p.waitUntilExit(); c.resume() } }
-        let all = try await ledger.instances(job: "hourly")
-        #expect(done, "\(all.map { "\($0.id) \($0.status) \($0.error ?? "")" })")
-        let expected = Set((0..<3).map { Date(timeIntervalSince1970: Double(base + Int64($0) * 3600 + 300)) })
-        #expect(expected.isSubset(of: Set(all.map(\.scheduledAt))))
-        #expect(Set(all.map(\.scheduledAt)).count == all.count)
-        let rows = try await h.rows()
-        #expect(rows.map { $0[3] }.sorted() == records.indices.map(String.init).sorted(), "every record exactly once")
-    }
 }

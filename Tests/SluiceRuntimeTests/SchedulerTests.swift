@@ -2,6 +2,9 @@ import Foundation
 import SluiceCore
 import Synchronization
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import SluiceRuntime
 
 /// What the fake executor does with one attempt.
@@ -131,6 +134,14 @@ struct SchedulerFixture {
 
     func instances(_ job: String) async throws -> [InstanceRecord] {
         try await ledger.instances(job: job)
+    }
+
+    /// A daily 10:00 job (`schedule` adds to its block) and its 2026-05-04 instance (partition `ds=1`),
+    /// with the clock at that time.
+    func dailyInstanceAtTen(_ name: String, _ schedule: String) async throws -> (LoadedJob, InstanceRecord) {
+        let job = try testJob(name, schedule: "cycle: day\nstart: \"10:00\"\n" + schedule)
+        clock.set(try at("2026-05-04 10:00:00"))
+        return (job, try await ledger.ensureInstance(NewInstance(job: name, scheduledAt: try at("2026-05-04 10:00:00"), partition: "ds=1")))
     }
 }
 
@@ -368,11 +379,129 @@ func at(_ text: String, _ zone: String = "Europe/Berlin") throws -> Date {
         _ = try await f.ledger.startAttempt(id: stuck.id)
         let restarted = try await f.scheduler([job])
         try await f.settle(restarted)
+        // Recorded as an interrupted attempt; retried (once at least, retries: 0 notwithstanding) after retryInterval.
+        var all = try await f.instances("i")
+        #expect(all[1].status == .failed && all[1].error?.contains("interrupted") == true)
+        #expect(try await f.ledger.schedulingState(id: stuck.id).retryAt == (try at("2026-05-04 11:01:00")))
+        #expect(f.executor.executed.filter { $0.scheduledAt == stuck.scheduledAt }.isEmpty)
+        f.clock.set(try at("2026-05-04 11:01:00"))
         try await f.settle(restarted)
-        let all = try await f.instances("i")
+        all = try await f.instances("i")
         #expect(all.count == 2 && all.allSatisfy { $0.status == .succeeded })
         #expect(all[1].attempts == 2)
         #expect(f.executor.executed.filter { $0.scheduledAt == stuck.scheduledAt }.count == 1)
+    }
+
+    /// A run another process holds (e.g. the orphaned child of a scheduler that was SIGKILLed) is
+    /// watched, never started a second time; when it ends, its outcome is settled like our own runs'.
+    @Test func orphanedRunIsWatchedNotStartedAgainAndItsFailureIsRetried() async throws {
+        let f = try await SchedulerFixture(start: try at("2026-05-04 09:59:00"))
+        let job = try testJob("o", schedule: "cycle: hour\nstart: \"00:00\"\ninterval: 1\nend: \"23:59\"\nretries: 1\nretryInterval: 2m",
+                              windowMode: "contiguous")
+        let crashed = try await f.scheduler([job])
+        f.clock.set(try at("2026-05-04 10:00:00"))
+        try await crashed.tick()
+        await crashed.drain()
+        // The crashed scheduler had claimed 11:00 and launched a child, which took the run lock and
+        // started attempt 1; then that scheduler died.
+        f.clock.set(try at("2026-05-04 11:00:00"))
+        let r = try await f.ledger.ensureInstance(NewInstance(job: "o", scheduledAt: try at("2026-05-04 11:00:00"), partition: "ds=202605041100"))
+        #expect(try await f.ledger.claimAttempt(id: r.id) == 1)
+        let stateDir = f.dir.path + "/.sluice"
+        let orphanLock = try await RunLock.acquire(stateDirectory: stateDir, job: "o", partition: "ds=202605041100",
+                                                   instanceId: String(r.id), wait: false)
+        let described = NewInstance(job: "o", scheduledAt: r.scheduledAt, partition: "ds=202605041100")
+        _ = try await f.ledger.startAttempt(described, number: 1)
+        // A second child for the same attempt is refused and changes nothing.
+        await #expect(throws: SluiceError.self) { try await f.ledger.startAttempt(described, number: 1) }
+
+        let restarted = try await f.scheduler([job])
+        f.clock.set(try at("2026-05-04 12:00:00"))
+        try await f.settle(restarted)
+        #expect(f.executor.executed.count == 1, "neither the orphaned instance nor its successor ran")
+        #expect(await restarted.runningCount == 1)
+        var all = try await f.instances("o")
+        #expect(all.map(\.status) == [.succeeded, .running, .waiting])
+
+        // The orphan fails and lets go of its lock: the failure is retried per policy (retries: 1).
+        try await f.ledger.finish(id: r.id, status: .failed, counts: InstanceCounts(), error: "broker down")
+        orphanLock.release()
+        try await f.settle(restarted)
+        #expect(await restarted.runningCount == 0)
+        #expect(try await f.ledger.schedulingState(id: r.id).retryAt == (try at("2026-05-04 12:02:00")))
+        #expect(try await f.ledger.schedulingState(id: r.id).claimedAttempt == nil)
+        f.clock.set(try at("2026-05-04 12:02:00"))
+        try await f.settle(restarted)
+        all = try await f.instances("o")
+        #expect(all.map(\.status) == [.succeeded, .succeeded, .succeeded])
+        #expect(all.map(\.attempts) == [1, 2, 1])
+    }
+
+    /// A watched run of another process (here a python process holding the run lock, as an orphaned
+    /// `sluice run` would) is stopped at its timeout like our own runs: signalled, marked failed
+    /// "timed out", and not rerun.
+    @Test func watchedRunIsStoppedAtItsTimeoutAndNotRerun() async throws {
+        let f = try await SchedulerFixture(start: try at("2026-05-04 09:59:00"))
+        let (job, r) = try await f.dailyInstanceAtTen("w", "timeout: 5m\nretries: 2\nretryInterval: 1m")
+        _ = try await f.ledger.startAttempt(id: r.id)
+        let stateDir = f.dir.path + "/.sluice"
+        let lockPath = RunLock.lockPath(stateDirectory: stateDir, job: "w", partition: "ds=1")
+        try FileManager.default.createDirectory(atPath: (lockPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["python3", "-c", """
+            import fcntl, json, os, signal, sys, time
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])  # a test runner's thread may block it
+            f = open(sys.argv[1], "w")
+            fcntl.flock(f, fcntl.LOCK_EX)
+            f.write(json.dumps({"pid": os.getpid(), "job": "w", "partition": "ds=1", "acquiredAtMillis": 0}))
+            f.flush()
+            time.sleep(600)
+            """, lockPath]
+        try holder.run()
+        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        for _ in 0..<300 where RunLock.currentHolder(stateDirectory: stateDir, job: "w", partition: "ds=1")?.pid != holder.processIdentifier {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(RunLock.currentHolder(stateDirectory: stateDir, job: "w", partition: "ds=1")?.pid == holder.processIdentifier)
+
+        let s = try await f.scheduler([job])
+        try await f.settle(s)
+        #expect(await s.runningCount == 1)
+        f.clock.set(try at("2026-05-04 10:05:00"))
+        try await s.tick()
+        // The holder gets SIGTERM; once its lock is free the next pass records the timeout.
+        for _ in 0..<300 where await s.runningCount > 0 {
+            try await Task.sleep(for: .milliseconds(20))
+            try await s.tick()
+        }
+        #expect(await s.runningCount == 0)
+        holder.waitUntilExit()
+        #expect(holder.terminationReason == .uncaughtSignal && holder.terminationStatus == SIGTERM)
+        f.clock.set(try at("2026-05-04 10:30:00"))
+        try await f.settle(s)
+        let all = try await f.instances("w")
+        #expect(all.count == 1 && all[0].status == .failed && all[0].attempts == 1)
+        #expect(all[0].error?.contains("timed out") == true)
+        #expect(try await f.ledger.schedulingState(id: r.id).retryAt == nil)
+        #expect(f.executor.executed.isEmpty)
+    }
+
+    /// An attempt a crashed scheduler launched that ended (failed) before the next scheduler started
+    /// is still settled by the next one: its retry is scheduled.
+    @Test func attemptThatEndedWhileNoSchedulerRanIsSettled() async throws {
+        let f = try await SchedulerFixture(start: try at("2026-05-04 09:59:00"))
+        let (job, r) = try await f.dailyInstanceAtTen("e", "retries: 2\nretryInterval: 1m")
+        _ = try await f.ledger.claimAttempt(id: r.id)
+        _ = try await f.ledger.startAttempt(NewInstance(job: "e", scheduledAt: r.scheduledAt, partition: "ds=1"), number: 1)
+        try await f.ledger.finish(id: r.id, status: .failed, counts: InstanceCounts(), error: "bad")
+        let s = try await f.scheduler([job])
+        try await f.settle(s)
+        #expect(try await f.ledger.schedulingState(id: r.id).retryAt == (try at("2026-05-04 10:01:00")))
+        f.clock.set(try at("2026-05-04 10:01:00"))
+        try await f.settle(s)
+        let all = try await f.instances("e")
+        #expect(all.count == 1 && all[0].status == .succeeded && all[0].attempts == 2)
     }
 
     @Test func maxParallelBoundsConcurrentRuns() async throws {

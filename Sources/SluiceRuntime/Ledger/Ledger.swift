@@ -180,6 +180,28 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// Starts attempt number `attempt` of the instance (`job`, `scheduledAt`) as `startAttempt(_:)` does,
+    /// but only when it is the next one: the instance has had `attempt - 1` attempts and is not
+    /// succeeded, killed or dry-run. Otherwise it throws a `.state` error and changes nothing. A run
+    /// the scheduler launched uses it, so that an attempt is made once even when a crashed scheduler's
+    /// orphaned run and the next scheduler's run of the same instance both reach this point.
+    public func startAttempt(_ new: NewInstance, number attempt: Int) async throws -> InstanceRecord {
+        try await write("starting attempt \(attempt) of an instance of \(new.job)") { c, now in
+            if case .integer(let id)? = try c.scalar("SELECT id FROM instances WHERE job = ?1 AND scheduled_at_ms = ?2",
+                                                     [.text(new.job), .integer(new.scheduledAt.epochMillis)]) {
+                let r = try Self.requireInstance(c, id: id)
+                if r.attempts != attempt - 1 || [.succeeded, .killed, .dryRun].contains(r.status) {
+                    throw SluiceError(.state, "instance \(id) of \(new.job) has had \(r.attempts) attempt(s) and is \(r.status.rawValue): attempt \(attempt) is not started",
+                                      hint: "another process ran it meanwhile (e.g. the run of a scheduler that crashed); see `sluice instance show \(id)`")
+                }
+            } else if attempt != 1 {
+                throw SluiceError(.state, "there is no instance of \(new.job) for attempt \(attempt)")
+            }
+            let id = try Self.upsert(c, new, status: .pending, now: now, updateDescription: true)
+            return try Self.start(c, id: id, now: now)
+        }
+    }
+
     /// Starts another run of an existing instance (a rerun), as `startAttempt(_:)` does.
     public func startAttempt(id: Int64) async throws -> InstanceRecord {
         try await write("starting instance \(id)") { c, now in

@@ -86,6 +86,10 @@ enum LedgerMigrations {
           updated_at_ms INTEGER NOT NULL
         );
         """),
+        // The attempt the scheduler launched and has not yet seen end (settled after a crash).
+        (3, """
+        ALTER TABLE instances ADD COLUMN claimed_attempt INTEGER;
+        """),
     ]
 
     static var latest: Int { all.last?.version ?? 0 }

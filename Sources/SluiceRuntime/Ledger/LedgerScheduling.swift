@@ -9,6 +9,8 @@ public struct InstanceSchedulingState: Sendable, Hashable, Codable {
     /// Why the scheduler skipped the instance (e.g. `catchUp: latest`); such an instance has status
     /// `dryRun` and was never run.
     public var skipReason: String?
+    /// The attempt the scheduler launched and has not yet seen end; nil when none is.
+    public var claimedAttempt: Int?
 }
 
 /// A job file the scheduler has run, as the ledger remembers it.
@@ -46,12 +48,13 @@ extension Ledger {
     /// The scheduler's state of an instance.
     public func schedulingState(id: Int64) async throws -> InstanceSchedulingState {
         try await read("reading instance \(id)") { c in
-            guard let r = try c.query("SELECT retry_at_ms, skip_reason FROM instances WHERE id = ?1", [.integer(id)]).first else {
+            guard let r = try c.query("SELECT retry_at_ms, skip_reason, claimed_attempt FROM instances WHERE id = ?1", [.integer(id)]).first else {
                 return InstanceSchedulingState()
             }
             let retry: Date? = if case .integer(let v) = r[0] { Date(epochMillis: v) } else { nil }
             let skip: String? = if case .text(let t) = r[1] { t } else { nil }
-            return InstanceSchedulingState(retryAt: retry, skipReason: skip)
+            let claimed: Int? = if case .integer(let v) = r[2] { Int(v) } else { nil }
+            return InstanceSchedulingState(retryAt: retry, skipReason: skip, claimedAttempt: claimed)
         }
     }
 
@@ -105,6 +108,35 @@ extension Ledger {
                 SELECT \(Self.instanceColumns) FROM instances WHERE job = ?1 AND scheduled_at_ms < ?2
                 ORDER BY scheduled_at_ms DESC LIMIT 1
                 """, [.text(job), .integer(before.epochMillis)]).first.map(Self.decodeInstance)
+        }
+    }
+
+    /// Records that the scheduler launches the instance's next attempt (`attempts + 1`, returned) and
+    /// clears its retry due time. The claim stays until `releaseClaim`, so a scheduler that starts
+    /// after a crash knows which ended attempts it still has to settle (retry policy).
+    public func claimAttempt(id: Int64) async throws -> Int {
+        try await write("claiming the next attempt of instance \(id)") { c, _ in
+            let r = try Self.requireInstance(c, id: id)
+            try c.run("UPDATE instances SET claimed_attempt = ?2, retry_at_ms = NULL WHERE id = ?1",
+                      [.integer(id), .integer(Int64(r.attempts + 1))])
+            return r.attempts + 1
+        }
+    }
+
+    /// Forgets the scheduler's claim on the instance (its attempt ended and was settled).
+    public func releaseClaim(id: Int64) async throws {
+        try await write("settling instance \(id)") { c, _ in
+            try c.run("UPDATE instances SET claimed_attempt = NULL WHERE id = ?1", [.integer(id)])
+        }
+    }
+
+    /// Instances of `job` with a claimed attempt, oldest scheduled first.
+    public func claimedInstances(job: String) async throws -> [InstanceRecord] {
+        try await read("listing claimed instances of \(job)") { c in
+            try c.query("""
+                SELECT \(Self.instanceColumns) FROM instances WHERE job = ?1 AND claimed_attempt IS NOT NULL
+                ORDER BY scheduled_at_ms
+                """, [.text(job)]).map(Self.decodeInstance)
         }
     }
 }

@@ -102,6 +102,25 @@ public final class RunLock: Sendable {
         }
     }
 
+    /// Takes the lock of `job` and `partition` when it is free, without waiting, and without writing
+    /// holder details (stale ones of a dead holder are cleared, so nobody signals a reused pid): for a
+    /// scheduler to look at an instance while no run can start or end an attempt of it. Nil when held.
+    public static func hold(stateDirectory: String, job: String, partition: String) -> RunLock? {
+        let path = lockPath(stateDirectory: stateDirectory, job: job, partition: partition)
+        try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                 withIntermediateDirectories: true)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return nil }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            return nil
+        }
+        _ = ftruncate(fd, 0)
+        let holder = RunLockHolder(pid: getpid(), job: job, partition: partition, instanceId: nil,
+                                   acquiredAtMillis: Int64((Date().timeIntervalSince1970 * 1000).rounded()))
+        return RunLock(path: path, holder: holder, fd: fd)
+    }
+
     /// The current holder of the lock of `job` and `partition`, nil when it is free.
     public static func currentHolder(stateDirectory: String, job: String, partition: String) -> RunLockHolder? {
         let path = lockPath(stateDirectory: stateDirectory, job: job, partition: partition)

@@ -27,6 +27,9 @@ public struct RunOptions: Sendable {
     public var destinationLockTimeout: Double?
     /// Rows per batch handed to the destination.
     public var batchRows = 8192
+    /// Run only as this attempt of the instance (the scheduler's claim): refused, changing nothing,
+    /// when another process has made that attempt already.
+    public var attempt: Int?
 
     public init() {}
 }
@@ -165,10 +168,15 @@ public struct InstanceRunner: Sendable {
                                              partition: partitionSpec.description, instanceId: known.map { String($0.id) },
                                              wait: options.waitForLock)
         defer { lock.release() }
-        let instance = try await ledger.startAttempt(NewInstance(
+        let described = NewInstance(
             job: spec.name, scheduledAt: scheduledAt,
             businessDate: context.businessDate.compact, parameters: report.parameters,
-            windowStart: resolved.begin.date, windowEnd: resolved.end.date, partition: partitionSpec.description))
+            windowStart: resolved.begin.date, windowEnd: resolved.end.date, partition: partitionSpec.description)
+        let instance = if let attempt = options.attempt {
+            try await ledger.startAttempt(described, number: attempt)
+        } else {
+            try await ledger.startAttempt(described)
+        }
         report.instanceId = instance.id
         phases.setup = lap.next()
         let progress = RunProgress(enabled: options.showProgress && isatty(STDERR_FILENO) != 0)

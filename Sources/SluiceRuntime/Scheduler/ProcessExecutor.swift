@@ -5,9 +5,11 @@ import Synchronization
 import Glibc
 #endif
 
-/// Runs each instance as a child process `sluice run JOB --at-epoch … --state-dir …`, so a kill or
-/// timeout is a real signal and a crash of the run leaves the destination unchanged. The child's
-/// output (bounded) goes into the instance's log.
+/// Runs each instance as a child process `sluice run JOB --at-epoch … --state-dir … [--attempt N]`,
+/// so a kill or timeout is a real signal and a crash of the run leaves the destination unchanged.
+/// The child writes its output to a file under `<state dir>/runs/` (not a pipe: a child outlives a
+/// scheduler that is SIGKILLed and must not die writing to a closed pipe); when it ends, the last
+/// `outputLimit` bytes go into the instance's log and the file is removed.
 public struct ProcessExecutor: InstanceExecutor {
     /// The `sluice` binary.
     public var binary: String
@@ -37,30 +39,44 @@ public struct ProcessExecutor: InstanceExecutor {
         var args = ["run", request.job.path, "--at-epoch", String(request.scheduledTime), "--state-dir", request.stateDirectory]
         if let b = request.businessDate { args += ["--bizdate", b.compact] }
         if request.allowGap { args.append("--allow-gap") }
+        if let a = request.attempt { args += ["--attempt", String(a)] }
         return args + extraArguments
     }
 
+    static func outputDirectory(_ stateDirectory: String) -> String { stateDirectory + "/runs" }
+
+    static func outputPrefix(instance id: Int64) -> String { "instance-\(id)-" }
+
     public func execute(_ request: ExecutionRequest) async -> ExecutionOutcome {
+        let id = request.instance.id
+        let dir = Self.outputDirectory(request.stateDirectory)
+        let outputPath = dir + "/" + Self.outputPrefix(instance: id) + UUID().uuidString + ".log"
+        let output: FileHandle
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            guard FileManager.default.createFile(atPath: outputPath, contents: nil) else {
+                throw SluiceError(.state, "cannot create \(outputPath)")
+            }
+            output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        } catch {
+            return .failed("cannot create the run's output file in \(dir): \(error)")
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments(request)
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
+        process.standardOutput = output
+        process.standardError = output
         process.standardInput = FileHandle.nullDevice
-        let output = BoundedBuffer(limit: outputLimit)
-        pipe.fileHandleForReading.readabilityHandler = { h in
-            let data = h.availableData
-            if data.isEmpty { h.readabilityHandler = nil } else { output.append(data) }
-        }
         let exit = ExitBox()
         process.terminationHandler = { p in exit.finish(status: p.terminationStatus, reason: p.terminationReason) }
         do {
             try process.run()
         } catch {
-            pipe.fileHandleForReading.readabilityHandler = nil
+            try? output.close()
+            try? FileManager.default.removeItem(atPath: outputPath)
             return .failed("cannot start \(binary): \(error.localizedDescription)")
         }
+        try? output.close()
         let pid = process.processIdentifier
         let grace = self.grace
         let cancelled = Atomic<Bool>(false)
@@ -74,40 +90,39 @@ public struct ProcessExecutor: InstanceExecutor {
                 if !exit.isFinished { kill(pid, SIGKILL) }
             }
         }
-        pipe.fileHandleForReading.readabilityHandler = nil
-        if let rest = try? pipe.fileHandleForReading.readToEnd() { output.append(rest) }
-        let text = output.text
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty }
-        if !lines.isEmpty {
-            try? await ledger.appendLog(id: request.instance.id, (output.truncated ? ["(earlier output cut)"] : []) + lines.map { "run: " + $0 })
-        }
+        let lines = await keepOutput(of: outputPath, instance: id)
         if cancelled.load(ordering: .relaxed) { return .cancelled }
         if reason == .uncaughtSignal { return .failed("the run was killed by signal \(status)") }
         if status == 0 { return .succeeded }
         let last = lines.last(where: { $0.hasPrefix("error:") }) ?? lines.last ?? ""
         return .failed("`sluice run` exited with status \(status)\(last.isEmpty ? "" : ": " + last)")
     }
-}
 
-/// The last `limit` bytes written to it.
-final class BoundedBuffer: Sendable {
-    private let state = Mutex<(data: Data, cut: Bool)>((Data(), false))
-    let limit: Int
-
-    init(limit: Int) { self.limit = limit }
-
-    func append(_ d: Data) {
-        state.withLock { s in
-            s.data.append(d)
-            if s.data.count > limit {
-                s.data = Data(s.data.suffix(limit))
-                s.cut = true
-            }
-        }
+    /// The output of runs of the instance that other processes started (an orphaned child of a
+    /// scheduler that crashed) goes into its log.
+    public func collect(instance: InstanceRecord, stateDirectory: String) async {
+        let dir = Self.outputDirectory(stateDirectory)
+        let prefix = Self.outputPrefix(instance: instance.id)
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix(prefix) }.sorted()
+        for f in files { _ = await keepOutput(of: dir + "/" + f, instance: instance.id) }
     }
 
-    var text: String { state.withLock { String(decoding: $0.data, as: UTF8.self) } }
-    var truncated: Bool { state.withLock { $0.cut } }
+    /// Adds the last `outputLimit` bytes of a run's output file to the instance's log, removes the
+    /// file, and returns the lines.
+    private func keepOutput(of path: String, instance id: Int64) async -> [String] {
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        guard let handle = FileHandle(forReadingAtPath: path) else { return [] }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        let cut = size > UInt64(outputLimit)
+        try? handle.seek(toOffset: cut ? size - UInt64(outputLimit) : 0)
+        let data = (try? handle.readToEnd()) ?? Data()
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+        if !lines.isEmpty {
+            try? await ledger.appendLog(id: id, (cut ? ["(earlier output cut)"] : []) + lines.map { "run: " + $0 })
+        }
+        return lines
+    }
 }
 
 /// A child's exit, awaited once.

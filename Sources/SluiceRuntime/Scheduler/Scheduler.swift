@@ -11,14 +11,17 @@ public struct ExecutionRequest: Sendable {
     public var allowGap: Bool
     /// A backfill's business date, when it is not the scheduled date − 1.
     public var businessDate: CivilDate?
+    /// The attempt the scheduler claimed: the run is refused when another process made it already.
+    public var attempt: Int?
 
     public init(instance: InstanceRecord, job: LoadedJob, stateDirectory: String, allowGap: Bool = false,
-                businessDate: CivilDate? = nil) {
+                businessDate: CivilDate? = nil, attempt: Int? = nil) {
         self.instance = instance
         self.job = job
         self.stateDirectory = stateDirectory
         self.allowGap = allowGap
         self.businessDate = businessDate
+        self.attempt = attempt
     }
 
     /// The scheduled time in epoch seconds.
@@ -38,6 +41,13 @@ public enum ExecutionOutcome: Sendable, Equatable {
 /// then `finish`), and stop the run promptly when the calling task is cancelled.
 public protocol InstanceExecutor: Sendable {
     func execute(_ request: ExecutionRequest) async -> ExecutionOutcome
+    /// Called when an instance whose run another process made (e.g. the orphaned child of a
+    /// scheduler that crashed) has ended: keep what that run left behind, such as its output.
+    func collect(instance: InstanceRecord, stateDirectory: String) async
+}
+
+extension InstanceExecutor {
+    public func collect(instance: InstanceRecord, stateDirectory: String) async {}
 }
 
 /// Scheduler settings.
@@ -74,6 +84,16 @@ public actor Scheduler {
         var timedOut = false
     }
 
+    /// A run of another process (an orphaned child of a scheduler that crashed, a manual run) that
+    /// this scheduler waits for, to settle its outcome.
+    struct Watched {
+        var job: String
+        var partition: String
+        var pid: Int32
+        var deadline: Date?
+        var timedOut = false
+    }
+
     public let ledger: Ledger
     public let stateDirectory: String
     public let clock: any SchedulerClock
@@ -82,6 +102,7 @@ public actor Scheduler {
     private let log: @Sendable (String) -> Void
     private var jobs: [String: JobEntry] = [:]
     private var executions: [Int64: Execution] = [:]
+    private var watched: [Int64: Watched] = [:]
     private var stopping = false
     private var aborting = false
 
@@ -112,11 +133,12 @@ public actor Scheduler {
 
     public var jobNames: [String] { jobs.keys.sorted() }
 
-    /// Instances being run now.
-    public var runningCount: Int { executions.count }
+    /// Instances being run now (by this scheduler, or watched runs of other processes).
+    public var runningCount: Int { executions.count + watched.count }
 
-    /// One pass at the clock's current time: create due instances, time out overdue runs, recover
-    /// interrupted runs, start what may start. Returns how many runs it started.
+    /// One pass at the clock's current time: create due instances, time out overdue runs, settle
+    /// runs that ended (ours, and those of other processes, e.g. orphans of a crashed scheduler), start
+    /// what may start. Returns how many runs it started.
     @discardableResult
     public func tick() async throws -> Int {
         let now = clock.now()
@@ -127,6 +149,7 @@ public actor Scheduler {
                 e.task.cancel()
             }
         }
+        try await watchOthers(now: now)
         guard !stopping else { return 0 }
         var started = 0
         for name in jobs.keys.sorted() {
@@ -145,7 +168,8 @@ public actor Scheduler {
     }
 
     /// Stops starting runs. With `abort`, running ones are stopped (their destinations unchanged)
-    /// and put back to `pending`, to run when a scheduler starts again; without, they finish.
+    /// and put back to `pending`, to run when a scheduler starts again; without, they finish. Watched
+    /// runs of other processes are left alone: the next scheduler settles them.
     public func stop(abort: Bool) {
         stopping = true
         if abort {
@@ -240,14 +264,19 @@ public actor Scheduler {
     private func launchReady(_ entry: JobEntry, now: Date) async throws -> Int {
         let name = entry.job.spec.name
         var candidates: [InstanceRecord] = []
-        for r in try await ledger.openInstances(job: name) where executions[r.id] == nil && r.scheduledAt <= now {
+        for r in try await ledger.openInstances(job: name) where isIdle(r.id) && r.scheduledAt <= now {
             if r.status == .running {
-                try await recoverIfInterrupted(r)
+                // Not ours: an orphaned run of a scheduler that crashed, a manual run, or a dead run.
+                try await settle(r.id, outcome: nil, timedOut: false)
             } else {
                 candidates.append(r)
             }
         }
-        candidates += try await ledger.dueRetries(job: name, now: now).filter { executions[$0.id] == nil }
+        // Attempts a previous scheduler launched that ended while no scheduler watched them.
+        for r in try await ledger.claimedInstances(job: name) where isIdle(r.id) && r.status.isFinal {
+            try await settle(r.id, outcome: nil, timedOut: false)
+        }
+        candidates += try await ledger.dueRetries(job: name, now: now).filter { isIdle($0.id) }
         candidates.sort { ($0.scheduledAt, $0.id) < ($1.scheduledAt, $1.id) }
         var started = 0
         var blockedBy: InstanceRecord?
@@ -260,8 +289,8 @@ public actor Scheduler {
                 }
                 continue
             }
-            guard executions.count < options.maxParallel else { break }
-            // Another process (an orphaned run of a crashed scheduler, a manual run) has it.
+            guard executions.count + watched.count < options.maxParallel else { break }
+            // Another process (an orphaned run of a crashed scheduler, a manual run) has the partition.
             if RunLock.currentHolder(stateDirectory: stateDirectory, job: r.job, partition: r.partition ?? "") != nil {
                 if entry.selfDependent { blockedBy = r }
                 continue
@@ -269,7 +298,7 @@ public actor Scheduler {
             var allowGap = false
             if entry.selfDependent, let previous = try await ledger.previousInstance(job: name, before: r.scheduledAt) {
                 let ok = previous.status == .succeeded || previous.status == .dryRun
-                if !ok || executions[previous.id] != nil {
+                if !ok || !isIdle(previous.id) {
                     if r.status == .pending {
                         try await ledger.setStatus(id: r.id, .waiting)
                         try await ledger.appendLog(id: r.id, "waiting for the previous instance \(previous.id) (\(previous.status.rawValue)) to succeed (self-dependency)")
@@ -282,30 +311,24 @@ public actor Scheduler {
                 }
             }
             if r.status == .failed { try await ledger.appendLog(id: r.id, "automatic retry after failure") }
-            try await ledger.setRetry(id: r.id, at: nil)
-            launch(entry, r, allowGap: allowGap, now: now)
+            // Recorded before the child starts: the child runs only as this attempt, so a run of the
+            // same instance by an orphan of a crashed scheduler and this one cannot both happen.
+            let attempt = try await ledger.claimAttempt(id: r.id)
+            launch(entry, r, attempt: attempt, allowGap: allowGap, now: now)
             started += 1
         }
         return started
     }
 
-    /// A `running` instance that no run of ours executes and whose run lock is free was interrupted
-    /// (its process or the previous scheduler died): it goes back to `pending` to run again.
-    private func recoverIfInterrupted(_ r: InstanceRecord) async throws {
-        // Lock first, then status: a run records its outcome before it releases the lock.
-        if RunLock.currentHolder(stateDirectory: stateDirectory, job: r.job, partition: r.partition ?? "") != nil { return }
-        guard let current = try await ledger.instance(id: r.id), current.status == .running else { return }
-        try await ledger.setStatus(id: r.id, .pending,
-                                   error: "interrupted: the run ended without recording an outcome (its process or the scheduler died); run again")
-        try await ledger.appendLog(id: r.id, level: .warning, "interrupted run found by the scheduler; it will run again")
-        log("instance \(r.id) of \(r.job) was interrupted; running it again")
-    }
+    /// Neither run by this scheduler nor watched by it.
+    private func isIdle(_ id: Int64) -> Bool { executions[id] == nil && watched[id] == nil }
 
-    private func launch(_ entry: JobEntry, _ r: InstanceRecord, allowGap: Bool, now: Date) {
-        let request = ExecutionRequest(instance: r, job: entry.job, stateDirectory: stateDirectory, allowGap: allowGap)
+    private func launch(_ entry: JobEntry, _ r: InstanceRecord, attempt: Int, allowGap: Bool, now: Date) {
+        let request = ExecutionRequest(instance: r, job: entry.job, stateDirectory: stateDirectory, allowGap: allowGap,
+                                       attempt: attempt)
         let executor = self.executor
         let deadline = entry.job.spec.schedule?.timeout.map { now.addingTimeInterval(TimeInterval($0)) }
-        log("starting instance \(r.id) of \(r.job) scheduled \(entry.calendar.zone.iso8601(request.scheduledTime))")
+        log("starting instance \(r.id) of \(r.job) scheduled \(entry.calendar.zone.iso8601(request.scheduledTime)) (attempt \(attempt))")
         let task = Task {
             let outcome = await executor.execute(request)
             await self.finished(r.id, outcome: outcome)
@@ -314,48 +337,110 @@ public actor Scheduler {
     }
 
     private func finished(_ id: Int64, outcome: ExecutionOutcome) async {
-        guard let e = executions.removeValue(forKey: id) else { return }
+        guard let e = executions[id] else { return }
+        // The entry stays until the outcome is recorded, so that no pass takes the instance meanwhile.
+        defer { executions[id] = nil }
         do {
-            guard var r = try await ledger.instance(id: id) else { return }
-            if e.timedOut {
-                let seconds = jobs[e.job]?.job.spec.schedule?.timeout ?? 0
-                let message = "timed out after \(seconds) s (schedule.timeout): the run was stopped; no automatic rerun"
-                try await ledger.setStatus(id: id, .failed, error: message)
-                try await ledger.appendLog(id: id, level: .error, message)
-                log("instance \(id) of \(e.job): \(message)")
-                return
-            }
-            if r.status == .killed {
-                log("instance \(id) of \(e.job) was killed")
-                return
-            }
-            if aborting, outcome == .cancelled || !r.status.isFinal {
-                try await ledger.setStatus(id: id, .pending, error: "aborted when the scheduler stopped; it runs again when a scheduler starts")
-                try await ledger.appendLog(id: id, level: .warning, "aborted when the scheduler stopped")
-                return
-            }
-            if !r.status.isFinal,
-               RunLock.currentHolder(stateDirectory: stateDirectory, job: r.job, partition: r.partition ?? "") != nil {
-                log("instance \(id) of \(e.job) is being run by another process; leaving it to record its outcome")
-                return
-            }
-            if !r.status.isFinal {
-                let why: String = switch outcome {
-                case .failed(let m): m
-                case .cancelled: "the run was stopped"
-                case .succeeded: "the run ended without recording an outcome"
-                }
-                r = try await ledger.setStatus(id: id, .failed, error: why)
-            }
-            log("instance \(id) of \(e.job): \(r.status.rawValue)\(r.error.map { ": \($0)" } ?? "")")
-            if r.status == .failed, let schedule = jobs[e.job]?.job.spec.schedule, schedule.rerun != .never,
-               r.attempts <= schedule.retries {
-                let at = clock.now().addingTimeInterval(TimeInterval(schedule.retryInterval))
-                try await ledger.setRetry(id: id, at: at)
-                try await ledger.appendLog(id: id, "automatic retry \(r.attempts) of \(schedule.retries) due in \(schedule.retryInterval) s")
-            }
+            try await settle(id, outcome: outcome, timedOut: e.timedOut)
         } catch {
             log("recording the end of instance \(id) failed: \(error)")
+        }
+    }
+
+    // MARK: runs of other processes
+
+    /// Watched runs: settled when their process lets go of the run lock, timed out like ours.
+    private func watchOthers(now: Date) async throws {
+        for (id, w) in watched {
+            if let holder = RunLock.currentHolder(stateDirectory: stateDirectory, job: w.job, partition: w.partition) {
+                if holder.pid > 0 { watched[id]?.pid = holder.pid }
+                if let deadline = w.deadline, deadline <= now, !w.timedOut, let pid = watched[id]?.pid, pid > 0 {
+                    watched[id]?.timedOut = true
+                    log("instance \(id) of \(w.job) (pid \(pid), not started by this scheduler) timed out; stopping it")
+                    let dir = stateDirectory, job = w.job, partition = w.partition
+                    Task {
+                        try? await InstanceKiller.terminate(pid: pid, grace: .seconds(10)) {
+                            RunLock.currentHolder(stateDirectory: dir, job: job, partition: partition)?.pid == pid
+                        }
+                    }
+                }
+                continue
+            }
+            watched[id] = nil
+            try await settle(id, outcome: nil, timedOut: w.timedOut)
+        }
+    }
+
+    /// Records how an attempt ended and what follows from it (retry policy, timeout, abort), deciding
+    /// under the instance's run lock, which no run holds while it starts or ends an attempt. `outcome`
+    /// is what our own child did; nil for a run of another process. An instance another process still
+    /// runs becomes watched instead.
+    private func settle(_ id: Int64, outcome: ExecutionOutcome?, timedOut: Bool) async throws {
+        guard var r = try await ledger.instance(id: id) else { return }
+        let partition = r.partition ?? ""
+        var probe: RunLock?
+        defer { probe?.release() }
+        if r.status == .running {
+            probe = RunLock.hold(stateDirectory: stateDirectory, job: r.job, partition: partition)
+            guard probe != nil else {
+                let holder = RunLock.currentHolder(stateDirectory: stateDirectory, job: r.job, partition: partition)
+                let timeout = jobs[r.job]?.job.spec.schedule?.timeout
+                watched[id] = Watched(job: r.job, partition: partition, pid: holder?.pid ?? 0,
+                                      deadline: timeout.map { (r.startedAt ?? clock.now()).addingTimeInterval(TimeInterval($0)) },
+                                      timedOut: timedOut)
+                log("instance \(id) of \(r.job) is being run by another process (\(holder?.description ?? "pid unknown")); waiting for its outcome")
+                return
+            }
+            guard let current = try await ledger.instance(id: id) else { return }
+            r = current
+        }
+        if outcome == nil { await executor.collect(instance: r, stateDirectory: stateDirectory) }
+        try await record(r, outcome: outcome, timedOut: timedOut, interrupted: r.status == .running)
+        try await ledger.releaseClaim(id: id)
+    }
+
+    /// What an ended attempt leaves in the ledger: the timeout, the abort, the failure of a run that
+    /// recorded no outcome, and the automatic retry the policy gives a failure.
+    private func record(_ r: InstanceRecord, outcome: ExecutionOutcome?, timedOut: Bool, interrupted: Bool) async throws {
+        let id = r.id
+        let schedule = jobs[r.job]?.job.spec.schedule
+        if timedOut, r.status != .succeeded {
+            let message = "timed out after \(schedule?.timeout ?? 0) s (schedule.timeout): the run was stopped; no automatic rerun"
+            try await ledger.setStatus(id: id, .failed, error: message)
+            try await ledger.appendLog(id: id, level: .error, message)
+            log("instance \(id) of \(r.job): \(message)")
+            return
+        }
+        if r.status == .killed {
+            log("instance \(id) of \(r.job) was killed")
+            return
+        }
+        if aborting, outcome != nil, outcome == .cancelled || !r.status.isFinal {
+            try await ledger.setStatus(id: id, .pending, error: "aborted when the scheduler stopped; it runs again when a scheduler starts")
+            try await ledger.appendLog(id: id, level: .warning, "aborted when the scheduler stopped")
+            return
+        }
+        var r = r
+        if !r.status.isFinal {
+            let why: String = if interrupted {
+                "interrupted: the run's process ended without recording an outcome (killed, or the machine stopped)"
+            } else {
+                switch outcome {
+                case .failed(let m)?: m
+                case .cancelled?: "the run was stopped"
+                case .succeeded?, nil: "the run ended without recording an outcome"
+                }
+            }
+            r = try await ledger.setStatus(id: id, .failed, error: why)
+            if interrupted { try await ledger.appendLog(id: id, level: .warning, why) }
+        }
+        log("instance \(id) of \(r.job): \(r.status.rawValue)\(r.error.map { ": \($0)" } ?? "")\(outcome == nil ? " (run by another process)" : "")")
+        guard r.status == .failed, let schedule, schedule.rerun != .never else { return }
+        // An interrupted attempt is retried at least once (it did not fail on its own).
+        let retries = interrupted ? max(1, schedule.retries) : schedule.retries
+        if r.attempts <= retries, try await ledger.schedulingState(id: id).retryAt == nil {
+            try await ledger.setRetry(id: id, at: clock.now().addingTimeInterval(TimeInterval(schedule.retryInterval)))
+            try await ledger.appendLog(id: id, "automatic retry \(r.attempts) of \(retries) due in \(schedule.retryInterval) s")
         }
     }
 }
