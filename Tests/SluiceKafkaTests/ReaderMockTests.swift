@@ -244,23 +244,18 @@ import Testing
         }
     }
 
-    @Test func readSurvivesDroppedConnectionsAndNotLeaderErrors() async throws {
+    // Dropped connections are tested against dev-kafka (`droppedConnectionsAndNotLeaderErrorsAreRetried`):
+    // librdkafka 2.0's mock broker re-binds its port when set up again and aborts the whole test process
+    // when a parallel test has taken that port meanwhile, so no test here brings a mock broker back up.
+    @Test func readSurvivesNotLeaderErrors() async throws {
         let (mock, topic, _) = try setUp([3000, 3000], brokers: 1)
         let source = try KafkaSource(bootstrapServers: [mock.bootstrap], topic: topic)
         let plan = try await source.plan(begin: .earliest, end: .latest)
         mock.pushRequestErrors(apiKey: 1, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, count: 3)
         let got = Collected()
-        var dropped = false
         let summary = try await source.read(plan, options: ReadOptions(maxBatchSize: 500)) { batch in
             got.records += batch.owned().records
-            if !dropped && got.records.count >= 1000 {
-                dropped = true
-                mock.setBroker(1, up: false)
-                try await Task.sleep(for: .milliseconds(300))
-                mock.setBroker(1, up: true)
-            }
         }
-        #expect(dropped)
         #expect(summary.delivered == 6000)
         #expect(Set(got.records.map { "\($0.partition):\($0.offset)" }).count == 6000)
     }
@@ -294,7 +289,7 @@ import Testing
             _ = try await source.read(plan, options: ReadOptions(maxBatchSize: 20, stallTimeout: .seconds(60)),
                                       clock: clock) { batch in
                 delivered += batch.count
-                if !mock.isDown { mock.setBroker(1, up: false) }
+                if !mock.isDown { mock.setBrokerDown(1) }
             }
             Issue.record("expected the read to fail")
         } catch let e as SluiceError {
@@ -304,7 +299,6 @@ import Testing
             #expect(e.message.contains(mock.bootstrap))
         }
         #expect(delivered < 300)
-        mock.setBroker(1, up: true)
     }
 
     @Test func replayedPlanWithDeletedPartitionFails() async throws {

@@ -42,9 +42,11 @@ final class MockCluster: @unchecked Sendable {
     private let down = Mutex(false)
     var isDown: Bool { down.withLock { $0 } }
 
-    func setBroker(_ id: Int32, up: Bool) {
-        down.withLock { $0 = !up }
-        if up { _ = rd_kafka_mock_broker_set_up(cluster, id) } else { _ = rd_kafka_mock_broker_set_down(cluster, id) }
+    /// Takes broker `id` down for good. (Bringing it up again re-binds its port, and librdkafka 2.0
+    /// aborts the process when another test has taken the port meanwhile.)
+    func setBrokerDown(_ id: Int32) {
+        down.withLock { $0 = true }
+        _ = rd_kafka_mock_broker_set_down(cluster, id)
     }
 
     /// The next `count` requests of `apiKey` (1 = Fetch) fail with `error`.

@@ -125,7 +125,7 @@ extension Ledger {
 
     /// Forgets the scheduler's claim on the instance (its attempt ended and was settled).
     public func releaseClaim(id: Int64) async throws {
-        try await write("settling instance \(id)") { c, _ in
+        _ = try await write("settling instance \(id)") { c, _ in
             try c.run("UPDATE instances SET claimed_attempt = NULL WHERE id = ?1", [.integer(id)])
         }
     }
