@@ -1,5 +1,6 @@
 import CRdKafka
 import SluiceCore
+import Foundation
 
 /// The librdkafka messages of one delivered batch. Owned by a read; the messages are destroyed when
 /// the caller's closure has returned, and the buffer is reused for the next batch.
@@ -82,22 +83,35 @@ public struct KafkaRecordBatch: RecordBatch {
     }
 
     public func headers(at index: Int) -> [KafkaHeader] {
+        (0..<headerCount(at: index)).map { h in
+            withHeader(at: index, h) { name, value in
+                KafkaHeader(name: String(decoding: name, as: UTF8.self), value: value.map { Array($0) })
+            }
+        }
+    }
+
+    /// librdkafka's parsed headers of the message (parsed once, kept with the message), or nil.
+    func headerList(_ index: Int) -> OpaquePointer? {
         var hdrs: OpaquePointer?
-        guard rd_kafka_message_headers(message(index), &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR, let hdrs else {
-            return []
+        guard rd_kafka_message_headers(message(index), &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
+        return hdrs
+    }
+
+    public func headerCount(at index: Int) -> Int {
+        headerList(index).map { rd_kafka_header_cnt($0) } ?? 0
+    }
+
+    public func withHeader<R>(at index: Int, _ header: Int,
+                              _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
+        var name: UnsafePointer<CChar>?
+        var value: UnsafeRawPointer?
+        var size = 0
+        guard let hdrs = headerList(index),
+              rd_kafka_header_get_all(hdrs, header, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            preconditionFailure("header \(header) out of range")
         }
-        var out: [KafkaHeader] = []
-        var i = 0
-        while true {
-            var name: UnsafePointer<CChar>?
-            var value: UnsafeRawPointer?
-            var size = 0
-            guard rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR else { break }
-            let bytes = value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }
-            out.append(KafkaHeader(name: name.map { String(cString: $0) } ?? "", value: bytes))
-            i += 1
-        }
-        return out
+        let nameBytes = name.map { UnsafeRawBufferPointer(start: $0, count: strlen($0)) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
+        return try body(nameBytes, value.map { UnsafeRawBufferPointer(start: $0, count: size) })
     }
 
     /// Copies one record out of the batch (e.g. a dirty record to keep).

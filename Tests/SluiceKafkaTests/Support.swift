@@ -156,6 +156,7 @@ func uniqueTopic(_ prefix: String = "t") -> String { "\(prefix)-\(UUID().uuidStr
 final class Collected: @unchecked Sendable {
     var records: [OwnedRecord] = []
     var batches = 0
+    var texts: [Value] = []
 }
 
 /// The output of a finished subprocess.

@@ -262,11 +262,11 @@ public struct FieldProgram: Sendable {
             let partition = batch.partition(at: i)
             let offset = batch.offset(at: i)
             let timestamp = batch.timestamp(at: i)
-            let headers = needsHeaders ? batch.headers(at: i) : []
+            if needsHeaders { runner.renderHeaders(batch, record: i) }
             let clean = batch.withKey(at: i) { key in
                 batch.withValue(at: i) { value in
                     runner.process(key: key, value: value, partition: partition, offset: offset, timestamp: timestamp,
-                                   headers: headers, into: &rows)
+                                   into: &rows)
                 }
             }
             if !clean { try dirty.add(runner.takeDirty()) }
@@ -279,10 +279,11 @@ public struct FieldProgram: Sendable {
         let runner = Runner(self)
         var rows = RowBatch(columns: columns, reservingRows: 1)
         let batch = OwnedRecordBatch([record])
+        if runner.needsHeaders { runner.renderHeaders(batch, record: 0) }
         let clean = batch.withKey(at: 0) { key in
             batch.withValue(at: 0) { value in
                 runner.process(key: key, value: value, partition: record.partition, offset: record.offset,
-                               timestamp: record.timestamp, headers: record.headers, into: &rows)
+                               timestamp: record.timestamp, into: &rows)
             }
         }
         return clean ? .success(Array(rows.row(0))) : .failure(runner.takeDirty())
@@ -317,16 +318,22 @@ final class Runner {
     /// Values of clean rows that `overLengthRule` changed or kept whole.
     @usableFromInline var overLength = 0
 
-    /// Appends the record's row to `rows`; false when the record is dirty (no row is appended),
-    /// which `takeDirty()` then returns.
+    /// Renders record `i`'s headers for `__headers__`; called before `process` when the program maps them.
+    @usableFromInline
+    func renderHeaders<B: RecordBatch>(_ batch: B, record i: Int) {
+        HeadersJSON.render(batch, record: i, into: state.headersText)
+    }
+
+    /// Appends the record's row to `rows` (its headers rendered by `renderHeaders` first); false when
+    /// the record is dirty (no row is appended), which `takeDirty()` then returns.
     @usableFromInline
     func process(key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?, partition: Int32, offset: Int64,
-                 timestamp: Int64, headers: [KafkaHeader], into rows: inout RowBatch) -> Bool {
+                 timestamp: Int64, into rows: inout RowBatch) -> Bool {
         state.converter.overLength = 0
         var failure: (Int?, DirtyReason)?
         rows.appendRow { row in
             failure = state.process(key: key, value: value, partition: partition, offset: offset,
-                                    timestamp: timestamp, headers: headers, into: &row)
+                                    timestamp: timestamp, into: &row)
             return failure == nil
         }
         guard let (column, reason) = failure else {
@@ -389,7 +396,7 @@ struct RunState {
 
     /// Fills `row`; returns the failing column (nil: the whole record) and the reason for a dirty record.
     mutating func process(key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?, partition: Int32, offset: Int64,
-                          timestamp: Int64, headers: [KafkaHeader], into rows: inout RowWriter) -> (Int?, DirtyReason)? {
+                          timestamp: Int64, into rows: inout RowWriter) -> (Int?, DirtyReason)? {
         // Text views of key and value, transcoded at most once.
         var keyView: UnsafeRawBufferPointer? = nil
         var valueView: UnsafeRawBufferPointer? = nil
@@ -448,7 +455,6 @@ struct RunState {
                     }
                     try convert(timestamp < 0 ? .null : .int(timestamp), column, &rows, c)
                 case .headers:
-                    HeadersJSON.render(headers, into: headersText)
                     try convert(.text(headersText.bytes), column, &rows, c)
                 case .key(let raw):
                     try whole(key, raw: raw, keyType, keyText, "key", &keyView, &keyDecoded, column, &rows, c)

@@ -177,47 +177,41 @@ final class ByteBuffer {
 public enum HeadersJSON {
     public static func render(_ headers: [KafkaHeader]) -> String {
         let out = ByteBuffer()
-        render(headers, into: out)
+        render(OwnedRecordBatch([OwnedRecord(headers: headers)]), record: 0, into: out)
         return String(decoding: out.bytes.assumingMemoryBoundToUInt8(), as: UTF8.self)
     }
 
-    /// Writes the rendering into `out` (replacing its contents).
-    static func render(_ headers: [KafkaHeader], into out: ByteBuffer) {
+    /// Writes the rendering of record `i`'s headers into `out` (replacing its contents), reading the
+    /// header bytes in place.
+    static func render<B: RecordBatch>(_ batch: B, record i: Int, into out: ByteBuffer) {
         out.count = 0
         out.append(UInt8(ascii: "{"))
-        if headers.count == 1 {
-            headers.withUnsafeBufferPointer { h in
-                var name = h[0].name
-                name.withUTF8 { quote(UnsafeRawBufferPointer($0), into: out) }
-                out.append(UInt8(ascii: ":"))
-                value(h[0].value, into: out)
-            }
-            out.append(UInt8(ascii: "}"))
-            return
-        }
+        let n = batch.headerCount(at: i)
         var first = true
-        for i in headers.indices {
-            let name = headers[i].name
-            // Later occurrences were written with the first one.
-            var seen = false
-            for j in 0..<i where headers[j].name == name { seen = true; break }
-            if seen { continue }
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
-            var nameCopy = name
-            nameCopy.withUTF8 { quote(UnsafeRawBufferPointer($0), into: out) }
-            out.append(UInt8(ascii: ":"))
-            var count = 0
-            for j in i..<headers.count where headers[j].name == name { count += 1 }
-            if count == 1 {
-                value(headers[i].value, into: out)
-            } else {
+        for h in 0..<n {
+            batch.withHeader(at: i, h) { name, value in
+                // Later occurrences were written with the first one.
+                for j in 0..<h where batch.withHeader(at: i, j, { other, _ in equal(other, name) }) { return }
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                quote(name, into: out)
+                out.append(UInt8(ascii: ":"))
+                var count = 1
+                for j in (h + 1)..<n where batch.withHeader(at: i, j, { other, _ in equal(other, name) }) {
+                    count += 1
+                }
+                if count == 1 {
+                    self.value(value, into: out)
+                    return
+                }
                 out.append(UInt8(ascii: "["))
-                var firstValue = true
-                for j in i..<headers.count where headers[j].name == name {
-                    if !firstValue { out.append(UInt8(ascii: ",")) }
-                    firstValue = false
-                    value(headers[j].value, into: out)
+                self.value(value, into: out)
+                for j in (h + 1)..<n {
+                    batch.withHeader(at: i, j) { other, otherValue in
+                        guard equal(other, name) else { return }
+                        out.append(UInt8(ascii: ","))
+                        self.value(otherValue, into: out)
+                    }
                 }
                 out.append(UInt8(ascii: "]"))
             }
@@ -225,19 +219,21 @@ public enum HeadersJSON {
         out.append(UInt8(ascii: "}"))
     }
 
-    static func value(_ bytes: [UInt8]?, into out: ByteBuffer) {
-        guard let bytes else {
+    static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
+    }
+
+    static func value(_ bytes: UnsafeRawBufferPointer?, into out: ByteBuffer) {
+        guard let b = bytes else {
             out.append(contentsOf: "null")
             return
         }
-        bytes.withUnsafeBytes { b in
-            if FastText.isValidUTF8(b) {
-                quote(b, into: out)
-            } else {
-                out.append(UInt8(ascii: "\""))
-                base64(b, into: out)
-                out.append(UInt8(ascii: "\""))
-            }
+        if FastText.isValidUTF8(b) {
+            quote(b, into: out)
+        } else {
+            out.append(UInt8(ascii: "\""))
+            base64(b, into: out)
+            out.append(UInt8(ascii: "\""))
         }
     }
 

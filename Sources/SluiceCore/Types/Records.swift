@@ -34,6 +34,35 @@ public protocol RecordBatch {
     func withValue<R>(at index: Int, _ body: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R
     /// The record's headers, in order (repeated names allowed).
     func headers(at index: Int) -> [KafkaHeader]
+    /// The number of the record's headers.
+    func headerCount(at index: Int) -> Int
+    /// Calls `body` with the record's header `header` (0-based, in order): its name's bytes and its
+    /// value's (nil for a null value), without copying. The field program renders `__headers__` this way.
+    func withHeader<R>(at index: Int, _ header: Int,
+                       _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) throws -> R) rethrows -> R
+}
+
+extension RecordBatch {
+    /// Through `headers(at:)`, which copies; batches override it.
+    public func headerCount(at index: Int) -> Int { headers(at: index).count }
+
+    /// Through `headers(at:)`, which copies; batches override it.
+    public func withHeader<R>(at index: Int, _ header: Int,
+                              _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
+        try headers(at: index)[header].withBytes(body)
+    }
+}
+
+extension KafkaHeader {
+    /// Calls `body` with the name's UTF-8 bytes and the value's bytes (nil for a null value).
+    @inlinable
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
+        var name = self.name
+        return try name.withUTF8 { n in
+            guard let value else { return try body(UnsafeRawBufferPointer(n), nil) }
+            return try value.withUnsafeBytes { try body(UnsafeRawBufferPointer(n), $0) }
+        }
+    }
 }
 
 /// A Kafka record that owns its bytes.
@@ -81,4 +110,10 @@ public struct OwnedRecordBatch: RecordBatch, Sendable {
         return try value.withUnsafeBytes { try body($0) }
     }
     @inlinable public func headers(at index: Int) -> [KafkaHeader] { records[index].headers }
+    @inlinable public func headerCount(at index: Int) -> Int { records[index].headers.count }
+    @inlinable
+    public func withHeader<R>(at index: Int, _ header: Int,
+                              _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
+        try records[index].headers[header].withBytes(body)
+    }
 }
