@@ -319,7 +319,7 @@ final class Runner {
     @usableFromInline var overLength = 0
 
     /// Renders record `i`'s headers for `__headers__`; called before `process` when the program maps them.
-    @usableFromInline
+    @usableFromInline @_specialize(where B == OwnedRecordBatch)
     func renderHeaders<B: RecordBatch>(_ batch: B, record i: Int) {
         HeadersJSON.render(batch, record: i, into: state.headersText)
     }

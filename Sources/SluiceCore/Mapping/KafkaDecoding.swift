@@ -182,7 +182,9 @@ public enum HeadersJSON {
     }
 
     /// Writes the rendering of record `i`'s headers into `out` (replacing its contents), reading the
-    /// header bytes in place.
+    /// header bytes in place. Specialised here for the in-memory batch; other batches (librdkafka's)
+    /// take the generic path, which still copies nothing.
+    @_specialize(where B == OwnedRecordBatch)
     static func render<B: RecordBatch>(_ batch: B, record i: Int, into out: ByteBuffer) {
         out.count = 0
         out.append(UInt8(ascii: "{"))
