@@ -56,7 +56,12 @@ public final class SQLiteConnection {
     let handle: OpaquePointer
     private var statementCache: [String: SQLiteStatement] = [:]
 
+    /// Process-wide SQLite settings, applied once before the first connection: no memory statistics
+    /// (Sluice never reads them, and they cost a global mutex per allocation).
+    private static let configured: Void = { _ = sluice_sqlite3_disable_memstatus() }()
+
     public init(path: String, options: SQLiteOpenOptions) throws {
+        _ = Self.configured
         self.path = path
         var flags = SQLITE_OPEN_NOMUTEX
         switch options.mode {
