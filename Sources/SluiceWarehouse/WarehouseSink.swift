@@ -251,8 +251,7 @@ final class WriterState: @unchecked Sendable {
                         Self.bind(row: r, of: cells, scratch: scratch, stmt: stmt)
                         defer { stmt.reset() }
                         _ = try stmt.step()
-                    } catch let e as SQLiteError {
-                        stmt.reset()
+                    } catch let e as SQLiteError {  // the statement was reset by the defer
                         throw SluiceError(.destination, "\(location), partition \(partition): row \(rows + Int64(r) + 1) was refused: \(e.message)")
                     }
                 }

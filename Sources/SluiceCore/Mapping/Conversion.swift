@@ -133,7 +133,7 @@ struct Converter {
             out.set(c, stored: .float(f))
         case .decimal(let p, let s):
             let text = try decimal(cell, precision: p, scale: s)
-            RowBatch.withUTF8(text) { out.setBytes(c, $0, .decimal) }
+            FastText.withUTF8(text) { out.setBytes(c, $0, .decimal) }
         case .string, .varchar, .char:
             try withText(cell, type) { (b) throws(DirtyReason) in try putText(b, column, into: &out, at: c) }
         case .boolean: out.set(c, stored: .bool(try boolean(cell)))
@@ -275,9 +275,9 @@ struct Converter {
     func withText(_ cell: Cell, _ type: ColumnType, _ body: (UnsafeRawBufferPointer) throws(DirtyReason) -> Void) throws(DirtyReason) {
         switch cell {
         case .null: try body(UnsafeRawBufferPointer(start: nil, count: 0))
-        case .int(let v): try Self.withUTF8(String(v), body)
-        case .double(let d): try Self.withUTF8(d.description, body)
-        case .bool(let b): try Self.withUTF8(b ? "true" : "false", body)
+        case .int(let v): try FastText.withUTF8(String(v), body)
+        case .double(let d): try FastText.withUTF8(d.description, body)
+        case .bool(let b): try FastText.withUTF8(b ? "true" : "false", body)
         case .number(let b), .text(let b), .json(let b), .bytes(let b):
             guard FastText.isValidUTF8(b) else {
                 throw DirtyReason(.invalidText, "bytes that are not valid UTF-8 into \(type): \(Self.preview(b))")
@@ -292,9 +292,9 @@ struct Converter {
         switch cell {
         case .null: try body(UnsafeRawBufferPointer(start: nil, count: 0))
         case .bytes(let b), .text(let b), .number(let b), .json(let b): try body(b)
-        case .int(let v): try Self.withUTF8(String(v), body)
-        case .double(let d): try Self.withUTF8(d.description, body)
-        case .bool(let b): try Self.withUTF8(b ? "true" : "false", body)
+        case .int(let v): try FastText.withUTF8(String(v), body)
+        case .double(let d): try FastText.withUTF8(d.description, body)
+        case .bool(let b): try FastText.withUTF8(b ? "true" : "false", body)
         }
     }
 
@@ -306,16 +306,6 @@ struct Converter {
             return try body(Self.trim(b))
         default: return nil
         }
-    }
-
-    /// `String.withUTF8` for a body with typed throws.
-    static func withUTF8<R>(_ string: String, _ body: (UnsafeRawBufferPointer) throws(DirtyReason) -> R) throws(DirtyReason) -> R {
-        var s = string
-        var result: Result<R, DirtyReason>?
-        s.withUTF8 { u in
-            do throws(DirtyReason) { result = .success(try body(UnsafeRawBufferPointer(u))) } catch { result = .failure(error) }
-        }
-        return try result!.get()
     }
 
     static func trim(_ b: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
@@ -436,10 +426,10 @@ struct Converter {
         }
         switch cell {
         case .int(let v):
-            return try Self.withUTF8(String(v)) { (b) throws(DirtyReason) in try fromText(b) }
+            return try FastText.withUTF8(String(v)) { (b) throws(DirtyReason) in try fromText(b) }
         case .double(let d):
             guard d.isFinite else { throw DirtyReason(.overflow, "\(d) does not fit \(type)") }
-            return try Self.withUTF8(d.description) { (b) throws(DirtyReason) in try fromText(b) }
+            return try FastText.withUTF8(d.description) { (b) throws(DirtyReason) in try fromText(b) }
         case .bool, .json, .null:
             throw DirtyReason(.incompatible, "\(describe(cell)) cannot go into \(type)")
         default:

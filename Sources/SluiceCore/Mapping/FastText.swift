@@ -1,6 +1,17 @@
 /// Byte-level helpers for the hot path: UTF-8 validation, integer and float parsing without
 /// creating Strings.
 enum FastText {
+    /// `String.withUTF8` as raw bytes, for a body with typed throws (or none), without copying a
+    /// native string.
+    static func withUTF8<R, E: Error>(_ string: String, _ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        var s = string
+        var result: Result<R, E>?
+        s.withUTF8 { u in
+            do throws(E) { result = .success(try body(UnsafeRawBufferPointer(u))) } catch { result = .failure(error) }
+        }
+        return try result!.get()
+    }
+
     /// True when `b` is well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
     /// ASCII runs are checked eight bytes at a time.
     static func isValidUTF8(_ b: UnsafeRawBufferPointer) -> Bool {

@@ -209,7 +209,7 @@ public struct FieldProgram: Sendable {
             case .constant(let text):
                 do {
                     let column = conversions[c]
-                    constants.append(try Converter.withUTF8(text) { (b) throws(DirtyReason) in
+                    constants.append(try FastText.withUTF8(text) { (b) throws(DirtyReason) in
                         try converter.convert(.text(b), to: column)
                     })
                     ops.append(.constant(constants.count - 1))

@@ -295,8 +295,7 @@ public enum HeadersJSON {
     /// `s` as a JSON string literal.
     public static func quote(_ s: String) -> String {
         let out = ByteBuffer()
-        var copy = s
-        copy.withUTF8 { quote(UnsafeRawBufferPointer($0), into: out) }
+        FastText.withUTF8(s) { quote($0, into: out) }
         return String(decoding: out.bytes.assumingMemoryBoundToUInt8(), as: UTF8.self)
     }
 }

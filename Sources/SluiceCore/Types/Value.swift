@@ -212,13 +212,6 @@ public struct RowBatch: Sendable {
         }
         return keep
     }
-
-    @inline(__always)
-    static func withUTF8<R>(_ s: String, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-        if let r = s.utf8.withContiguousStorageIfAvailable({ body(UnsafeRawBufferPointer($0)) }) { return r }
-        var copy = s
-        return copy.withUTF8 { body(UnsafeRawBufferPointer($0)) }
-    }
 }
 
 /// The open row of a `RowBatch` while a field program fills it: its cells, and the batch's arena
@@ -257,8 +250,8 @@ struct RowWriter {
         case .datetime(let v): set(c, stored: .datetime(v))
         case .date(let v): set(c, stored: .date(v))
         case .timestamp(let s, let n): set(c, stored: .timestamp(s, n))
-        case .string(let s): RowBatch.withUTF8(s) { setBytes(c, $0, .string) }
-        case .decimal(let s): RowBatch.withUTF8(s) { setBytes(c, $0, .decimal) }
+        case .string(let s): FastText.withUTF8(s) { setBytes(c, $0, .string) }
+        case .decimal(let s): FastText.withUTF8(s) { setBytes(c, $0, .decimal) }
         case .binary(let b): b.withUnsafeBytes { setBytes(c, $0, .binary) }
         }
     }
