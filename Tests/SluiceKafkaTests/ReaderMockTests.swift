@@ -260,7 +260,7 @@ import Testing
         #expect(Set(got.records.map { "\($0.partition):\($0.offset)" }).count == 6000)
     }
 
-    @Test func aBrokerThatStaysDownFailsTheReadNamingPartitionAndOffset() async throws {
+    @Test func aBrokerThatStopsAnsweringFailsTheReadNamingPartitionAndOffset() async throws {
         let mock = try MockCluster()
         let topic = uniqueTopic()
         mock.createTopic(topic, partitions: 1)
@@ -279,7 +279,7 @@ import Testing
         let clock = ManualClock()
         let ticker = Task {
             while !Task.isCancelled {
-                if mock.isDown { clock.advance(by: .seconds(5)) }
+                if mock.isSilent { clock.advance(by: .seconds(5)) }
                 try? await Task.sleep(for: .milliseconds(20))
             }
         }
@@ -289,7 +289,7 @@ import Testing
             _ = try await source.read(plan, options: ReadOptions(maxBatchSize: 20, stallTimeout: .seconds(60)),
                                       clock: clock) { batch in
                 delivered += batch.count
-                if !mock.isDown { mock.setBrokerDown(1) }
+                if !mock.isSilent { mock.silenceBroker(1) }
             }
             Issue.record("expected the read to fail")
         } catch let e as SluiceError {

@@ -39,14 +39,15 @@ final class MockCluster: @unchecked Sendable {
         rd_kafka_mock_topic_set_error(cluster, topic, error)
     }
 
-    private let down = Mutex(false)
-    var isDown: Bool { down.withLock { $0 } }
+    private let silent = Mutex(false)
+    var isSilent: Bool { silent.withLock { $0 } }
 
-    /// Takes broker `id` down for good. (Bringing it up again re-binds its port, and librdkafka 2.0
-    /// aborts the process when another test has taken the port meanwhile.)
-    func setBrokerDown(_ id: Int32) {
-        down.withLock { $0 = true }
-        _ = rd_kafka_mock_broker_set_down(cluster, id)
+    /// Makes broker `id` stop answering: it keeps accepting connections and requests but delays every
+    /// response by an hour. (librdkafka 2.0's `rd_kafka_mock_broker_set_down` closes the listener and
+    /// re-binds its port at once, and aborts the whole process when another test took the port meanwhile.)
+    func silenceBroker(_ id: Int32) {
+        silent.withLock { $0 = true }
+        _ = rd_kafka_mock_broker_set_rtt(cluster, id, 3_600_000)
     }
 
     /// The next `count` requests of `apiKey` (1 = Fetch) fail with `error`.
