@@ -17,8 +17,8 @@ while [ $# -gt 0 ]; do
 done
 SIZE=200
 if [ -n "${SLUICE_BIN:-}" ]; then BIN="$SLUICE_BIN"; else
-  swift build -c "$CONFIG" --product sluice >/dev/null
-  BIN="$(swift build -c "$CONFIG" --show-bin-path)/sluice"
+  swift build -c "$CONFIG" --static-swift-stdlib --product sluice >/dev/null
+  BIN="$(swift build -c "$CONFIG" --static-swift-stdlib --show-bin-path)/sluice"
 fi
 WORK="$(mktemp -d)"
 trap 'kill "$BROKER_PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT

@@ -58,8 +58,12 @@ public struct WarehouseSink: Sink {
         }
         do {
             let timeout = Int32(clamping: Int64(lockTimeoutSeconds * 1000))
-            let db = try await SQLiteDatabase.open(
-                path: path, options: SQLiteOpenOptions(mode: .readWrite(create: create), busyTimeoutMillis: timeout))
+            // 16 KiB pages for a new warehouse: fewer pages to write, log and sync per row. A 1M-row
+            // overwrite by `sluice run` took a median 4.1 s instead of 4.5 s with SQLite's default 4 KiB
+            // (README, Benchmarks).
+            var options = SQLiteOpenOptions(mode: .readWrite(create: create), busyTimeoutMillis: timeout)
+            options.newFilePageSize = 16_384
+            let db = try await SQLiteDatabase.open(path: path, options: options)
             let cache = cacheSizeKiB
             try await db.perform { c in
                 try c.execute("PRAGMA synchronous = FULL; PRAGMA cache_size = -\(cache); "

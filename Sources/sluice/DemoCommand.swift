@@ -8,6 +8,7 @@ import SluiceWarehouse
 
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "demo",
         abstract: "Run the whole seed end to end on this machine: broker, a day of events, 24 hourly instances.",
         discussion: """
         Starts the development Kafka broker (sluice dev-kafka) in-process, creates topic `events` with

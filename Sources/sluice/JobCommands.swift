@@ -5,6 +5,7 @@ import SluiceRuntime
 
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "validate",
         abstract: "Check job files and report every problem at once.",
         discussion: """
         Each problem is printed as FILE:PATH: message (PATH like source.begin.time or
@@ -44,6 +45,7 @@ struct Validate: ParsableCommand {
 
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "show",
         abstract: "Print a job as resolved Sluice YAML, secrets redacted.",
         discussion: """
         DataWorks jobs are shown in Sluice's own shape; data sources are resolved when --datasources
@@ -69,6 +71,7 @@ struct Show: ParsableCommand {
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "import",
         abstract: "Convert jobs from other tools into Sluice YAML.",
         subcommands: [ImportDataWorks.self])
 }

@@ -6,6 +6,7 @@ import SluiceRuntime
 
 struct Loadgen: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "loadgen",
         abstract: "Produce realistic test records into a topic: JSON values, keys, headers, timestamps over a span.",
         discussion: """
         Each record has a key (user name), two headers, a JSON value of about --value-bytes bytes shaped

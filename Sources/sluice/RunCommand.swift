@@ -5,6 +5,7 @@ import SluiceRuntime
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Run one instance of a job: read its Kafka window, write its partition.",
         discussion: """
         Resolves the scheduling parameters for the scheduled time (--at, read in the job's zone; default

@@ -5,6 +5,7 @@ import SluiceRuntime
 
 struct Schedule: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "schedule",
         abstract: "Inspect a job's schedule.",
         subcommands: [SchedulePreview.self])
 }

@@ -49,6 +49,22 @@ import Testing
         #expect(try count(sink.path, "SELECT COUNT(*) FROM events WHERE payload LIKE 'second%'") == 500)
     }
 
+    /// A warehouse file the sink creates has 16 KiB pages; one created elsewhere keeps its own.
+    @Test func aNewWarehouseHas16KiBPagesAndAnExistingOneKeepsItsPageSize() async throws {
+        let dir = try TempDir()
+        let sink = try await makeSink(dir)
+        #expect(try count(sink.path, "PRAGMA page_size") == 16_384)
+        let other = dir.file("wh/other.db")
+        let c = try SQLiteConnection(path: other, options: SQLiteOpenOptions(mode: .readWrite(create: true)))
+        try c.execute("CREATE TABLE kept (x INTEGER)")
+        c.close()
+        let existing = WarehouseSink(path: other, table: "events", createTable: true)
+        try await existing.prepare(columns: eventColumns, partitionKeys: ["ds"])
+        try await writePartition(existing, "ds=1", [eventBatch(0..<3)])
+        #expect(try count(other, "PRAGMA page_size") == 4_096)
+        #expect(try count(other, "SELECT COUNT(*) FROM events") == 3)
+    }
+
     @Test func abortAndAbandonLeaveTheOldContent() async throws {
         let dir = try TempDir()
         let sink = try await makeSink(dir)

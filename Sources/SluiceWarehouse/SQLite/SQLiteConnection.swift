@@ -38,6 +38,9 @@ public struct SQLiteOpenOptions: Sendable {
     public var busyTimeoutMillis: Int32
     /// Switch the file to write-ahead logging (readers never block the writer and see committed states).
     public var walMode: Bool
+    /// The page size of a file created by this connection (SQLite's default, 4096, when nil). An
+    /// existing file keeps its page size.
+    public var newFilePageSize: Int? = nil
 
     public init(mode: Mode, busyTimeoutMillis: Int32 = 5_000, walMode: Bool = true) {
         self.mode = mode
@@ -80,6 +83,10 @@ public final class SQLiteConnection {
         self.handle = db
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, options.busyTimeoutMillis)
+        if let size = options.newFilePageSize, case .readWrite = options.mode {
+            // Only takes effect before the file's first page is written (the WAL switch below does).
+            try execute("PRAGMA page_size = \(size)")
+        }
         if options.walMode, case .readWrite = options.mode {
             let mode = try scalarText("PRAGMA journal_mode = WAL")
             if mode?.lowercased() != "wal", path != ":memory:" {
