@@ -318,6 +318,25 @@ def machine():
     return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.platform()}"
 
 
+def cpu_times():
+    """The machine's aggregate CPU counters from /proc/stat (user … steal), or None."""
+    try:
+        with open("/proc/stat") as f:
+            return [int(x) for x in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+
+
+def steal_percent(before, after):
+    """Share of CPU time the hypervisor gave to other guests between two `cpu_times()` readings: on a
+    virtual machine, a CPU-bound command slows by about that much, so runs on different days compare
+    only at similar steal."""
+    if not before or not after:
+        return None
+    delta = [b - a for a, b in zip(before, after)]
+    return 100.0 * delta[7] / sum(delta) if sum(delta) > 0 else None
+
+
 def uptime():
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
@@ -349,6 +368,7 @@ def main():
     sizes = [a.records] + ([scale_size] if scale_size else [])
     started = datetime.datetime.now(datetime.timezone.utc)
     load_before = uptime()
+    cpu_before = cpu_times()
     all_results = []
     for n in sizes:
         repeat = a.repeat if n == a.records else (a.scale_repeat or a.repeat)
@@ -365,9 +385,12 @@ def main():
 
     flags = f"--records {a.records} --repeat {a.repeat}" + (" --scale" if a.scale else "") \
         + (f" --scale-repeat {a.scale_repeat}" if a.scale and a.scale_repeat else "") + (" --no-python" if a.no_python else "")
+    steal = steal_percent(cpu_before, cpu_times())
+    stolen = f"CPU time stolen by the hypervisor during the run: {steal:.0f}%. " if steal is not None else ""
     report = [f"\n## {started.strftime('%Y-%m-%d %H:%M')} UTC — {machine()}\n",
               f"`scripts/bench {flags}` (best of the rounds by wall time, window commands alternated; every "
               f"command verified to process the whole window). Load before: `{load_before}`; after: `{uptime()}`. "
+              f"{stolen}"
               f"Harness peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (a floor under "
               f"every peak RSS below: wait4 counts the forked copy).\n",
               table(all_results), "",

@@ -34,7 +34,11 @@ final class MessageBuffer: @unchecked Sendable {
 /// passed to the closures without copying. Valid only inside the `deliver` closure it was passed to;
 /// it must not be kept. The per-record accessors are inlinable so that a field program specialised
 /// for this batch type (in the caller's module) reads librdkafka's message fields directly.
-public struct KafkaRecordBatch: RecordBatch {
+///
+/// Sendable so that two threads can convert disjoint records of it at once (`FieldProgram.runSplit`):
+/// reading different messages concurrently is safe, and the caller still must not keep the batch
+/// past its closure.
+public struct KafkaRecordBatch: RecordBatch, Sendable {
     @usableFromInline let buffer: MessageBuffer
     public let count: Int
 

@@ -38,4 +38,19 @@ import Testing
         #expect(b[1, 1] == .string("y"))
         #expect(Array(b.row(0)) == [.int(1), .string("x")])
     }
+
+    @Test func appendingABatchKeepsEveryCell() {
+        let columns = [ColumnSpec(name: "s", type: .string), ColumnSpec(name: "b", type: .binary),
+                       ColumnSpec(name: "d", type: .decimal(precision: 10, scale: 2)), ColumnSpec(name: "n", type: .bigint)]
+        var first = RowBatch(columns: columns)
+        first.append(row: [.string("one"), .binary([1, 2]), .decimal("1.50"), .int(1)])
+        var second = RowBatch(columns: columns)
+        second.append(row: [.string("two"), .null, .decimal("22.00"), .int(2)])
+        second.append(row: [.string(""), .binary([3]), .null, .null])
+        first.append(contentsOf: second)
+        #expect(first.rowCount == 3)
+        #expect(first.values == [.string("one"), .binary([1, 2]), .decimal("1.50"), .int(1),
+                                 .string("two"), .null, .decimal("22.00"), .int(2),
+                                 .string(""), .binary([3]), .null, .null])
+    }
 }

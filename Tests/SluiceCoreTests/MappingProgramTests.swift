@@ -191,6 +191,70 @@ import Testing
         #expect(throws: SluiceError.self) { try program.run(batch([#"{"n":"a"}"#]), into: &rows2, dirty: &none) }
     }
 
+    /// A batch converted on two threads gives exactly the rows, dirty records and counts of `run`.
+    @Test func aSplitRunEqualsARunOnOneThread() async throws {
+        let program = try FieldProgram(mapping: [
+            ("n", ColumnSpec(name: "n", type: .bigint)), ("s", ColumnSpec(name: "s", type: .varchar(4))),
+            ("d", ColumnSpec(name: "d", type: .decimal(precision: 10, scale: 2))), ("__key__", ColumnSpec(name: "k", type: .binary)),
+            ("__headers__", ColumnSpec(name: "h", type: .string)), ("__offset__", ColumnSpec(name: "o", type: .bigint)),
+        ], options: FieldProgramOptions(overLengthRule: .truncate))
+        let records = (0..<5_001).map { i in
+            let value = switch i % 7 {
+            case 0: #"{"n":"x\#(i)"}"#              // dirty: not a number
+            case 1: "not json \(i)"                 // dirty: not JSON
+            default: #"{"n":\#(i),"s":"text\#(i)","d":\#(i).25}"#  // "s" over VARCHAR(4): truncated
+            }
+            return OwnedRecord(partition: Int32(i % 3), offset: Int64(i), timestamp: 1_000 + Int64(i),
+                               key: i % 5 == 0 ? nil : Array("key\(i)".utf8), value: Array(value.utf8),
+                               headers: [KafkaHeader(name: "h", value: Array("\(i)".utf8))])
+        }
+        let batch = OwnedRecordBatch(records)
+        var rows = RowBatch(columns: program.columns)
+        var dirty = DirtyCollector()
+        try program.run(batch, into: &rows, dirty: &dirty)
+        for splitAt in [2, 4_096] {
+            var splitRows = RowBatch(columns: program.columns)
+            var splitDirty = DirtyCollector()
+            try await program.runSplit(batch, into: &splitRows, dirty: &splitDirty, splitAt: splitAt)
+            #expect(splitRows.rowCount == rows.rowCount)
+            #expect(splitRows.values == rows.values)
+            #expect(splitDirty.records == dirty.records)
+            #expect(splitDirty.dirtyCount == dirty.dirtyCount && splitDirty.readCount == 5_001)
+            #expect(splitDirty.overLengthCount == dirty.overLengthCount && dirty.overLengthCount > 0)
+        }
+        #expect(dirty.dirtyCount == 1_430)
+    }
+
+    /// The record limit holds for the two halves together, and the first half's error comes first.
+    @Test func aSplitRunAppliesTheRecordLimitToTheWholeBatch() async throws {
+        let program = try FieldProgram(mapping: [("n", ColumnSpec(name: "n", type: .bigint))])
+        // Dirty records at offsets 100 and 103 (first half) and 105 (second half).
+        let values = [#"{"n":"a"}"#, #"{"n":1}"#, #"{"n":2}"#, #"{"n":"b"}"#, #"{"n":3}"#, #"{"n":"c"}"#, #"{"n":4}"#, #"{"n":5}"#]
+        var rows = RowBatch(columns: program.columns)
+        var withinLimit = DirtyCollector(limit: ErrorLimit(records: 3))
+        try await program.runSplit(batch(values), into: &rows, dirty: &withinLimit, splitAt: 2)
+        #expect(withinLimit.dirtyCount == 3 && withinLimit.records.map(\.offset) == [100, 103, 105])
+        #expect(rows.values == [.int(1), .int(2), .int(3), .int(4), .int(5)])
+
+        var overall = DirtyCollector(limit: ErrorLimit(records: 2))
+        var rows2 = RowBatch(columns: program.columns)
+        do {
+            try await program.runSplit(batch(values), into: &rows2, dirty: &overall, splitAt: 2)
+            Issue.record("expected the limit to fail")
+        } catch {
+            #expect(error.kind == .dirtyLimit)
+            #expect(error.message.contains("offset 105"))
+        }
+        var first = DirtyCollector(limit: ErrorLimit(records: 0))
+        var rows3 = RowBatch(columns: program.columns)
+        do {
+            try await program.runSplit(batch(values), into: &rows3, dirty: &first, splitAt: 2)
+            Issue.record("expected the limit to fail")
+        } catch {
+            #expect(error.message.contains("offset 100"))
+        }
+    }
+
     @Test func percentageIsCheckedAtTheEnd() throws {
         let program = try FieldProgram(mapping: [("n", ColumnSpec(name: "n", type: .bigint))])
         var rows = RowBatch(columns: program.columns)

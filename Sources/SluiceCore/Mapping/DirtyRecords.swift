@@ -90,6 +90,22 @@ public struct DirtyCollector: Sendable {
         }
     }
 
+    /// Adds what `later` collected from the records that follow this collector's (the second half of
+    /// a split batch): its counts, then its dirty records in order. Throws `.dirtyLimit` when the
+    /// record limit is now exceeded.
+    public mutating func merge(_ later: DirtyCollector) throws(SluiceError) {
+        readCount += later.readCount
+        overLengthCount += later.overLengthCount
+        for record in later.records { try add(record) }
+        guard later.discardedCount > 0 else { return }
+        dirtyCount += later.discardedCount
+        discardedCount += later.discardedCount
+        if let max = limit.records, dirtyCount > max {
+            throw SluiceError(.dirtyLimit, "more than \(max) dirty records (settings.errorLimit.record = \(max))",
+                              hint: "fix the mapping or the column types, or raise settings.errorLimit; `sluice dirty INSTANCE` lists the dirty records")
+        }
+    }
+
     /// Hands over the kept records (for the ledger) and frees their memory.
     public mutating func takeRecords() -> [DirtyRecord] {
         defer { records.removeAll() }

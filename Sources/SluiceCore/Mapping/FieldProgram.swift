@@ -254,11 +254,18 @@ public struct FieldProgram: Sendable {
     /// `Runner`, compiled once.
     @inlinable
     public func run<B: RecordBatch>(_ batch: B, into rows: inout RowBatch, dirty: inout DirtyCollector) throws(SluiceError) {
+        try run(batch, records: 0..<batch.count, into: &rows, dirty: &dirty)
+    }
+
+    /// `run` over the records `range` of `batch` only.
+    @inlinable
+    public func run<B: RecordBatch>(_ batch: B, records range: Range<Int>, into rows: inout RowBatch,
+                                    dirty: inout DirtyCollector) throws(SluiceError) {
         precondition(rows.columns == columns, "RowBatch columns differ from the field program's columns")
         let runner = Runner(self)
         let needsHeaders = runner.needsHeaders
-        dirty.countRead(batch.count)
-        for i in 0..<batch.count {
+        dirty.countRead(range.count)
+        for i in range {
             let partition = batch.partition(at: i)
             let offset = batch.offset(at: i)
             let timestamp = batch.timestamp(at: i)
@@ -272,6 +279,45 @@ public struct FieldProgram: Sendable {
             if !clean { try dirty.add(runner.takeDirty()) }
         }
         dirty.countOverLength(runner.overLength)
+    }
+
+    /// `run` on two threads, with the same result: a child task converts the second half of `batch`
+    /// into rows of its own while the calling task converts the first half into `rows`; the second
+    /// half's rows are then appended after the first's, and its dirty records after the first's.
+    /// Batches of fewer than `splitAt` records are converted on the calling task alone.
+    ///
+    /// The record limit of `dirty` applies to each half and to their sum; when it is exceeded the
+    /// first half's error wins, so the error names the earliest dirty record it saw.
+    @inlinable
+    public func runSplit<B: RecordBatch & Sendable>(_ batch: B, into rows: inout RowBatch, dirty: inout DirtyCollector,
+                                                    splitAt: Int = 2_048) async throws(SluiceError) {
+        let n = batch.count
+        guard n >= max(splitAt, 2) else {
+            try run(batch, into: &rows, dirty: &dirty)
+            return
+        }
+        let middle = n / 2
+        let bytesPerRow = rows.rowCount > 0 ? rows.arenaBytes / rows.rowCount + 1 : 256
+        let limit = dirty.limit, maxKept = dirty.maxKept
+        let second = Task { () throws -> (RowBatch, DirtyCollector) in
+            var secondRows = RowBatch(columns: columns, reservingRows: n - middle, bytes: (n - middle) * bytesPerRow)
+            var secondDirty = DirtyCollector(limit: limit, maxKept: maxKept)
+            try run(batch, records: middle..<n, into: &secondRows, dirty: &secondDirty)
+            return (secondRows, secondDirty)
+        }
+        do {
+            try run(batch, records: 0..<middle, into: &rows, dirty: &dirty)
+        } catch {
+            _ = await second.result  // the batch must outlive the child's use of it
+            throw error
+        }
+        let secondRows: RowBatch, secondDirty: DirtyCollector
+        switch await second.result {
+        case .success(let converted): (secondRows, secondDirty) = converted
+        case .failure(let error): throw error as? SluiceError ?? SluiceError(.failed, "\(error)")
+        }
+        rows.append(contentsOf: secondRows)
+        try dirty.merge(secondDirty)
     }
 
     /// Converts one record: its row, or the dirty record it makes. For previews and tests.

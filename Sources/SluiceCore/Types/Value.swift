@@ -133,6 +133,23 @@ public struct RowBatch: Sendable {
         return withCells { cells in ArraySlice((0..<cells.columnCount).map { Value(cells[r, $0]) }) }
     }
 
+    /// Appends the rows of `other` (which has the same columns) after this batch's rows.
+    public mutating func append(contentsOf other: RowBatch) {
+        precondition(other.columns == columns, "RowBatch columns differ")
+        let base = arena.count
+        arena.append(contentsOf: other.arena)
+        cells.reserveCapacity(cells.count + other.cells.count)
+        for cell in other.cells {
+            switch cell {
+            case .string(let offset, let length): cells.append(.string(offset + base, length))
+            case .decimal(let offset, let length): cells.append(.decimal(offset + base, length))
+            case .binary(let offset, let length): cells.append(.binary(offset + base, length))
+            default: cells.append(cell)
+            }
+        }
+        rowCount += other.rowCount
+    }
+
     public mutating func removeAll(keepingCapacity: Bool = true) {
         cells.removeAll(keepingCapacity: keepingCapacity)
         arena.removeAll(keepingCapacity: keepingCapacity)

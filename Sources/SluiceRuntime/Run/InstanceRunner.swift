@@ -246,7 +246,7 @@ public struct InstanceRunner: Sendable {
             let summary = try await source.read(plan, options: readOptions) { batch in
                 progress.advance(by: batch)
                 do {
-                    try program.run(batch, into: &rows, dirty: &dirty)
+                    try await program.runSplit(batch, into: &rows, dirty: &dirty)
                 } catch {
                     _ = try await ledger.addDirtyRecords(id: instanceId, dirty.takeRecords().map(Self.ledgerRecord))
                     throw error
