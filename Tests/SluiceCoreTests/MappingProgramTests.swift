@@ -236,22 +236,17 @@ import Testing
         #expect(withinLimit.dirtyCount == 3 && withinLimit.records.map(\.offset) == [100, 103, 105])
         #expect(rows.values == [.int(1), .int(2), .int(3), .int(4), .int(5)])
 
-        var overall = DirtyCollector(limit: ErrorLimit(records: 2))
-        var rows2 = RowBatch(columns: program.columns)
-        do {
-            try await program.runSplit(batch(values), into: &rows2, dirty: &overall, splitAt: 2)
-            Issue.record("expected the limit to fail")
-        } catch {
-            #expect(error.kind == .dirtyLimit)
-            #expect(error.message.contains("offset 105"))
-        }
-        var first = DirtyCollector(limit: ErrorLimit(records: 0))
-        var rows3 = RowBatch(columns: program.columns)
-        do {
-            try await program.runSplit(batch(values), into: &rows3, dirty: &first, splitAt: 2)
-            Issue.record("expected the limit to fail")
-        } catch {
-            #expect(error.message.contains("offset 100"))
+        // Over the limit only with the second half's record; over it at the first record.
+        for (limit, offset) in [(2, 105), (0, 100)] {
+            var collector = DirtyCollector(limit: ErrorLimit(records: limit))
+            var failing = RowBatch(columns: program.columns)
+            do {
+                try await program.runSplit(batch(values), into: &failing, dirty: &collector, splitAt: 2)
+                Issue.record("expected the limit of \(limit) to fail")
+            } catch {
+                #expect(error.kind == .dirtyLimit)
+                #expect(error.message.contains("offset \(offset)"), "\(error.message)")
+            }
         }
     }
 
