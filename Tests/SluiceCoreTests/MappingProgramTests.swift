@@ -225,7 +225,7 @@ import Testing
         #expect(dirty.dirtyCount == 1_430)
     }
 
-    /// The record limit holds for the two halves together, and the first half's error comes first.
+    /// The record limit holds for the two halves together, and fails at the same record as on one thread.
     @Test func aSplitRunAppliesTheRecordLimitToTheWholeBatch() async throws {
         let program = try FieldProgram(mapping: [("n", ColumnSpec(name: "n", type: .bigint))])
         // Dirty records at offsets 100 and 103 (first half) and 105 (second half).
@@ -236,8 +236,10 @@ import Testing
         #expect(withinLimit.dirtyCount == 3 && withinLimit.records.map(\.offset) == [100, 103, 105])
         #expect(rows.values == [.int(1), .int(2), .int(3), .int(4), .int(5)])
 
-        // Over the limit only with the second half's record; over it at the first record.
-        for (limit, offset) in [(2, 105), (0, 100)] {
+        // Over the limit: with the second half's first dirty record; with its second one, 105, although
+        // the half alone goes over only at 106; at the very first record.
+        let moreInTheSecondHalf = [#"{"n":"a"}"#, #"{"n":1}"#, #"{"n":2}"#, #"{"n":3}"#, #"{"n":"b"}"#, #"{"n":"c"}"#, #"{"n":"d"}"#, #"{"n":5}"#]
+        for (values, limit, offset) in [(values, 2, 105), (moreInTheSecondHalf, 2, 105), (values, 0, 100)] {
             var collector = DirtyCollector(limit: ErrorLimit(records: limit))
             var failing = RowBatch(columns: program.columns)
             do {

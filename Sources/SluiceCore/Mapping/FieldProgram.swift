@@ -286,8 +286,9 @@ public struct FieldProgram: Sendable {
     /// half's rows are then appended after the first's, and its dirty records after the first's.
     /// Batches of fewer than `splitAt` records are converted on the calling task alone.
     ///
-    /// The record limit of `dirty` applies to each half and to their sum; when it is exceeded the
-    /// first half's error wins, so the error names the earliest dirty record it saw.
+    /// The record limit of `dirty` is checked in record order, as `run` does: the second half collects
+    /// without a limit and its dirty records count towards it only when merged, so the error names the
+    /// same record as on one thread.
     @inlinable
     public func runSplit<B: RecordBatch & Sendable>(_ batch: B, into rows: inout RowBatch, dirty: inout DirtyCollector,
                                                     splitAt: Int = 2_048) async throws(SluiceError) {
@@ -298,10 +299,10 @@ public struct FieldProgram: Sendable {
         }
         let middle = n / 2
         let bytesPerRow = rows.rowCount > 0 ? rows.arenaBytes / rows.rowCount + 1 : 256
-        let limit = dirty.limit, maxKept = dirty.maxKept
+        let maxKept = dirty.maxKept
         let second = Task { () throws -> (RowBatch, DirtyCollector) in
             var secondRows = RowBatch(columns: columns, reservingRows: n - middle, bytes: (n - middle) * bytesPerRow)
-            var secondDirty = DirtyCollector(limit: limit, maxKept: maxKept)
+            var secondDirty = DirtyCollector(maxKept: maxKept)
             try run(batch, records: middle..<n, into: &secondRows, dirty: &secondDirty)
             return (secondRows, secondDirty)
         }
