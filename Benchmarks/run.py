@@ -343,7 +343,7 @@ def uptime():
 
 def release_binary(root, product):
     subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--product", product], cwd=root, check=True)
-    path = subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--show-bin-path"], cwd=root, check=True,
+    path = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=root, check=True,
                           capture_output=True, text=True).stdout.strip()
     return os.path.join(path, product)
 

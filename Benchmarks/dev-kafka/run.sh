@@ -18,7 +18,7 @@ done
 SIZE=200
 if [ -n "${SLUICE_BIN:-}" ]; then BIN="$SLUICE_BIN"; else
   swift build -c "$CONFIG" --static-swift-stdlib --product sluice >/dev/null
-  BIN="$(swift build -c "$CONFIG" --static-swift-stdlib --show-bin-path)/sluice"
+  BIN="$(swift build -c "$CONFIG" --show-bin-path)/sluice"
 fi
 WORK="$(mktemp -d)"
 trap 'kill "$BROKER_PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT

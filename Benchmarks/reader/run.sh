@@ -19,10 +19,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 swift build -c release --static-swift-stdlib --product sluice-reader-bench >/dev/null
-BENCH="$(swift build -c release --static-swift-stdlib --show-bin-path)/sluice-reader-bench"
+BENCH="$(swift build -c release --show-bin-path)/sluice-reader-bench"
 if [ -n "${SLUICE_BIN:-}" ]; then BIN="$SLUICE_BIN"; else
   swift build -c release --static-swift-stdlib --product sluice >/dev/null
-  BIN="$(swift build -c release --static-swift-stdlib --show-bin-path)/sluice"
+  BIN="$(swift build -c release --show-bin-path)/sluice"
 fi
 WORK="$(mktemp -d)"
 BROKER_PID=""

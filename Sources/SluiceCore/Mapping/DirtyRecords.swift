@@ -80,14 +80,20 @@ public struct DirtyCollector: Sendable {
     public mutating func add(_ record: DirtyRecord) throws(SluiceError) {
         dirtyCount += 1
         if records.count < maxKept { records.append(record) } else { discardedCount += 1 }
-        if let max = limit.records, dirtyCount > max {
-            throw SluiceError(
-                .dirtyLimit,
-                max == 0
-                    ? "dirty record at \(record.summary) (settings.errorLimit.record is 0: no dirty record allowed)"
-                    : "more than \(max) dirty records (settings.errorLimit.record = \(max)); the last at \(record.summary)",
-                hint: "fix the mapping or the column types, or raise settings.errorLimit; `sluice dirty INSTANCE` lists the dirty records")
-        }
+        try checkRecordLimit(last: record)
+    }
+
+    /// Throws `.dirtyLimit` when more records are dirty than `limit.records` allows; `last` is the
+    /// dirty record that was counted last, when it is known.
+    private func checkRecordLimit(last: DirtyRecord?) throws(SluiceError) {
+        guard let max = limit.records, dirtyCount > max else { return }
+        let at = last.map { " at \($0.summary)" } ?? ""
+        throw SluiceError(
+            .dirtyLimit,
+            max == 0
+                ? "dirty record\(at) (settings.errorLimit.record is 0: no dirty record allowed)"
+                : "more than \(max) dirty records (settings.errorLimit.record = \(max))" + (last == nil ? "" : "; the last\(at)"),
+            hint: "fix the mapping or the column types, or raise settings.errorLimit; `sluice dirty INSTANCE` lists the dirty records")
     }
 
     /// Adds what `later` collected from the records that follow this collector's (the second half of
@@ -97,13 +103,10 @@ public struct DirtyCollector: Sendable {
         readCount += later.readCount
         overLengthCount += later.overLengthCount
         for record in later.records { try add(record) }
-        guard later.discardedCount > 0 else { return }
+        // Records `later` counted but did not keep: counted here too, after the kept ones.
         dirtyCount += later.discardedCount
         discardedCount += later.discardedCount
-        if let max = limit.records, dirtyCount > max {
-            throw SluiceError(.dirtyLimit, "more than \(max) dirty records (settings.errorLimit.record = \(max))",
-                              hint: "fix the mapping or the column types, or raise settings.errorLimit; `sluice dirty INSTANCE` lists the dirty records")
-        }
+        try checkRecordLimit(last: nil)
     }
 
     /// Hands over the kept records (for the ledger) and frees their memory.

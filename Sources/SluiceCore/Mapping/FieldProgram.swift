@@ -300,23 +300,25 @@ public struct FieldProgram: Sendable {
         let middle = n / 2
         let bytesPerRow = rows.rowCount > 0 ? rows.arenaBytes / rows.rowCount + 1 : 256
         let maxKept = dirty.maxKept
-        let second = Task { () throws -> (RowBatch, DirtyCollector) in
+        let second = Task { () -> Result<(RowBatch, DirtyCollector), SluiceError> in
             var secondRows = RowBatch(columns: columns, reservingRows: n - middle, bytes: (n - middle) * bytesPerRow)
             var secondDirty = DirtyCollector(maxKept: maxKept)
-            try run(batch, records: middle..<n, into: &secondRows, dirty: &secondDirty)
-            return (secondRows, secondDirty)
+            do throws(SluiceError) {
+                try run(batch, records: middle..<n, into: &secondRows, dirty: &secondDirty)
+            } catch {
+                return .failure(error)
+            }
+            return .success((secondRows, secondDirty))
         }
-        do {
+        var firstFailure: SluiceError?
+        do throws(SluiceError) {
             try run(batch, records: 0..<middle, into: &rows, dirty: &dirty)
         } catch {
-            _ = await second.result  // the batch must outlive the child's use of it
-            throw error
+            firstFailure = error
         }
-        let secondRows: RowBatch, secondDirty: DirtyCollector
-        switch await second.result {
-        case .success(let converted): (secondRows, secondDirty) = converted
-        case .failure(let error): throw error as? SluiceError ?? SluiceError(.failed, "\(error)")
-        }
+        let converted = await second.value  // awaited whatever happened: the child reads the batch
+        if let firstFailure { throw firstFailure }
+        let (secondRows, secondDirty) = try converted.get()
         rows.append(contentsOf: secondRows)
         try dirty.merge(secondDirty)
     }
