@@ -118,6 +118,11 @@ let package = Package(
             dependencies: ["SluiceKafka", "SluiceCore"],
             path: "Benchmarks/reader/ReaderBench"
         ),
+        // Fixtures the test targets share: the `sluice` binary as a process.
+        .target(
+            name: "SluiceTestSupport",
+            path: "Tests/SluiceTestSupport"
+        ),
         .testTarget(
             name: "SluiceCoreTests",
             dependencies: [
@@ -134,7 +139,7 @@ let package = Package(
         // End to end: dev broker + runner + warehouse, in-process and through the binary.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SluiceCore", "SluiceRuntime", "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse"]
+            dependencies: ["SluiceCore", "SluiceRuntime", "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceTestSupport"]
         ),
         .testTarget(
             name: "SluiceKafkaTests",
@@ -158,7 +163,7 @@ let package = Package(
             name: "SluiceMaxComputeTests",
             dependencies: [
                 "SluiceMaxCompute", "SluiceMaxComputeWire", "SluiceCore", "CZlib",
-                "SluiceRuntime", "SluiceDevKafka", "SluiceKafka",
+                "SluiceRuntime", "SluiceDevKafka", "SluiceKafka", "SluiceTestSupport", "SluiceWarehouse",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

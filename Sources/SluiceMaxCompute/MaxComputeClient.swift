@@ -315,6 +315,15 @@ public final class MaxComputeClient: Sendable {
         return try Self.parseSession(r.body, what: "upload session \(uploadId)")
     }
 
+    /// The session's state, or nil when the tunnel no longer knows it (HTTP 404: expired, or never
+    /// created).
+    public func uploadStatusIfKnown(table: String, partition: PartitionSpec, uploadId: String) async throws -> UploadSessionInfo? {
+        let r = try await send(.GET, service: false, path: tablePath(table), query: sessionQuery(partition, uploadId),
+                               operation: "reading upload session \(uploadId)", allow: [404])
+        if r.status == 404 { return nil }
+        return try Self.parseSession(r.body, what: "upload session \(uploadId)")
+    }
+
     /// Uploads one block (replacing a block with the same id). `body` is already compressed when
     /// `deflated`. Retried as a whole under the same block id.
     public func uploadBlock(table: String, partition: PartitionSpec, uploadId: String, blockId: Int,

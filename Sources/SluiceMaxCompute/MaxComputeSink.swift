@@ -140,6 +140,28 @@ public final class MaxComputeSink: Sink {
     }
 }
 
+extension MaxComputeSink {
+    /// Asks the tunnel for the state of the attempt's upload session (its id is the write's token,
+    /// stored in the ledger before the commit): `CLOSED` is committed; `NORMAL`, `EXPIRED` and
+    /// `CANCELED` are not. A session the tunnel no longer knows (sessions expire after 24 hours) or
+    /// one still closing cannot tell.
+    public func commitState(of write: WriteReference) async throws -> CommitState {
+        guard let uploadId = write.token else { return .notCommitted }
+        guard let session = try await client.uploadStatusIfKnown(table: destination.table, partition: write.partition,
+                                                                  uploadId: uploadId) else {
+            return .unknown("MaxCompute no longer knows upload session \(uploadId) (sessions expire after 24 hours)")
+        }
+        switch session.status.uppercased() {
+        case "CLOSED": return .committed(rows: nil)
+        case "NORMAL", "EXPIRED", "CANCELED", "CANCELLED": return .notCommitted
+        default: return .unknown("MaxCompute upload session \(uploadId) is \(session.status)")
+        }
+    }
+
+    /// MaxCompute cannot delete rows: a second append of an instance adds them again.
+    public var replacesEarlierAppends: Bool { false }
+}
+
 /// One upload session. Full blocks are uploaded while later rows are encoded, up to `concurrency`
 /// at a time; each block is retried under its own block id.
 public actor MaxComputePartitionWriter: PartitionWriter {
@@ -148,6 +170,8 @@ public actor MaxComputePartitionWriter: PartitionWriter {
     let partition: PartitionSpec
     /// The tunnel upload session id.
     public nonisolated let uploadId: String
+    /// The upload session id: a later run asks the tunnel whether this session committed.
+    public nonisolated var commitToken: String? { uploadId }
     let deflate: Bool
     let concurrency: Int
     private var builder: TunnelBlockBuilder
@@ -196,7 +220,7 @@ public actor MaxComputePartitionWriter: PartitionWriter {
         })
     }
 
-    public func commit() async throws -> CommitResult {
+    public func commit(_ outcome: WriteOutcome) async throws -> CommitResult {
         precondition(!finished, "commit after commit/abort")
         finished = true
         do {

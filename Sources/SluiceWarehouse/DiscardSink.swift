@@ -14,6 +14,11 @@ public struct DiscardSink: Sink {
                      provenance: WriteProvenance) async throws -> any PartitionWriter {
         DiscardWriter()
     }
+
+    /// Nothing is kept, so nothing was committed: running the attempt again changes nothing.
+    public func commitState(of write: WriteReference) async throws -> CommitState { .notCommitted }
+
+    public var replacesEarlierAppends: Bool { true }
 }
 
 final class DiscardWriter: PartitionWriter {
@@ -23,7 +28,7 @@ final class DiscardWriter: PartitionWriter {
         rows.add(Int64(batch.rowCount), ordering: .relaxed)
     }
 
-    func commit() async throws -> CommitResult {
+    func commit(_ outcome: WriteOutcome) async throws -> CommitResult {
         CommitResult(rowsWritten: rows.load(ordering: .relaxed))
     }
 

@@ -4,8 +4,12 @@ import SluiceCore
 
 /// One write of a warehouse partition, from `_sluice_partitions`.
 public struct PartitionWrite: Sendable, Hashable, Codable {
+    /// The write's id in `_sluice_partitions` (and in the `_sluice_write` column of the rows it added).
+    public var id: Int64
     public var job: String
     public var instanceId: String
+    /// The attempt of the instance that wrote (absent for writes of older versions).
+    public var attempt: Int?
     public var mode: String
     public var windowStartMillis: Int64?
     public var windowEndMillis: Int64?
@@ -14,6 +18,11 @@ public struct PartitionWrite: Sendable, Hashable, Codable {
     /// Rows this write added.
     public var rows: Int64
     public var writtenAtMillis: Int64
+    /// What the run read for these rows (absent for writes of older versions).
+    public var outcome: WriteOutcome?
+    /// The write that replaced this one: a later overwrite of the partition, or a rerun of the same
+    /// instance. Nil while its rows are in the table.
+    public var replacedBy: Int64?
 }
 
 /// A partition of a warehouse table: its current row count and the writes that made it (one after
@@ -22,7 +31,11 @@ public struct PartitionInfo: Sendable, Hashable, Codable {
     /// `ds=2022112210,hh=10`; empty for an unpartitioned table.
     public var partition: String
     public var rows: Int64
+    /// The writes whose rows the partition holds: one after an overwrite, one per instance after
+    /// appends (a rerun replaces its instance's earlier write).
     public var writes: [PartitionWrite]
+    /// Earlier writes, replaced by later ones, oldest first.
+    public var replaced: [PartitionWrite]
 }
 
 /// Read access to a warehouse file: read-only queries and partition listings.
@@ -96,9 +109,12 @@ public struct Warehouse: Sendable {
             var writes: [String: [PartitionWrite]] = [:]
             var keys = try WarehouseMeta.registeredPartitionKeys(c, table: table)
             if hasMeta {
+                // Warehouses of older versions lack the later columns: they read as NULL.
+                let have = try WarehouseMeta.partitionColumnNames(c)
+                let added = WarehouseMeta.addedPartitionColumns.map { have.contains($0.0) ? $0.0 : "NULL" }
                 let rows = try c.query("""
                     SELECT partition, job, instance_id, mode, window_start_ms, window_end_ms, topic, offsets, rows,
-                           written_at_ms
+                           written_at_ms, id, \(added.joined(separator: ", "))
                     FROM _sluice_partitions WHERE table_name = ?1 ORDER BY id
                     """, [.text(table)])
                 for r in rows {
@@ -106,9 +122,11 @@ public struct Warehouse: Sendable {
                     func int(_ i: Int) -> Int64? { if case .integer(let v) = r[i] { v } else { nil } }
                     let offsets = (try? JSONDecoder().decode([PartitionOffsets].self, from: Data(text(7).utf8))) ?? []
                     writes[text(0), default: []].append(PartitionWrite(
-                        job: text(1), instanceId: text(2), mode: text(3), windowStartMillis: int(4),
-                        windowEndMillis: int(5), topic: text(6), offsets: offsets, rows: int(8) ?? 0,
-                        writtenAtMillis: int(9) ?? 0))
+                        id: int(10) ?? 0, job: text(1), instanceId: text(2), attempt: int(11).map(Int.init), mode: text(3),
+                        windowStartMillis: int(4), windowEndMillis: int(5), topic: text(6), offsets: offsets,
+                        rows: int(8) ?? 0, writtenAtMillis: int(9) ?? 0,
+                        outcome: try? JSONDecoder().decode(WriteOutcome.self, from: Data(text(13).utf8)),
+                        replacedBy: int(14)))
                 }
                 if keys == nil, let some = writes.keys.first, let spec = try? PartitionSpec(parsing: some) {
                     keys = spec.keys
@@ -130,13 +148,16 @@ public struct Warehouse: Sendable {
             }
             let all = Set(counts.keys).union(writes.keys)
             return all.sorted().map { p in
-                PartitionInfo(partition: p, rows: counts[p] ?? 0, writes: writes[p] ?? [])
+                let all = writes[p] ?? []
+                return PartitionInfo(partition: p, rows: counts[p] ?? 0, writes: all.filter { $0.replacedBy == nil },
+                                     replaced: all.filter { $0.replacedBy != nil })
             }
         }
     }
 
-    /// `sluice partitions` text output: one line per partition and write.
-    public static func renderPartitions(_ partitions: [PartitionInfo]) -> String {
+    /// `sluice partitions` text output: one line per partition and write whose rows it holds, and
+    /// with `history` also the replaced writes (their MODE says by which write).
+    public static func renderPartitions(_ partitions: [PartitionInfo], history: Bool = false) -> String {
         func time(_ ms: Int64?) -> String {
             guard let ms else { return "" }
             return TimeText.string { TimeText.datetime(millis: ms, into: $0) }.replacing(/\.000$/, with: "") + "Z"
@@ -144,19 +165,23 @@ public struct Warehouse: Sendable {
         var rows: [[String]] = []
         for p in partitions {
             let name = p.partition.isEmpty ? "(unpartitioned)" : p.partition
-            if p.writes.isEmpty {
-                rows.append([name, String(p.rows), "", "", "", "", "", ""])
+            if p.writes.isEmpty && (!history || p.replaced.isEmpty) {
+                rows.append([name, String(p.rows)] + Array(repeating: "", count: history ? 7 : 6))
             }
-            for (i, w) in p.writes.enumerated() {
+            let shown = history ? (p.writes + p.replaced).sorted { $0.id < $1.id } : p.writes
+            for (i, w) in shown.enumerated() {
                 let window = w.windowStartMillis == nil && w.windowEndMillis == nil
                     ? "" : "[\(time(w.windowStartMillis)), \(time(w.windowEndMillis)))"
                 let offsets = w.offsets.sorted { $0.partition < $1.partition }
                     .map { "\($0.partition):\($0.from)-\($0.to)" }.joined(separator: " ")
-                rows.append([i == 0 ? name : "", i == 0 ? String(p.rows) : "", w.mode, w.instanceId, w.job,
-                             window, w.topic, offsets])
+                let mode = w.replacedBy.map { "\(w.mode), replaced by write \($0)" } ?? w.mode
+                var row = [i == 0 ? name : "", i == 0 ? String(p.rows) : "", mode, w.instanceId, w.job, window, w.topic, offsets]
+                if history { row.insert(String(w.id), at: 2) }
+                rows.append(row)
             }
         }
-        return TextTable.render(headers: ["PARTITION", "ROWS", "MODE", "INSTANCE", "JOB", "WINDOW", "TOPIC", "OFFSETS [from-to)"],
-                                rows: rows, rightAligned: [1])
+        var headers = ["PARTITION", "ROWS", "MODE", "INSTANCE", "JOB", "WINDOW", "TOPIC", "OFFSETS [from-to)"]
+        if history { headers.insert("WRITE", at: 2) }
+        return TextTable.render(headers: headers, rows: rows, rightAligned: [1])
     }
 }

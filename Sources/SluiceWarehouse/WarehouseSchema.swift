@@ -71,10 +71,38 @@ enum WarehouseMeta {
       topic TEXT NOT NULL,
       offsets TEXT NOT NULL,
       rows INTEGER NOT NULL,
-      written_at_ms INTEGER NOT NULL
+      written_at_ms INTEGER NOT NULL,
+      attempt INTEGER,
+      ledger_id TEXT,
+      outcome TEXT,
+      replaced_by INTEGER
     );
     CREATE INDEX IF NOT EXISTS _sluice_partitions_by_partition ON _sluice_partitions (table_name, partition);
     """
+
+    /// The column of a data table that holds the id of the write (`_sluice_partitions.id`) that added
+    /// each row, so that a rerun of an append instance can delete exactly that instance's rows. Added
+    /// to a table by its first append write; rows written before it (or by other tools) are NULL.
+    static let writeColumn = "_sluice_write"
+
+    /// Columns of `_sluice_partitions` added after its first version, with their types.
+    static let addedPartitionColumns = [("attempt", "INTEGER"), ("ledger_id", "TEXT"), ("outcome", "TEXT"),
+                                        ("replaced_by", "INTEGER")]
+
+    /// Creates the bookkeeping tables, or brings an older warehouse's up to date. Runs inside a write.
+    static func ensure(_ db: SQLiteConnection) throws {
+        try db.execute(createSQL)
+        let have = Set(try columns(db, table: partitions).map { $0.name })
+        for (name, type) in addedPartitionColumns where !have.contains(name) {
+            try db.execute("ALTER TABLE _sluice_partitions ADD COLUMN \(name) \(type)")
+        }
+    }
+
+    /// The `_sluice_partitions` columns a (possibly older) warehouse has, for reads that must not
+    /// change the file.
+    static func partitionColumnNames(_ db: SQLiteConnection) throws -> Set<String> {
+        Set(try columns(db, table: partitions).map { $0.name })
+    }
 
     static func tableExists(_ db: SQLiteConnection, _ name: String) throws -> Bool {
         try db.scalar("SELECT 1 FROM sqlite_schema WHERE type IN ('table','view') AND name = ?1", [.text(name)]) != nil

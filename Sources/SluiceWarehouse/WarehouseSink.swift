@@ -104,7 +104,7 @@ public struct WarehouseSink: Sink {
         let table = self.table, createTable = self.createTable, location = self.location
         do {
             try await db.write { c in
-                try c.execute(WarehouseMeta.createSQL)
+                try WarehouseMeta.ensure(c)
                 if try !WarehouseMeta.tableExists(c, table) {
                     guard createTable else {
                         throw SluiceError(.destination, "\(location) does not exist",
@@ -149,7 +149,7 @@ public struct WarehouseSink: Sink {
                 let keys = Set((try WarehouseMeta.registeredPartitionKeys(c, table: table) ?? []).map { $0.lowercased() })
                     .union(configured)
                 return try WarehouseMeta.columns(c, table: table)
-                    .filter { !keys.contains($0.name.lowercased()) }
+                    .filter { !keys.contains($0.name.lowercased()) && $0.name != WarehouseMeta.writeColumn }
                     .map { ColumnSpec(name: $0.name, type: $0.columnType ?? .string, nullable: !$0.notNull) }
             }
         } catch {
@@ -179,6 +179,35 @@ public struct WarehouseSink: Sink {
         }
         return WarehouseWriter(db: db, state: state, sink: self)
     }
+
+    /// Looks the attempt up in `_sluice_partitions`, whose row commits in the same transaction as
+    /// the attempt's rows: there, the attempt committed; absent, nothing of it is in the table.
+    public func commitState(of write: WriteReference) async throws -> CommitState {
+        guard FileManager.default.fileExists(atPath: path) else { return .notCommitted }
+        let table = self.table
+        do {
+            let db = try await SQLiteDatabase.open(path: path, options: SQLiteOpenOptions(mode: .readOnly))
+            return try await db.perform { c -> CommitState in
+                defer { c.close() }  // see `close`
+                guard try WarehouseMeta.tableExists(c, WarehouseMeta.partitions),
+                      try WarehouseMeta.partitionColumnNames(c).contains("attempt") else { return .notCommitted }
+                let found = try c.query("""
+                    SELECT rows FROM _sluice_partitions WHERE table_name = ?1 AND partition = ?2 AND job = ?3
+                      AND instance_id = ?4 AND attempt = ?5 AND ledger_id = ?6
+                    """, [.text(table), .text(write.partition.description), .text(write.job), .text(write.instanceId),
+                          .integer(Int64(write.attempt)), .text(write.ledgerId)]).first
+                guard let found else { return .notCommitted }
+                if case .integer(let rows) = found[0] { return .committed(rows: rows) }
+                return .committed(rows: nil)
+            }
+        } catch {
+            throw mapError(error, doing: "looking up the write of instance \(write.instanceId), attempt \(write.attempt)")
+        }
+    }
+
+    /// An append deletes the rows of the instance's earlier writes of the partition (by
+    /// `_sluice_write`) in its own transaction.
+    public var replacesEarlierAppends: Bool { true }
 }
 
 /// What a warehouse writer keeps between calls. Only touched on its connection's queue.
@@ -189,6 +218,8 @@ final class WriterState: @unchecked Sendable {
     let columns: [ColumnSpec]
     let provenance: WriteProvenance
     var insert: SQLiteStatement?
+    /// This write's id in `_sluice_partitions`.
+    var writeId: Int64 = 0
     var rows: Int64 = 0
     var finished = false
 
@@ -200,38 +231,85 @@ final class WriterState: @unchecked Sendable {
         self.provenance = provenance
     }
 
-    /// Checks the table, deletes the partition for an overwrite and compiles the insert. Runs inside
-    /// the writer's transaction.
+    /// Checks the table, records the write, removes what it replaces and compiles the insert. Runs
+    /// inside the writer's transaction.
     func begin(_ c: SQLiteConnection, location: String) throws {
-        try c.execute(WarehouseMeta.createSQL)
+        try WarehouseMeta.ensure(c)
         guard try WarehouseMeta.tableExists(c, table) else {
             throw SluiceError(.destination, "\(location) does not exist",
                               hint: "create it with `sluice ddl JOB --apply`, or run with --create-table")
         }
         let registered = try WarehouseMeta.registeredPartitionKeys(c, table: table)
+        let tableColumns = try WarehouseMeta.columns(c, table: table)
         let problems = WarehouseSchema.differences(
-            tableColumns: try WarehouseMeta.columns(c, table: table), registeredPartitionKeys: registered,
-            columns: columns, partitionKeys: partition.keys)
+            tableColumns: tableColumns, registeredPartitionKeys: registered, columns: columns, partitionKeys: partition.keys)
         if !problems.isEmpty {
             throw SluiceError(.destination, "\(location) does not match the job:\n"
                               + problems.map { "  - \($0)" }.joined(separator: "\n"))
         }
         if registered == nil { try WarehouseMeta.register(c, table: table, partitionKeys: partition.keys) }
+        var tagged = tableColumns.contains { $0.name == WarehouseMeta.writeColumn }
+        if !tagged && mode == .append {
+            try c.execute("ALTER TABLE \(TableDDL.quoteSQLite(table)) ADD COLUMN \(WarehouseMeta.writeColumn) INTEGER")
+            tagged = true
+        }
+        writeId = try recordWrite(c)
+        try removeReplaced(c)
+        try prepareInsert(c, tagged: tagged)
+    }
+
+    /// The write's row in `_sluice_partitions` (its counts are filled in at commit); returns its id.
+    private func recordWrite(_ c: SQLiteConnection) throws -> Int64 {
+        let offsets = String(decoding: try JSONEncoder().encode(provenance.offsets), as: UTF8.self)
+        try c.run("""
+            INSERT INTO _sluice_partitions (table_name, partition, mode, job, instance_id, attempt, ledger_id,
+              window_start_ms, window_end_ms, topic, offsets, rows, written_at_ms)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, 0)
+            """, [.text(table), .text(partition.description), .text(mode.rawValue), .text(provenance.job),
+                  .text(provenance.instanceId), .integer(Int64(provenance.attempt)), .text(provenance.ledgerId),
+                  provenance.windowStartMillis.map(SQLiteValue.integer) ?? .null,
+                  provenance.windowEndMillis.map(SQLiteValue.integer) ?? .null, .text(provenance.topic), .text(offsets)])
+        return c.lastInsertRowID
+    }
+
+    /// An overwrite deletes the partition's rows; an append deletes the rows of the same instance's
+    /// earlier writes of the partition. Either marks the writes it removed as replaced by this one.
+    private func removeReplaced(_ c: SQLiteConnection) throws {
         let q = TableDDL.quoteSQLite
         let keyBindings = partition.entries.map { SQLiteValue.text($0.value) }
+        let cond = partition.entries.enumerated().map { "\(q($1.key)) = ?\($0 + 1)" }
+        var replaced = "table_name = ?1 AND partition = ?2 AND replaced_by IS NULL AND id <> ?3"
+        var replacedBindings: [SQLiteValue] = [.text(table), .text(partition.description), .integer(writeId)]
         if mode == .overwrite {
-            let cond = partition.entries.enumerated().map { "\(q($1.key)) = ?\($0 + 1)" }.joined(separator: " AND ")
-            try c.run("DELETE FROM \(q(table))" + (cond.isEmpty ? "" : " WHERE \(cond)"), keyBindings)
-            try c.run("DELETE FROM _sluice_partitions WHERE table_name = ?1 AND partition = ?2",
-                      [.text(table), .text(partition.description)])
+            try c.run("DELETE FROM \(q(table))" + (cond.isEmpty ? "" : " WHERE \(cond.joined(separator: " AND "))"), keyBindings)
+        } else {
+            replaced += " AND job = ?4 AND instance_id = ?5 AND ledger_id = ?6"
+            replacedBindings += [.text(provenance.job), .text(provenance.instanceId), .text(provenance.ledgerId)]
+            let earlier = try c.query("SELECT id FROM _sluice_partitions WHERE \(replaced)", replacedBindings)
+                .compactMap { r -> Int64? in if case .integer(let id) = r[0] { id } else { nil } }
+            guard !earlier.isEmpty else { return }
+            let ids = earlier.map(String.init).joined(separator: ", ")
+            try c.run("DELETE FROM \(q(table)) WHERE " + (cond + ["\(WarehouseMeta.writeColumn) IN (\(ids))"]).joined(separator: " AND "),
+                      keyBindings)
         }
-        let names = columns.map(\.name) + partition.keys
+        try c.run("UPDATE _sluice_partitions SET replaced_by = ?3 WHERE \(replaced)", replacedBindings)
+    }
+
+    /// The insert statement, with the partition values (and the write id) bound once.
+    private func prepareInsert(_ c: SQLiteConnection, tagged: Bool) throws {
+        let q = TableDDL.quoteSQLite
+        var bindings = partition.entries.map { SQLiteValue.text($0.value) }
+        var names = columns.map(\.name) + partition.keys
+        if tagged {
+            names.append(WarehouseMeta.writeColumn)
+            bindings.append(.integer(writeId))
+        }
         let placeholders = (1...max(1, names.count)).map { "?\($0)" }.joined(separator: ", ")
         let sql = names.isEmpty
             ? "INSERT INTO \(q(table)) DEFAULT VALUES"
             : "INSERT INTO \(q(table)) (\(names.map(q).joined(separator: ", "))) VALUES (\(placeholders))"
         let stmt = try c.prepare(sql)
-        for (i, v) in keyBindings.enumerated() {
+        for (i, v) in bindings.enumerated() {
             try stmt.bind(v, at: Int32(columns.count + i + 1))
         }
         insert = stmt
@@ -304,20 +382,16 @@ final class WriterState: @unchecked Sendable {
         stmt.bindTextNoCopy(UnsafeRawBufferPointer(start: slot.baseAddress, count: n), at: index)
     }
 
-    func commit(_ c: SQLiteConnection, location: String, now: Date) throws -> CommitResult {
+    func commit(_ c: SQLiteConnection, outcome: WriteOutcome, location: String, now: Date) throws -> CommitResult {
         guard !finished else { throw SluiceError(.destination, "\(location): commit after commit or abort") }
         finished = true
         insert = nil
         do {
-            let offsets = String(decoding: try JSONEncoder().encode(provenance.offsets), as: UTF8.self)
-            try c.run("""
-                INSERT INTO _sluice_partitions (table_name, partition, mode, job, instance_id, window_start_ms,
-                  window_end_ms, topic, offsets, rows, written_at_ms)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                """, [.text(table), .text(partition.description), .text(mode.rawValue), .text(provenance.job),
-                      .text(provenance.instanceId), provenance.windowStartMillis.map(SQLiteValue.integer) ?? .null,
-                      provenance.windowEndMillis.map(SQLiteValue.integer) ?? .null, .text(provenance.topic),
-                      .text(offsets), .integer(rows), .integer(Int64((now.timeIntervalSince1970 * 1000).rounded()))])
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            try c.run("UPDATE _sluice_partitions SET rows = ?2, outcome = ?3, written_at_ms = ?4 WHERE id = ?1",
+                      [.integer(writeId), .integer(rows), .text(String(decoding: try encoder.encode(outcome), as: UTF8.self)),
+                       .integer(Int64((now.timeIntervalSince1970 * 1000).rounded()))])
             try c.execute("COMMIT")
         } catch {
             try? c.execute("ROLLBACK")
@@ -366,10 +440,10 @@ final class WarehouseWriter: PartitionWriter {
         }
     }
 
-    func commit() async throws -> CommitResult {
+    func commit(_ outcome: WriteOutcome) async throws -> CommitResult {
         let state = self.state, location = sink.location
         do {
-            return try await db.perform { c in try state.commit(c, location: location, now: Date()) }
+            return try await db.perform { c in try state.commit(c, outcome: outcome, location: location, now: Date()) }
         } catch {
             throw sink.mapError(error, doing: "committing partition \(state.partition)")
         }

@@ -45,6 +45,9 @@ struct BackfillCommand: AsyncParsableCommand {
     @Option(name: .customLong("datasources"), help: ArgumentHelp("A YAML file of named connections.", valueName: "FILE"))
     var datasources: String?
 
+    @Flag(help: "Rerun append instances whose rows a destination that cannot replace them (MaxCompute) holds already, adding them again.")
+    var allowDuplicateAppend = false
+
     @Flag(help: "Print the per-day results as JSON at the end.")
     var json = false
 
@@ -61,7 +64,8 @@ struct BackfillCommand: AsyncParsableCommand {
             let ledger = try await Ledger.open(stateDirectory: dir)
             try await ledger.registerJob(loaded.spec.name, path: (job as NSString).standardizingPath)
             let executor = ProcessExecutor(binary: ProcessExecutor.currentBinary, ledger: ledger,
-                                           extraArguments: datasources.map { ["--datasources", $0] } ?? [])
+                                           extraArguments: (datasources.map { ["--datasources", $0] } ?? [])
+                                               + (allowDuplicateAppend ? ["--allow-duplicate-append"] : []))
             let backfill = Backfill(job: loaded, from: fromDate, to: toDate, parallelDays: parallelDays,
                                     maxParallelPerDay: maxParallel, continueOnFailure: continueAfterFailure,
                                     ledger: ledger, stateDirectory: dir, executor: executor)

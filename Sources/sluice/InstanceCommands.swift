@@ -300,7 +300,9 @@ struct Rerun: AsyncParsableCommand {
         discussion: """
         Runs the instance again in this process with its scheduled time and business date; its stored
         offset plan is replayed, so the partition comes out as the first successful run would have
-        written it. The job's rerun policy applies: `never` refuses, `onFailure` refuses a succeeded
+        written it. In append mode the rerun replaces the instance's own earlier rows in the SQLite
+        warehouse, in the same commit; MaxCompute cannot remove rows, so a rerun of an append
+        instance that committed is refused unless --allow-duplicate-append is given. The job's rerun policy applies: `never` refuses, `onFailure` refuses a succeeded
         instance. The job file is --job, else the file the scheduler registered for the job.
 
         Exit codes: 0 succeeded, 1 the run failed, 2 invalid input (or the policy refuses).
@@ -321,6 +323,9 @@ struct Rerun: AsyncParsableCommand {
 
     @Flag(help: "Wait for a running instance of the same job and partition instead of failing.")
     var wait = false
+
+    @Flag(help: "Rerun an append instance although a destination that cannot replace its rows (MaxCompute) holds them already: they are added a second time.")
+    var allowDuplicateAppend = false
 
     @Flag(help: "Print the outcome as JSON.")
     var json = false
@@ -345,6 +350,7 @@ struct Rerun: AsyncParsableCommand {
             if let b = r.businessDate { options.businessDate = try WallTime.parseDate(b, subject: "business date") }
             options.stateDirectory = dir
             options.waitForLock = wait
+            options.allowDuplicateAppend = allowDuplicateAppend
             options.showProgress = !json
             do {
                 let report = try await InstanceRunner(job: loaded, options: options).run()

@@ -10,7 +10,9 @@ struct PartitionsCommand: AsyncParsableCommand {
         discussion: """
         Row counts are counted live from the table. Provenance (job, instance, window, Kafka offsets per \
         partition as [from-to)) comes from the _sluice_partitions table, written in the same \
-        transaction as the data. TABLE may be left out when a job file is given.
+        transaction as the data. An append instance that ran more than once shows one write: each run \
+        replaces its instance's earlier rows. --history also lists the replaced writes. TABLE may be left \
+        out when a job file is given.
 
         Example:
           sluice partitions jobs/events_hourly.yaml
@@ -26,6 +28,9 @@ struct PartitionsCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON for scripts.")
     var json = false
 
+    @Flag(help: "Also list the writes whose rows were replaced: by a later overwrite, or by a rerun of the same append instance.")
+    var history = false
+
     @OptionGroup var options: JobOptions
 
     func run() async throws {
@@ -40,7 +45,7 @@ struct PartitionsCommand: AsyncParsableCommand {
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
                 writeStdout(String(decoding: try encoder.encode(partitions), as: UTF8.self) + "\n")
             } else {
-                writeStdout(Warehouse.renderPartitions(partitions))
+                writeStdout(Warehouse.renderPartitions(partitions, history: history))
             }
         }
     }

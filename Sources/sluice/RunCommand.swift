@@ -66,6 +66,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seconds to wait for a destination another writer holds (SQLite warehouse; default 600).", valueName: "SECONDS"))
     var lockTimeout: Double?
 
+    @Flag(help: "Run an append instance again although a destination that cannot replace its rows (MaxCompute) holds them already: they are added a second time.")
+    var allowDuplicateAppend = false
+
     @Flag(help: "Print the outcome as JSON on standard output.")
     var json = false
 
@@ -94,6 +97,7 @@ struct Run: AsyncParsableCommand {
             runOptions.waitForLock = wait
             runOptions.allowGap = allowGap
             runOptions.attempt = attempt
+            runOptions.allowDuplicateAppend = allowDuplicateAppend
             runOptions.stateDirectory = stateDir
             runOptions.destinationLockTimeout = lockTimeout
             runOptions.showProgress = !json
@@ -137,6 +141,7 @@ enum ReportText {
             let c = r.records
             lines.append("  records: \(c.read) read, \(c.written) written, \(c.dirty) dirty, \(c.late) late, \(c.early) early, \(c.skipped) skipped  in \(String(format: "%.2f", r.seconds))s")
         }
+        if let s = r.settled { lines.append("  settled: \(s)") }
         if let e = r.error { lines.append("  error: \(e)") }
         return lines.joined(separator: "\n")
     }

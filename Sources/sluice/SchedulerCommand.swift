@@ -54,6 +54,11 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: .hidden)
     var runStartDelay: Int?
 
+    /// For the fault tests: seconds before an automatic retry, instead of the job's `retryInterval`
+    /// (at least a minute).
+    @Option(help: .hidden)
+    var retryDelay: Double?
+
     func validate() throws {
         guard !jobs.isEmpty else { throw ValidationError("give at least one job file or directory") }
         guard maxParallel >= 1 else { throw ValidationError("--max-parallel must be at least 1") }
@@ -75,7 +80,7 @@ struct SchedulerCommand: AsyncParsableCommand {
                                            extraArguments: (datasources.map { ["--datasources", $0] } ?? [])
                                                + (runStartDelay.map { ["--start-delay", String($0)] } ?? []))
             let scheduler = Scheduler(ledger: ledger, stateDirectory: dir, clock: SystemClock(), executor: executor,
-                                      options: SchedulerOptions(maxParallel: maxParallel), log: SchedulerLog.line)
+                                      options: SchedulerOptions(maxParallel: maxParallel, retryDelay: retryDelay), log: SchedulerLog.line)
             let watcher = JobWatcher(roots: jobs, datasources: datasources)
             try await watcher.refresh(scheduler)
             let names = await scheduler.jobNames

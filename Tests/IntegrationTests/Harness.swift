@@ -4,6 +4,7 @@ import SluiceDevKafka
 import SluiceKafka
 import SluiceRuntime
 import SluiceWarehouse
+@_exported import SluiceTestSupport
 
 /// Shared pieces of the end-to-end tests: a broker per test, a temp directory, produced records,
 /// job files, and the `sluice` binary.
@@ -47,22 +48,27 @@ struct Harness {
     func path(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
 
     /// Writes an hourly job over `topic` into the warehouse of this harness.
+    /// `dailyPartition` lands every hour of a day in the day's partition (`ds=yyyymmdd`).
     func writeHourlyJob(name: String = "job.yaml", windowMode: WindowMode = .offsets, errorLimit: Int? = nil,
-                        extraColumns: Bool = false, servers: String? = nil, completion: String? = nil) throws -> String {
+                        extraColumns: Bool = false, servers: String? = nil, completion: String? = nil,
+                        writeMode: WriteMode = .overwrite, dailyPartition: Bool = false) throws -> String {
         try writeJob(name: name, jobName: "hourly", windowMode: windowMode, errorLimit: errorLimit, servers: servers,
-                     completion: completion, cycle: "cycle: hour\n  start: \"00:05\"",
-                     parameters: ("$[yyyymmddhh24-1/24]0000", "$[yyyymmddhh24]0000", "$[yyyymmddhh24-1/24]"))
+                     completion: completion, writeMode: writeMode, cycle: "cycle: hour\n  start: \"00:05\"",
+                     parameters: ("$[yyyymmddhh24-1/24]0000", "$[yyyymmddhh24]0000",
+                                  dailyPartition ? "$[yyyymmdd-1/24]" : "$[yyyymmddhh24-1/24]"))
     }
 
     /// Writes a job `minutely` with a minute cycle, window [scheduled − 1 min, scheduled).
-    func writeMinuteJob(name: String = "minutely.yaml", windowMode: WindowMode = .offsets, completion: String? = nil) throws -> String {
-        try writeJob(name: name, jobName: "minutely", windowMode: windowMode, completion: completion,
-                     cycle: "cycle: minute\n  start: \"00:00\"",
+    func writeMinuteJob(name: String = "minutely.yaml", windowMode: WindowMode = .offsets, completion: String? = nil,
+                        writeMode: WriteMode = .overwrite, retries: Int? = nil) throws -> String {
+        try writeJob(name: name, jobName: "minutely", windowMode: windowMode, completion: completion, writeMode: writeMode,
+                     cycle: "cycle: minute\n  start: \"00:00\"" + (retries.map { "\n  retries: \($0)" } ?? ""),
                      parameters: ("$[yyyymmddhh24mi-1/24/60]00", "$[yyyymmddhh24mi]00", "$[yyyymmddhh24mi-1/24/60]"))
     }
 
     private func writeJob(name: String, jobName: String, windowMode: WindowMode, errorLimit: Int? = nil, servers: String? = nil,
-                          completion: String?, cycle: String, parameters: (start: String, end: String, partition: String)) throws -> String {
+                          completion: String?, writeMode: WriteMode = .overwrite, cycle: String,
+                          parameters: (start: String, end: String, partition: String)) throws -> String {
         let limit = errorLimit.map { "settings:\n  errorLimit: { record: \($0) }\n" } ?? ""
         let text = """
         name: \(jobName)
@@ -76,6 +82,7 @@ struct Harness {
           path: warehouse.db
           table: t
           partition: "ds=${partition}"
+          writeMode: \(writeMode.rawValue)
           columns: [k, p, o, ts, id]
           columnTypes: { p: BIGINT, o: BIGINT, ts: BIGINT, id: BIGINT }
         \(limit)schedule:
@@ -110,45 +117,6 @@ struct Harness {
         let out = TextCollector()
         try await warehouse.query("SELECT ds, p, o, id FROM t WHERE \(`where`) ORDER BY p, o", format: .csv) { out.append($0) }
         return out.text.split(whereSeparator: \.isNewline).dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
-    }
-}
-
-/// Runs the built `sluice` binary.
-enum SluiceBinary {
-    static var path: String {
-        if let b = ProcessInfo.processInfo.environment["SLUICE_BIN"], !b.isEmpty { return b }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return root.appendingPathComponent(".build/debug/sluice").path
-    }
-
-    static func start(_ arguments: [String]) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = arguments
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        return p
-    }
-
-    /// Runs to completion without blocking a cooperative thread.
-    static func run(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = arguments
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-out-\(UUID().uuidString)")
-        let err = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-err-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: out); try? FileManager.default.removeItem(at: err) }
-        p.standardOutput = try FileHandle(forWritingTo: out)
-        p.standardError = try FileHandle(forWritingTo: err)
-        let status: Int32 = try await withCheckedThrowingContinuation { c in
-            p.terminationHandler = { c.resume(returning: $0.terminationStatus) }
-            do { try p.run() } catch { p.terminationHandler = nil; c.resume(throwing: error) }
-        }
-        return (status, (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-                (try? String(contentsOf: err, encoding: .utf8)) ?? "")
     }
 }
 

@@ -14,7 +14,7 @@ import Glibc
         let process: Process
         let logPath: String
 
-        init(_ arguments: [String], logPath: String) throws {
+        init(_ arguments: [String], logPath: String, environment: [String: String] = [:]) throws {
             self.logPath = logPath
             if !FileManager.default.fileExists(atPath: logPath) {
                 _ = FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -24,6 +24,7 @@ import Glibc
             process = Process()
             process.executableURL = URL(fileURLWithPath: SluiceBinary.path)
             process.arguments = arguments
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
             process.standardOutput = log
             process.standardError = log
             try process.run()

@@ -4,12 +4,14 @@ import SluiceCore
 import SluiceDevKafka
 import SluiceKafka
 import SluiceRuntime
+import SluiceTestSupport
 
 /// `sluice run` end to end into the MaxCompute test server: dev broker → runner → tunnel upload.
 @Suite struct RunToMaxComputeTests {
     static let day: Int64 = 1_669_075_200  // 2022-11-22T00:00:00Z
 
-    func job(dir: URL, servers: String, server: MaxComputeTestServer, table: String = "events") throws -> LoadedJob {
+    func job(dir: URL, servers: String, server: MaxComputeTestServer, table: String = "events",
+             writeMode: WriteMode = .overwrite) throws -> LoadedJob {
         try "test-secret-value".write(to: dir.appendingPathComponent("secret.txt"), atomically: true, encoding: .utf8)
         let path = dir.appendingPathComponent("job.yaml").path
         try """
@@ -28,6 +30,7 @@ import SluiceRuntime
           accessKeySecret: "${file:secret.txt}"
           table: \(table)
           partition: "ds=${partition}"
+          writeMode: \(writeMode.rawValue)
           columns: [k, o, id, name]
         schedule:
           cycle: hour
@@ -74,6 +77,51 @@ import SluiceRuntime
         let again = try await InstanceRunner(job: loaded, options: options).run()
         #expect(again.replayedPlan)
         #expect(server.rows("events", "ds=2022112200")?.count == 40)
+    }
+
+    /// Append mode, `sluice run` SIGKILLed right after the tunnel answered its commit: the next run
+    /// asks the tunnel for the recorded session's status, finds it committed and settles the attempt
+    /// without a second upload. A deliberate rerun is then refused (MaxCompute cannot remove the
+    /// rows), unless forced with --allow-duplicate-append.
+    @Test func anAppendKilledAfterItsCommitIsSettledFromTheTunnel() async throws {
+        let server = try await MaxComputeTestServer.start()
+        let broker = try await DevKafkaBroker.start(topics: [DevKafkaTopic(name: "events", partitions: 2)])
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-odps-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer {
+            try? FileManager.default.removeItem(at: dir)
+            Task { try? await broker.shutdown(); await server.shutdown() }
+        }
+        server.createTable("events", columns: [("k", "string"), ("o", "bigint"), ("id", "bigint"), ("name", "string")],
+                           partitionKeys: ["ds"])
+        let producer = try KafkaProducer(bootstrapServers: "127.0.0.1:\(broker.port)")
+        try await producer.perform { p in
+            for i in 0..<40 {
+                try p.send(topic: "events", partition: Int32(i % 2), key: Array("k\(i)".utf8),
+                           value: Array(#"{"id":\#(i),"name":"n\#(i)"}"#.utf8), timestamp: (Self.day + Int64(i) * 60) * 1000)
+            }
+            try p.flush()
+        }
+        let loaded = try job(dir: dir, servers: "127.0.0.1:\(broker.port)", server: server, writeMode: .append)
+        let run = ["run", loaded.path, "--at-epoch", String(Self.day + 3600 + 300)]
+        let killed = try await SluiceBinary.run(run, environment: ["SLUICE_TEST_KILL_AT": "after-commit"])
+        #expect(killed.signalled, "\(killed.stderr)")
+        #expect(server.rows("events", "ds=2022112200")?.count == 40)
+
+        let again = try await SluiceBinary.run(run)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("settled: attempt 1 had committed 40 row(s)"), "\(again.stdout)")
+        #expect(server.rows("events", "ds=2022112200")?.count == 40)
+        #expect(server.sessionStatuses().filter { $0 == "CLOSED" }.count == 1, "one upload session committed")
+
+        let refused = try await SluiceBinary.run(run)
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("has already appended its rows") && refused.stderr.contains("--allow-duplicate-append"),
+                "\(refused.stderr)")
+        #expect(server.rows("events", "ds=2022112200")?.count == 40)
+        let forced = try await SluiceBinary.run(run + ["--allow-duplicate-append"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(server.rows("events", "ds=2022112200")?.count == 80)
     }
 
     @Test func aMismatchedTableFailsBeforeReadingKafka() async throws {

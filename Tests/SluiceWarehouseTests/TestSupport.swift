@@ -24,18 +24,18 @@ func eventBatch(_ ids: some Sequence<Int>, tag: String = "v") -> RowBatch {
     return b
 }
 
-func provenance(_ instance: String = "1", offsets: [PartitionOffsets] = []) -> WriteProvenance {
-    WriteProvenance(job: "events_hourly", instanceId: instance, windowStartMillis: 1_669_107_600_000,
+func provenance(_ instance: String = "1", attempt: Int = 1, offsets: [PartitionOffsets] = []) -> WriteProvenance {
+    WriteProvenance(job: "events_hourly", instanceId: instance, attempt: attempt, ledgerId: "L1", windowStartMillis: 1_669_107_600_000,
                     windowEndMillis: 1_669_111_200_000, topic: "events", offsets: offsets)
 }
 
 /// Writes `batches` into `partition` and commits.
 @discardableResult
 func writePartition(_ sink: WarehouseSink, _ partition: String, mode: WriteMode = .overwrite,
-                    _ batches: [RowBatch], instance: String = "1",
+                    _ batches: [RowBatch], instance: String = "1", attempt: Int = 1,
                     offsets: [PartitionOffsets] = []) async throws -> CommitResult {
     let w = try await sink.open(partition: try PartitionSpec(parsing: partition), mode: mode,
-                                columns: eventColumns, provenance: provenance(instance, offsets: offsets))
+                                columns: eventColumns, provenance: provenance(instance, attempt: attempt, offsets: offsets))
     for b in batches { try await w.write(b) }
     return try await w.commit()
 }

@@ -74,7 +74,7 @@ import Testing
             #expect((total == 700 && old == 700) || (total == complete && new == complete),
                     "round \(round): \(total) rows, \(old) old, \(new) new; expected 700 old or \(complete) new")
             #expect(try count(sink.path, "SELECT COUNT(*) FROM events WHERE ds='2'") == 300)
-            let provenanceRows = try count(sink.path, "SELECT COUNT(*) FROM _sluice_partitions WHERE partition='ds=1' AND instance_id='child'")
+            let provenanceRows = try count(sink.path, "SELECT COUNT(*) FROM _sluice_partitions WHERE partition='ds=1' AND instance_id='child' AND replaced_by IS NULL")
             #expect(provenanceRows == (new > 0 ? 1 : 0), "provenance must match the data")
             outcomes.append(new > 0 ? "new" : "old")
             // Back to the old content for the next round; the warehouse must accept the write.

@@ -138,6 +138,81 @@ import Testing
         #expect(after[0].rows == 1)
     }
 
+    /// An append of an instance that wrote the partition before deletes that instance's rows in its
+    /// own transaction: the partition holds each instance's rows once, the replaced write is history.
+    @Test func anAppendReplacesItsInstancesEarlierRowsOnly() async throws {
+        let dir = try TempDir()
+        let sink = try await makeSink(dir)
+        try await writePartition(sink, "ds=1", mode: .append, [eventBatch(0..<3)], instance: "1")
+        try await writePartition(sink, "ds=1", mode: .append, [eventBatch(3..<5)], instance: "2")
+        try await writePartition(sink, "ds=2", mode: .append, [eventBatch(0..<4)], instance: "1")
+        try await writePartition(sink, "ds=1", mode: .append, [eventBatch(0..<3, tag: "again")], instance: "1", attempt: 2)
+        #expect(try count(sink.path, "SELECT COUNT(*) FROM events WHERE ds='1'") == 5)
+        #expect(try count(sink.path, "SELECT COUNT(*) FROM events WHERE ds='1' AND payload LIKE 'again%'") == 3)
+        #expect(try count(sink.path, "SELECT COUNT(*) FROM events WHERE ds='2'") == 4, "another partition of the instance is kept")
+        let parts = try await Warehouse(path: sink.path).partitions(table: "events")
+        let one = try #require(parts.first { $0.partition == "ds=1" })
+        #expect(one.writes.map(\.instanceId) == ["2", "1"] && one.writes.map(\.attempt) == [1, 2])
+        #expect(one.replaced.map(\.instanceId) == ["1"] && one.replaced[0].replacedBy == one.writes[1].id)
+        #expect(try await sink.tableColumns()?.map(\.name) == ["id", "payload"], "the write column is bookkeeping")
+        // An abort changes nothing, the earlier rows included.
+        let w = try await sink.open(partition: try PartitionSpec(parsing: "ds=1"), mode: .append, columns: eventColumns,
+                                    provenance: provenance("1", attempt: 3))
+        try await w.write(eventBatch(0..<9))
+        await w.abort()
+        #expect(try count(sink.path, "SELECT COUNT(*) FROM events WHERE ds='1' AND payload LIKE 'again%'") == 3)
+        #expect(Warehouse.renderPartitions(parts, history: true).contains("append, replaced by write"))
+    }
+
+    /// `commitState` finds an attempt by its write record, committed with its rows.
+    @Test func commitStateIsTheWriteRecordOfTheAttempt() async throws {
+        let dir = try TempDir()
+        let sink = try await makeSink(dir)
+        func state(_ attempt: Int, ledger: String = "L1") async throws -> CommitState {
+            try await sink.commitState(of: WriteReference(ledgerId: ledger, job: "events_hourly", instanceId: "7", attempt: attempt,
+                                                          partition: try PartitionSpec(parsing: "ds=1")))
+        }
+        #expect(try await state(1) == .notCommitted)
+        try await writePartition(sink, "ds=1", mode: .append, [eventBatch(0..<3)], instance: "7")
+        let w = try await sink.open(partition: try PartitionSpec(parsing: "ds=1"), mode: .append, columns: eventColumns,
+                                    provenance: provenance("7", attempt: 2))
+        try await w.write(eventBatch(0..<2))
+        #expect(try await state(1) == .committed(rows: 3))
+        #expect(try await state(2) == .notCommitted, "an open write is not committed")
+        #expect(try await state(1, ledger: "L2") == .notCommitted, "instance ids are per ledger")
+        _ = try await w.commit(WriteOutcome(read: 5, late: 1))
+        #expect(try await state(2) == .committed(rows: 2))
+        let parts = try await Warehouse(path: sink.path).partitions(table: "events")
+        #expect(parts[0].writes.first?.outcome == WriteOutcome(read: 5, late: 1))
+    }
+
+    /// A warehouse written by an earlier version (no attempt or write columns) is read as it is and
+    /// brought up to date by the next write.
+    @Test func aWarehouseOfAnEarlierVersionIsUpgradedByItsNextWrite() async throws {
+        let dir = try TempDir()
+        let path = dir.file("old.db")
+        let c = try SQLiteConnection(path: path, options: SQLiteOpenOptions(mode: .readWrite(create: true)))
+        try c.execute("""
+            CREATE TABLE _sluice_tables (table_name TEXT PRIMARY KEY, partition_keys TEXT NOT NULL);
+            CREATE TABLE _sluice_partitions (id INTEGER PRIMARY KEY, table_name TEXT NOT NULL, partition TEXT NOT NULL,
+              mode TEXT NOT NULL, job TEXT NOT NULL, instance_id TEXT NOT NULL, window_start_ms INTEGER, window_end_ms INTEGER,
+              topic TEXT NOT NULL, offsets TEXT NOT NULL, rows INTEGER NOT NULL, written_at_ms INTEGER NOT NULL);
+            CREATE TABLE events (id BIGINT, payload STRING, ds STRING);
+            INSERT INTO _sluice_tables VALUES ('events', '["ds"]');
+            INSERT INTO events VALUES (1, 'old', '1');
+            INSERT INTO _sluice_partitions (table_name, partition, mode, job, instance_id, topic, offsets, rows, written_at_ms)
+              VALUES ('events', 'ds=1', 'append', 'events_hourly', '1', 'events', '[]', 1, 0);
+            """)
+        c.close()
+        let before = try await Warehouse(path: path).partitions(table: "events")
+        #expect(before[0].writes.count == 1 && before[0].writes[0].attempt == nil)
+        let sink = WarehouseSink(path: path, table: "events", partitionKeys: ["ds"])
+        try await writePartition(sink, "ds=1", mode: .append, [eventBatch(0..<2)], instance: "1")
+        #expect(try count(path, "SELECT COUNT(*) FROM events WHERE ds='1'") == 3, "rows of an earlier version are kept")
+        let after = try await Warehouse(path: path).partitions(table: "events")
+        #expect(after[0].writes.count == 2)
+    }
+
     @Test func provenanceIsListedPerPartition() async throws {
         let dir = try TempDir()
         let sink = try await makeSink(dir)

@@ -13,12 +13,16 @@ public final class Ledger: Sendable {
     public static let fileName = "ledger.db"
 
     public let path: String
+    /// The ledger's own id, made when it was created: destinations tag writes with it, so that an
+    /// instance is named uniquely even when several ledgers write one destination.
+    public let id: String
     public let limits: LedgerLimits
     private let db: SQLiteDatabase
     private let now: @Sendable () -> Date
 
-    private init(path: String, db: SQLiteDatabase, limits: LedgerLimits, now: @escaping @Sendable () -> Date) {
+    private init(path: String, id: String, db: SQLiteDatabase, limits: LedgerLimits, now: @escaping @Sendable () -> Date) {
         self.path = path
+        self.id = id
         self.db = db
         self.limits = limits
         self.now = now
@@ -48,11 +52,15 @@ public final class Ledger: Sendable {
         do {
             let db = try await SQLiteDatabase.open(
                 path: path, options: SQLiteOpenOptions(mode: .readWrite(create: true), busyTimeoutMillis: 30_000))
-            try await db.perform { c in
+            let id = try await db.perform { c -> String in
                 try c.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")
                 try LedgerMigrations.migrate(c, path: path)
+                guard case .text(let id)? = try c.scalar("SELECT value FROM ledger_meta WHERE key = 'ledger_id'") else {
+                    throw SluiceError(.state, "ledger \(path) has no id (ledger_meta)")
+                }
+                return id
             }
-            return Ledger(path: path, db: db, limits: limits, now: now)
+            return Ledger(path: path, id: id, db: db, limits: limits, now: now)
         } catch {
             throw stateError(error, path: path, doing: "opening the ledger")
         }

@@ -90,6 +90,28 @@ enum LedgerMigrations {
         (3, """
         ALTER TABLE instances ADD COLUMN claimed_attempt INTEGER;
         """),
+        // The ledger's own id (destinations tag writes with it), and each attempt's commit, recorded
+        // before the destination's commit so that an attempt killed meanwhile can be settled.
+        (4, """
+        CREATE TABLE ledger_meta (
+          key TEXT PRIMARY KEY,
+          value TEXT NOT NULL
+        );
+        INSERT INTO ledger_meta (key, value) VALUES ('ledger_id', lower(hex(randomblob(16))));
+        CREATE TABLE commits (
+          instance_id INTEGER NOT NULL REFERENCES instances (id) ON DELETE CASCADE,
+          attempt INTEGER NOT NULL,
+          mode TEXT NOT NULL,
+          destination TEXT NOT NULL,
+          partition TEXT NOT NULL,
+          token TEXT,
+          counts TEXT NOT NULL,
+          read_ends TEXT NOT NULL,
+          prepared_at_ms INTEGER NOT NULL,
+          committed_at_ms INTEGER,
+          PRIMARY KEY (instance_id, attempt)
+        );
+        """),
     ]
 
     static var latest: Int { all.last?.version ?? 0 }

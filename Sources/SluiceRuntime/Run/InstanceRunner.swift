@@ -30,6 +30,9 @@ public struct RunOptions: Sendable {
     /// Run only as this attempt of the instance (the scheduler's claim): refused, changing nothing,
     /// when another process has made that attempt already.
     public var attempt: Int?
+    /// Rerun an append instance whose rows are committed already into a destination that cannot
+    /// replace them (MaxCompute): its rows are then added a second time.
+    public var allowDuplicateAppend = false
 
     public init() {}
 }
@@ -80,6 +83,9 @@ public struct RunReport: Sendable, Codable {
     /// with mapping and writing, the destination's commit, and the ledger's record of the outcome.
     public var phases: Phases?
     public var error: String?
+    /// Set when the run found the instance's previous attempt committed to the destination but
+    /// unrecorded (its process was killed): it recorded that attempt as succeeded and wrote nothing.
+    public var settled: String?
 
     /// The phases of a run, in seconds (absent when the run did not get that far).
     public struct Phases: Sendable, Codable {
@@ -168,6 +174,16 @@ public struct InstanceRunner: Sendable {
                                              partition: partitionSpec.description, instanceId: known.map { String($0.id) },
                                              wait: options.waitForLock)
         defer { lock.release() }
+        if let current = try await ledger.instance(job: spec.name, scheduledAt: scheduledAt),
+           let settled = try await settleEarlierAttempt(current, ledger: ledger, sink: sink) {
+            report.instanceId = settled.record.id
+            report.status = settled.record.status.rawValue
+            report.records = RunReport.Counts(instance: settled.record.counts)
+            report.settled = settled.note
+            report.seconds = started.duration(to: .now).seconds
+            await ledger.close()
+            return report
+        }
         let described = NewInstance(
             job: spec.name, scheduledAt: scheduledAt,
             businessDate: context.businessDate.compact, parameters: report.parameters,
@@ -185,6 +201,8 @@ public struct InstanceRunner: Sendable {
         var opening: Task<(writer: any PartitionWriter, seconds: Double), any Error>?
         // The batch being written while the next is read (see below).
         var pendingWrite: Task<Void, any Error>?
+        // Past this point the rows are in the destination, whatever happens to the ledger.
+        var destinationCommitted = false
         do {
             // The destination is checked before any record is read.
             let columns = try await destinationColumns(sink: sink)
@@ -217,12 +235,13 @@ public struct InstanceRunner: Sendable {
                 if plan.endMillis == nil, case .instant(let ms) = resolved.end { plan.endMillis = ms }
                 try await ledger.storePlan(id: instance.id, plan: plan, windowMode: spec.source.windowMode)
             }
+            FaultInjection.reach("after-plan")
             report.plan = plan.partitions.map(Self.partitionReport)
             progress.planned(plan.partitions.map { ($0.partition, $0.fromOffset, $0.toOffset) })
             phases.plan = lap.next()
 
-            let provenance = WriteProvenance(job: spec.name, instanceId: String(instance.id),
-                                             windowStartMillis: plan.startMillis, windowEndMillis: plan.endMillis,
+            let provenance = WriteProvenance(job: spec.name, instanceId: String(instance.id), attempt: instance.attempts,
+                                             ledgerId: ledger.id, windowStartMillis: plan.startMillis, windowEndMillis: plan.endMillis,
                                              topic: plan.topic,
                                              offsets: plan.partitions.map { PartitionOffsets(partition: $0.partition, from: $0.fromOffset, to: $0.toOffset) })
             // The partition is opened while the first records are read and mapped: opening an
@@ -240,6 +259,8 @@ public struct InstanceRunner: Sendable {
             var rows = RowBatch(columns: program.columns, reservingRows: options.batchRows)
             let batchRows = options.batchRows
             let instanceId = instance.id
+            // Rows handed to the writer: what the commit record says the attempt writes.
+            var handed: Int64 = 0
             // One batch is written while the next is read and mapped: the destination's work (SQLite
             // runs on its own queue) overlaps reading instead of adding to it. At most two batches
             // are in memory, so memory stays bounded by the batch size.
@@ -261,6 +282,7 @@ public struct InstanceRunner: Sendable {
                     let full = rows
                     // The next batch's arena starts at the size this one reached.
                     rows = RowBatch(columns: program.columns, reservingRows: batchRows, bytes: full.arenaBytes)
+                    handed += Int64(full.rowCount)
                     pendingWrite = Task { try await openTask.value.writer.write(full) }
                 }
             }
@@ -272,7 +294,11 @@ public struct InstanceRunner: Sendable {
             writer = openWriter
             opening = nil
             phases.open = openSeconds
-            if rows.rowCount > 0 { try await openWriter.write(rows) }
+            FaultInjection.reach("after-open")
+            if rows.rowCount > 0 {
+                handed += Int64(rows.rowCount)
+                try await openWriter.write(rows)
+            }
             phases.read = lap.next()
             try dirty.finish()
             progress.finish()
@@ -295,14 +321,30 @@ public struct InstanceRunner: Sendable {
             report.records.early = summary.exceeding
             report.records.skipped = summary.skipped
 
-            let committed = try await openWriter.commit()
+            // The commit record goes to the ledger before the destination commits: a run killed
+            // between the two is settled from the destination by the next run or the scheduler.
+            let readEnds = summary.partitions.reduce(into: [Int32: Int64]()) { $0[$1.partition] = $1.position }
+            var counts = report.records.ledgerCounts
+            counts.written = handed
+            try await ledger.prepareCommit(CommitRecord(
+                instanceId: instance.id, attempt: instance.attempts, mode: writeMode, destination: report.destination,
+                partition: partitionSpec.description, token: openWriter.commitToken, counts: counts, readEnds: readEnds))
+            FaultInjection.reach("before-commit")
+            let committed = try await openWriter.commit(WriteOutcome(
+                read: counts.read, dirty: counts.dirty, late: counts.late, early: counts.early, skipped: counts.skipped,
+                readEnds: summary.plan.partitions.map {
+                    PartitionOffsets(partition: $0.partition, from: $0.fromOffset, to: readEnds[$0.partition] ?? $0.toOffset)
+                }))
             writer = nil
+            destinationCommitted = true
+            FaultInjection.reach("after-commit")
             phases.commit = lap.next()
             report.records.written = committed.rowsWritten
-            try await ledger.recordReadEnds(id: instance.id, summary.partitions.reduce(into: [Int32: Int64]()) { $0[$1.partition] = $1.position })
             report.status = "succeeded"
             report.seconds = started.duration(to: .now).seconds
-            _ = try await ledger.finish(id: instance.id, status: .succeeded, counts: report.records.ledgerCounts)
+            try await ledger.finishCommitted(id: instance.id, attempt: instance.attempts, counts: report.records.ledgerCounts,
+                                             readEnds: readEnds)
+            FaultInjection.reach("after-finish")
             do {
                 try await source.commitGroupOffsets(summary.plan)
             } catch {
@@ -322,11 +364,40 @@ public struct InstanceRunner: Sendable {
             report.status = "failed"
             report.error = message
             report.phases = phases
-            _ = try? await ledger.finish(id: instance.id, status: .failed, counts: report.records.ledgerCounts, error: message)
-            try? await ledger.appendLog(id: instance.id, level: .error, message)
+            if destinationCommitted {
+                // The rows are committed: the attempt stays unsettled, and the next run or the
+                // scheduler records it as succeeded from the destination.
+                try? await ledger.appendLog(id: instance.id, level: .error,
+                                            "the destination committed but the ledger could not record it: \(message)")
+            } else {
+                _ = try? await ledger.finish(id: instance.id, status: .failed, counts: report.records.ledgerCounts, error: message)
+                try? await ledger.appendLog(id: instance.id, level: .error, message)
+            }
             await ledger.close()
             throw RunFailure(report: report, error: error as? SluiceError ?? SluiceError(.failed, message))
         }
+    }
+
+    /// Before a new attempt: settles the instance's last attempt when it ended without recording its
+    /// outcome (see `CommitSettlement`), and refuses what would add an instance's rows twice to a
+    /// destination that cannot replace them. Returns the settled instance when nothing is to run.
+    func settleEarlierAttempt(_ current: InstanceRecord, ledger: Ledger, sink: any Sink) async throws
+        -> (record: InstanceRecord, note: String)? {
+        let appendOnce = spec.destination.writeMode == .append && !sink.replacesEarlierAppends && !options.allowDuplicateAppend
+        switch try await CommitSettlement.settle(current, ledger: ledger, sink: sink) {
+        case .settled(let record, let note):
+            return (record, note)
+        case .unknown(let why) where appendOnce:
+            throw SluiceError(.state, "instance \(current.id) of \(spec.name): cannot tell whether attempt \(current.attempts) committed its append: \(why)",
+                              hint: "check the partition; then `sluice set-success \(current.id)` if its rows are there, or run again with --allow-duplicate-append")
+        case .unknown, .notCommitted, .nothingToSettle:
+            break
+        }
+        if appendOnce, try await CommitSettlement.hasCommittedAppend(current, ledger: ledger) {
+            throw SluiceError.invalid("instance \(current.id) of \(spec.name) has already appended its rows to \(spec.destination.kind.typeName) table \(spec.destination.table), which cannot remove them: running it again would add them twice",
+                                      hint: "pass --allow-duplicate-append to append them again anyway, or use writeMode: overwrite")
+        }
+        return nil
     }
 
     /// The table's columns (all of them: unmapped ones get NULL) and the mapped ones, in order.
@@ -416,6 +487,10 @@ extension ResolvedBound {
 }
 
 extension RunReport.Counts {
+    init(instance k: InstanceCounts) {
+        self.init(read: k.read, written: k.written, dirty: k.dirty, late: k.late, early: k.early, skipped: k.skipped)
+    }
+
     var ledgerCounts: InstanceCounts {
         InstanceCounts(read: read, written: written, dirty: dirty, late: late, early: early, skipped: skipped)
     }

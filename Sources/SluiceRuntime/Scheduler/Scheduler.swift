@@ -56,10 +56,13 @@ public struct SchedulerOptions: Sendable {
     public var maxParallel = 4
     /// `catchUp: none` still runs an instance created at most this late after its scheduled time.
     public var lateTolerance: TimeInterval = 60
+    /// Seconds before an automatic retry, instead of the job's `retryInterval` (for tests).
+    public var retryDelay: TimeInterval?
 
-    public init(maxParallel: Int = 4, lateTolerance: TimeInterval = 60) {
+    public init(maxParallel: Int = 4, lateTolerance: TimeInterval = 60, retryDelay: TimeInterval? = nil) {
         self.maxParallel = max(1, maxParallel)
         self.lateTolerance = lateTolerance
+        self.retryDelay = retryDelay
     }
 }
 
@@ -100,6 +103,8 @@ public actor Scheduler {
     public let executor: any InstanceExecutor
     public let options: SchedulerOptions
     private let log: @Sendable (String) -> Void
+    /// The destination of a job, asked whether an interrupted attempt committed.
+    private let destination: @Sendable (LoadedJob) throws -> any Sink
     private var jobs: [String: JobEntry] = [:]
     private var executions: [Int64: Execution] = [:]
     private var watched: [Int64: Watched] = [:]
@@ -107,7 +112,9 @@ public actor Scheduler {
     private var aborting = false
 
     public init(ledger: Ledger, stateDirectory: String, clock: any SchedulerClock, executor: any InstanceExecutor,
-                options: SchedulerOptions = SchedulerOptions(), log: @escaping @Sendable (String) -> Void = { _ in }) {
+                options: SchedulerOptions = SchedulerOptions(), log: @escaping @Sendable (String) -> Void = { _ in },
+                destination: @escaping @Sendable (LoadedJob) throws -> any Sink = { try SinkFactory.make(job: $0, createTable: false) }) {
+        self.destination = destination
         self.ledger = ledger
         self.stateDirectory = stateDirectory
         self.clock = clock
@@ -320,6 +327,34 @@ public actor Scheduler {
         return started
     }
 
+    /// Asks the destination about an attempt that ended without recording its outcome, before any
+    /// retry is decided: a committed attempt is recorded as succeeded (nothing runs again); one the
+    /// destination cannot tell about, appending to a destination that cannot replace rows, fails
+    /// without an automatic retry. Returns whether that settled the attempt.
+    private func settledFromDestination(_ r: InstanceRecord) async throws -> Bool {
+        guard r.status != .succeeded, let job = jobs[r.job]?.job else { return false }
+        let sink: any Sink
+        do {
+            sink = try destination(job)
+        } catch {
+            log("instance \(r.id) of \(r.job): cannot ask the destination whether attempt \(r.attempts) committed: \(error)")
+            return false
+        }
+        switch try await CommitSettlement.settle(r, ledger: ledger, sink: sink) {
+        case .settled(_, let note):
+            log("instance \(r.id) of \(r.job): succeeded: \(note)")
+            return true
+        case .unknown(let why) where job.spec.destination.writeMode == .append && !sink.replacesEarlierAppends:
+            let message = "cannot tell whether attempt \(r.attempts) committed its append (\(why)); not retried automatically, so that its rows are not added twice"
+            try await ledger.setStatus(id: r.id, .failed, error: message)
+            try await ledger.appendLog(id: r.id, level: .error, message)
+            log("instance \(r.id) of \(r.job): failed: \(message)")
+            return true
+        case .unknown, .notCommitted, .nothingToSettle:
+            return false
+        }
+    }
+
     /// Neither run by this scheduler nor watched by it.
     private func isIdle(_ id: Int64) -> Bool { executions[id] == nil && watched[id] == nil }
 
@@ -404,6 +439,7 @@ public actor Scheduler {
     private func record(_ r: InstanceRecord, outcome: ExecutionOutcome?, timedOut: Bool, interrupted: Bool) async throws {
         let id = r.id
         let schedule = jobs[r.job]?.job.spec.schedule
+        if try await settledFromDestination(r) { return }
         if timedOut, r.status != .succeeded {
             let message = "timed out after \(schedule?.timeout ?? 0) s (schedule.timeout): the run was stopped; no automatic rerun"
             try await ledger.setStatus(id: id, .failed, error: message)
@@ -439,8 +475,9 @@ public actor Scheduler {
         // An interrupted attempt is retried at least once (it did not fail on its own).
         let retries = interrupted ? max(1, schedule.retries) : schedule.retries
         if r.attempts <= retries, try await ledger.schedulingState(id: id).retryAt == nil {
-            try await ledger.setRetry(id: id, at: clock.now().addingTimeInterval(TimeInterval(schedule.retryInterval)))
-            try await ledger.appendLog(id: id, "automatic retry \(r.attempts) of \(retries) due in \(schedule.retryInterval) s")
+            let delay = options.retryDelay ?? TimeInterval(schedule.retryInterval)
+            try await ledger.setRetry(id: id, at: clock.now().addingTimeInterval(delay))
+            try await ledger.appendLog(id: id, "automatic retry \(r.attempts) of \(retries) due in \(String(format: "%g", delay)) s")
         }
     }
 }
