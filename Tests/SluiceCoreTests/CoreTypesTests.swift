@@ -21,6 +21,15 @@ import Testing
         #expect(throws: SluiceError.self) { try PartitionSpec(parsing: "ds") }
         #expect(throws: SluiceError.self) { try PartitionSpec(parsing: "ds=1,ds=2") }
         #expect(throws: SluiceError.self) { try PartitionSpec(parsing: "ds=") }
+        // A control character would make a partition whose name prints as another (`ds=a`).
+        for bad in ["ds=a\nb", "ds=a\tb", "d\u{7}s=1", "ds=1\r"] {
+            #expect(throws: SluiceError.self, "\(bad.debugDescription)") { try PartitionSpec(parsing: bad) }
+        }
+        do {
+            _ = try PartitionSpec(parsing: "ds=a\nb")
+        } catch let e as SluiceError {
+            #expect(e.message.contains("U+000A") && !e.message.contains("\n"))
+        }
     }
 
     @Test func secretsAreRedacted() throws {

@@ -29,6 +29,24 @@ import Testing
         }
     }
 
+    /// "Billion laughs": 10 levels of 9 aliases each, as a document and inside `columns`. The loader
+    /// stops at its expansion limit with one error naming the file, at once and in little memory.
+    @Test func yamlAliasBombsAreRefused() throws {
+        var levels = [#"a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]"#]
+        for i in 1..<10 { levels.append("a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 9).joined(separator: ",") + "]") }
+        let document = levels.joined(separator: "\n") + "\nname: x\n"
+        let inColumns = "x:\n  " + levels.joined(separator: "\n  ")
+            + "\nname: j\nsource: {bootstrapServers: \"a:1\", topic: t}\ncolumns: *a9\ndestination: {path: w.db, table: t}\n"
+        for yaml in [document, inColumns] {
+            let errors = Self.errors(yaml: yaml, name: "bomb.yaml")
+            #expect(errors.count == 1)
+            #expect(errors.first?.file == "bomb.yaml")
+            #expect(errors.first?.message.contains("expands to more than 100000 values") == true, "\(errors)")
+        }
+        let big = Self.errors(yaml: "name: j\n# " + String(repeating: "x", count: 5 << 20), name: "big.yaml")
+        #expect(big.first?.message.contains("more than a job file may") == true, "\(big)")
+    }
+
     @Test func issueYAMLLoads() throws {
         let job = try Self.load("valid/events_hourly.yaml")
         let s = job.spec

@@ -34,6 +34,11 @@ indirect enum DocNode: Sendable {
 /// Parses job file bytes into a `DocNode`, or a whole-file diagnostic.
 enum DocumentParser {
     static let maxDepth = 64
+    /// Values a document may expand to. YAML aliases repeat the node they name, so a small file can
+    /// stand for billions of values ("billion laughs"); job files have a few hundred.
+    static let maxNodes = 100_000
+    /// Bytes of a job file.
+    static let maxBytes = 4 << 20
 
     static func parse(data: Data, fileName: String) -> Result<DocNode, Diagnostic> {
         func fail(_ message: String) -> Result<DocNode, Diagnostic> {
@@ -41,6 +46,9 @@ enum DocumentParser {
         }
         if data.isEmpty || data.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
             return fail("the file is empty; a job needs at least `source`, `columns` and `destination`")
+        }
+        if data.count > maxBytes {
+            return fail("the file has \(data.count) bytes, more than a job file may (\(maxBytes >> 20) MiB)")
         }
         if data.contains(0) {
             return fail("this is not a text file (it contains NUL bytes); a job file is YAML or JSON")
@@ -59,7 +67,8 @@ enum DocumentParser {
                 guard let yaml = try Yams.compose(yaml: text) else {
                     return fail("the file holds no document; a job needs at least `source`, `columns` and `destination`")
                 }
-                node = try convert(yaml, depth: 0)
+                var budget = maxNodes
+                node = try convert(yaml, depth: 0, budget: &budget)
             }
         } catch let error as YamlError {
             return fail("YAML syntax error: \(describe(error))")
@@ -76,22 +85,28 @@ enum DocumentParser {
 
     private struct DepthError: Error { let message: String }
 
-    private static func convert(_ node: Node, depth: Int) throws -> DocNode {
+    private static func convert(_ node: Node, depth: Int, budget: inout Int) throws -> DocNode {
         guard depth < maxDepth else { throw DepthError(message: "the document is nested more than \(maxDepth) levels deep") }
+        budget -= 1
+        guard budget >= 0 else {
+            throw DepthError(message: "the document expands to more than \(maxNodes) values (YAML aliases repeat the node they name); a job file holds a few hundred")
+        }
         let line = node.mark.map { $0.line }
         switch node {
         case .scalar(let s):
             if s.style == .plain, ["", "~", "null", "Null", "NULL"].contains(s.string) { return .null(line: line) }
             return .scalar(s.string, plain: s.style == .plain, line: line)
         case .sequence(let seq):
-            return .sequence(try seq.map { try convert($0, depth: depth + 1) }, line: line)
+            var items: [DocNode] = []
+            for item in seq { items.append(try convert(item, depth: depth + 1, budget: &budget)) }
+            return .sequence(items, line: line)
         case .mapping(let map):
             var pairs: [(key: String, value: DocNode)] = []
             for (k, v) in map {
                 guard case .scalar(let ks) = k else {
                     throw DepthError(message: "line \(line ?? 0): a mapping key must be a plain string")
                 }
-                pairs.append((ks.string, try convert(v, depth: depth + 1)))
+                pairs.append((ks.string, try convert(v, depth: depth + 1, budget: &budget)))
             }
             return .mapping(pairs, line: line)
         case .alias:

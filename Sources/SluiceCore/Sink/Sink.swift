@@ -43,6 +43,11 @@ public struct PartitionSpec: Hashable, Sendable, CustomStringConvertible {
             guard !value.isEmpty else {
                 throw SluiceError.invalid("partition '\(text)': key '\(key)' has an empty value")
             }
+            if let c = (key + value).unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
+                let code = "U+" + String(c.value, radix: 16, uppercase: true).leftPadded(to: 4)
+                throw SluiceError.invalid("partition \(text.debugDescription): key '\(key)' has a control character (\(code)) in it",
+                                          hint: "partition values are printable text: check the partition parameter's value")
+            }
             if entries.contains(where: { $0.key == key }) {
                 throw SluiceError.invalid("partition '\(text)': key '\(key)' appears twice")
             }
@@ -56,6 +61,10 @@ public struct PartitionSpec: Hashable, Sendable, CustomStringConvertible {
 
     /// `ds=2022112210,hh=10`; empty when unpartitioned.
     public var description: String { entries.map { "\($0.key)=\($0.value)" }.joined(separator: ",") }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }
 
 /// What a partition writer reports at commit.
