@@ -8,12 +8,7 @@ struct BackfillCommand: AsyncParsableCommand {
         commandName: "backfill",
         abstract: "Run a job's instances for a range of business dates.",
         discussion: """
-        DataWorks semantics: for each business date D in [--from, --to], the cycle's instances of day
-        D + 1 run with ${…} seeing D and $[…] the instance's time on D + 1. Each runs as a child
-        `sluice run` (its stored plan replayed when it already ran). Within a day instances run one after
-        another when the job is self-dependent (dependsOnPrevious, default for contiguous jobs), else up
-        to --max-parallel at once; --parallel-days days run at a time. A line per finished day. After a
-        failed day no new day starts unless --continue.
+        DataWorks semantics: for each business date D in [--from, --to], the cycle's instances of day D + 1 run with ${…} seeing D and $[…] the instance's time on D + 1. Each runs as a child `sluice run` (its stored plan replayed when it already ran). Within a day instances run one after another when the job is self-dependent (dependsOnPrevious, default for contiguous jobs), else up to --max-parallel at once; --parallel-days days run at a time. A line per finished day. After a failed day no new day starts unless --continue.
 
         Exit codes: 0 every instance succeeded, 1 some failed or were not run, 2 invalid input.
 
@@ -90,7 +85,7 @@ struct BackfillCommand: AsyncParsableCommand {
             }
             if results.contains(where: { !$0.ok }) || Int64(results.count) < days {
                 throw SluiceError(.failed, "the backfill of \(loaded.spec.name) did not complete",
-                                  hint: "see `sluice instances \(job) --status failed`, fix, and run the backfill again (succeeded instances replay their plans)")
+                                  hint: "see `sluice instance list \(job) --status failed`, fix, and run the backfill again (succeeded instances replay their plans)")
             }
         }
     }

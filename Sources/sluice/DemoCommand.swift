@@ -11,12 +11,7 @@ struct Demo: AsyncParsableCommand {
         commandName: "demo",
         abstract: "Run the whole seed end to end on this machine: broker, a day of events, 24 hourly instances.",
         discussion: """
-        Starts the development Kafka broker (sluice dev-kafka) in-process, creates topic `events` with
-        3 partitions, produces a day of JSON events shaped like the DataWorks tutorial's example (with a
-        few late, out-of-order ones), writes an hourly job into --dir, runs the 24 hourly instances of
-        that day into the SQLite warehouse, and prints the tutorial's verification query for one
-        partition and the per-partition counts. The job uses windowMode: contiguous, so every produced
-        record lands exactly once even when it is late.
+        Starts the development Kafka broker (sluice dev-kafka) in-process, creates topic `events` with 3 partitions, produces a day of JSON events shaped like the DataWorks tutorial's example (with a few late, out-of-order ones), writes an hourly job into --dir, runs the 24 hourly instances of that day into the SQLite warehouse, and prints the tutorial's verification query for one partition and the per-partition counts. The job uses windowMode: contiguous, so every produced record lands exactly once even when it is late.
 
         Example:
           sluice demo --dir /tmp/sluice-demo

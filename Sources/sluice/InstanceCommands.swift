@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// Where the instance commands find the ledger: `--state-dir DIR`, else `.sluice/` next to the job
-/// file (`--job FILE`, or the JOB argument of `sluice instances`), else `./.sluice`.
+/// file (`--job FILE`, or the JOB argument of `sluice instance list`), else `./.sluice`.
 struct LedgerLocation: ParsableArguments {
     @Option(help: ArgumentHelp("The ledger directory (default: .sluice/ next to the job file, else ./.sluice).", valueName: "DIR"))
     var stateDir: String?
@@ -66,7 +66,7 @@ enum InstanceText {
 
     static func parseID(_ text: String) throws -> Int64 {
         guard let id = Int64(text.hasPrefix("#") ? String(text.dropFirst()) : text), id > 0 else {
-            throw SluiceError.invalid("'\(text)' is not an instance ID", hint: "IDs are the numbers `sluice instances` lists")
+            throw SluiceError.invalid("'\(text)' is not an instance ID", hint: "IDs are the numbers `sluice instance list` lists")
         }
         return id
     }
@@ -74,7 +74,7 @@ enum InstanceText {
     static func require(_ ledger: Ledger, _ id: Int64) async throws -> InstanceRecord {
         guard let r = try await ledger.instance(id: id) else {
             throw SluiceError.invalid("there is no instance \(id) in the ledger \(ledger.path)",
-                                      hint: "list instances with `sluice instances`")
+                                      hint: "list instances with `sluice instance list`")
         }
         return r
     }
@@ -82,17 +82,14 @@ enum InstanceText {
 
 struct Instances: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "instances",
+        commandName: "list",
         abstract: "List instances from the ledger.",
         discussion: """
-        JOB is a job file (its name filters, and its ledger is .sluice/ next to it) or a job name (with
-        --state-dir, or ./.sluice). --from/--to bound the scheduled time, [from, to), read in the job's
-        zone (the machine's without a job file). Status `skipped` is an instance the scheduler never ran
-        (e.g. catchUp: latest), recorded with its reason.
+        JOB is a job file (its name filters, and its ledger is .sluice/ next to it) or a job name (with --state-dir, or ./.sluice). --from/--to bound the scheduled time, [from, to), read in the job's zone (the machine's without a job file). Status `skipped` is an instance the scheduler never ran (e.g. catchUp: latest), recorded with its reason.
 
         Examples:
-          sluice instances jobs/events_hourly.yaml --status failed
-          sluice instances events_hourly --state-dir /var/lib/sluice --from 2022-11-22 --to 2022-11-23 --json
+          sluice instance list jobs/events_hourly.yaml --status failed
+          sluice instance list events_hourly --state-dir /var/lib/sluice --from 2022-11-22 --to 2022-11-23 --json
         """)
 
     @Argument(help: "A job file or job name.")
@@ -186,12 +183,31 @@ struct Instances: AsyncParsableCommand {
 struct InstanceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "instance",
-        abstract: "Inspect one instance.",
+        abstract: "List, inspect and operate instances.",
         discussion: """
-        Example:
+        The older spellings `sluice instances`, `sluice rerun`, `sluice kill`, `sluice set-success` and `sluice dirty` run the same commands.
+
+        Examples:
+          sluice instance list jobs/events_hourly.yaml --status failed
           sluice instance show 42 --job jobs/events_hourly.yaml
+          sluice instance rerun 42 --job jobs/events_hourly.yaml
         """,
-        subcommands: [ShowInstance.self])
+        subcommands: [Instances.self, ShowInstance.self, Rerun.self, Kill.self, SetSuccess.self, Dirty.self])
+}
+
+/// An instance command under its older top-level spelling (`sluice rerun` for `sluice instance
+/// rerun`), hidden from `--help`.
+struct LegacySpelling<Command: AsyncParsableCommand>: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        let current = Command.configuration
+        let name = current.commandName == "list" ? "instances" : current.commandName
+        return CommandConfiguration(commandName: name, abstract: current.abstract, discussion: current.discussion,
+                                    shouldDisplay: false)
+    }
+
+    @OptionGroup var command: Command
+
+    mutating func run() async throws { try await command.run() }
 }
 
 struct ShowInstance: AsyncParsableCommand {
@@ -278,7 +294,7 @@ struct ShowInstance: AsyncParsableCommand {
                 lines.append("  plan        (none stored)")
             }
             if !shown.dirtyRecords.isEmpty {
-                lines.append("  dirty records (first \(shown.dirtyRecords.count); all: sluice dirty \(r.id))")
+                lines.append("  dirty records (first \(shown.dirtyRecords.count); all: sluice instance dirty \(r.id))")
                 for d in shown.dirtyRecords {
                     lines.append("    p\(d.partition)@\(d.offset) \(d.column.map { "column \($0): " } ?? "")\(d.reason)")
                 }
@@ -298,17 +314,12 @@ struct Rerun: AsyncParsableCommand {
         commandName: "rerun",
         abstract: "Run an instance again, replaying its stored plan.",
         discussion: """
-        Runs the instance again in this process with its scheduled time and business date; its stored
-        offset plan is replayed, so the partition comes out as the first successful run would have
-        written it. In append mode the rerun replaces the instance's own earlier rows in the SQLite
-        warehouse, in the same commit; MaxCompute cannot remove rows, so a rerun of an append
-        instance that committed is refused unless --allow-duplicate-append is given. The job's rerun policy applies: `never` refuses, `onFailure` refuses a succeeded
-        instance. The job file is --job, else the file the scheduler registered for the job.
+        Runs the instance again in this process with its scheduled time and business date; its stored offset plan is replayed, so the partition comes out as the first successful run would have written it. In append mode the rerun replaces the instance's own earlier rows in the SQLite warehouse, in the same commit; MaxCompute cannot remove rows, so a rerun of an append instance that committed is refused unless --allow-duplicate-append is given. The job's rerun policy applies: `never` refuses, `onFailure` refuses a succeeded instance. The job file is --job, else the file the scheduler registered for the job.
 
         Exit codes: 0 succeeded, 1 the run failed, 2 invalid input (or the policy refuses).
 
         Example:
-          sluice rerun 42 --job jobs/events_hourly.yaml
+          sluice instance rerun 42 --job jobs/events_hourly.yaml
         """)
 
     @Argument(help: "The instance ID.")
@@ -368,12 +379,10 @@ struct Kill: AsyncParsableCommand {
         commandName: "kill",
         abstract: "Stop a running instance and mark it killed.",
         discussion: """
-        Marks the instance killed, then sends SIGTERM to the process holding its run lock (SIGKILL after
-        --grace seconds). The destination stays as it was: a run commits its partition atomically at the
-        end. The scheduler does not rerun a killed instance automatically; `sluice rerun` does.
+        Marks the instance killed, then sends SIGTERM to the process holding its run lock (SIGKILL after --grace seconds). The destination stays as it was: a run commits its partition atomically at the end. The scheduler does not rerun a killed instance automatically; `sluice instance rerun` does.
 
         Example:
-          sluice kill 42 --state-dir /var/lib/sluice
+          sluice instance kill 42 --state-dir /var/lib/sluice
         """)
 
     @Argument(help: "The instance ID.")
@@ -395,9 +404,9 @@ struct Kill: AsyncParsableCommand {
             guard r.status == .running || r.status == .pending || r.status == .waiting else {
                 throw SluiceError.invalid("instance \(id) of \(r.job) is not running (it is \(r.status.rawValue))")
             }
-            _ = try await ledger.setStatus(id: id, .killed, error: "killed by `sluice kill`")
+            _ = try await ledger.setStatus(id: id, .killed, error: "killed by `sluice instance kill`")
             try? await ledger.setRetry(id: id, at: nil)
-            try? await ledger.appendLog(id: id, level: .warning, "killed by `sluice kill` (pid \(getpid()))")
+            try? await ledger.appendLog(id: id, level: .warning, "killed by `sluice instance kill` (pid \(getpid()))")
             let partition = r.partition ?? ""
             if let holder = RunLock.currentHolder(stateDirectory: dir, job: r.job, partition: partition), holder.pid > 0 {
                 try await InstanceKiller.terminate(pid: holder.pid, grace: .seconds(grace)) {
@@ -420,11 +429,10 @@ struct SetSuccess: AsyncParsableCommand {
         commandName: "set-success",
         abstract: "Mark an instance successful by hand, with a reason.",
         discussion: """
-        The reason is recorded with the instance (shown by `sluice instances` and `instance show`). It
-        unblocks the next instance of a self-dependent job. Refused while the instance runs.
+        The reason is recorded with the instance (shown by `sluice instance list` and `instance show`). It unblocks the next instance of a self-dependent job. Refused while the instance runs.
 
         Example:
-          sluice set-success 42 --reason "partition loaded by hand from the archive" --state-dir /var/lib/sluice
+          sluice instance set-success 42 --reason "partition loaded by hand from the archive" --state-dir /var/lib/sluice
         """)
 
     @Argument(help: "The instance ID.")
@@ -458,12 +466,11 @@ struct Dirty: AsyncParsableCommand {
         commandName: "dirty",
         abstract: "List the dirty records of an instance.",
         discussion: """
-        Each record: partition, offset, timestamp, column, reason and the raw key and value (as text when
-        they are UTF-8, else hex; cut to the ledger's per-field limit, with the full length shown).
+        Each record: partition, offset, timestamp, column, reason and the raw key and value (as text when they are UTF-8, else hex; cut to the ledger's per-field limit, with the full length shown).
 
         Examples:
-          sluice dirty 42 --state-dir /var/lib/sluice
-          sluice dirty 42 --job jobs/events_hourly.yaml --json
+          sluice instance dirty 42 --state-dir /var/lib/sluice
+          sluice instance dirty 42 --job jobs/events_hourly.yaml --json
         """)
 
     @Argument(help: "The instance ID.")
@@ -517,7 +524,7 @@ struct Dirty: AsyncParsableCommand {
 enum ReRunPolicy {
     static func check(_ policy: ScheduleSpec.Rerun, instance r: InstanceRecord) throws {
         if r.status == .running {
-            throw SluiceError.invalid("instance \(r.id) of \(r.job) is running", hint: "wait for it, or `sluice kill \(r.id)` first")
+            throw SluiceError.invalid("instance \(r.id) of \(r.job) is running", hint: "wait for it, or `sluice instance kill \(r.id)` first")
         }
         switch policy {
         case .always: return

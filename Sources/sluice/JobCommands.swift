@@ -8,9 +8,7 @@ struct Validate: ParsableCommand {
         commandName: "validate",
         abstract: "Check job files and report every problem at once.",
         discussion: """
-        Each problem is printed as FILE:PATH: message (PATH like source.begin.time or
-        steps[0].parameter.column[3]). Exits 2 when any file has an error; warnings (literal secrets,
-        unresolved data sources) do not fail validation.
+        Each problem is printed as FILE:PATH: message (PATH like source.begin.time or steps[0].parameter.column[3]). Exits 2 when any file has an error; warnings (literal secrets, unresolved data sources) do not fail validation.
 
         Example:
           sluice validate jobs/events_hourly.yaml jobs/legacy.json --datasources datasources.yaml
@@ -48,8 +46,7 @@ struct Show: ParsableCommand {
         commandName: "show",
         abstract: "Print a job as resolved Sluice YAML, secrets redacted.",
         discussion: """
-        DataWorks jobs are shown in Sluice's own shape; data sources are resolved when --datasources
-        is given. Literal secrets print as ******; ${env:…} and ${file:…} references as written.
+        DataWorks jobs are shown in Sluice's own shape; data sources are resolved when --datasources is given. Literal secrets print as ******; ${env:…} and ${file:…} references as written.
 
         Example:
           sluice show jobs/legacy.json --datasources datasources.yaml
@@ -81,9 +78,7 @@ struct ImportDataWorks: ParsableCommand {
         commandName: "dataworks",
         abstract: "Convert a DataWorks script-mode Kafka → MaxCompute job into Sluice YAML.",
         discussion: """
-        Writes the equivalent Sluice YAML to standard output. Literal secrets in the DataWorks file
-        (accessKey, SASL passwords) are not copied: they become ${env:NAME} references, and the
-        variables to set are listed on standard error.
+        Writes the equivalent Sluice YAML to standard output. Literal secrets in the DataWorks file (accessKey, SASL passwords) are not copied: they become ${env:NAME} references, and the variables to set are listed on standard error.
 
         Example:
           sluice import dataworks kafka_to_odps.json --datasources datasources.yaml \\

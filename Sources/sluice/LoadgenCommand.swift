@@ -9,9 +9,7 @@ struct Loadgen: AsyncParsableCommand {
         commandName: "loadgen",
         abstract: "Produce realistic test records into a topic: JSON values, keys, headers, timestamps over a span.",
         discussion: """
-        Each record has a key (user name), two headers, a JSON value of about --value-bytes bytes shaped
-        like the DataWorks tutorial's example, and a CreateTime timestamp; timestamps rise evenly over
-        [--start, --start + --span) across the records. Used by the benchmarks and for trying jobs.
+        Each record has a key (user name), two headers, a JSON value of about --value-bytes bytes shaped like the DataWorks tutorial's example, and a CreateTime timestamp; timestamps rise evenly over [--start, --start + --span) across the records. Used by the benchmarks and for trying jobs.
 
         Example:
           sluice dev-kafka --port 9092 --topic events:3 &

@@ -8,12 +8,7 @@ struct MapFields: AsyncParsableCommand {
         commandName: "map",
         abstract: "Propose a field mapping against the destination table: by same name or by same line.",
         discussion: """
-        The DataWorks editor's "Map Fields with Same Name" (--by-name) and "Map Fields in Same Line"
-        (--by-position), against the columns of the job's destination table (it must exist; see
-        `sluice ddl --apply`). By name, a source field matches the column named like its last path
-        member (a.a1 → a1), a built-in's bare name (__key__ → key) or a constant's text, ignoring case.
-        Prints the resulting `mapping:` block to paste into the job, then what stays unmapped: source
-        fields that would not be read, and columns that would get NULL.
+        The DataWorks editor's "Map Fields with Same Name" (--by-name) and "Map Fields in Same Line" (--by-position), against the columns of the job's destination table (it must exist; see `sluice ddl --apply`). By name, a source field matches the column named like its last path member (a.a1 → a1), a built-in's bare name (__key__ → key) or a constant's text, ignoring case. Prints the resulting `mapping:` block to paste into the job, then what stays unmapped: source fields that would not be read, and columns that would get NULL.
 
         Example:
           sluice map jobs/events_hourly.yaml --by-name

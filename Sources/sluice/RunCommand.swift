@@ -8,14 +8,9 @@ struct Run: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run one instance of a job: read its Kafka window, write its partition.",
         discussion: """
-        Resolves the scheduling parameters for the scheduled time (--at, read in the job's zone; default
-        now), plans the window per partition and stores the plan in the ledger (--state-dir, default
-        .sluice/ next to the job file) before reading, then reads, maps, writes and commits the
-        destination partition atomically. Running the same instance again replays its stored plan, so
-        the partition comes out identical while the data is retained (--replan plans anew).
+        Resolves the scheduling parameters for the scheduled time (--at, read in the job's zone; default now), plans the window per partition and stores the plan in the ledger (--state-dir, default .sluice/ next to the job file) before reading, then reads, maps, writes and commits the destination partition atomically. Running the same instance again replays its stored plan, so the partition comes out identical while the data is retained (--replan plans anew).
 
-        Exit codes: 0 succeeded, 1 the instance failed (Kafka, destination, dirty-record limit),
-        2 invalid input.
+        Exit codes: 0 succeeded, 1 the instance failed (Kafka, destination, dirty-record limit), 2 invalid input.
 
         Examples:
           sluice run jobs/events_hourly.yaml --at "2022-11-22 10:05:00"

@@ -50,9 +50,7 @@ struct SQLCommand: AsyncParsableCommand {
         CSV output has a header line, RFC 4180 quoting and NULL as an empty field; JSON is an array of \
         objects; blobs are base64 in both.
 
-        With a job whose destination is MaxCompute, the query runs in its project through the
-        instances API (it is not checked for being read-only there); the result is printed in the
-        chosen format, NULL (\\N) as an empty CSV field.
+        With a job whose destination is MaxCompute, the query runs in its project through the instances API (it is not checked for being read-only there); the result is printed in the chosen format, NULL (\\N) as an empty CSV field.
 
         Example (the DataWorks tutorial's step 5 check):
           sluice sql jobs/events_hourly.yaml "SELECT * FROM ods_events WHERE ds='2022112210' LIMIT 20"

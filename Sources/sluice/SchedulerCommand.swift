@@ -13,19 +13,9 @@ struct SchedulerCommand: AsyncParsableCommand {
         commandName: "scheduler",
         abstract: "Run jobs on their schedules until stopped.",
         discussion: """
-        Creates an instance in the ledger for every scheduled time of every job (files, or directories of
-        .yaml/.yml/.json job files with a schedule block), and runs each as a child process
-        `sluice run JOB --state-dir DIR --attempt N` when its time has come and its conditions hold
-        (self-dependency, --max-parallel), with retries, timeouts and catch-up after downtime as the
-        job's schedule says.
-        Job files are reloaded when they change; an invalid new version keeps the last valid one.
+        Creates an instance in the ledger for every scheduled time of every job (files, or directories of .yaml/.yml/.json job files with a schedule block), and runs each as a child process `sluice run JOB --state-dir DIR --attempt N` when its time has come and its conditions hold (self-dependency, --max-parallel), with retries, timeouts and catch-up after downtime as the job's schedule says. Job files are reloaded when they change; an invalid new version keeps the last valid one.
 
-        The ledger is --state-dir (default: .sluice/ next to the first job file or in the directory).
-        One scheduler per state directory. SIGTERM/SIGINT: stop starting instances, let running ones
-        finish for --stop-timeout seconds, then abort them (destinations unchanged; they run again at
-        the next start). After a crash (SIGKILL), runs the previous scheduler started go on and are
-        watched until they end, never started a second time; a run whose process died without an
-        outcome is recorded as interrupted and retried.
+        The ledger is --state-dir (default: .sluice/ next to the first job file or in the directory). One scheduler per state directory. SIGTERM/SIGINT: stop starting instances, let running ones finish for --stop-timeout seconds, then abort them (destinations unchanged; they run again at the next start). After a crash (SIGKILL), runs the previous scheduler started go on and are watched until they end, never started a second time; a run whose process died without an outcome is settled from its destination first (an attempt that had committed is recorded as succeeded, nothing runs again), and otherwise recorded as interrupted and retried.
 
         Examples:
           sluice scheduler jobs/ --state-dir /var/lib/sluice --max-parallel 4

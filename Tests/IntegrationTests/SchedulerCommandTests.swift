@@ -10,7 +10,16 @@ import Glibc
 @Suite struct SchedulerCommandTests {
     static let day: Int64 = 1_669_075_200  // 2022-11-22 00:00 UTC
 
-    @Test func instanceCommandsShowDirtyRerunSetSuccess() async throws {
+    /// The instance commands, grouped (`sluice instance rerun`) and under their older spellings
+    /// (`sluice rerun`), which `--help` no longer lists.
+    @Test(arguments: [false, true])
+    func instanceCommandsShowDirtyRerunSetSuccess(legacy: Bool) async throws {
+        func command(_ name: String) -> [String] {
+            legacy ? [name == "list" ? "instances" : name] : ["instance", name]
+        }
+        let help = try await SluiceBinary.run(["--help"])
+        #expect(help.stdout.contains("\n  instance "))
+        #expect(["instances", "rerun", "kill", "set-success", "dirty"].allSatisfy { !help.stdout.contains("\n  \($0) ") }, "\(help.stdout)")
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
         let job = try h.writeHourlyJob()
@@ -21,10 +30,10 @@ import Glibc
         let report = try await h.run(job: job, at: Self.day + 3600 + 300)
         let id = try #require(report.instanceId)
 
-        let list = try await SluiceBinary.run(["instances", job, "--json"])
+        let list = try await SluiceBinary.run(command("list") + [job, "--json"])
         #expect(list.status == 0, "\(list.stderr)")
         #expect(list.stdout.contains("\"displayStatus\" : \"succeeded\""))
-        let failedOnly = try await SluiceBinary.run(["instances", job, "--status", "failed"])
+        let failedOnly = try await SluiceBinary.run(command("list") + [job, "--status", "failed"])
         #expect(failedOnly.status == 0 && !failedOnly.stdout.contains("hourly"))
 
         let show = try await SluiceBinary.run(["instance", "show", String(id), "--job", job])
@@ -34,32 +43,32 @@ import Glibc
         #expect(show.stdout.contains("plan        topic events"))
         #expect(show.stdout.contains("dirty records"))
 
-        let dirty = try await SluiceBinary.run(["dirty", String(id), "--job", job, "--json"])
+        let dirty = try await SluiceBinary.run(command("dirty") + [String(id), "--job", job, "--json"])
         #expect(dirty.status == 0, "\(dirty.stderr)")
         #expect(dirty.stdout.contains("\"value\" : \"\(Data("not json".utf8).base64EncodedString())\""))
         #expect(dirty.stdout.contains("\"offset\" : 1"))
 
-        let rerun = try await SluiceBinary.run(["rerun", String(id), "--job", job])
+        let rerun = try await SluiceBinary.run(command("rerun") + [String(id), "--job", job])
         #expect(rerun.status == 0, "\(rerun.stderr)")
         #expect(rerun.stdout.contains("stored plan replayed"))
 
-        let kill = try await SluiceBinary.run(["kill", String(id), "--job", job])
+        let kill = try await SluiceBinary.run(command("kill") + [String(id), "--job", job])
         #expect(kill.status == 2)
         #expect(kill.stderr.contains("not running"))
 
-        let ok = try await SluiceBinary.run(["set-success", String(id), "--reason", "checked by hand", "--state-dir", h.path(".sluice")])
+        let ok = try await SluiceBinary.run(command("set-success") + [String(id), "--reason", "checked by hand", "--state-dir", h.path(".sluice")])
         #expect(ok.status == 0, "\(ok.stderr)")
-        let listed = try await SluiceBinary.run(["instances", "hourly", "--state-dir", h.path(".sluice")])
+        let listed = try await SluiceBinary.run(command("list") + ["hourly", "--state-dir", h.path(".sluice")])
         #expect(listed.stdout.contains("set to success: checked by hand"))
 
         // rerun: never refuses.
         let text = try String(contentsOfFile: job, encoding: .utf8).replacingOccurrences(of: "schedule:\n", with: "schedule:\n  rerun: never\n")
         try text.write(toFile: job, atomically: true, encoding: .utf8)
-        let refused = try await SluiceBinary.run(["rerun", String(id), "--job", job])
+        let refused = try await SluiceBinary.run(command("rerun") + [String(id), "--job", job])
         #expect(refused.status == 2)
         #expect(refused.stderr.contains("rerun: never"))
 
-        let missing = try await SluiceBinary.run(["instances", "--state-dir", h.path("nowhere")])
+        let missing = try await SluiceBinary.run(command("list") + ["--state-dir", h.path("nowhere")])
         #expect(missing.status == 2)
     }
 

@@ -93,7 +93,7 @@ public struct DirtyCollector: Sendable {
             max == 0
                 ? "dirty record\(at) (settings.errorLimit.record is 0: no dirty record allowed)"
                 : "more than \(max) dirty records (settings.errorLimit.record = \(max))" + (last == nil ? "" : "; the last\(at)"),
-            hint: "fix the mapping or the column types, or raise settings.errorLimit; `sluice dirty INSTANCE` lists the dirty records")
+            hint: "fix the mapping or the column types, or raise settings.errorLimit; `sluice instance dirty INSTANCE` lists the dirty records")
     }
 
     /// Adds what `later` collected from the records that follow this collector's (the second half of
@@ -123,7 +123,7 @@ public struct DirtyCollector: Sendable {
             throw SluiceError(
                 .dirtyLimit,
                 "\(dirtyCount) of \(readCount) records are dirty (\(Self.percent(ratio))), more than settings.errorLimit.percentage (\(Self.percent(p)))",
-                hint: "`sluice dirty INSTANCE` lists the dirty records; fix the mapping or raise the limit")
+                hint: "`sluice instance dirty INSTANCE` lists the dirty records; fix the mapping or raise the limit")
         }
     }
 

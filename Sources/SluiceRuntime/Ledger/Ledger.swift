@@ -133,7 +133,7 @@ public final class Ledger: Sendable {
     static func requireInstance(_ c: SQLiteConnection, id: Int64) throws -> InstanceRecord {
         guard let r = try fetchInstance(c, id: id) else {
             throw SluiceError.invalid("there is no instance \(id) in the ledger",
-                                      hint: "list instances with `sluice instances`")
+                                      hint: "list instances with `sluice instance list`")
         }
         return r
     }
@@ -272,7 +272,7 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// Marks an instance successful by hand (`sluice set-success`), recording why. Refused while it runs.
+    /// Marks an instance successful by hand (`sluice instance set-success`), recording why. Refused while it runs.
     @discardableResult
     public func setSuccess(id: Int64, reason: String) async throws -> InstanceRecord {
         try await write("setting instance \(id) to success") { c, now in

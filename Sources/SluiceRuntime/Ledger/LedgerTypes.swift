@@ -81,7 +81,7 @@ public struct InstanceRecord: Sendable, Hashable, Codable {
     public var finishedAt: Date?
     public var counts: InstanceCounts
     public var error: String?
-    /// Why it was set to success by hand (`sluice set-success`), when it was.
+    /// Why it was set to success by hand (`sluice instance set-success`), when it was.
     public var successReason: String?
 }
 

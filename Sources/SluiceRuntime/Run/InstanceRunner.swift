@@ -389,7 +389,7 @@ public struct InstanceRunner: Sendable {
             return (record, note)
         case .unknown(let why) where appendOnce:
             throw SluiceError(.state, "instance \(current.id) of \(spec.name): cannot tell whether attempt \(current.attempts) committed its append: \(why)",
-                              hint: "check the partition; then `sluice set-success \(current.id)` if its rows are there, or run again with --allow-duplicate-append")
+                              hint: "check the partition; then `sluice instance set-success \(current.id)` if its rows are there, or run again with --allow-duplicate-append")
         case .unknown, .notCommitted, .nothingToSettle:
             break
         }
