@@ -18,7 +18,7 @@ import Synchronization
 /// // after the destination committed:
 /// try await source.commitGroupOffsets(summary.plan)
 /// ```
-public final class KafkaSource: Sendable {
+public final class KafkaSource: WindowSource {
     public let topic: String
     public let bootstrapServers: [String]
     /// The consumer group end offsets are committed to; nil = never commit.

@@ -241,7 +241,7 @@ struct ShowInstance: AsyncParsableCommand {
         var status: String
         var skipReason: String?
         var retryAt: Date?
-        var plan: StoredPlan?
+        var plan: InstancePlan?
         var log: [InstanceLogLine]
         var dirtyRecords: [LedgerDirtyRecord]
     }
@@ -284,9 +284,11 @@ struct ShowInstance: AsyncParsableCommand {
                 for k in r.parameters.keys.sorted() { lines.append("    \(k)=\(r.parameters[k]!)") }
             }
             if let plan = shown.plan {
-                lines.append("  plan        topic \(plan.topic)\(plan.windowMode.map { ", \($0.rawValue)" } ?? ""), planned \(InstanceText.time(plan.plannedAt, zone: zone))")
-                for e in plan.entries {
-                    var l = "    p\(e.partition)  [\(e.from), \(e.to))"
+                let plannedAt = Date(timeIntervalSince1970: Double(plan.window.plannedAtMillis) / 1000)
+                lines.append("  plan        topic \(plan.window.topic), \(plan.windowMode.rawValue), planned \(InstanceText.time(plannedAt, zone: zone))")
+                for e in plan.window.partitions {
+                    var l = "    p\(e.partition)  [\(e.fromOffset), \(e.toOffset))"
+                    if let wanted = e.resetFromOffset { l += "  (reset from \(wanted))" }
                     if let end = plan.readEnds[e.partition] { l += "  read to \(end)" }
                     lines.append(l)
                 }

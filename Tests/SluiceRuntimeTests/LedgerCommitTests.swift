@@ -20,7 +20,7 @@ struct AnsweringSink: Sink {
 @Suite struct LedgerCommitTests {
     func started(_ ledger: Ledger) async throws -> InstanceRecord {
         let r = try await ledger.startAttempt(NewInstance(job: "j", scheduledAt: hour(2), partition: "ds=1"))
-        try await ledger.storePlan(id: r.id, topic: "events", entries: [OffsetPlanEntry(partition: 0, from: 0, to: 10)])
+        try await ledger.storePlan(id: r.id, plan: testPlan([PartitionPlan(partition: 0, fromOffset: 0, toOffset: 10, lowWatermark: 0, highWatermark: 10)]))
         return r
     }
 

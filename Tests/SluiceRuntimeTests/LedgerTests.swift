@@ -22,6 +22,14 @@ final class LedgerTempDir {
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
 
+/// An instance plan of job `j` over topic `events` with these partitions.
+func testPlan(_ partitions: [PartitionPlan], mode: WindowMode = .offsets, plannedAtMillis: Int64 = 1) -> InstancePlan {
+    InstancePlan(job: "j", scheduledTime: 1_669_078_800, businessDate: "20221121", parameters: ["partition": "1"],
+                 partition: "ds=1", windowMode: mode,
+                 window: WindowPlan(topic: "events", startMillis: 1_669_075_200_000, endMillis: 1_669_078_800_000,
+                                    plannedAtMillis: plannedAtMillis, topicPartitionCount: 3, partitions: partitions))
+}
+
 func hour(_ h: Int) -> Date { Date(timeIntervalSince1970: 1_669_075_200 + Double(h) * 3600) }   // 2022-11-22 00:00Z + h
 
 @Suite struct LedgerTests {
@@ -146,14 +154,12 @@ func hour(_ h: Int) -> Date { Date(timeIntervalSince1970: 1_669_075_200 + Double
         let clock = LedgerTestClock()
         let ledger = try await open(dir, clock)
         let i1 = try await ledger.startAttempt(NewInstance(job: "j", scheduledAt: hour(1)))
-        let plan1 = [OffsetPlanEntry(partition: 0, from: 0, to: 10, lowWatermark: 0, highWatermark: 12),
-                     OffsetPlanEntry(partition: 1, from: 5, to: 7, lowWatermark: 0, highWatermark: 7)]
-        try await ledger.storePlan(id: i1.id, topic: "events", windowMode: .contiguous, entries: plan1)
+        let plan1 = testPlan([PartitionPlan(partition: 0, fromOffset: 0, toOffset: 10, lowWatermark: 0, highWatermark: 12),
+                              PartitionPlan(partition: 1, fromOffset: 5, toOffset: 7, lowWatermark: 0, highWatermark: 7)],
+                             mode: .contiguous)
+        try await ledger.storePlan(id: i1.id, plan: plan1)
         let stored = try #require(try await ledger.plan(id: i1.id))
-        #expect(stored.entries == plan1)
-        #expect(stored.topic == "events")
-        #expect(stored.windowMode == .contiguous)
-        #expect(stored.plannedAt == clock.now)
+        #expect(stored == plan1)
         #expect(stored.readEnds.isEmpty)
 
         // Not successful yet: no previous end for the next instance.
@@ -161,6 +167,7 @@ func hour(_ h: Int) -> Date { Date(timeIntervalSince1970: 1_669_075_200 + Double
         try await ledger.recordReadEnds(id: i1.id, [0: 11])
         await #expect(throws: SluiceError.self) { try await ledger.recordReadEnds(id: i1.id, [9: 1]) }
         try await ledger.finish(id: i1.id, status: .succeeded, counts: InstanceCounts())
+        #expect(try await ledger.plan(id: i1.id)?.readEnds == [0: 11])
         let prev = try #require(try await ledger.previousSuccessfulEnd(job: "j", before: hour(2)))
         #expect(prev.instance.id == i1.id)
         #expect(prev.ends == [0: 11, 1: 7])   // partition 1 had no read end: its planned end
@@ -169,21 +176,40 @@ func hour(_ h: Int) -> Date { Date(timeIntervalSince1970: 1_669_075_200 + Double
 
         // A failed later instance is skipped; a later successful one wins.
         let i2 = try await ledger.startAttempt(NewInstance(job: "j", scheduledAt: hour(2)))
-        try await ledger.storePlan(id: i2.id, topic: "events", entries: [OffsetPlanEntry(partition: 0, from: 11, to: 20)])
+        try await ledger.storePlan(id: i2.id, plan: testPlan([PartitionPlan(partition: 0, fromOffset: 11, toOffset: 20, lowWatermark: 0, highWatermark: 20)]))
         try await ledger.finish(id: i2.id, status: .failed, counts: InstanceCounts(), error: "x")
         #expect(try await ledger.previousSuccessfulEnd(job: "j", before: hour(3))?.instance.id == i1.id)
         let i3 = try await ledger.startAttempt(NewInstance(job: "j", scheduledAt: hour(3)))
-        try await ledger.storePlan(id: i3.id, topic: "events", entries: [OffsetPlanEntry(partition: 0, from: 11, to: 30)])
+        try await ledger.storePlan(id: i3.id, plan: testPlan([PartitionPlan(partition: 0, fromOffset: 11, toOffset: 30, lowWatermark: 0, highWatermark: 30)]))
         try await ledger.finish(id: i3.id, status: .succeeded, counts: InstanceCounts())
         #expect(try await ledger.previousSuccessfulEnd(job: "j", before: hour(4))?.ends == [0: 30])
 
         // A replan replaces the plan and its read ends.
-        clock.advance(seconds: 10)
-        try await ledger.storePlan(id: i1.id, topic: "events", entries: [OffsetPlanEntry(partition: 0, from: 0, to: 12)])
+        let replan = testPlan([PartitionPlan(partition: 0, fromOffset: 0, toOffset: 12, lowWatermark: 0, highWatermark: 12)], plannedAtMillis: 2)
+        try await ledger.storePlan(id: i1.id, plan: replan)
         let replanned = try #require(try await ledger.plan(id: i1.id))
-        #expect(replanned.entries.map(\.to) == [12])
+        #expect(replanned == replan)
         #expect(replanned.readEnds.isEmpty)
-        #expect(replanned.plannedAt == clock.now)
+    }
+
+    /// One plan type from the planner to the ledger to the rerun: what is stored comes back equal,
+    /// `resetFromOffset` included, and the rerun's window is the plan extended to the read ends.
+    @Test func aPlanComesBackAsItWasStoredAndReplaysToItsReadEnds() async throws {
+        let dir = try LedgerTempDir()
+        let ledger = try await open(dir, LedgerTestClock())
+        let i = try await ledger.startAttempt(NewInstance(job: "j", scheduledAt: hour(1), partition: "ds=1"))
+        let planned = testPlan([PartitionPlan(partition: 0, fromOffset: 40, toOffset: 90, lowWatermark: 40, highWatermark: 95,
+                                              resetFromOffset: 12),
+                                PartitionPlan(partition: 2, fromOffset: 0, toOffset: 5, lowWatermark: 0, highWatermark: 5)])
+        try await ledger.storePlan(id: i.id, plan: planned)
+        let loaded = try #require(try await ledger.plan(id: i.id))
+        #expect(loaded == planned)
+        #expect(loaded.window.partitions[0].resetFromOffset == 12)
+        #expect(loaded.replayWindow == planned.window)
+        try await ledger.recordReadEnds(id: i.id, [0: 97, 2: 5])
+        let read = try #require(try await ledger.plan(id: i.id))
+        #expect(read.replayWindow.partitions.map(\.toOffset) == [97, 5])
+        #expect(read.replayWindow.partitions[0].resetFromOffset == 12)
     }
 
     @Test func dirtyRecordsAreBounded() async throws {

@@ -326,69 +326,71 @@ public final class Ledger: Sendable {
 
     // MARK: plans
 
-    /// Stores the instance's offset plan before anything is read, replacing an earlier plan (and the
-    /// read ends recorded with it).
-    public func storePlan(id: Int64, topic: String, windowMode: WindowMode? = nil, entries: [OffsetPlanEntry],
-                          windowStartMillis: Int64? = nil, windowEndMillis: Int64? = nil,
-                          topicPartitionCount: Int32? = nil, plannedAtMillis: Int64? = nil) async throws {
-        try await write("storing the plan of instance \(id)") { c, now in
+    /// Stores the instance's plan before anything is read, replacing an earlier plan (and the read
+    /// ends recorded with it). The plan is kept as it is (JSON); its offsets also go into columns,
+    /// for the queries of `contiguous` windows.
+    public func storePlan(id: Int64, plan: InstancePlan) async throws {
+        let json = try Self.json(plan)
+        let w = plan.window
+        try await write("storing the plan of instance \(id)") { c, _ in
             _ = try Self.requireInstance(c, id: id)
             try c.run("DELETE FROM plans WHERE instance_id = ?1", [.integer(id)])
             try c.run("""
-                INSERT INTO plans (instance_id, topic, window_mode, planned_at_ms, window_start_ms, window_end_ms, partition_count)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                """,
-                      [.integer(id), .text(topic), windowMode.map { .text($0.rawValue) } ?? .null, .integer(plannedAtMillis ?? now),
-                       windowStartMillis.map(SQLiteValue.integer) ?? .null, windowEndMillis.map(SQLiteValue.integer) ?? .null,
-                       topicPartitionCount.map { .integer(Int64($0)) } ?? .null])
-            for e in entries {
+                INSERT INTO plans (instance_id, topic, window_mode, planned_at_ms, window_start_ms, window_end_ms, partition_count,
+                  instance_plan)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                """, [.integer(id), .text(w.topic), .text(plan.windowMode.rawValue), .integer(w.plannedAtMillis),
+                      w.startMillis.map(SQLiteValue.integer) ?? .null, w.endMillis.map(SQLiteValue.integer) ?? .null,
+                      .integer(Int64(w.topicPartitionCount)), .text(json)])
+            for p in w.partitions {
                 try c.run("""
-                    INSERT INTO plan_offsets (instance_id, partition, from_offset, to_offset, low_watermark, high_watermark)
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                    """, [.integer(id), .integer(Int64(e.partition)), .integer(e.from), .integer(e.to),
-                          e.lowWatermark.map(SQLiteValue.integer) ?? .null, e.highWatermark.map(SQLiteValue.integer) ?? .null])
+                    INSERT INTO plan_offsets (instance_id, partition, from_offset, to_offset, low_watermark, high_watermark,
+                      read_to_offset)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                    """, [.integer(id), .integer(Int64(p.partition)), .integer(p.fromOffset), .integer(p.toOffset),
+                          .integer(p.lowWatermark), .integer(p.highWatermark),
+                          plan.readEnds[p.partition].map(SQLiteValue.integer) ?? .null])
             }
         }
     }
 
-    /// Stores a reader's window plan (see the entries form above).
-    public func storePlan(id: Int64, plan: WindowPlan, windowMode: WindowMode? = nil) async throws {
-        try await storePlan(id: id, topic: plan.topic, windowMode: windowMode,
-                            entries: plan.partitions.map {
-                                OffsetPlanEntry(partition: $0.partition, from: $0.fromOffset, to: $0.toOffset,
-                                                lowWatermark: $0.lowWatermark, highWatermark: $0.highWatermark)
-                            },
-                            windowStartMillis: plan.startMillis, windowEndMillis: plan.endMillis,
-                            topicPartitionCount: plan.topicPartitionCount, plannedAtMillis: plan.plannedAtMillis)
-    }
-
-    static func fetchPlan(_ c: SQLiteConnection, id: Int64) throws -> StoredPlan? {
-        guard let head = try c.query("SELECT topic, window_mode, planned_at_ms, window_start_ms, window_end_ms, partition_count FROM plans WHERE instance_id = ?1",
-                                     [.integer(id)]).first else { return nil }
-        var entries: [OffsetPlanEntry] = []
+    static func fetchPlan(_ c: SQLiteConnection, id: Int64) throws -> InstancePlan? {
+        guard let head = try c.query("""
+            SELECT topic, window_mode, planned_at_ms, window_start_ms, window_end_ms, partition_count, instance_plan
+            FROM plans WHERE instance_id = ?1
+            """, [.integer(id)]).first else { return nil }
+        var partitions: [PartitionPlan] = []
         var ends: [Int32: Int64] = [:]
         for r in try c.query("""
             SELECT partition, from_offset, to_offset, low_watermark, high_watermark, read_to_offset
             FROM plan_offsets WHERE instance_id = ?1 ORDER BY partition
             """, [.integer(id)]) {
             func int(_ i: Int) -> Int64? { if case .integer(let v) = r[i] { v } else { nil } }
-            let p = Int32(truncatingIfNeeded: int(0) ?? 0)
-            entries.append(OffsetPlanEntry(partition: p, from: int(1) ?? 0, to: int(2) ?? 0,
-                                           lowWatermark: int(3), highWatermark: int(4)))
+            let p = Int32(truncatingIfNeeded: int(0) ?? 0), from = int(1) ?? 0, to = int(2) ?? 0
+            partitions.append(PartitionPlan(partition: p, fromOffset: from, toOffset: to, lowWatermark: int(3) ?? from,
+                                            highWatermark: int(4) ?? to))
             if let end = int(5) { ends[p] = end }
         }
-        let topic: String = if case .text(let t) = head[0] { t } else { "" }
-        let mode: WindowMode? = if case .text(let t) = head[1] { WindowMode(rawValue: t) } else { nil }
-        let at: Int64 = if case .integer(let v) = head[2] { v } else { 0 }
+        // The read ends live in their column: they are recorded after the plan.
+        if case .text(let json) = head[6], var plan = try? JSONDecoder().decode(InstancePlan.self, from: Data(json.utf8)) {
+            plan.readEnds = ends
+            return plan
+        }
+        // A plan stored before plans were kept whole: rebuilt from its columns and its instance.
         func int(_ i: Int) -> Int64? { if case .integer(let v) = head[i] { v } else { nil } }
-        return StoredPlan(instanceId: id, topic: topic, windowMode: mode, plannedAt: Date(epochMillis: at),
-                          windowStartMillis: int(3), windowEndMillis: int(4),
-                          topicPartitionCount: int(5).map { Int32(truncatingIfNeeded: $0) },
-                          entries: entries, readEnds: ends)
+        let instance = try requireInstance(c, id: id)
+        let mode: WindowMode = if case .text(let t) = head[1] { WindowMode(rawValue: t) ?? .offsets } else { .offsets }
+        let topic: String = if case .text(let t) = head[0] { t } else { "" }
+        let window = WindowPlan(topic: topic, startMillis: int(3), endMillis: int(4), plannedAtMillis: int(2) ?? 0,
+                                topicPartitionCount: int(5).map { Int32(truncatingIfNeeded: $0) } ?? Int32(partitions.count),
+                                partitions: partitions)
+        return InstancePlan(job: instance.job, scheduledTime: Int64(instance.scheduledAt.timeIntervalSince1970.rounded()),
+                            businessDate: instance.businessDate ?? "", parameters: instance.parameters,
+                            partition: instance.partition ?? "", windowMode: mode, window: window, readEnds: ends)
     }
 
     /// The instance's stored plan, if one was stored.
-    public func plan(id: Int64) async throws -> StoredPlan? {
+    public func plan(id: Int64) async throws -> InstancePlan? {
         try await read("reading the plan of instance \(id)") { c in try Self.fetchPlan(c, id: id) }
     }
 

@@ -112,6 +112,10 @@ enum LedgerMigrations {
           PRIMARY KEY (instance_id, attempt)
         );
         """),
+        // The instance's plan as the planner made it (JSON of `InstancePlan`), replayed as it is.
+        (5, """
+        ALTER TABLE plans ADD COLUMN instance_plan TEXT;
+        """),
     ]
 
     static var latest: Int { all.last?.version ?? 0 }

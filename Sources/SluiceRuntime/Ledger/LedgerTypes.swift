@@ -85,41 +85,6 @@ public struct InstanceRecord: Sendable, Hashable, Codable {
     public var successReason: String?
 }
 
-/// One partition's entry of an instance's offset plan: read `[from, to)`.
-public struct OffsetPlanEntry: Sendable, Hashable, Codable {
-    public var partition: Int32
-    public var from: Int64
-    public var to: Int64
-    /// The partition's low and high watermarks when the plan was made.
-    public var lowWatermark: Int64?
-    public var highWatermark: Int64?
-
-    public init(partition: Int32, from: Int64, to: Int64, lowWatermark: Int64? = nil, highWatermark: Int64? = nil) {
-        self.partition = partition
-        self.from = from
-        self.to = to
-        self.lowWatermark = lowWatermark
-        self.highWatermark = highWatermark
-    }
-}
-
-/// An instance's stored plan: made before reading, replayed by reruns.
-public struct StoredPlan: Sendable, Hashable, Codable {
-    public var instanceId: Int64
-    public var topic: String
-    public var windowMode: WindowMode?
-    public var plannedAt: Date
-    /// The window `[start, end)` in epoch milliseconds when it is by time.
-    public var windowStartMillis: Int64?
-    public var windowEndMillis: Int64?
-    /// The topic's partition count when the plan was made.
-    public var topicPartitionCount: Int32?
-    public var entries: [OffsetPlanEntry]
-    /// The offset after the last record actually read, per partition, once recorded (it can pass
-    /// the planned `to` when the read kept going, e.g. idle completion).
-    public var readEnds: [Int32: Int64]
-}
-
 /// A record that could not be mapped or written, kept for `sluice instance show`. Key and value
 /// are stored truncated to the ledger's byte limit; `keyLength`/`valueLength` are the full sizes.
 public struct LedgerDirtyRecord: Sendable, Hashable, Codable {
@@ -181,17 +146,4 @@ public struct LedgerLimits: Sendable, Hashable {
 extension Date {
     var epochMillis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
     init(epochMillis: Int64) { self.init(timeIntervalSince1970: Double(epochMillis) / 1000) }
-}
-
-extension StoredPlan {
-    /// The window plan this stored plan replays.
-    public var windowPlan: WindowPlan {
-        WindowPlan(topic: topic, startMillis: windowStartMillis, endMillis: windowEndMillis,
-                   plannedAtMillis: Int64(plannedAt.timeIntervalSince1970 * 1000),
-                   topicPartitionCount: topicPartitionCount ?? Int32(entries.count),
-                   partitions: entries.map {
-                       PartitionPlan(partition: $0.partition, fromOffset: $0.from, toOffset: $0.to,
-                                     lowWatermark: $0.lowWatermark ?? $0.from, highWatermark: $0.highWatermark ?? $0.to)
-                   })
-    }
 }

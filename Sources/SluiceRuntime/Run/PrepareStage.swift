@@ -1,0 +1,133 @@
+import Foundation
+import SluiceCore
+
+/// The instance a run is about: its evaluation context, resolved parameters and bounds, the
+/// destination partition, and the report it fills in as it goes.
+struct ResolvedRun: Sendable {
+    var context: EvaluationContext
+    var resolved: ResolvedJobInstance
+    var partition: PartitionSpec
+    var report: RunReport
+
+    var scheduledAt: Date { Date(timeIntervalSince1970: Double(context.scheduledTime)) }
+}
+
+/// Stage 1 of a run: resolves the instance, takes the ledger and the run lock, settles an earlier
+/// attempt that ended without recording its outcome, and starts the attempt.
+struct PrepareStage {
+    let runner: InstanceRunner
+    var spec: JobSpec { runner.job.spec }
+    var options: RunOptions { runner.options }
+
+    /// What the stage hands on: the started attempt, or the report of an earlier attempt it settled
+    /// (then nothing is to run).
+    enum Outcome {
+        case started(ledger: Ledger, lock: RunLock, instance: InstanceRecord)
+        case settled(RunReport)
+    }
+
+    /// The resolved instance and its report skeleton. Pure: no I/O.
+    func resolve() throws -> ResolvedRun {
+        let (context, resolved) = try runner.resolve()
+        let partition = try PartitionSpec(parsing: resolved.partition)
+        let zone = context.zone
+        var report = RunReport(
+            instanceId: nil, job: spec.name, status: "planned", scheduledTime: zone.iso8601(context.scheduledTime),
+            businessDate: context.businessDate.compact,
+            parameters: Dictionary(resolved.parameters.pairs.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }),
+            windowStart: nil, windowEnd: nil, windowMode: spec.source.windowMode.rawValue, topic: spec.source.topic,
+            destination: "\(spec.destination.kind.typeName):\(spec.destination.table)", partition: partition.description,
+            replayedPlan: false, plan: [], records: RunReport.Counts(), seconds: 0, error: nil)
+        if case .instant(let ms) = resolved.begin { report.windowStart = zone.iso8601(millis: ms) }
+        if case .instant(let ms) = resolved.end { report.windowEnd = zone.iso8601(millis: ms) }
+        return ResolvedRun(context: context, resolved: resolved, partition: partition, report: report)
+    }
+
+    /// Opens the ledger, takes the run lock of the job's partition and starts the attempt, after
+    /// settling the instance's previous attempt when that is all there is to do.
+    func start(_ run: ResolvedRun, sink: any Sink) async throws -> Outcome {
+        let ledger = try await Ledger.open(stateDirectory: runner.stateDirectory)
+        let known = try await ledger.instance(job: spec.name, scheduledAt: run.scheduledAt)
+        let lock = try await RunLock.acquire(stateDirectory: runner.stateDirectory, job: spec.name,
+                                             partition: run.partition.description, instanceId: known.map { String($0.id) },
+                                             wait: options.waitForLock)
+        do {
+            if let current = try await ledger.instance(job: spec.name, scheduledAt: run.scheduledAt),
+               let settled = try await settleEarlierAttempt(current, ledger: ledger, sink: sink) {
+                var report = run.report
+                report.instanceId = settled.record.id
+                report.status = settled.record.status.rawValue
+                report.records = RunReport.Counts(instance: settled.record.counts)
+                report.settled = settled.note
+                lock.release()
+                await ledger.close()
+                return .settled(report)
+            }
+            let described = NewInstance(
+                job: spec.name, scheduledAt: run.scheduledAt, businessDate: run.context.businessDate.compact,
+                parameters: run.report.parameters, windowStart: run.resolved.begin.date, windowEnd: run.resolved.end.date,
+                partition: run.partition.description)
+            let instance = if let attempt = options.attempt {
+                try await ledger.startAttempt(described, number: attempt)
+            } else {
+                try await ledger.startAttempt(described)
+            }
+            return .started(ledger: ledger, lock: lock, instance: instance)
+        } catch {
+            lock.release()
+            await ledger.close()
+            throw error
+        }
+    }
+
+    /// Settles the instance's last attempt when it ended without recording its outcome (see
+    /// `CommitSettlement`), and refuses what would add an instance's rows twice to a destination
+    /// that cannot replace them. Returns the settled instance when nothing is to run.
+    func settleEarlierAttempt(_ current: InstanceRecord, ledger: Ledger, sink: any Sink) async throws
+        -> (record: InstanceRecord, note: String)? {
+        let appendOnce = spec.destination.writeMode == .append && !sink.replacesEarlierAppends && !options.allowDuplicateAppend
+        switch try await CommitSettlement.settle(current, ledger: ledger, sink: sink) {
+        case .settled(let record, let note):
+            return (record, note)
+        case .unknown(let why) where appendOnce:
+            throw SluiceError(.state, "instance \(current.id) of \(spec.name): cannot tell whether attempt \(current.attempts) committed its append: \(why)",
+                              hint: "check the partition; then `sluice instance set-success \(current.id)` if its rows are there, or run again with --allow-duplicate-append")
+        case .unknown, .notCommitted, .nothingToSettle:
+            break
+        }
+        if appendOnce, try await CommitSettlement.hasCommittedAppend(current, ledger: ledger) {
+            throw SluiceError.invalid("instance \(current.id) of \(spec.name) has already appended its rows to \(spec.destination.kind.typeName) table \(spec.destination.table), which cannot remove them: running it again would add them twice",
+                                      hint: "pass --allow-duplicate-append to append them again anyway, or use writeMode: overwrite")
+        }
+        return nil
+    }
+
+    /// Checks the destination table (before any record is read) and compiles the field program.
+    func checkDestination(sink: any Sink, partition: PartitionSpec) async throws -> FieldProgram {
+        let columns = try await destinationColumns(sink: sink)
+        try await sink.prepare(columns: columns.mapped, partitionKeys: partition.keys)
+        return try FieldProgram(table: columns.table, mapping: spec.mapping, options: FieldProgramOptions(job: spec))
+    }
+
+    /// The table's columns (all of them: unmapped ones get NULL) and the mapped ones, in order.
+    func destinationColumns(sink: any Sink) async throws -> (table: [ColumnSpec], mapped: [ColumnSpec]) {
+        let existing = try await sink.tableColumns()
+        var mapping = spec.mapping
+        if spec.destination.columns == ["*"] {
+            guard let existing else {
+                throw SluiceError(.destination, "destination table \(spec.destination.table) does not exist, and `column: [\"*\"]` needs its columns",
+                                  hint: "create it first (sluice ddl JOB --apply) or list the columns")
+            }
+            guard existing.count >= mapping.count else {
+                throw SluiceError.invalid("\(mapping.count) source fields for the \(existing.count) columns of \(spec.destination.table)")
+            }
+            for i in mapping.indices { mapping[i].to = existing[i].name }
+        }
+        let mapped = mapping.map { m -> ColumnSpec in
+            let name = m.to ?? ""
+            if let c = existing?.first(where: { $0.name.lowercased() == name.lowercased() }) { return c }
+            return ColumnSpec(name: name, type: spec.destination.columnTypes[name] ?? TableDDL.defaultType(forSourceField: m.from))
+        }
+        return (existing ?? mapped, mapped)
+    }
+}
