@@ -6,7 +6,7 @@ import SluiceMaxComputeWire
 /// The MaxCompute destination: checks the table, creates the partition through SQL, and writes it
 /// through one tunnel upload session (with `overwrite=true` for `writeMode: overwrite`, so the old
 /// content is replaced atomically at commit).
-public final class MaxComputeSink: Sink {
+public final class MaxComputeSink: Sink, Destination {
     public let client: MaxComputeClient
     public let destination: DestinationSpec
     public let settings: JobSettings
@@ -38,8 +38,9 @@ public final class MaxComputeSink: Sink {
     }
 
     /// Creates the destination table if it does not exist (`sluice ddl --apply`).
-    public func createTable(columns: [ColumnSpec], partitionKeys: [String]) async throws {
+    public func createTable(columns: [ColumnSpec], partitionKeys: [String]) async throws -> String {
         try await client.createTable(destination.table, columns: columns, partitionKeys: partitionKeys)
+        return "created table '\(destination.table)' in MaxCompute (if it did not exist)"
     }
 
     /// Runs one SQL statement in the destination project; returns the result CSV (`sluice sql`).
@@ -52,7 +53,7 @@ public final class MaxComputeSink: Sink {
         return client.config.schema.map { "\(p).\($0).\(destination.table)" } ?? "\(p).\(destination.table)"
     }
 
-    private func schema() async throws -> MaxComputeTableSchema {
+    func schema() async throws -> MaxComputeTableSchema {
         guard let schema = try await client.tableSchema(destination.table) else {
             throw SluiceError(.destination, "MaxCompute table \(tableName) does not exist",
                               hint: "create it with `sluice ddl JOB --apply`, or check project/table")

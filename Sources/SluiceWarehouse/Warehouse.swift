@@ -2,42 +2,6 @@ import CSQLite
 import Foundation
 import SluiceCore
 
-/// One write of a warehouse partition, from `_sluice_partitions`.
-public struct PartitionWrite: Sendable, Hashable, Codable {
-    /// The write's id in `_sluice_partitions` (and in the `_sluice_write` column of the rows it added).
-    public var id: Int64
-    public var job: String
-    public var instanceId: String
-    /// The attempt of the instance that wrote (absent for writes of older versions).
-    public var attempt: Int?
-    public var mode: String
-    public var windowStartMillis: Int64?
-    public var windowEndMillis: Int64?
-    public var topic: String
-    public var offsets: [PartitionOffsets]
-    /// Rows this write added.
-    public var rows: Int64
-    public var writtenAtMillis: Int64
-    /// What the run read for these rows (absent for writes of older versions).
-    public var outcome: WriteOutcome?
-    /// The write that replaced this one: a later overwrite of the partition, or a rerun of the same
-    /// instance. Nil while its rows are in the table.
-    public var replacedBy: Int64?
-}
-
-/// A partition of a warehouse table: its current row count and the writes that made it (one after
-/// an overwrite, several after appends; none when written by something other than sluice).
-public struct PartitionInfo: Sendable, Hashable, Codable {
-    /// `ds=2022112210,hh=10`; empty for an unpartitioned table.
-    public var partition: String
-    public var rows: Int64
-    /// The writes whose rows the partition holds: one after an overwrite, one per instance after
-    /// appends (a rerun replaces its instance's earlier write).
-    public var writes: [PartitionWrite]
-    /// Earlier writes, replaced by later ones, oldest first.
-    public var replaced: [PartitionWrite]
-}
-
 /// Read access to a warehouse file: read-only queries and partition listings.
 public struct Warehouse: Sendable {
     public var path: String
@@ -83,10 +47,10 @@ public struct Warehouse: Sendable {
             let formatter = ResultFormatter(format: format, emit: emit)
             formatter.begin(columns: (0..<stmt.columnCount).map { stmt.columnName($0) })
             do {
-                var row: [SQLiteValue] = []
+                var row: [ResultCell] = []
                 while try stmt.step() {
                     row.removeAll(keepingCapacity: true)
-                    for i in 0..<stmt.columnCount { row.append(stmt.value(at: i)) }
+                    for i in 0..<stmt.columnCount { row.append(ResultCell(stmt.value(at: i))) }
                     formatter.row(row)
                 }
             } catch let e as SQLiteError {
@@ -141,7 +105,7 @@ public struct Warehouse: Sendable {
                 let cols = partitionKeys.map(q).joined(separator: ", ")
                 for r in try c.query("SELECT \(cols), COUNT(*) FROM \(q(table)) GROUP BY \(cols)") {
                     let spec = PartitionSpec(partitionKeys.enumerated().map { i, k in
-                        PartitionSpec.Entry(key: k, value: ResultFormatter.plainText(r[i]))
+                        PartitionSpec.Entry(key: k, value: ResultFormatter.plainText(ResultCell(r[i])))
                     })
                     if case .integer(let n) = r[partitionKeys.count] { counts[spec.description] = n }
                 }
@@ -183,5 +147,17 @@ public struct Warehouse: Sendable {
         var headers = ["PARTITION", "ROWS", "MODE", "INSTANCE", "JOB", "WINDOW", "TOPIC", "OFFSETS [from-to)"]
         if history { headers.insert("WRITE", at: 2) }
         return TextTable.render(headers: headers, rows: rows, rightAligned: [1])
+    }
+}
+
+extension ResultCell {
+    init(_ v: SQLiteValue) {
+        switch v {
+        case .null: self = .null
+        case .integer(let i): self = .integer(i)
+        case .real(let d): self = .real(d)
+        case .text(let t): self = .text(t)
+        case .blob(let b): self = .blob(b)
+        }
     }
 }

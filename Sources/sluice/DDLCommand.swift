@@ -47,28 +47,18 @@ struct DDLCommand: AsyncParsableCommand {
             default: .sqlite
             }
             let chosen = dialect ?? defaultDialect
-            if apply, case .maxcompute = spec.destination.kind {
-                let sink = try MaxComputeSink(destination: spec.destination, settings: spec.settings,
-                                              relativeTo: loaded.directory)
-                writeStdout(sink.createTableDDL(columns: columns, partitionKeys: keys) + "\n")
-                try await sink.createTable(columns: columns, partitionKeys: keys)
-                printError("created table '\(spec.destination.table)' in MaxCompute (if it did not exist)")
+            guard apply else {
+                writeStdout(TableDDL.createTable(name: spec.destination.table, columns: columns, partitionKeys: keys,
+                                                 dialect: chosen) + "\n")
                 return
             }
-            guard !apply || chosen == .sqlite else {
-                throw SluiceError.invalid("--apply with the MaxCompute dialect needs a job whose destination is MaxCompute",
-                                          hint: "run the printed MaxCompute DDL in DataWorks or odpscmd")
+            let destination = try Destinations.make(job: loaded, createTable: true)
+            guard chosen == destination.dialect else {
+                throw SluiceError.invalid("--apply with the \(chosen.rawValue) dialect needs a job whose destination speaks it (this one is \(destination.dialect.rawValue))",
+                                          hint: "print the DDL without --apply and run it where the table lives (DataWorks or odpscmd for MaxCompute)")
             }
-            writeStdout(TableDDL.createTable(name: spec.destination.table, columns: columns, partitionKeys: keys,
-                                             dialect: chosen) + "\n")
-            guard apply else { return }
-            let sink = try WarehouseSink(destination: spec.destination, baseDirectory: loaded.directory, createTable: true)
-            let path = sink.path
-            let existed = try await sink.tableColumns() != nil
-            try await sink.prepare(columns: columns, partitionKeys: keys)
-            printError(existed
-                ? "table '\(spec.destination.table)' already exists in \(path) and matches the job"
-                : "created table '\(spec.destination.table)' in \(path)")
+            writeStdout(destination.createTableDDL(columns: columns, partitionKeys: keys) + "\n")
+            printError(try await destination.createTable(columns: columns, partitionKeys: keys))
         }
     }
 }

@@ -35,7 +35,7 @@ struct MapFields: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             let loaded = try options.load(job)
-            let sink = try SinkFactory.make(job: loaded, createTable: false)
+            let sink = try Destinations.sink(job: loaded, createTable: false)
             guard let table = try await sink.tableColumns() else {
                 throw SluiceError(.destination, "destination table \(loaded.spec.destination.table) does not exist",
                                   hint: "create it with `sluice ddl \(job) --apply`")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SluiceCore
+import SluiceRuntime
 import SluiceWarehouse
 
 struct PartitionsCommand: AsyncParsableCommand {
@@ -35,11 +36,23 @@ struct PartitionsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            let target = try WarehouseTarget.resolve(self.target, options: options)
-            guard let table = table ?? target.job?.spec.destination.table else {
-                throw SluiceError.invalid("name the table: sluice partitions \(self.target) TABLE")
+            let partitions: [PartitionInfo]
+            if WarehouseTarget.isJobFile(self.target) {
+                let job = try options.load(self.target)
+                var destination = try Destinations.make(job: job)
+                if let table, table != destination.table {
+                    // Another table of the job's warehouse.
+                    guard var warehouse = destination as? WarehouseDestination else {
+                        throw SluiceError.invalid("a job file names its own table; give the warehouse file to list another table")
+                    }
+                    warehouse.writer.table = table
+                    destination = warehouse
+                }
+                partitions = try await destination.partitions()
+            } else {
+                guard let table else { throw SluiceError.invalid("name the table: sluice partitions \(self.target) TABLE") }
+                partitions = try await Warehouse(path: self.target).partitions(table: table)
             }
-            let partitions = try await Warehouse(path: target.warehousePath).partitions(table: table)
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -8,30 +8,10 @@ import SluiceWarehouse
 extension ResultFormat: ExpressibleByArgument {}
 extension DDLDialect: ExpressibleByArgument {}
 
-/// What a WAREHOUSE_OR_JOB argument names: a warehouse file, or a job file writing into one.
-struct WarehouseTarget {
-    var warehousePath: String
-    var job: LoadedJob?
-
-    /// Job files end in .yaml, .yml or .json; anything else is a warehouse file.
+/// What a WAREHOUSE_OR_JOB argument names: a job file (.yaml, .yml or .json), or else a warehouse file.
+enum WarehouseTarget {
     static func isJobFile(_ path: String) -> Bool {
         ["yaml", "yml", "json"].contains((path as NSString).pathExtension.lowercased())
-    }
-
-    static func resolve(_ argument: String, options: JobOptions) throws -> WarehouseTarget {
-        guard isJobFile(argument) else { return WarehouseTarget(warehousePath: argument, job: nil) }
-        let job = try options.load(argument)
-        return WarehouseTarget(warehousePath: try warehousePath(of: job), job: job)
-    }
-
-    /// The warehouse file of a job whose destination is the SQLite warehouse (relative paths are
-    /// relative to the job file's directory).
-    static func warehousePath(of job: LoadedJob) throws -> String {
-        guard case .sqlite = job.spec.destination.kind else {
-            throw SluiceError.invalid("job '\(job.spec.name)' (\(job.path)) writes to \(job.spec.destination.kind.typeName), not the SQLite warehouse",
-                                      hint: "give the warehouse .db file instead, or a job with destination type sqlite")
-        }
-        return try WarehouseSink(destination: job.spec.destination, baseDirectory: job.directory).path
     }
 }
 
@@ -72,62 +52,11 @@ struct SQLCommand: AsyncParsableCommand {
         try await runReportingErrors {
             if WarehouseTarget.isJobFile(self.target) {
                 let job = try options.load(self.target)
-                if case .maxcompute = job.spec.destination.kind {
-                    let sink = try MaxComputeSink(destination: job.spec.destination, settings: job.spec.settings,
-                                                  relativeTo: job.directory)
-                    try Self.printCSV(try await sink.runSQL(query), format: format)
-                    return
-                }
-            }
-            let target = try WarehouseTarget.resolve(self.target, options: options)
-            try await Warehouse(path: target.warehousePath).query(query, format: format, emit: writeStdout)
-        }
-    }
-
-    /// Prints a MaxCompute CSV result (header line, `\N` for NULL) in `format`.
-    static func printCSV(_ csv: String, format: ResultFormat) throws {
-        var rows = CSVText.parse(csv)
-        guard !rows.isEmpty else { return }
-        let header = rows.removeFirst()
-        let formatter = ResultFormatter(format: format, emit: writeStdout)
-        formatter.begin(columns: header)
-        for row in rows { formatter.row(row.map { $0 == "\\N" ? .null : .text($0) }) }
-        formatter.end()
-    }
-}
-
-/// RFC 4180 CSV parsing (quoted fields, doubled quotes, CRLF or LF line ends).
-enum CSVText {
-    static func parse(_ text: String) -> [[String]] {
-        var rows: [[String]] = []
-        var row: [String] = []
-        var field = ""
-        var quoted = false
-        var chars = Array(text).makeIterator()
-        var pending: Character? = nil
-        func next() -> Character? {
-            if let p = pending { pending = nil; return p }
-            return chars.next()
-        }
-        while let c = next() {
-            if quoted {
-                if c == "\"" {
-                    if let n = next() {
-                        if n == "\"" { field.append("\"") } else { quoted = false; pending = n }
-                    } else { quoted = false }
-                } else { field.append(c) }
-            } else if c == "\"" {
-                quoted = true
-            } else if c == "," {
-                row.append(field); field = ""
-            } else if c == "\n" || c == "\r\n" || c == "\r" {
-                row.append(field); field = ""
-                rows.append(row); row = []
+                try await Destinations.make(job: job).query(query, format: format, emit: writeStdout)
             } else {
-                field.append(c)
+                try await Warehouse(path: self.target).query(query, format: format, emit: writeStdout)
             }
         }
-        if !field.isEmpty || !row.isEmpty { row.append(field); rows.append(row) }
-        return rows
     }
 }
+

@@ -395,6 +395,25 @@ final class MaxComputeTestServer: Sendable {
             }
             return Instance(status: "Success", result: csv)
         }
+        if let m = sql.wholeMatch(of: /(?i)SELECT\s+(?:(.+?),\s*)?COUNT\(\*\)\s+FROM\s+(\S+)(?:\s+GROUP\s+BY\s+(.+))?/) {
+            let name = tableName(m.2)
+            guard let t = s.tables[name] else { return fail("Table not found - \(name)") }
+            let keys = (m.1.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "`", with: "").lowercased() } }) ?? []
+            guard keys == (m.3.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "`", with: "").lowercased() } } ?? []),
+                  keys.isEmpty || keys == t.partitionKeys.map({ $0.lowercased() }) else {
+                return fail("the test server counts by the partition keys only: \(sql)")
+            }
+            var csv = (keys + ["_c\(keys.count)"]).joined(separator: ",") + "\n"
+            if keys.isEmpty {
+                csv += "\(t.partitions.values.reduce(0) { $0 + $1.count })\n"
+            } else {
+                for (spec, rows) in t.partitions.sorted(by: { $0.key < $1.key }) where !rows.isEmpty {
+                    let values = spec.split(separator: ",").map { String($0.split(separator: "=", maxSplits: 1)[1]) }
+                    csv += (values.map(Self.csvField) + [String(rows.count)]).joined(separator: ",") + "\n"
+                }
+            }
+            return Instance(status: "Success", result: csv)
+        }
         return fail("Parse exception - the test server does not support: \(sql)")
     }
 

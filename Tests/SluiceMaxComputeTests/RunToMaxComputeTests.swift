@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import SluiceCore
 import SluiceDevKafka
@@ -77,6 +78,14 @@ import SluiceTestSupport
         let again = try await InstanceRunner(job: loaded, options: options).run()
         #expect(again.replayedPlan)
         #expect(server.rows("events", "ds=2022112200")?.count == 40)
+
+        // The destination lists its partitions and answers queries, as `sluice partitions` and `sluice sql` ask.
+        let destination = try Destinations.make(job: loaded)
+        let parts = try await destination.partitions()
+        #expect(parts.map(\.partition) == ["ds=2022112200"] && parts.map(\.rows) == [40])
+        let out = Mutex("")
+        try await destination.query("SELECT * FROM events WHERE ds='2022112200'", format: .csv) { text in out.withLock { $0 += text } }
+        #expect(out.withLock { $0 }.split(separator: "\r\n").count == 41)
     }
 
     /// Append mode, `sluice run` SIGKILLed right after the tunnel answered its commit: the next run

@@ -68,7 +68,7 @@ public struct InstanceRunner: Sendable {
     /// successful run is returned.
     public func run() async throws -> RunReport {
         let source = try KafkaSource(spec: spec.source, secretsDirectory: job.directory)
-        let sink = try SinkFactory.make(job: job, createTable: options.createTable,
+        let sink = try Destinations.sink(job: job, createTable: options.createTable,
                                         lockTimeoutSeconds: options.destinationLockTimeout)
         return try await run(source: source, sink: sink)
     }

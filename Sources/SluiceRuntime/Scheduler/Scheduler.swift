@@ -113,7 +113,7 @@ public actor Scheduler {
 
     public init(ledger: Ledger, stateDirectory: String, clock: any SchedulerClock, executor: any InstanceExecutor,
                 options: SchedulerOptions = SchedulerOptions(), log: @escaping @Sendable (String) -> Void = { _ in },
-                destination: @escaping @Sendable (LoadedJob) throws -> any Sink = { try SinkFactory.make(job: $0, createTable: false) }) {
+                destination: @escaping @Sendable (LoadedJob) throws -> any Sink = { try Destinations.sink(job: $0, createTable: false) }) {
         self.destination = destination
         self.ledger = ledger
         self.stateDirectory = stateDirectory

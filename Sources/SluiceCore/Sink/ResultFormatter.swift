@@ -11,6 +11,15 @@ public enum ResultFormat: String, Sendable, CaseIterable {
     case json
 }
 
+/// One value of a query's result, as destinations return it.
+public enum ResultCell: Sendable, Hashable {
+    case null
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+    case blob([UInt8])
+}
+
 /// Turns query rows into text, streaming for CSV and JSON (output goes out in chunks as rows come)
 /// and buffering for the table format (which needs every width first).
 public final class ResultFormatter {
@@ -37,7 +46,7 @@ public final class ResultFormatter {
         }
     }
 
-    public func row(_ values: [SQLiteValue]) {
+    public func row(_ values: [ResultCell]) {
         switch format {
         case .csv:
             buffer += values.map { v in v == .null ? "" : Self.csvField(Self.plainText(v)) }.joined(separator: ",")
@@ -85,7 +94,7 @@ public final class ResultFormatter {
     }
 
     /// A value as plain text: integers and reals in shortest form, blobs in base64.
-    public static func plainText(_ v: SQLiteValue) -> String {
+    public static func plainText(_ v: ResultCell) -> String {
         switch v {
         case .null: ""
         case .integer(let i): String(i)
@@ -114,7 +123,7 @@ public final class ResultFormatter {
             .replacingOccurrences(of: "\r", with: "\\r").replacingOccurrences(of: "\t", with: "\\t")
     }
 
-    static func jsonValue(_ v: SQLiteValue) -> String {
+    static func jsonValue(_ v: ResultCell) -> String {
         switch v {
         case .null: "null"
         case .integer(let i): String(i)
