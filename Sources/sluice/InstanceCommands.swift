@@ -347,26 +347,14 @@ struct Rerun: AsyncParsableCommand {
         try await runReportingErrors {
             let id = try InstanceText.parseID(self.id)
             let (ledger, dir) = try await location.open(jobFile: job)
-            let r = try await InstanceText.require(ledger, id)
-            var path = job
-            if path == nil { path = try await ledger.registeredJob(r.job)?.path }
-            guard let path else {
-                throw SluiceError.invalid("the ledger does not know the job file of \(r.job)", hint: "pass --job FILE")
-            }
-            let loaded = try jobOptions.load(path)
-            guard loaded.spec.name == r.job else {
-                throw SluiceError.invalid("instance \(id) belongs to job \(r.job), but \(path) is job \(loaded.spec.name)")
-            }
-            try ReRunPolicy.check(loaded.spec.schedule?.rerun ?? .always, instance: r)
+            let operations = Operations(ledger: ledger, stateDirectory: dir)
+            let loaded = try jobOptions.load(try await operations.jobPath(of: try await operations.instance(id), given: job))
             var options = RunOptions()
-            options.scheduledTime = Int64(r.scheduledAt.timeIntervalSince1970.rounded())
-            if let b = r.businessDate { options.businessDate = try WallTime.parseDate(b, subject: "business date") }
-            options.stateDirectory = dir
             options.waitForLock = wait
             options.allowDuplicateAppend = allowDuplicateAppend
             options.showProgress = !json
             do {
-                let report = try await InstanceRunner(job: loaded, options: options).run()
+                let report = try await operations.rerun(id, job: loaded, options: options)
                 if json { print(try ReportText.json(report)) } else { print(ReportText.summary(report)) }
             } catch let failure as RunFailure {
                 if json { print(try ReportText.json(failure.report)) } else { print(ReportText.summary(failure.report)) }
@@ -402,25 +390,15 @@ struct Kill: AsyncParsableCommand {
         try await runReportingErrors {
             let id = try InstanceText.parseID(self.id)
             let (ledger, dir) = try await location.open(jobFile: job)
-            let r = try await InstanceText.require(ledger, id)
-            guard r.status == .running || r.status == .pending || r.status == .waiting else {
-                throw SluiceError.invalid("instance \(id) of \(r.job) is not running (it is \(r.status.rawValue))")
-            }
-            _ = try await ledger.setStatus(id: id, .killed, error: "killed by `sluice instance kill`")
-            try? await ledger.setRetry(id: id, at: nil)
-            try? await ledger.appendLog(id: id, level: .warning, "killed by `sluice instance kill` (pid \(getpid()))")
-            let partition = r.partition ?? ""
-            if let holder = RunLock.currentHolder(stateDirectory: dir, job: r.job, partition: partition), holder.pid > 0 {
-                try await InstanceKiller.terminate(pid: holder.pid, grace: .seconds(grace)) {
-                    RunLock.currentHolder(stateDirectory: dir, job: r.job, partition: partition)?.pid == holder.pid
-                }
-                print("instance \(id) of \(r.job): killed (pid \(holder.pid) signalled)")
+            let killed = try await Operations(ledger: ledger, stateDirectory: dir).kill(id, grace: .seconds(grace))
+            let r = killed.instance
+            if let pid = killed.signalledPid {
+                print("instance \(id) of \(r.job): killed (pid \(pid) signalled)")
             } else {
                 print("instance \(id) of \(r.job): killed (no process held its run lock)")
             }
-            let after = try await InstanceText.require(ledger, id)
-            if after.status != .killed {
-                printError("note: the run recorded \(after.status.rawValue) before it stopped")
+            if r.status != .killed {
+                printError("note: the run recorded \(r.status.rawValue) before it stopped")
             }
         }
     }
@@ -451,13 +429,8 @@ struct SetSuccess: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             let id = try InstanceText.parseID(self.id)
-            guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-                throw SluiceError.invalid("--reason is empty", hint: "say why the instance counts as successful")
-            }
-            let (ledger, _) = try await location.open(jobFile: job)
-            let r = try await ledger.setSuccess(id: id, reason: reason)
-            try? await ledger.setRetry(id: id, at: nil)
-            try? await ledger.appendLog(id: id, level: .warning, "set to success by hand: \(reason)")
+            let (ledger, dir) = try await location.open(jobFile: job)
+            let r = try await Operations(ledger: ledger, stateDirectory: dir).setSuccess(id, reason: reason)
             print("instance \(id) of \(r.job): succeeded (set by hand: \(reason))")
         }
     }
@@ -517,26 +490,6 @@ struct Dirty: AsyncParsableCommand {
                 print("p\(d.partition)@\(d.offset)  \(InstanceText.utc.iso8601(millis: d.timestampMillis))  \(d.column ?? "-")  \(d.reason)")
                 print("    key   \(InstanceText.bytes(d.key, fullLength: d.keyLength))")
                 print("    value \(InstanceText.bytes(d.value, fullLength: d.valueLength))")
-            }
-        }
-    }
-}
-
-/// The rerun policy of a job applied to a manual rerun.
-enum ReRunPolicy {
-    static func check(_ policy: ScheduleSpec.Rerun, instance r: InstanceRecord) throws {
-        if r.status == .running {
-            throw SluiceError.invalid("instance \(r.id) of \(r.job) is running", hint: "wait for it, or `sluice instance kill \(r.id)` first")
-        }
-        switch policy {
-        case .always: return
-        case .never:
-            throw SluiceError.invalid("job \(r.job) has `rerun: never`: its instances cannot be rerun",
-                                      hint: "change the job's schedule.rerun to allow it")
-        case .onFailure:
-            if r.status == .succeeded || r.status == .dryRun {
-                throw SluiceError.invalid("job \(r.job) has `rerun: onFailure` and instance \(r.id) is \(r.status.rawValue)",
-                                          hint: "only failed or killed instances may be rerun")
             }
         }
     }

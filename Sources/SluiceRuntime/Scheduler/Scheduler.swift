@@ -471,7 +471,7 @@ public actor Scheduler {
             if interrupted { try await ledger.appendLog(id: id, level: .warning, why) }
         }
         log("instance \(id) of \(r.job): \(r.status.rawValue)\(r.error.map { ": \($0)" } ?? "")\(outcome == nil ? " (run by another process)" : "")")
-        guard r.status == .failed, let schedule, schedule.rerun != .never else { return }
+        guard r.status == .failed, let schedule, schedule.rerun.allowsRerun(of: .failed) else { return }
         // An interrupted attempt is retried at least once (it did not fail on its own).
         let retries = interrupted ? max(1, schedule.retries) : schedule.retries
         if r.attempts <= retries, try await ledger.schedulingState(id: id).retryAt == nil {

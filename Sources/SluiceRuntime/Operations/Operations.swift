@@ -1,0 +1,123 @@
+import Foundation
+import SluiceCore
+
+/// What people do to instances by hand: rerun, kill and set-success (backfill is `Backfill`). The
+/// CLI and the console are two faces on these calls: they parse, call, and render the result.
+public struct Operations: Sendable {
+    public let ledger: Ledger
+    /// The ledger's directory, where the run locks live.
+    public let stateDirectory: String
+
+    public init(ledger: Ledger, stateDirectory: String) {
+        self.ledger = ledger
+        self.stateDirectory = stateDirectory
+    }
+
+    /// The instance, or a clear error naming the id.
+    public func instance(_ id: Int64) async throws -> InstanceRecord {
+        guard let r = try await ledger.instance(id: id) else {
+            throw SluiceError.invalid("there is no instance \(id) in this ledger", hint: "list instances with `sluice instance list`")
+        }
+        return r
+    }
+
+    // MARK: rerun
+
+    /// The job file of the instance: `given`, else the file the scheduler registered for its job.
+    public func jobPath(of r: InstanceRecord, given: String?) async throws -> String {
+        if let given { return given }
+        guard let path = try await ledger.registeredJob(r.job)?.path else {
+            throw SluiceError.invalid("the ledger does not know the job file of \(r.job)", hint: "pass --job FILE")
+        }
+        return path
+    }
+
+    /// Runs the instance again in this process with its scheduled time and business date, under the
+    /// job's rerun policy; its stored plan is replayed. Throws `RunFailure` when the run fails.
+    public func rerun(_ id: Int64, job: LoadedJob, options base: RunOptions = RunOptions()) async throws -> RunReport {
+        let r = try await instance(id)
+        guard job.spec.name == r.job else {
+            throw SluiceError.invalid("instance \(id) belongs to job \(r.job), but \(job.path) is job \(job.spec.name)")
+        }
+        try Self.checkManualRerun(r, policy: job.spec.schedule?.rerun ?? .always)
+        var options = base
+        options.scheduledTime = Int64(r.scheduledAt.timeIntervalSince1970.rounded())
+        if let b = r.businessDate { options.businessDate = try WallTime.parseDate(b, subject: "business date") }
+        options.stateDirectory = stateDirectory
+        return try await InstanceRunner(job: job, options: options).run()
+    }
+
+    /// The job's rerun policy applied to a rerun by hand: `never` refuses, `onFailure` refuses a
+    /// succeeded (or dry-run) instance, and a running instance is never rerun.
+    public static func checkManualRerun(_ r: InstanceRecord, policy: ScheduleSpec.Rerun) throws {
+        if r.status == .running {
+            throw SluiceError.invalid("instance \(r.id) of \(r.job) is running", hint: "wait for it, or `sluice instance kill \(r.id)` first")
+        }
+        guard !policy.allowsRerun(of: r.status) else { return }
+        switch policy {
+        case .never:
+            throw SluiceError.invalid("job \(r.job) has `rerun: never`: its instances cannot be rerun",
+                                      hint: "change the job's schedule.rerun to allow it")
+        case .onFailure, .always:
+            throw SluiceError.invalid("job \(r.job) has `rerun: onFailure` and instance \(r.id) is \(r.status.rawValue)",
+                                      hint: "only failed or killed instances may be rerun")
+        }
+    }
+
+    // MARK: kill
+
+    /// How a kill went.
+    public struct KillOutcome: Sendable {
+        /// The instance after the kill, as the ledger has it.
+        public var instance: InstanceRecord
+        /// The process that held the instance's run lock and was signalled, if one did.
+        public var signalledPid: Int32?
+    }
+
+    /// Marks a running, pending or waiting instance killed (no automatic retry follows) and stops
+    /// the process that runs it: SIGTERM, then SIGKILL after `grace`.
+    public func kill(_ id: Int64, grace: Duration = .seconds(10)) async throws -> KillOutcome {
+        let r = try await instance(id)
+        guard r.status == .running || r.status == .pending || r.status == .waiting else {
+            throw SluiceError.invalid("instance \(id) of \(r.job) is not running (it is \(r.status.rawValue))")
+        }
+        _ = try await ledger.setStatus(id: id, .killed, error: "killed by `sluice instance kill`")
+        try? await ledger.setRetry(id: id, at: nil)
+        try? await ledger.appendLog(id: id, level: .warning, "killed by `sluice instance kill` (pid \(getpid()))")
+        let dir = stateDirectory, job = r.job, partition = r.partition ?? ""
+        var signalled: Int32?
+        if let holder = RunLock.currentHolder(stateDirectory: dir, job: job, partition: partition), holder.pid > 0 {
+            try await InstanceKiller.terminate(pid: holder.pid, grace: grace) {
+                RunLock.currentHolder(stateDirectory: dir, job: job, partition: partition)?.pid == holder.pid
+            }
+            signalled = holder.pid
+        }
+        return KillOutcome(instance: try await instance(id), signalledPid: signalled)
+    }
+
+    // MARK: set-success
+
+    /// Marks an instance successful by hand, recording why; it unblocks the next instance of a
+    /// self-dependent job. Refused while it runs, or without a reason.
+    public func setSuccess(_ id: Int64, reason: String) async throws -> InstanceRecord {
+        guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw SluiceError.invalid("--reason is empty", hint: "say why the instance counts as successful")
+        }
+        let r = try await ledger.setSuccess(id: id, reason: reason)
+        try? await ledger.setRetry(id: id, at: nil)
+        try? await ledger.appendLog(id: id, level: .warning, "set to success by hand: \(reason)")
+        return r
+    }
+}
+
+extension ScheduleSpec.Rerun {
+    /// Whether an instance that ended with `status` may run again: by hand, or (for `failed`) by the
+    /// scheduler's automatic retry.
+    public func allowsRerun(of status: InstanceStatus) -> Bool {
+        switch self {
+        case .always: true
+        case .never: false
+        case .onFailure: status != .succeeded && status != .dryRun
+        }
+    }
+}
