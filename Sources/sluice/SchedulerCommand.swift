@@ -56,160 +56,17 @@ struct SchedulerCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            // Before anything else, so that a SIGTERM during start-up is a clean stop too.
             let signals = SignalWatcher([SIGTERM, SIGINT])
-            let first = jobs[0]
-            var isDir: ObjCBool = false
-            let dir = stateDir ?? (FileManager.default.fileExists(atPath: first, isDirectory: &isDir) && isDir.boolValue
-                                   ? (first as NSString).appendingPathComponent(".sluice")
-                                   : Ledger.defaultStateDirectory(forJobFile: first))
-            let lock = try SchedulerLock.acquire(stateDirectory: dir)
-            defer { lock.release() }
-            let ledger = try await Ledger.open(stateDirectory: dir)
-            let executor = ProcessExecutor(binary: ProcessExecutor.currentBinary, ledger: ledger,
-                                           extraArguments: (datasources.map { ["--datasources", $0] } ?? [])
-                                               + (runStartDelay.map { ["--start-delay", String($0)] } ?? []))
-            let scheduler = Scheduler(ledger: ledger, stateDirectory: dir, clock: SystemClock(), executor: executor,
-                                      options: SchedulerOptions(maxParallel: maxParallel, retryDelay: retryDelay), log: SchedulerLog.line)
-            let watcher = JobWatcher(roots: jobs, datasources: datasources)
-            try await watcher.refresh(scheduler)
-            let names = await scheduler.jobNames
-            guard !names.isEmpty else {
-                throw SluiceError.invalid("no scheduled job in \(jobs.joined(separator: ", "))", hint: "jobs need a schedule block")
-            }
-            SchedulerLog.line("scheduler started (pid \(getpid())) on \(dir): \(names.joined(separator: ", "))")
-
-            let stopTimeout = self.stopTimeout
-            let loop = Task { await scheduler.run(interval: pollInterval) }
-            let reload = Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(2))
-                    try? await watcher.refresh(scheduler)
-                }
-            }
-            var signalled = 0
-            for await sig in signals.stream {
-                signalled += 1
-                if signalled == 1 {
-                    SchedulerLog.line("signal \(sig): no new instances; waiting up to \(stopTimeout) s for running ones")
-                    await scheduler.stop(abort: false)
-                    Task {
-                        try? await Task.sleep(for: .seconds(stopTimeout))
-                        SchedulerLog.line("aborting running instances")
-                        await scheduler.stop(abort: true)
-                    }
-                    Task {
-                        await loop.value
-                        signals.finish()
-                    }
-                } else {
-                    SchedulerLog.line("signal \(sig) again: aborting running instances")
-                    await scheduler.stop(abort: true)
-                }
-            }
-            reload.cancel()
-            await loop.value
-            SchedulerLog.line("scheduler stopped")
-        }
-    }
-}
-
-/// Timestamped lines on standard error.
-enum SchedulerLog {
-    @Sendable static func line(_ text: String) {
-        printError("\(Date().formatted(.iso8601)) \(text)")
-    }
-}
-
-/// Delivers signals as an async stream (the default action is disabled while it lives).
-final class SignalWatcher: Sendable {
-    let stream: AsyncStream<Int32>
-    private let continuation: AsyncStream<Int32>.Continuation
-    private let sources: Mutex<[any DispatchSourceSignal]>
-
-    init(_ signals: [Int32]) {
-        let (stream, continuation) = AsyncStream<Int32>.makeStream()
-        self.stream = stream
-        self.continuation = continuation
-        sources = Mutex(signals.map { sig in
-            signal(sig, SIG_IGN)
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { continuation.yield(sig) }
-            s.resume()
-            return s
-        })
-    }
-
-    func finish() { continuation.finish() }
-}
-
-/// The job files under the scheduler's arguments, reloaded when they change.
-actor JobWatcher {
-    let roots: [String]
-    let datasources: String?
-    /// Path → modification stamp of the version last loaded (valid or not).
-    private var stamps: [String: String] = [:]
-    private var names: [String: String] = [:]
-
-    init(roots: [String], datasources: String?) {
-        self.roots = roots
-        self.datasources = datasources
-    }
-
-    func files() -> [String] {
-        var result: [String] = []
-        for root in roots {
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir) else { continue }
-            if !isDir.boolValue { result.append(root); continue }
-            let entries = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
-            for e in entries.sorted() where [".yaml", ".yml", ".json"].contains(where: { e.hasSuffix($0) })
-                && !e.hasSuffix(".schedule.yaml") && !e.hasSuffix(".schedule.yml") && !e.hasPrefix(".") {
-                result.append((root as NSString).appendingPathComponent(e))
-            }
-        }
-        return result
-    }
-
-    func stamp(_ path: String) -> String {
-        let base = (path as NSString).deletingPathExtension
-        return [path, base + ".schedule.yaml", base + ".schedule.yml", datasources].compactMap { $0 }.map { p in
-            let a = try? FileManager.default.attributesOfItem(atPath: p)
-            let m = (a?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-            let size = (a?[.size] as? NSNumber)?.intValue ?? -1
-            return "\(m)/\(size)"
-        }.joined(separator: ",")
-    }
-
-    /// Loads new and changed files into the scheduler; an invalid file keeps its last valid version.
-    func refresh(_ scheduler: Scheduler) async throws {
-        let current = files()
-        for path in current {
-            let s = stamp(path)
-            guard stamps[path] != s else { continue }
-            let known = stamps[path] != nil
-            stamps[path] = s
-            do {
-                let loaded = try JobFiles.load(path: path, datasourcesPath: datasources)
-                guard loaded.spec.schedule != nil else {
-                    SchedulerLog.line("\(path): no schedule block; not scheduled")
-                    continue
-                }
-                try await scheduler.setJob(loaded)
-                names[path] = loaded.spec.name
-                SchedulerLog.line("\(path): \(known ? "reloaded" : "loaded") job \(loaded.spec.name)")
-            } catch let e as JobFileError {
-                let why = e.diagnostics.map(\.description).joined(separator: "; ")
-                SchedulerLog.line("\(path): invalid, \(names[path] != nil ? "keeping the last valid version" : "not scheduled"): \(why)")
-            } catch {
-                SchedulerLog.line("\(path): invalid, \(names[path] != nil ? "keeping the last valid version" : "not scheduled"): \(error)")
-            }
-        }
-        for (path, name) in names where !current.contains(path) {
-            names[path] = nil
-            stamps[path] = nil
-            await scheduler.removeJob(named: name)
-            SchedulerLog.line("\(path): removed; job \(name) no longer scheduled")
+            var options = SchedulerServiceOptions(jobs: jobs)
+            options.stateDirectory = stateDir
+            options.maxParallel = maxParallel
+            options.stopTimeout = .seconds(stopTimeout)
+            options.datasources = datasources
+            options.pollInterval = pollInterval
+            options.runStartDelay = runStartDelay
+            options.retryDelay = retryDelay
+            let service = try await SchedulerService.make(options)
+            await service.run(stops: signals.stream)
         }
     }
 }

@@ -1,0 +1,233 @@
+import Dispatch
+import Foundation
+import SluiceCore
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How `sluice scheduler` is set up.
+public struct SchedulerServiceOptions: Sendable {
+    /// Job files, or directories of job files.
+    public var jobs: [String]
+    /// The ledger directory; nil = `.sluice/` next to the first job file, or in the first directory.
+    public var stateDirectory: String?
+    public var maxParallel = 4
+    /// How long running instances may take to finish after the first stop signal before they are aborted.
+    public var stopTimeout: Duration = .seconds(30)
+    /// Named connections, passed to every run.
+    public var datasources: String?
+    /// Seconds between scheduler passes.
+    public var pollInterval: Double = 1
+    /// How often job files are checked for changes.
+    public var reloadInterval: Duration = .seconds(2)
+    /// For the fault tests: children wait this long (ms) before they take their run lock.
+    public var runStartDelay: Int?
+    /// For the fault tests: seconds before an automatic retry instead of the job's `retryInterval`.
+    public var retryDelay: Double?
+
+    public init(jobs: [String]) { self.jobs = jobs }
+
+    /// The ledger directory these options name.
+    public var resolvedStateDirectory: String {
+        if let stateDirectory { return stateDirectory }
+        let first = jobs.first ?? "."
+        var isDir: ObjCBool = false
+        return FileManager.default.fileExists(atPath: first, isDirectory: &isDir) && isDir.boolValue
+            ? (first as NSString).appendingPathComponent(".sluice")
+            : Ledger.defaultStateDirectory(forJobFile: first)
+    }
+}
+
+/// The scheduler daemon: the state directory's scheduler lock, the ledger, the executor that runs
+/// instances as child processes, the job files (reloaded when they change), and the shutdown on
+/// stop signals. `make` assembles it; `run` serves until stopped. Tests drive both directly.
+public final class SchedulerService: Sendable {
+    public let scheduler: Scheduler
+    public let stateDirectory: String
+    let options: SchedulerServiceOptions
+    let lock: SchedulerLock
+    let watcher: JobWatcher
+    let log: @Sendable (String) -> Void
+
+    init(scheduler: Scheduler, stateDirectory: String, options: SchedulerServiceOptions, lock: SchedulerLock,
+         watcher: JobWatcher, log: @escaping @Sendable (String) -> Void) {
+        self.scheduler = scheduler
+        self.stateDirectory = stateDirectory
+        self.options = options
+        self.lock = lock
+        self.watcher = watcher
+        self.log = log
+    }
+
+    /// Takes the scheduler lock of the state directory, opens the ledger and loads the jobs.
+    /// `executor` defaults to child processes of this binary (`sluice run … --attempt N`).
+    public static func make(_ options: SchedulerServiceOptions, executor: (any InstanceExecutor)? = nil,
+                            log: @escaping @Sendable (String) -> Void = SchedulerLog.line) async throws -> SchedulerService {
+        let dir = options.resolvedStateDirectory
+        let lock = try SchedulerLock.acquire(stateDirectory: dir)
+        do {
+            let ledger = try await Ledger.open(stateDirectory: dir)
+            let executor = executor ?? ProcessExecutor(
+                binary: ProcessExecutor.currentBinary, ledger: ledger,
+                extraArguments: (options.datasources.map { ["--datasources", $0] } ?? [])
+                    + (options.runStartDelay.map { ["--start-delay", String($0)] } ?? []))
+            let scheduler = Scheduler(ledger: ledger, stateDirectory: dir, clock: SystemClock(), executor: executor,
+                                      options: SchedulerOptions(maxParallel: options.maxParallel, retryDelay: options.retryDelay),
+                                      log: log)
+            let watcher = JobWatcher(roots: options.jobs, datasources: options.datasources, log: log)
+            try await watcher.refresh(scheduler)
+            guard !(await scheduler.jobNames).isEmpty else {
+                throw SluiceError.invalid("no scheduled job in \(options.jobs.joined(separator: ", "))", hint: "jobs need a schedule block")
+            }
+            return SchedulerService(scheduler: scheduler, stateDirectory: dir, options: options, lock: lock,
+                                    watcher: watcher, log: log)
+        } catch {
+            lock.release()
+            throw error
+        }
+    }
+
+    /// Serves until `stops` ends or yields twice: the first stop starts no more instances and lets
+    /// running ones finish for `stopTimeout`, then aborts them (destinations unchanged; they run
+    /// again at the next start); a second stop aborts them at once.
+    public func run(stops: AsyncStream<Int32>) async {
+        let scheduler = self.scheduler, watcher = self.watcher, log = self.log, options = self.options
+        log("scheduler started (pid \(getpid())) on \(stateDirectory): \(await scheduler.jobNames.joined(separator: ", "))")
+        let loop = Task { await scheduler.run(interval: options.pollInterval) }
+        let reload = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: options.reloadInterval)
+                try? await watcher.refresh(scheduler)
+            }
+        }
+        let stopping = Task {
+            var stopped = 0
+            var abortLater: Task<Void, Never>?
+            for await sig in stops {
+                stopped += 1
+                if stopped == 1 {
+                    log("signal \(sig): no new instances; waiting up to \(options.stopTimeout.components.seconds) s for running ones")
+                    await scheduler.stop(abort: false)
+                    abortLater = Task {
+                        try? await Task.sleep(for: options.stopTimeout)
+                        guard !Task.isCancelled else { return }
+                        log("aborting running instances")
+                        await scheduler.stop(abort: true)
+                    }
+                } else {
+                    log("signal \(sig) again: aborting running instances")
+                    await scheduler.stop(abort: true)
+                }
+            }
+            abortLater?.cancel()
+        }
+        await loop.value
+        stopping.cancel()
+        reload.cancel()
+        lock.release()
+        log("scheduler stopped")
+    }
+}
+
+/// Timestamped lines on standard error.
+public enum SchedulerLog {
+    @Sendable public static func line(_ text: String) {
+        FileHandle.standardError.write(Data(("\(Date().formatted(.iso8601)) \(text)" + "\n").utf8))
+    }
+}
+
+/// Delivers signals as an async stream (the default action is disabled while it lives).
+public final class SignalWatcher: Sendable {
+    public let stream: AsyncStream<Int32>
+    private let continuation: AsyncStream<Int32>.Continuation
+    private let sources: Mutex<[any DispatchSourceSignal]>
+
+    public init(_ signals: [Int32]) {
+        let (stream, continuation) = AsyncStream<Int32>.makeStream()
+        self.stream = stream
+        self.continuation = continuation
+        sources = Mutex(signals.map { sig in
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { continuation.yield(sig) }
+            s.resume()
+            return s
+        })
+    }
+
+    public func finish() { continuation.finish() }
+}
+
+/// The job files under the scheduler's arguments, reloaded when they change.
+public actor JobWatcher {
+    let roots: [String]
+    let datasources: String?
+    let log: @Sendable (String) -> Void
+    /// Path → modification stamp of the version last loaded (valid or not).
+    private var stamps: [String: String] = [:]
+    private var names: [String: String] = [:]
+
+    public init(roots: [String], datasources: String?, log: @escaping @Sendable (String) -> Void = SchedulerLog.line) {
+        self.log = log
+        self.roots = roots
+        self.datasources = datasources
+    }
+
+    func files() -> [String] {
+        var result: [String] = []
+        for root in roots {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir) else { continue }
+            if !isDir.boolValue { result.append(root); continue }
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+            for e in entries.sorted() where [".yaml", ".yml", ".json"].contains(where: { e.hasSuffix($0) })
+                && !e.hasSuffix(".schedule.yaml") && !e.hasSuffix(".schedule.yml") && !e.hasPrefix(".") {
+                result.append((root as NSString).appendingPathComponent(e))
+            }
+        }
+        return result
+    }
+
+    func stamp(_ path: String) -> String {
+        let base = (path as NSString).deletingPathExtension
+        return [path, base + ".schedule.yaml", base + ".schedule.yml", datasources].compactMap { $0 }.map { p in
+            let a = try? FileManager.default.attributesOfItem(atPath: p)
+            let m = (a?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+            let size = (a?[.size] as? NSNumber)?.intValue ?? -1
+            return "\(m)/\(size)"
+        }.joined(separator: ",")
+    }
+
+    /// Loads new and changed files into the scheduler; an invalid file keeps its last valid version.
+    public func refresh(_ scheduler: Scheduler) async throws {
+        let current = files()
+        for path in current {
+            let s = stamp(path)
+            guard stamps[path] != s else { continue }
+            let known = stamps[path] != nil
+            stamps[path] = s
+            do {
+                let loaded = try JobFiles.load(path: path, datasourcesPath: datasources)
+                guard loaded.spec.schedule != nil else {
+                    log("\(path): no schedule block; not scheduled")
+                    continue
+                }
+                try await scheduler.setJob(loaded)
+                names[path] = loaded.spec.name
+                log("\(path): \(known ? "reloaded" : "loaded") job \(loaded.spec.name)")
+            } catch let e as JobFileError {
+                let why = e.diagnostics.map(\.description).joined(separator: "; ")
+                log("\(path): invalid, \(names[path] != nil ? "keeping the last valid version" : "not scheduled"): \(why)")
+            } catch {
+                log("\(path): invalid, \(names[path] != nil ? "keeping the last valid version" : "not scheduled"): \(error)")
+            }
+        }
+        for (path, name) in names where !current.contains(path) {
+            names[path] = nil
+            stamps[path] = nil
+            await scheduler.removeJob(named: name)
+            log("\(path): removed; job \(name) no longer scheduled")
+        }
+    }
+}
