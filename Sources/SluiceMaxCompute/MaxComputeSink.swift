@@ -67,7 +67,8 @@ public final class MaxComputeSink: Sink, Destination {
         if !problems.isEmpty {
             throw SluiceError(.destination,
                               "MaxCompute table \(tableName) does not match the job:\n  - " + problems.joined(separator: "\n  - "),
-                              hint: "change the job's columns/partition, or the table (sluice ddl JOB shows the table the job expects)")
+                              hint: "change the job's columns/partition, or the table (sluice ddl JOB shows the table the job expects)",
+                              code: "destination.schema", context: ["table": tableName], retriable: false)
         }
     }
 

@@ -122,7 +122,8 @@ public struct WarehouseSink: Sink {
                 if !problems.isEmpty {
                     throw SluiceError(.destination,
                                       "\(location) does not match the job:\n" + problems.map { "  - \($0)" }.joined(separator: "\n"),
-                                      hint: "change the table or the job's columns so that they agree")
+                                      hint: "change the table or the job's columns so that they agree", code: "destination.schema",
+                                      context: ["table": table], retriable: false)
                 }
                 if registered == nil {
                     try WarehouseMeta.register(c, table: table, partitionKeys: partitionKeys)
@@ -245,7 +246,8 @@ final class WriterState: @unchecked Sendable {
             tableColumns: tableColumns, registeredPartitionKeys: registered, columns: columns, partitionKeys: partition.keys)
         if !problems.isEmpty {
             throw SluiceError(.destination, "\(location) does not match the job:\n"
-                              + problems.map { "  - \($0)" }.joined(separator: "\n"))
+                              + problems.map { "  - \($0)" }.joined(separator: "\n"), code: "destination.schema",
+                              context: ["table": table], retriable: false)
         }
         if registered == nil { try WarehouseMeta.register(c, table: table, partitionKeys: partition.keys) }
         var tagged = tableColumns.contains { $0.name == WarehouseMeta.writeColumn }

@@ -32,6 +32,14 @@ import Testing
         }
     }
 
+    @Test func errorsSayWhetherRunningAgainMayHelp() {
+        #expect(SluiceError(.kafka, "broker down").isRetriable)
+        #expect(SluiceError(.destination, "locked").code == "destination")
+        #expect(!SluiceError.invalid("bad flag").isRetriable && !SluiceError(.dirtyLimit, "x").isRetriable)
+        let lost = SluiceError(.kafka, "gone", code: "kafka.retention", context: ["topic": "t", "partition": "0"], retriable: false)
+        #expect(!lost.isRetriable && lost.code == "kafka.retention" && lost.context["partition"] == "0" && lost.exitCode == 1)
+    }
+
     @Test func secretsAreRedacted() throws {
         #expect(SecretValue(parsing: "${env:PW}") == .env("PW"))
         #expect(SecretValue(parsing: "hunter2").description == "******")

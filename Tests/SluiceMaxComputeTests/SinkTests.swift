@@ -184,7 +184,7 @@ func makeSink(_ client: MaxComputeClient, mode: WriteMode = .overwrite, compress
         let ddl = MaxComputeClient.createTableDDL(project: "proj", table: "fresh", columns: columns, partitionKeys: ["ds", "hh"])
         #expect(ddl == "CREATE TABLE IF NOT EXISTS proj.`fresh` (`k` STRING, `amount` DECIMAL(18,2), `at` TIMESTAMP NOT NULL) PARTITIONED BY (`ds` STRING, `hh` STRING);")
         #expect(sink.createTableDDL(columns: columns, partitionKeys: ["ds"]).hasPrefix("CREATE TABLE IF NOT EXISTS proj.`fresh` ("))
-        try await sink.createTable(columns: columns, partitionKeys: ["ds"])
+        _ = try await sink.createTable(columns: columns, partitionKeys: ["ds"])
         try await client.createTable("fresh", columns: columns, partitionKeys: ["ds"])  // exists: no error
         try await sink.prepare(columns: columns, partitionKeys: ["ds"])
         #expect(try await sink.tableColumns() == columns)

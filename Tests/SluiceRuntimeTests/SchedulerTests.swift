@@ -11,6 +11,8 @@ import Glibc
 enum FakeBehavior: Sendable {
     case succeed
     case fail(String)
+    /// Fails with an error that would happen again (`isRetriable` false).
+    case failForGood(String)
     /// Runs until cancelled (and then records nothing, like a killed process).
     case hang
 }
@@ -49,7 +51,10 @@ final class FakeExecutor: InstanceExecutor {
                 try await ledger.finish(id: r.id, status: .succeeded, counts: InstanceCounts(read: 1, written: 1))
                 return .succeeded
             case .fail(let m):
-                try await ledger.finish(id: r.id, status: .failed, counts: InstanceCounts(), error: m)
+                try await ledger.finish(id: r.id, status: .failed, counts: InstanceCounts(), error: m, failure: ("kafka", true))
+                return .failed(m)
+            case .failForGood(let m):
+                try await ledger.finish(id: r.id, status: .failed, counts: InstanceCounts(), error: m, failure: ("dirtyLimit", false))
                 return .failed(m)
             case .hang:
                 let gate = Gate()
@@ -300,6 +305,18 @@ func at(_ text: String, _ zone: String = "Europe/Berlin") throws -> Date {
             #expect(r.count == 1 && r[0].status == .failed && r[0].attempts == attempts, "\(extra)")
             #expect(try await f.ledger.schedulingState(id: r[0].id).retryAt == nil)
         }
+    }
+
+    /// A failure that would happen again (here the dirty-record limit) is not retried automatically,
+    /// whatever `retries` says, and the log says why.
+    @Test func aFailureThatIsNotRetriableIsNotRetried() async throws {
+        let f = try await SchedulerFixture(start: try at("2026-05-04 09:59:00")) { _ in .failForGood("too many dirty records") }
+        let s = try await f.scheduler([try testJob("r", schedule: "cycle: day\nstart: \"10:00\"\nretries: 3\nretryInterval: 1m")])
+        try await f.drive(s, from: try at("2026-05-04 10:00:00"), through: try at("2026-05-04 10:30:00"), step: 60)
+        let r = try await f.instances("r")
+        #expect(r.count == 1 && r[0].status == .failed && r[0].attempts == 1)
+        #expect(try await f.ledger.schedulingState(id: r[0].id).failure == InstanceFailure(code: "dirtyLimit", retriable: false))
+        #expect(try await f.ledger.log(id: r[0].id).contains { $0.message.contains("not retried automatically: the failure (dirtyLimit)") })
     }
 
     @Test func timeoutStopsTheRunMarksItFailedAndDoesNotRetry() async throws {

@@ -139,7 +139,9 @@ public enum WindowPlanner {
                     let lostEnd = min(low, max(to, from))
                     throw SluiceError(.kafka,
                         "topic \(topic) partition \(f.partition): offsets \(from)..<\(lostEnd) of this window were deleted by retention (the log now starts at \(low))",
-                        hint: "the data is gone from Kafka; set autoOffsetReset: earliest to read what is retained, or latest to skip the partition")
+                        hint: "the data is gone from Kafka; set autoOffsetReset: earliest to read what is retained, or latest to skip the partition",
+                        code: "kafka.retention", context: ["topic": topic, "partition": String(f.partition), "offset": String(from)],
+                        retriable: false)
                 }
                 throw SluiceError(.kafka,
                     "topic \(topic) partition \(f.partition): start offset \(from) is beyond the end of the log (high watermark \(high))",
@@ -173,7 +175,10 @@ public enum WindowPlanner {
                 case .none:
                     throw SluiceError(.kafka,
                         "topic \(plan.topic) partition \(p.partition): offsets \(p.fromOffset)..<\(min(w.low, p.toOffset)) of this window were deleted by retention since it was planned (the log now starts at \(w.low))",
-                        hint: "the data is gone from Kafka; set autoOffsetReset: earliest to read what is retained, or latest to skip the partition")
+                        hint: "the data is gone from Kafka; set autoOffsetReset: earliest to read what is retained, or latest to skip the partition",
+                        code: "kafka.retention",
+                        context: ["topic": plan.topic, "partition": String(p.partition), "offset": String(p.fromOffset)],
+                        retriable: false)
                 case .earliest:
                     out.partitions[i].resetFromOffset = p.fromOffset
                     out.partitions[i].fromOffset = min(w.low, p.toOffset)

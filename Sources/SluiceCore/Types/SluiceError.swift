@@ -17,16 +17,39 @@ public struct SluiceError: Error, CustomStringConvertible, Sendable, Equatable {
         case state
         /// Anything else that made the work fail.
         case failed
+
+        /// Kafka, the destination and the ledger can be down for a while; bad input and a
+        /// dirty-record limit stay as they are.
+        public var isRetriableByDefault: Bool {
+            switch self {
+            case .kafka, .destination, .state, .failed: true
+            case .invalidInput, .dirtyLimit: false
+            }
+        }
     }
 
     public var kind: Kind
     public var message: String
     public var hint: String?
+    /// A stable name for the failure, for scripts and alerts: `kafka.retention`, `destination.schema`;
+    /// the kind's name when nothing more precise was given.
+    public var code: String
+    /// Where it happened: `topic`, `partition`, `offset`, `file`, `path`, `table`, … (never secrets).
+    public var context: [String: String]
+    /// Whether running again may succeed (a broker or destination that was down, a lock held by
+    /// another run). The scheduler retries only these automatically. Invalid input, the
+    /// dirty-record limit, a table that does not match the job and data lost to retention fail the
+    /// same way every time.
+    public var isRetriable: Bool
 
-    public init(_ kind: Kind, _ message: String, hint: String? = nil) {
+    public init(_ kind: Kind, _ message: String, hint: String? = nil, code: String? = nil,
+                context: [String: String] = [:], retriable: Bool? = nil) {
         self.kind = kind
         self.message = message
         self.hint = hint
+        self.code = code ?? kind.rawValue
+        self.context = context
+        self.isRetriable = retriable ?? kind.isRetriableByDefault
     }
 
     public static func invalid(_ message: String, hint: String? = nil) -> SluiceError {

@@ -222,7 +222,7 @@ public final class Ledger: Sendable {
         try c.run("""
             UPDATE instances SET status = 'running', attempts = attempts + 1, started_at_ms = ?2, finished_at_ms = NULL,
               records_read = 0, records_written = 0, records_dirty = 0, records_late = 0, records_early = 0,
-              records_skipped = 0, error = NULL, success_reason = NULL
+              records_skipped = 0, error = NULL, success_reason = NULL, error_code = NULL, error_retriable = NULL
             WHERE id = ?1
             """, [.integer(id), .integer(now)])
         try c.run("DELETE FROM dirty_records WHERE instance_id = ?1", [.integer(id)])
@@ -246,15 +246,19 @@ public final class Ledger: Sendable {
 
     /// Ends an attempt: `succeeded`, `failed` (with `error`), `killed` or `dryRun`, with its final counts.
     @discardableResult
-    public func finish(id: Int64, status: InstanceStatus, counts: InstanceCounts, error: String? = nil) async throws -> InstanceRecord {
+    public func finish(id: Int64, status: InstanceStatus, counts: InstanceCounts, error: String? = nil,
+                       failure: (code: String, retriable: Bool)? = nil) async throws -> InstanceRecord {
         guard status.isFinal else {
             throw SluiceError.invalid("an instance cannot finish as \(status.rawValue)")
         }
         return try await write("finishing instance \(id)") { c, now in
             _ = try Self.requireInstance(c, id: id)
             try Self.setCounts(c, id: id, counts)
-            try c.run("UPDATE instances SET status = ?2, finished_at_ms = ?3, error = ?4 WHERE id = ?1",
-                      [.integer(id), .text(status.rawValue), .integer(now), error.map(SQLiteValue.text) ?? .null])
+            try c.run("""
+                UPDATE instances SET status = ?2, finished_at_ms = ?3, error = ?4, error_code = ?5, error_retriable = ?6
+                WHERE id = ?1
+                """, [.integer(id), .text(status.rawValue), .integer(now), error.map(SQLiteValue.text) ?? .null,
+                      failure.map { .text($0.code) } ?? .null, failure.map { .integer($0.retriable ? 1 : 0) } ?? .null])
             return try Self.requireInstance(c, id: id)
         }
     }

@@ -116,6 +116,12 @@ enum LedgerMigrations {
         (5, """
         ALTER TABLE plans ADD COLUMN instance_plan TEXT;
         """),
+        // Whether a failed attempt may succeed when run again (the scheduler retries only those),
+        // and its error's code.
+        (6, """
+        ALTER TABLE instances ADD COLUMN error_retriable INTEGER;
+        ALTER TABLE instances ADD COLUMN error_code TEXT;
+        """),
     ]
 
     static var latest: Int { all.last?.version ?? 0 }

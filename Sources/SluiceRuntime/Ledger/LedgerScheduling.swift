@@ -11,6 +11,15 @@ public struct InstanceSchedulingState: Sendable, Hashable, Codable {
     public var skipReason: String?
     /// The attempt the scheduler launched and has not yet seen end; nil when none is.
     public var claimedAttempt: Int?
+    /// For a failed attempt that recorded its error: its code and whether running again may
+    /// succeed. Nil when the attempt recorded no error (e.g. it was interrupted).
+    public var failure: InstanceFailure?
+}
+
+/// How a failed attempt failed, as its run recorded it.
+public struct InstanceFailure: Sendable, Hashable, Codable {
+    public var code: String
+    public var retriable: Bool
 }
 
 /// A job file the scheduler has run, as the ledger remembers it.
@@ -48,13 +57,18 @@ extension Ledger {
     /// The scheduler's state of an instance.
     public func schedulingState(id: Int64) async throws -> InstanceSchedulingState {
         try await read("reading instance \(id)") { c in
-            guard let r = try c.query("SELECT retry_at_ms, skip_reason, claimed_attempt FROM instances WHERE id = ?1", [.integer(id)]).first else {
+            guard let r = try c.query("""
+                SELECT retry_at_ms, skip_reason, claimed_attempt, error_code, error_retriable FROM instances WHERE id = ?1
+                """, [.integer(id)]).first else {
                 return InstanceSchedulingState()
             }
             let retry: Date? = if case .integer(let v) = r[0] { Date(epochMillis: v) } else { nil }
             let skip: String? = if case .text(let t) = r[1] { t } else { nil }
             let claimed: Int? = if case .integer(let v) = r[2] { Int(v) } else { nil }
-            return InstanceSchedulingState(retryAt: retry, skipReason: skip, claimedAttempt: claimed)
+            let failure: InstanceFailure? = if case .text(let code) = r[3], case .integer(let v) = r[4] {
+                InstanceFailure(code: code, retriable: v != 0)
+            } else { nil }
+            return InstanceSchedulingState(retryAt: retry, skipReason: skip, claimedAttempt: claimed, failure: failure)
         }
     }
 

@@ -152,7 +152,9 @@ public struct InstanceRunner: Sendable {
             try? await ledger.appendLog(id: instance.id, level: .error,
                                         "the destination committed but the ledger could not record it: \(message)")
         } else {
-            _ = try? await ledger.finish(id: instance.id, status: .failed, counts: report.records.ledgerCounts, error: message)
+            let typed = cause as? SluiceError
+            _ = try? await ledger.finish(id: instance.id, status: .failed, counts: report.records.ledgerCounts, error: message,
+                                         failure: (typed?.code ?? "failed", typed?.isRetriable ?? true))
             try? await ledger.appendLog(id: instance.id, level: .error, message)
         }
         await ledger.close()

@@ -472,6 +472,12 @@ public actor Scheduler {
         }
         log("instance \(id) of \(r.job): \(r.status.rawValue)\(r.error.map { ": \($0)" } ?? "")\(outcome == nil ? " (run by another process)" : "")")
         guard r.status == .failed, let schedule, schedule.rerun.allowsRerun(of: .failed) else { return }
+        if let failure = try await ledger.schedulingState(id: id).failure, !failure.retriable {
+            let why = "not retried automatically: the failure (\(failure.code)) would happen again; fix its cause and rerun it"
+            try await ledger.appendLog(id: id, level: .warning, why)
+            log("instance \(id) of \(r.job): \(why)")
+            return
+        }
         // An interrupted attempt is retried at least once (it did not fail on its own).
         let retries = interrupted ? max(1, schedule.retries) : schedule.retries
         if r.attempts <= retries, try await ledger.schedulingState(id: id).retryAt == nil {
