@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
     targets: [
         // librdkafka headers and link flags (Debian: librdkafka-dev). Only SluiceKafka imports it.
@@ -89,13 +90,15 @@ let package = Package(
         ),
         .target(
             name: "SluiceRuntime",
-            dependencies: ["SluiceCore", "SluiceKafka", "SluiceWarehouse", "SluiceMaxCompute"]
+            dependencies: ["SluiceCore", "SluiceKafka", "SluiceWarehouse", "SluiceMaxCompute",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "sluice",
             dependencies: [
                 "SluiceCore", "SluiceRuntime", "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceMaxCompute",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Benchmarks/scheduling/run.sh: expression evaluation rate and instance listing.
@@ -174,7 +177,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceRuntimeTests",
-            dependencies: ["SluiceRuntime", "SluiceCore"]
+            dependencies: ["SluiceRuntime", "SluiceCore", .product(name: "Logging", package: "swift-log")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -49,6 +49,9 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: .hidden)
     var retryDelay: Double?
 
+    @Option(help: "Log lines as text or json (one JSON object per line) on standard error.")
+    var logFormat: LogFormat = .text
+
     func validate() throws {
         guard !jobs.isEmpty else { throw ValidationError("give at least one job file or directory") }
         guard maxParallel >= 1 else { throw ValidationError("--max-parallel must be at least 1") }
@@ -56,6 +59,7 @@ struct SchedulerCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
+            SluiceLogging.bootstrap(format: logFormat)
             let signals = SignalWatcher([SIGTERM, SIGINT])
             var options = SchedulerServiceOptions(jobs: jobs)
             options.stateDirectory = stateDir

@@ -46,3 +46,5 @@ func runReportingErrors(_ body: () throws -> Void) throws {
         throw ExitCode(e.exitCode)
     }
 }
+
+extension LogFormat: ExpressibleByArgument {}

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SluiceCore
 
 /// What an executor is asked to run: one instance of a job.
@@ -102,7 +103,7 @@ public actor Scheduler {
     public let clock: any SchedulerClock
     public let executor: any InstanceExecutor
     public let options: SchedulerOptions
-    private let log: @Sendable (String) -> Void
+    private let logger: Logger
     /// The destination of a job, asked whether an interrupted attempt committed.
     private let destination: @Sendable (LoadedJob) throws -> any Sink
     private var jobs: [String: JobEntry] = [:]
@@ -112,7 +113,7 @@ public actor Scheduler {
     private var aborting = false
 
     public init(ledger: Ledger, stateDirectory: String, clock: any SchedulerClock, executor: any InstanceExecutor,
-                options: SchedulerOptions = SchedulerOptions(), log: @escaping @Sendable (String) -> Void = { _ in },
+                options: SchedulerOptions = SchedulerOptions(), logger: Logger = Logger(label: "sluice.scheduler"),
                 destination: @escaping @Sendable (LoadedJob) throws -> any Sink = { try Destinations.sink(job: $0, createTable: false) }) {
         self.destination = destination
         self.ledger = ledger
@@ -120,7 +121,7 @@ public actor Scheduler {
         self.clock = clock
         self.executor = executor
         self.options = options
-        self.log = log
+        self.logger = logger
     }
 
     /// Adds or replaces a job. Throws when it has no valid `schedule` (the previous version, if any,
@@ -152,7 +153,7 @@ public actor Scheduler {
         for (id, e) in executions where !e.timedOut {
             if let deadline = e.deadline, deadline <= now {
                 executions[id]?.timedOut = true
-                log("instance \(id) of \(e.job) timed out; stopping it")
+                log(instance: id, job: e.job, "instance \(id) of \(e.job) timed out; stopping it")
                 e.task.cancel()
             }
         }
@@ -191,7 +192,7 @@ public actor Scheduler {
             do {
                 try await tick()
             } catch {
-                log("scheduler pass failed: \(error); trying again")
+                log(level: .warning, "scheduler pass failed: \(error); trying again")
             }
             await clock.sleep(until: clock.now().addingTimeInterval(interval))
         }
@@ -246,7 +247,7 @@ public actor Scheduler {
             }
             if let skip {
                 try await ledger.markSkipped(id: record.id, reason: skip)
-                log("\(name): skipped the instance scheduled \(entry.calendar.zone.iso8601(s.scheduledTime)): \(skip)")
+                log(job: name, "\(name): skipped the instance scheduled \(entry.calendar.zone.iso8601(s.scheduledTime)): \(skip)")
             } else if missed {
                 try await ledger.appendLog(id: record.id, "created \(late) s after its scheduled time (catch-up after the scheduler was down)")
             }
@@ -337,22 +338,30 @@ public actor Scheduler {
         do {
             sink = try destination(job)
         } catch {
-            log("instance \(r.id) of \(r.job): cannot ask the destination whether attempt \(r.attempts) committed: \(error)")
+            log(instance: r.id, job: r.job, level: .warning, "instance \(r.id) of \(r.job): cannot ask the destination whether attempt \(r.attempts) committed: \(error)")
             return false
         }
         switch try await CommitSettlement.settle(r, ledger: ledger, sink: sink) {
         case .settled(_, let note):
-            log("instance \(r.id) of \(r.job): succeeded: \(note)")
+            log(instance: r.id, job: r.job, "instance \(r.id) of \(r.job): succeeded: \(note)")
             return true
         case .unknown(let why) where job.spec.destination.writeMode == .append && !sink.replacesEarlierAppends:
             let message = "cannot tell whether attempt \(r.attempts) committed its append (\(why)); not retried automatically, so that its rows are not added twice"
             try await ledger.setStatus(id: r.id, .failed, error: message)
             try await ledger.appendLog(id: r.id, level: .error, message)
-            log("instance \(r.id) of \(r.job): failed: \(message)")
+            log(instance: r.id, job: r.job, "instance \(r.id) of \(r.job): failed: \(message)")
             return true
         case .unknown, .notCommitted, .nothingToSettle:
             return false
         }
+    }
+
+    /// Logs `message` with the instance and job as metadata.
+    private func log(instance: Int64? = nil, job: String? = nil, level: Logger.Level = .info, _ message: String) {
+        var metadata: Logger.Metadata = [:]
+        if let instance { metadata["instance"] = "\(instance)" }
+        if let job { metadata["job"] = "\(job)" }
+        logger.log(level: level, "\(message)", metadata: metadata)
     }
 
     /// Neither run by this scheduler nor watched by it.
@@ -363,7 +372,7 @@ public actor Scheduler {
                                        attempt: attempt)
         let executor = self.executor
         let deadline = entry.job.spec.schedule?.timeout.map { now.addingTimeInterval(TimeInterval($0)) }
-        log("starting instance \(r.id) of \(r.job) scheduled \(entry.calendar.zone.iso8601(request.scheduledTime)) (attempt \(attempt))")
+        log(instance: r.id, job: r.job, "starting instance \(r.id) of \(r.job) scheduled \(entry.calendar.zone.iso8601(request.scheduledTime)) (attempt \(attempt))")
         let task = Task {
             let outcome = await executor.execute(request)
             await self.finished(r.id, outcome: outcome)
@@ -378,7 +387,7 @@ public actor Scheduler {
         do {
             try await settle(id, outcome: outcome, timedOut: e.timedOut)
         } catch {
-            log("recording the end of instance \(id) failed: \(error)")
+            log(instance: id, level: .error, "recording the end of instance \(id) failed: \(error)")
         }
     }
 
@@ -391,7 +400,7 @@ public actor Scheduler {
                 if holder.pid > 0 { watched[id]?.pid = holder.pid }
                 if let deadline = w.deadline, deadline <= now, !w.timedOut, let pid = watched[id]?.pid, pid > 0 {
                     watched[id]?.timedOut = true
-                    log("instance \(id) of \(w.job) (pid \(pid), not started by this scheduler) timed out; stopping it")
+                    log(instance: id, job: w.job, "instance \(id) of \(w.job) (pid \(pid), not started by this scheduler) timed out; stopping it")
                     let dir = stateDirectory, job = w.job, partition = w.partition
                     Task {
                         try? await InstanceKiller.terminate(pid: pid, grace: .seconds(10)) {
@@ -423,7 +432,7 @@ public actor Scheduler {
                 watched[id] = Watched(job: r.job, partition: partition, pid: holder?.pid ?? 0,
                                       deadline: timeout.map { (r.startedAt ?? clock.now()).addingTimeInterval(TimeInterval($0)) },
                                       timedOut: timedOut)
-                log("instance \(id) of \(r.job) is being run by another process (\(holder?.description ?? "pid unknown")); waiting for its outcome")
+                log(instance: id, job: r.job, "instance \(id) of \(r.job) is being run by another process (\(holder?.description ?? "pid unknown")); waiting for its outcome")
                 return
             }
             guard let current = try await ledger.instance(id: id) else { return }
@@ -444,11 +453,11 @@ public actor Scheduler {
             let message = "timed out after \(schedule?.timeout ?? 0) s (schedule.timeout): the run was stopped; no automatic rerun"
             try await ledger.setStatus(id: id, .failed, error: message)
             try await ledger.appendLog(id: id, level: .error, message)
-            log("instance \(id) of \(r.job): \(message)")
+            log(instance: id, job: r.job, "instance \(id) of \(r.job): \(message)")
             return
         }
         if r.status == .killed {
-            log("instance \(id) of \(r.job) was killed")
+            log(instance: id, job: r.job, "instance \(id) of \(r.job) was killed")
             return
         }
         if aborting, outcome != nil, outcome == .cancelled || !r.status.isFinal {
@@ -470,12 +479,12 @@ public actor Scheduler {
             r = try await ledger.setStatus(id: id, .failed, error: why)
             if interrupted { try await ledger.appendLog(id: id, level: .warning, why) }
         }
-        log("instance \(id) of \(r.job): \(r.status.rawValue)\(r.error.map { ": \($0)" } ?? "")\(outcome == nil ? " (run by another process)" : "")")
+        log(instance: id, job: r.job, "instance \(id) of \(r.job): \(r.status.rawValue)\(r.error.map { ": \($0)" } ?? "")\(outcome == nil ? " (run by another process)" : "")")
         guard r.status == .failed, let schedule, schedule.rerun.allowsRerun(of: .failed) else { return }
         if let failure = try await ledger.schedulingState(id: id).failure, !failure.retriable {
             let why = "not retried automatically: the failure (\(failure.code)) would happen again; fix its cause and rerun it"
             try await ledger.appendLog(id: id, level: .warning, why)
-            log("instance \(id) of \(r.job): \(why)")
+            log(instance: id, job: r.job, "instance \(id) of \(r.job): \(why)")
             return
         }
         // An interrupted attempt is retried at least once (it did not fail on its own).

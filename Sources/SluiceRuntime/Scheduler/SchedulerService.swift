@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Logging
 import SluiceCore
 import Synchronization
 #if canImport(Glibc)
@@ -48,22 +49,22 @@ public final class SchedulerService: Sendable {
     let options: SchedulerServiceOptions
     let lock: SchedulerLock
     let watcher: JobWatcher
-    let log: @Sendable (String) -> Void
+    let logger: Logger
 
     init(scheduler: Scheduler, stateDirectory: String, options: SchedulerServiceOptions, lock: SchedulerLock,
-         watcher: JobWatcher, log: @escaping @Sendable (String) -> Void) {
+         watcher: JobWatcher, logger: Logger) {
         self.scheduler = scheduler
         self.stateDirectory = stateDirectory
         self.options = options
         self.lock = lock
         self.watcher = watcher
-        self.log = log
+        self.logger = logger
     }
 
     /// Takes the scheduler lock of the state directory, opens the ledger and loads the jobs.
     /// `executor` defaults to child processes of this binary (`sluice run … --attempt N`).
     public static func make(_ options: SchedulerServiceOptions, executor: (any InstanceExecutor)? = nil,
-                            log: @escaping @Sendable (String) -> Void = SchedulerLog.line) async throws -> SchedulerService {
+                            logger: Logger = Logger(label: "sluice.scheduler")) async throws -> SchedulerService {
         let dir = options.resolvedStateDirectory
         let lock = try SchedulerLock.acquire(stateDirectory: dir)
         do {
@@ -74,14 +75,14 @@ public final class SchedulerService: Sendable {
                     + (options.runStartDelay.map { ["--start-delay", String($0)] } ?? []))
             let scheduler = Scheduler(ledger: ledger, stateDirectory: dir, clock: SystemClock(), executor: executor,
                                       options: SchedulerOptions(maxParallel: options.maxParallel, retryDelay: options.retryDelay),
-                                      log: log)
-            let watcher = JobWatcher(roots: options.jobs, datasources: options.datasources, log: log)
+                                      logger: logger)
+            let watcher = JobWatcher(roots: options.jobs, datasources: options.datasources, logger: logger)
             try await watcher.refresh(scheduler)
             guard !(await scheduler.jobNames).isEmpty else {
                 throw SluiceError.invalid("no scheduled job in \(options.jobs.joined(separator: ", "))", hint: "jobs need a schedule block")
             }
             return SchedulerService(scheduler: scheduler, stateDirectory: dir, options: options, lock: lock,
-                                    watcher: watcher, log: log)
+                                    watcher: watcher, logger: logger)
         } catch {
             lock.release()
             throw error
@@ -92,7 +93,8 @@ public final class SchedulerService: Sendable {
     /// running ones finish for `stopTimeout`, then aborts them (destinations unchanged; they run
     /// again at the next start); a second stop aborts them at once.
     public func run(stops: AsyncStream<Int32>) async {
-        let scheduler = self.scheduler, watcher = self.watcher, log = self.log, options = self.options
+        let scheduler = self.scheduler, watcher = self.watcher, logger = self.logger, options = self.options
+        let log: @Sendable (String) -> Void = { logger.info("\($0)") }
         log("scheduler started (pid \(getpid())) on \(stateDirectory): \(await scheduler.jobNames.joined(separator: ", "))")
         let loop = Task { await scheduler.run(interval: options.pollInterval) }
         let reload = Task {
@@ -130,13 +132,6 @@ public final class SchedulerService: Sendable {
     }
 }
 
-/// Timestamped lines on standard error.
-public enum SchedulerLog {
-    @Sendable public static func line(_ text: String) {
-        FileHandle.standardError.write(Data(("\(Date().formatted(.iso8601)) \(text)" + "\n").utf8))
-    }
-}
-
 /// Delivers signals as an async stream (the default action is disabled while it lives).
 public final class SignalWatcher: Sendable {
     public let stream: AsyncStream<Int32>
@@ -163,13 +158,13 @@ public final class SignalWatcher: Sendable {
 public actor JobWatcher {
     let roots: [String]
     let datasources: String?
-    let log: @Sendable (String) -> Void
+    let logger: Logger
     /// Path → modification stamp of the version last loaded (valid or not).
     private var stamps: [String: String] = [:]
     private var names: [String: String] = [:]
 
-    public init(roots: [String], datasources: String?, log: @escaping @Sendable (String) -> Void = SchedulerLog.line) {
-        self.log = log
+    public init(roots: [String], datasources: String?, logger: Logger = Logger(label: "sluice.scheduler")) {
+        self.logger = logger
         self.roots = roots
         self.datasources = datasources
     }
@@ -210,24 +205,24 @@ public actor JobWatcher {
             do {
                 let loaded = try JobFiles.load(path: path, datasourcesPath: datasources)
                 guard loaded.spec.schedule != nil else {
-                    log("\(path): no schedule block; not scheduled")
+                    logger.info("\(path): no schedule block; not scheduled")
                     continue
                 }
                 try await scheduler.setJob(loaded)
                 names[path] = loaded.spec.name
-                log("\(path): \(known ? "reloaded" : "loaded") job \(loaded.spec.name)")
+                logger.info("\(path): \(known ? "reloaded" : "loaded") job \(loaded.spec.name)")
             } catch let e as JobFileError {
                 let why = e.diagnostics.map(\.description).joined(separator: "; ")
-                log("\(path): invalid, \(names[path] != nil ? "keeping the last valid version" : "not scheduled"): \(why)")
+                logger.warning("\(path): invalid, \(names[path] != nil ? "keeping the last valid version" : "not scheduled"): \(why)")
             } catch {
-                log("\(path): invalid, \(names[path] != nil ? "keeping the last valid version" : "not scheduled"): \(error)")
+                logger.warning("\(path): invalid, \(names[path] != nil ? "keeping the last valid version" : "not scheduled"): \(error)")
             }
         }
         for (path, name) in names where !current.contains(path) {
             names[path] = nil
             stamps[path] = nil
             await scheduler.removeJob(named: name)
-            log("\(path): removed; job \(name) no longer scheduled")
+            logger.info("\(path): removed; job \(name) no longer scheduled")
         }
     }
 }
