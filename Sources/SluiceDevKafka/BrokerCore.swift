@@ -1,3 +1,4 @@
+import Synchronization
 import NIOConcurrencyHelpers
 import NIOCore
 import SluiceCore
@@ -52,8 +53,8 @@ final class BrokerCore: @unchecked Sendable {
     let lock = NIOLock()
     let advertisedHost: String
     /// Set once the listening socket is bound (connections may arrive just before).
-    let boundPort = NIOLockedValueBox<Int32>(0)
-    var advertisedPort: Int32 { boundPort.withLockedValue { $0 } }
+    let boundPort = Mutex<Int32>(0)
+    var advertisedPort: Int32 { boundPort.withLock { $0 } }
     let nodeId: Int32 = 1
     let clusterId = "sluice-dev-kafka"
 

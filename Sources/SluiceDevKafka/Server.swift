@@ -1,4 +1,4 @@
-import NIOConcurrencyHelpers
+import Synchronization
 import NIOCore
 import NIOPosix
 import SluiceCore
@@ -173,21 +173,21 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
 
 /// The open client connections, so that faults can drop them all.
 final class ConnectionRegistry: Sendable {
-    private let channels = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
-    private let refuseUntil = NIOLockedValueBox<NIODeadline?>(nil)
+    private let channels = Mutex<[ObjectIdentifier: Channel]>([:])
+    private let refuseUntil = Mutex<NIODeadline?>(nil)
 
     func add(_ channel: Channel) {
-        if let until = refuseUntil.withLockedValue({ $0 }), NIODeadline.now() < until {
+        if let until = refuseUntil.withLock({ $0 }), NIODeadline.now() < until {
             channel.close(promise: nil)
             return
         }
-        channels.withLockedValue { $0[ObjectIdentifier(channel)] = channel }
+        channels.withLock { $0[ObjectIdentifier(channel)] = channel }
     }
     func remove(_ channel: Channel) {
-        _ = channels.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(channel)) }
+        _ = channels.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
     }
     func closeAll() -> Int {
-        let all = channels.withLockedValue { c -> [Channel] in
+        let all = channels.withLock { c -> [Channel] in
             let all = Array(c.values)
             c.removeAll()
             return all
@@ -195,9 +195,9 @@ final class ConnectionRegistry: Sendable {
         for c in all { c.close(promise: nil) }
         return all.count
     }
-    var count: Int { channels.withLockedValue { $0.count } }
+    var count: Int { channels.withLock { $0.count } }
     func refuse(for duration: TimeAmount) {
-        refuseUntil.withLockedValue { $0 = .now() + duration }
+        refuseUntil.withLock { $0 = .now() + duration }
     }
 }
 
@@ -225,7 +225,7 @@ public final class DevKafkaBroker: Sendable {
     let group: EventLoopGroup
     let ownsGroup: Bool
     /// The listening socket (nil during an outage) and whether the broker was shut down.
-    let listener: NIOLockedValueBox<(channel: Channel?, shutDown: Bool, outage: Int)>
+    let listener: Mutex<(channel: Channel?, shutDown: Bool, outage: Int)>
     /// Completed by `shutdown()`.
     let lifetime: EventLoopPromise<Void>
 
@@ -235,7 +235,7 @@ public final class DevKafkaBroker: Sendable {
     init(core: BrokerCore, registry: ConnectionRegistry, channel: Channel, group: EventLoopGroup, ownsGroup: Bool) {
         self.core = core
         self.registry = registry
-        self.listener = NIOLockedValueBox((channel, false, 0))
+        self.listener = Mutex((channel, false, 0))
         self.lifetime = group.next().makePromise()
         self.group = group
         self.ownsGroup = ownsGroup
@@ -273,7 +273,7 @@ public final class DevKafkaBroker: Sendable {
                               hint: "pick another --port, or 0 for a free one")
         }
         let port = channel.localAddress?.port ?? config.port
-        core.boundPort.withLockedValue { $0 = Int32(port) }
+        core.boundPort.withLock { $0 = Int32(port) }
         let reaper = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [core] _ in
             core.expireMembers()
         }
@@ -297,7 +297,7 @@ public final class DevKafkaBroker: Sendable {
 
     /// Stops listening, closes every connection and, when the broker made it, its event loop.
     public func shutdown() async throws {
-        let channel: Channel? = listener.withLockedValue { state in
+        let channel: Channel? = listener.withLock { state in
             if state.shutDown { return nil }
             state.shutDown = true
             defer { state.channel = nil }
@@ -319,7 +319,7 @@ public final class DevKafkaBroker: Sendable {
     /// for `milliseconds`, then the broker listens again on the same port with its data intact.
     /// A new outage replaces the current one (`outage(milliseconds: 0)` ends it).
     public func outage(milliseconds: Int64) async {
-        let (channel, round): (Channel?, Int) = listener.withLockedValue { state in
+        let (channel, round): (Channel?, Int) = listener.withLock { state in
             state.outage += 1
             defer { state.channel = nil }
             return (state.channel, state.outage)
@@ -330,15 +330,15 @@ public final class DevKafkaBroker: Sendable {
     }
 
     /// Whether the port accepts connections (false during an outage and after shutdown).
-    public var isListening: Bool { listener.withLockedValue { $0.channel != nil } }
+    public var isListening: Bool { listener.withLock { $0.channel != nil } }
 
     private func scheduleRelisten(round: Int, after delay: TimeAmount, attempts: Int) {
         group.next().scheduleTask(in: delay) { [self] in
-            guard listener.withLockedValue({ !$0.shutDown && $0.outage == round && $0.channel == nil }) else { return }
+            guard listener.withLock({ !$0.shutDown && $0.outage == round && $0.channel == nil }) else { return }
             Self.makeBootstrap(group: group, core: core, registry: registry).bind(host: core.config.host, port: port).whenComplete { [self] result in
                 switch result {
                 case .success(let channel):
-                    let keep = listener.withLockedValue { state -> Bool in
+                    let keep = listener.withLock { state -> Bool in
                         guard !state.shutDown && state.outage == round else { return false }
                         state.channel = channel
                         return true

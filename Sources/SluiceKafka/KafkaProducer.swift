@@ -1,5 +1,6 @@
 import CRdKafka
 import Foundation
+import Synchronization
 import SluiceCore
 
 /// A librdkafka producer for the demo, benchmarks and tests: records with keys, headers and explicit
@@ -7,6 +8,9 @@ import SluiceCore
 ///
 /// The methods block (librdkafka queue-full waits, flush); call them from a thread of your own or
 /// through the `async` wrappers, which run on a dedicated queue, never on the cooperative pool.
+///
+/// `@unchecked Sendable`: its stored properties are immutable, and the librdkafka producer handle is
+/// thread-safe (librdkafka documents `rd_kafka_produce*`, `poll` and `flush` as callable from any thread).
 public final class KafkaProducer: @unchecked Sendable {
     private let handle: OpaquePointer
     private let queue = DispatchQueue(label: "sluice.kafka.producer")
@@ -161,22 +165,16 @@ public final class KafkaProducer: @unchecked Sendable {
 }
 
 /// Delivery failures, shared with librdkafka's delivery callback through the configuration opaque.
-private final class DeliveryState: @unchecked Sendable {
-    private let lock = NSLock()
-    private var failures = 0
-    private var first: String?
+private final class DeliveryState: Sendable {
+    private let state = Mutex<(count: Int, first: String?)>((0, nil))
 
     func record(_ message: String, partition: Int32) {
-        lock.lock()
-        failures += 1
-        if first == nil { first = "partition \(partition): \(message)" }
-        lock.unlock()
+        state.withLock { s in
+            s.count += 1
+            if s.first == nil { s.first = "partition \(partition): \(message)" }
+        }
     }
 
-    var summary: (count: Int, first: String?) {
-        lock.lock()
-        defer { lock.unlock() }
-        return (failures, first)
-    }
+    var summary: (count: Int, first: String?) { state.withLock { $0 } }
 }
 

@@ -4,6 +4,10 @@ import Foundation
 
 /// The librdkafka messages of one delivered batch. Owned by a read; the messages are destroyed when
 /// the caller's closure has returned, and the buffer is reused for the next batch.
+///
+/// `@unchecked Sendable`: the client's queue fills it, then hands it to the reading task, which reads
+/// it (two mapping threads may read disjoint messages at once) until the closure returns; only then
+/// is it released and filled again. It is never written and read at the same time.
 @usableFromInline
 final class MessageBuffer: @unchecked Sendable {
     let capacity: Int

@@ -6,31 +6,28 @@ import Synchronization
 
 /// librdkafka's log lines and error callbacks, kept (bounded) to explain failures. librdkafka never
 /// logs configuration values, so these carry no secrets.
-final class ClientEvents: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String] = []
-    private var lastErrorText: String?
+final class ClientEvents: Sendable {
+    private struct State {
+        var lines: [String] = []
+        var lastError: String?
+    }
+    private let state = Mutex(State())
 
     func log(_ line: String) {
-        lock.lock(); defer { lock.unlock() }
-        lines.append(line)
-        if lines.count > 50 { lines.removeFirst(lines.count - 50) }
+        state.withLock { s in
+            s.lines.append(line)
+            if s.lines.count > 50 { s.lines.removeFirst(s.lines.count - 50) }
+        }
     }
 
     func error(_ code: rd_kafka_resp_err_t, _ reason: String) {
-        lock.lock(); defer { lock.unlock() }
-        lastErrorText = "\(String(cString: rd_kafka_err2name(code))): \(reason)"
+        let text = "\(String(cString: rd_kafka_err2name(code))): \(reason)"
+        state.withLock { $0.lastError = text }
     }
 
-    var lastError: String? {
-        lock.lock(); defer { lock.unlock() }
-        return lastErrorText
-    }
+    var lastError: String? { state.withLock { $0.lastError } }
 
-    var recentLogs: [String] {
-        lock.lock(); defer { lock.unlock() }
-        return lines
-    }
+    var recentLogs: [String] { state.withLock { $0.lines } }
 }
 
 /// The text of a NUL-terminated C string buffer.

@@ -1,6 +1,6 @@
+import Synchronization
 import AsyncHTTPClient
 import Foundation
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import SluiceCore
@@ -112,7 +112,7 @@ public final class MaxComputeClient: Sendable {
     private let signer: RequestSigner
     private let now: @Sendable () -> Date
     private let sleep: @Sendable (Duration) async throws -> Void
-    private let discoveredTunnel = NIOLockedValueBox<String?>(nil)
+    private let discoveredTunnel = Mutex<String?>(nil)
     private let requestTimeout: TimeAmount
 
     /// The process-wide HTTP client of MaxCompute clients (never shut down, like `HTTPClient.shared`).
@@ -162,7 +162,7 @@ public final class MaxComputeClient: Sendable {
     /// The tunnel endpoint: configured, or discovered once through the service endpoint.
     public func tunnelEndpoint() async throws -> String {
         if let t = config.tunnelEndpoint, !t.isEmpty { return Self.trimSlash(t) }
-        if let t = discoveredTunnel.withLockedValue({ $0 }) { return t }
+        if let t = discoveredTunnel.withLock({ $0 }) { return t }
         let r = try await send(.GET, service: true, path: "\(projectPath)/tunnel", query: [("service", nil)],
                                operation: "tunnel endpoint discovery")
         let host = String(decoding: r.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -172,7 +172,7 @@ public final class MaxComputeClient: Sendable {
         }
         let scheme = config.endpoint.lowercased().hasPrefix("http://") ? "http" : "https"
         let endpoint = host.contains("://") ? Self.trimSlash(host) : "\(scheme)://\(host)"
-        discoveredTunnel.withLockedValue { $0 = endpoint }
+        discoveredTunnel.withLock { $0 = endpoint }
         return endpoint
     }
 

@@ -211,7 +211,8 @@ public struct WarehouseSink: Sink {
     public var replacesEarlierAppends: Bool { true }
 }
 
-/// What a warehouse writer keeps between calls. Only touched on its connection's queue.
+/// What a warehouse writer keeps between calls. `@unchecked Sendable`: it is only touched inside
+/// `SQLiteDatabase.perform`, which runs on the connection's serial queue, one call at a time.
 final class WriterState: @unchecked Sendable {
     let table: String
     let partition: PartitionSpec

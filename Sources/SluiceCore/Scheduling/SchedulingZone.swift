@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// An IANA time zone with its UTC-offset transitions precomputed (years 1800–2500), so that converting
 /// between instants and wall-clock times is a binary search instead of a Foundation call.
@@ -178,19 +179,10 @@ public final class SchedulingZone: Sendable, Hashable, CustomStringConvertible {
     private static let cache = ZoneCache()
 }
 
-private final class ZoneCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var zones: [String: SchedulingZone] = [:]
+private final class ZoneCache: Sendable {
+    private let zones = Mutex<[String: SchedulingZone]>([:])
 
-    func get(_ id: String) -> SchedulingZone? {
-        lock.lock()
-        defer { lock.unlock() }
-        return zones[id]
-    }
+    func get(_ id: String) -> SchedulingZone? { zones.withLock { $0[id] } }
 
-    func put(_ id: String, _ zone: SchedulingZone) {
-        lock.lock()
-        defer { lock.unlock() }
-        zones[id] = zone
-    }
+    func put(_ id: String, _ zone: SchedulingZone) { zones.withLock { $0[id] = zone } }
 }

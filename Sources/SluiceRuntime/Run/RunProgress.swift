@@ -1,57 +1,65 @@
 import Foundation
 import SluiceCore
+import Synchronization
 
 /// Progress of a running instance on a terminal: records, rate, and each partition's share of its
 /// planned offsets, redrawn at most five times a second on one line of standard error. Silent when
 /// standard error is not a terminal.
-public final class RunProgress: @unchecked Sendable {
+public final class RunProgress: Sendable {
+    private struct State {
+        var lastDraw = ContinuousClock.now
+        var plan: [Int32: (from: Int64, to: Int64)] = [:]
+        var positions: [Int32: Int64] = [:]
+        var records: Int64 = 0
+        var drawn = false
+    }
+
     private let enabled: Bool
     private let started = ContinuousClock.now
-    private var lastDraw = ContinuousClock.now
-    private var plan: [Int32: (from: Int64, to: Int64)] = [:]
-    private var positions: [Int32: Int64] = [:]
-    private var records: Int64 = 0
-    private var drawn = false
+    private let state = Mutex(State())
 
     public init(enabled: Bool = isatty(STDERR_FILENO) != 0) {
         self.enabled = enabled
     }
 
     public func planned(_ partitions: [(partition: Int32, from: Int64, to: Int64)]) {
-        for p in partitions { plan[p.partition] = (p.from, p.to) }
+        state.withLock { s in for p in partitions { s.plan[p.partition] = (p.from, p.to) } }
     }
 
-    /// Records `count` more records, the last of which were at `positions` (partition → next offset).
+    /// Counts the batch's records and the position each partition reached; redraws at most five
+    /// times a second.
     public func advance<B: RecordBatch>(by batch: B) {
         guard enabled else { return }
-        records += Int64(batch.count)
-        for i in 0..<batch.count {
-            let p = batch.partition(at: i)
-            positions[p] = max(positions[p] ?? 0, batch.offset(at: i) + 1)
-        }
-        let now = ContinuousClock.now
-        if lastDraw.duration(to: now) >= .milliseconds(200) {
-            lastDraw = now
-            draw()
+        state.withLock { s in
+            s.records += Int64(batch.count)
+            for i in 0..<batch.count {
+                let p = batch.partition(at: i)
+                s.positions[p] = max(s.positions[p] ?? 0, batch.offset(at: i) + 1)
+            }
+            let now = ContinuousClock.now
+            if s.lastDraw.duration(to: now) >= .milliseconds(200) {
+                s.lastDraw = now
+                draw(&s)
+            }
         }
     }
 
-    private func draw() {
+    private func draw(_ s: inout State) {
         let elapsed = max(0.001, Double(started.duration(to: .now).components.seconds)
                           + Double(started.duration(to: .now).components.attoseconds) / 1e18)
-        var line = "  \(records.formatted()) records  \(Int(Double(records) / elapsed).formatted())/s"
-        for p in plan.keys.sorted() {
-            let (from, to) = plan[p]!
-            let share = to > from ? Double(min(max((positions[p] ?? from) - from, 0), to - from)) / Double(to - from) : 1
+        var line = "  \(s.records.formatted()) records  \(Int(Double(s.records) / elapsed).formatted())/s"
+        for p in s.plan.keys.sorted() {
+            let (from, to) = s.plan[p]!
+            let share = to > from ? Double(min(max((s.positions[p] ?? from) - from, 0), to - from)) / Double(to - from) : 1
             line += "  p\(p) \(Int(share * 100))%"
         }
         FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
-        drawn = true
+        s.drawn = true
     }
 
     /// Clears the progress line.
     public func finish() {
-        guard enabled, drawn else { return }
+        guard enabled, state.withLock({ $0.drawn }) else { return }
         FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
     }
 }
