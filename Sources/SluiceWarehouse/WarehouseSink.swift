@@ -60,7 +60,7 @@ public struct WarehouseSink: Sink {
             let timeout = Int32(clamping: Int64(lockTimeoutSeconds * 1000))
             // 16 KiB pages for a new warehouse: fewer pages to write, log and sync per row. A 1M-row
             // overwrite by `sluice run` took a median 4.1 s instead of 4.5 s with SQLite's default 4 KiB
-            // (README, Benchmarks).
+            // (docs/decisions/2026-12-03-startup-and-mapping-threads.md).
             var options = SQLiteOpenOptions(mode: .readWrite(create: create), busyTimeoutMillis: timeout)
             options.newFilePageSize = 16_384
             let db = try await SQLiteDatabase.open(path: path, options: options)
