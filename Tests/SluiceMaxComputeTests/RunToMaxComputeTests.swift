@@ -44,25 +44,42 @@ import SluiceTestSupport
         return try JobFiles.load(path: path)
     }
 
-    @Test func runWritesAPartitionAndRerunsReplaceIt() async throws {
-        let server = try await MaxComputeTestServer.start()
-        let broker = try await DevKafkaBroker.start(topics: [DevKafkaTopic(name: "events", partitions: 2)])
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-odps-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer {
-            try? FileManager.default.removeItem(at: dir)
-            Task { try? await broker.shutdown(); await server.shutdown() }
-        }
-        server.createTable("events", columns: [("k", "string"), ("o", "bigint"), ("id", "bigint"), ("name", "string")],
-                           partitionKeys: ["ds"])
-        let producer = try KafkaProducer(bootstrapServers: "127.0.0.1:\(broker.port)")
-        try await producer.perform { p in
-            for i in 0..<40 {
-                try p.send(topic: "events", partition: Int32(i % 2), key: Array("k\(i)".utf8),
-                           value: Array(#"{"id":\#(i),"name":"n\#(i)"}"#.utf8), timestamp: (Self.day + Int64(i) * 60) * 1000)
+    /// A MaxCompute test server with table `events` (partitioned by ds), a dev broker whose topic
+    /// `events` holds 40 records of 2022-11-22 00:00–00:40, and a temporary directory.
+    struct Fixture {
+        let server: MaxComputeTestServer
+        let broker: DevKafkaBroker
+        let dir: URL
+
+        static func start() async throws -> Fixture {
+            let server = try await MaxComputeTestServer.start()
+            let broker = try await DevKafkaBroker.start(topics: [DevKafkaTopic(name: "events", partitions: 2)])
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-odps-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            server.createTable("events", columns: [("k", "string"), ("o", "bigint"), ("id", "bigint"), ("name", "string")],
+                               partitionKeys: ["ds"])
+            let producer = try KafkaProducer(bootstrapServers: "127.0.0.1:\(broker.port)")
+            try await producer.perform { p in
+                for i in 0..<40 {
+                    try p.send(topic: "events", partition: Int32(i % 2), key: Array("k\(i)".utf8),
+                               value: Array(#"{"id":\#(i),"name":"n\#(i)"}"#.utf8), timestamp: (day + Int64(i) * 60) * 1000)
+                }
+                try p.flush()
             }
-            try p.flush()
+            return Fixture(server: server, broker: broker, dir: dir)
         }
+
+        func stop() async {
+            try? FileManager.default.removeItem(at: dir)
+            try? await broker.shutdown()
+            await server.shutdown()
+        }
+    }
+
+    @Test func runWritesAPartitionAndRerunsReplaceIt() async throws {
+        let fixture = try await Fixture.start()
+        defer { Task { await fixture.stop() } }
+        let server = fixture.server, broker = fixture.broker, dir = fixture.dir
         let loaded = try job(dir: dir, servers: "127.0.0.1:\(broker.port)", server: server)
         var options = RunOptions()
         options.scheduledTime = Self.day + 3600 + 300
@@ -93,24 +110,9 @@ import SluiceTestSupport
     /// without a second upload. A deliberate rerun is then refused (MaxCompute cannot remove the
     /// rows), unless forced with --allow-duplicate-append.
     @Test func anAppendKilledAfterItsCommitIsSettledFromTheTunnel() async throws {
-        let server = try await MaxComputeTestServer.start()
-        let broker = try await DevKafkaBroker.start(topics: [DevKafkaTopic(name: "events", partitions: 2)])
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-odps-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer {
-            try? FileManager.default.removeItem(at: dir)
-            Task { try? await broker.shutdown(); await server.shutdown() }
-        }
-        server.createTable("events", columns: [("k", "string"), ("o", "bigint"), ("id", "bigint"), ("name", "string")],
-                           partitionKeys: ["ds"])
-        let producer = try KafkaProducer(bootstrapServers: "127.0.0.1:\(broker.port)")
-        try await producer.perform { p in
-            for i in 0..<40 {
-                try p.send(topic: "events", partition: Int32(i % 2), key: Array("k\(i)".utf8),
-                           value: Array(#"{"id":\#(i),"name":"n\#(i)"}"#.utf8), timestamp: (Self.day + Int64(i) * 60) * 1000)
-            }
-            try p.flush()
-        }
+        let fixture = try await Fixture.start()
+        defer { Task { await fixture.stop() } }
+        let server = fixture.server, broker = fixture.broker, dir = fixture.dir
         let loaded = try job(dir: dir, servers: "127.0.0.1:\(broker.port)", server: server, writeMode: .append)
         let run = ["run", loaded.path, "--at-epoch", String(Self.day + 3600 + 300)]
         let killed = try await SluiceBinary.run(run, environment: ["SLUICE_TEST_KILL_AT": "after-commit"])

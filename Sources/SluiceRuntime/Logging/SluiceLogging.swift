@@ -32,7 +32,7 @@ public enum SluiceLogging {
 
 /// One line per record on standard error: time, level (when not info), message, then the
 /// metadata as `key=value`.
-public struct TextLogHandler: LogHandler {
+public struct TextLogHandler: LineLogHandler {
     public let label: String
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
@@ -41,11 +41,6 @@ public struct TextLogHandler: LogHandler {
     public init(label: String, write: @escaping @Sendable (String) -> Void = StandardError.write) {
         self.label = label
         self.write = write
-    }
-
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
     }
 
     public func log(event: LogEvent) {
@@ -60,7 +55,7 @@ public struct TextLogHandler: LogHandler {
 
 /// One JSON object per record on standard error: `time`, `level`, `label`, `message` and the
 /// metadata's keys.
-public struct JSONLogHandler: LogHandler {
+public struct JSONLogHandler: LineLogHandler {
     public let label: String
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
@@ -69,11 +64,6 @@ public struct JSONLogHandler: LogHandler {
     public init(label: String, write: @escaping @Sendable (String) -> Void = StandardError.write) {
         self.label = label
         self.write = write
-    }
-
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
     }
 
     public func log(event: LogEvent) {
@@ -87,6 +77,18 @@ public struct JSONLogHandler: LogHandler {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         guard let data = try? encoder.encode(object) else { return }
         write(String(decoding: data, as: UTF8.self) + "\n")
+    }
+}
+
+/// A handler whose metadata is a plain dictionary.
+public protocol LineLogHandler: LogHandler {
+    var metadata: Logger.Metadata { get set }
+}
+
+extension LineLogHandler {
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
     }
 }
 
