@@ -137,6 +137,7 @@ let package = Package(
         // Runs the built `sluice` binary (SLUICE_BIN, else .build/debug/sluice) as a user would.
         .testTarget(
             name: "CLITests",
+            dependencies: ["SluiceTestSupport"],
             resources: [.copy("Fixtures")]
         ),
         // End to end: dev broker + runner + warehouse, in-process and through the binary.
@@ -146,12 +147,12 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceKafkaTests",
-            dependencies: ["SluiceKafka", "SluiceCore", "CRdKafka", "SluiceDevKafka"]
+            dependencies: ["SluiceKafka", "SluiceCore", "CRdKafka", "SluiceDevKafka", "SluiceTestSupport"]
         ),
         .testTarget(
             name: "SluiceDevKafkaTests",
             dependencies: [
-                "SluiceDevKafka", "SluiceCore",
+                "SluiceDevKafka", "SluiceCore", "SluiceTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -160,7 +161,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceWarehouseTests",
-            dependencies: ["SluiceWarehouse", "SluiceCore"]
+            dependencies: ["SluiceWarehouse", "SluiceCore", "SluiceTestSupport"]
         ),
         .testTarget(
             name: "SluiceMaxComputeTests",
@@ -177,7 +178,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceRuntimeTests",
-            dependencies: ["SluiceRuntime", "SluiceCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["SluiceRuntime", "SluiceCore", "SluiceTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
     ],
     swiftLanguageModes: [.v6]

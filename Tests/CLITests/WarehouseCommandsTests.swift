@@ -1,4 +1,5 @@
 import Foundation
+import SluiceTestSupport
 import Testing
 
 /// `sluice ddl`, `sql` and `partitions`, run as a user would.
@@ -39,71 +40,67 @@ import Testing
         return path
     }
 
-    func sqlite(_ db: String, _ sql: String) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["sqlite3", db, sql]
-        try p.run()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
+    func sqlite(_ db: String, _ sql: String) async throws {
+        let r = try await Subprocess.run(Subprocess.which("sqlite3") ?? "/usr/bin/sqlite3", [db, sql])
+        #expect(r.status == 0, "\(r.stderr)")
     }
 
-    @Test func ddlPrintsBothDialectsAndApplies() throws {
+    @Test func ddlPrintsBothDialectsAndApplies() async throws {
         let dir = try Dir()
         let jobPath = try job(dir)
-        let mc = try SluiceProcess.run(["ddl", jobPath, "--dialect", "maxcompute"])
+        let mc = try await SluiceBinary.run(["ddl", jobPath, "--dialect", "maxcompute"])
         #expect(mc.status == 0, "\(mc.stderr)")
         #expect(mc.stdout.contains("`off` BIGINT,"))
         #expect(mc.stdout.contains("`amount` DECIMAL(18,2)"))
         #expect(mc.stdout.contains("PARTITIONED BY (`ds` STRING);"))
-        let lite = try SluiceProcess.run(["ddl", jobPath])
+        let lite = try await SluiceBinary.run(["ddl", jobPath])
         #expect(lite.stdout.contains("\"ds\" TEXT NOT NULL"))
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/data/warehouse.db"))
 
-        let applied = try SluiceProcess.run(["ddl", jobPath, "--apply"])
+        let applied = try await SluiceBinary.run(["ddl", jobPath, "--apply"])
         #expect(applied.status == 0, "\(applied.stderr)")
         #expect(applied.stderr.contains("created table 'ods_events'"))
         #expect(FileManager.default.fileExists(atPath: dir.path + "/data/warehouse.db"))
-        let again = try SluiceProcess.run(["ddl", jobPath, "--apply"])
+        let again = try await SluiceBinary.run(["ddl", jobPath, "--apply"])
         #expect(again.stderr.contains("already exists"))
-        #expect(try SluiceProcess.run(["ddl", jobPath, "--apply", "--dialect", "maxcompute"]).status == 2)
+        #expect(try await SluiceBinary.run(["ddl", jobPath, "--apply", "--dialect", "maxcompute"]).status == 2)
     }
 
-    @Test func sqlQueriesAJobsWarehouseReadOnly() throws {
+    @Test func sqlQueriesAJobsWarehouseReadOnly() async throws {
         let dir = try Dir()
         let jobPath = try job(dir)
-        #expect(try SluiceProcess.run(["ddl", jobPath, "--apply"]).status == 0)
+        #expect(try await SluiceBinary.run(["ddl", jobPath, "--apply"]).status == 0)
         let db = dir.path + "/data/warehouse.db"
-        try sqlite(db, "INSERT INTO ods_events (k, v, off, amount, ds) VALUES ('a', 'say \"hi\", ok', 1, '1.25', '2022112210'), ('b', NULL, 2, NULL, '2022112210'), ('c', 'x', 3, NULL, '2022112211')")
+        try await sqlite(db, "INSERT INTO ods_events (k, v, off, amount, ds) VALUES ('a', 'say \"hi\", ok', 1, '1.25', '2022112210'), ('b', NULL, 2, NULL, '2022112210'), ('c', 'x', 3, NULL, '2022112211')")
 
-        let csv = try SluiceProcess.run(["sql", jobPath, "SELECT k, v FROM ods_events WHERE ds='2022112210' ORDER BY k", "--format", "csv"])
+        let csv = try await SluiceBinary.run(["sql", jobPath, "SELECT k, v FROM ods_events WHERE ds='2022112210' ORDER BY k", "--format", "csv"])
         #expect(csv.status == 0, "\(csv.stderr)")
         #expect(csv.stdout == "k,v\r\na,\"say \"\"hi\"\", ok\"\r\nb,\r\n")
-        let json = try SluiceProcess.run(["sql", db, "SELECT k, off FROM ods_events ORDER BY k LIMIT 1", "--format", "json"])
+        let json = try await SluiceBinary.run(["sql", db, "SELECT k, off FROM ods_events ORDER BY k LIMIT 1", "--format", "json"])
         #expect(json.stdout == "[\n  {\"k\": \"a\", \"off\": 1}\n]\n")
-        let table = try SluiceProcess.run(["sql", db, "SELECT COUNT(*) AS n FROM ods_events"])
+        let table = try await SluiceBinary.run(["sql", db, "SELECT COUNT(*) AS n FROM ods_events"])
         #expect(table.stdout.contains("(1 row)"))
 
-        let write = try SluiceProcess.run(["sql", jobPath, "DELETE FROM ods_events"])
+        let write = try await SluiceBinary.run(["sql", jobPath, "DELETE FROM ods_events"])
         #expect(write.status == 2)
         #expect(write.stderr.contains("read-only"))
-        let bad = try SluiceProcess.run(["sql", db, "SELECT * FROM missing"])
+        let bad = try await SluiceBinary.run(["sql", db, "SELECT * FROM missing"])
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("no such table"))
 
-        let parts = try SluiceProcess.run(["partitions", jobPath])
+        let parts = try await SluiceBinary.run(["partitions", jobPath])
         #expect(parts.status == 0, "\(parts.stderr)")
         #expect(parts.stdout.contains("ds=2022112210 |    2"))
         #expect(parts.stdout.contains("ds=2022112211 |    1"))
-        let partsJSON = try SluiceProcess.run(["partitions", db, "ods_events", "--json"])
+        let partsJSON = try await SluiceBinary.run(["partitions", db, "ods_events", "--json"])
         let decoded = try JSONSerialization.jsonObject(with: Data(partsJSON.stdout.utf8)) as? [[String: Any]]
         #expect(decoded?.map { $0["rows"] as? Int } == [2, 1])
     }
 
-    @Test func jobsWithOtherDestinationsAreRefused() throws {
+    @Test func jobsWithOtherDestinationsAreRefused() async throws {
         let dir = try Dir()
         let jobPath = try job(dir, destination: "type: discard")
-        let r = try SluiceProcess.run(["sql", jobPath, "SELECT 1"])
+        let r = try await SluiceBinary.run(["sql", jobPath, "SELECT 1"])
         #expect(r.status == 2)
         #expect(r.stderr.contains("not the SQLite warehouse"))
     }

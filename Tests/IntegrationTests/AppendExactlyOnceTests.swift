@@ -73,7 +73,7 @@ import Glibc
         let points = ["after-plan", "after-open", "before-commit", "after-commit", "after-finish"]
         var outcomes: [String] = []
         for kill in 0..<20 {
-            let killed: SluiceBinary.Result
+            let killed: ProcessResult
             let moment: String
             if kill < points.count {
                 moment = points[kill]

@@ -163,26 +163,21 @@ import SluiceRuntime
         _ = try await h.run(job: job, at: Self.day + 3600 + 300)
         let before = try await h.rows()
         // Another process holds the warehouse's write lock.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = ["python3", "-c", """
+        let holder = try RunningProcess(Subprocess.python, ["-c", """
             import sqlite3, sys, time
             c = sqlite3.connect(sys.argv[1], isolation_level=None)
             c.execute("BEGIN IMMEDIATE")
             print("locked", flush=True)
             time.sleep(6)
-            """, h.path("warehouse.db")]
-        let out = Pipe()
-        holder.standardOutput = out
-        try holder.run()
-        defer { holder.terminate() }
-        _ = out.fileHandleForReading.availableData  // "locked"
+            """, h.path("warehouse.db")])
+        defer { holder.signal(SIGKILL) }
+        #expect(await holder.readLine() == "locked")
         try await h.produce([Harness.Produced(partition: 1, key: "b", value: #"{"id":2}"#, timestamp: (Self.day + 120) * 1000)])
         let r = try await SluiceBinary.run(["run", job, "--at", "2022-11-22 01:05:00", "--replan", "--lock-timeout", "1"])
         #expect(r.status == 1, "\(r.stderr)")
         #expect(r.stderr.contains("locked"))
-        holder.terminate()
-        holder.waitUntilExit()
+        holder.signal(SIGTERM)
+        await holder.wait()
         #expect(try await h.rows() == before)
         let list = try await SluiceBinary.run(["sql", h.path(".sluice/ledger.db"), "SELECT status, error FROM instances", "--format", "csv"])
         #expect(list.stdout.contains("failed"), "\(list.stdout)\(list.stderr)")
@@ -219,8 +214,8 @@ import SluiceRuntime
             try await more(2_000)
             let p = try SluiceBinary.start(["run", job, "--at", "2022-11-22 01:05:00", "--replan"])
             try await Task.sleep(for: .milliseconds(Int.random(in: 50...900, using: &rng)))
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
+            p.signal(SIGKILL)
+            await p.wait()
             let count = try await h.rows().count
             #expect(count == committed || count == next, "partition has \(count) rows: neither \(committed) nor \(next)")
             // A rerun completes and takes everything.

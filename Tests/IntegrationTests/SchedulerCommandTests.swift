@@ -96,7 +96,7 @@ import Glibc
         defer { Task { await h.stop() } }
         let job = try h.writeHourlyJob()
         let first = try SluiceBinary.start(["scheduler", job, "--state-dir", h.path(".sluice")])
-        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+        defer { if first.isRunning { first.signal(SIGKILL) } }
         // Wait for it to take the lock (it writes its pid into the lock file).
         let lockFile = h.path(".sluice/scheduler.lock")
         for _ in 0..<600 where ((try? String(contentsOfFile: lockFile, encoding: .utf8)) ?? "").isEmpty {
@@ -104,11 +104,8 @@ import Glibc
         }
         let second = try await SluiceBinary.run(["scheduler", job, "--state-dir", h.path(".sluice")])
         #expect(second.status == 1)
-        #expect(second.stderr.contains("another scheduler (pid \(first.processIdentifier)) is already running"))
-        kill(first.processIdentifier, SIGTERM)
-        let status: Int32 = await withCheckedContinuation { c in
-            DispatchQueue.global().async { first.waitUntilExit(); c.resume(returning: first.terminationStatus) }
-        }
-        #expect(status == 0)
+        #expect(second.stderr.contains("another scheduler (pid \(first.pid)) is already running"))
+        first.signal(SIGTERM)
+        #expect(await first.wait() == 0)
     }
 }

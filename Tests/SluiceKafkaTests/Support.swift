@@ -1,6 +1,7 @@
 import CRdKafka
 import Foundation
 import SluiceCore
+import SluiceTestSupport
 import Synchronization
 @testable import SluiceKafka
 
@@ -160,48 +161,10 @@ final class Collected: @unchecked Sendable {
     var texts: [Value] = []
 }
 
-/// The output of a finished subprocess.
-struct ProcessResult: Sendable {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-/// Runs a program to completion on a dispatch thread (never blocking the cooperative pool).
+/// Runs a program to completion (never blocking the cooperative pool).
 func run(_ executable: String, _ arguments: [String]) async throws -> ProcessResult {
-    try await withCheckedThrowingContinuation { (cont: CheckedContinuation<ProcessResult, Error>) in
-        DispatchQueue.global().async {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            let out = Pipe(), err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            process.standardInput = FileHandle.nullDevice
-            do { try process.run() } catch { cont.resume(throwing: error); return }
-            let errBox = Mutex(Data())
-            let group = DispatchGroup()
-            group.enter()
-            DispatchQueue.global().async {
-                let d = err.fileHandleForReading.readDataToEndOfFile()
-                errBox.withLock { $0 = d }
-                group.leave()
-            }
-            let outData = out.fileHandleForReading.readDataToEndOfFile()
-            group.wait()
-            process.waitUntilExit()
-            cont.resume(returning: ProcessResult(status: process.terminationStatus,
-                                                 stdout: String(decoding: outData, as: UTF8.self),
-                                                 stderr: String(decoding: errBox.withLock { $0 }, as: UTF8.self)))
-        }
-    }
+    try await Subprocess.run(executable, arguments)
 }
 
 /// Finds a program on PATH.
-func which(_ name: String) -> String? {
-    for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-        let path = "\(dir)/\(name)"
-        if FileManager.default.isExecutableFile(atPath: path) { return path }
-    }
-    return nil
-}
+func which(_ name: String) -> String? { Subprocess.which(name) }

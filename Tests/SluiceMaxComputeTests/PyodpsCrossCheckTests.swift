@@ -1,38 +1,13 @@
 import Foundation
 import SluiceCore
 import SluiceMaxComputeWire
+import SluiceTestSupport
 import Testing
 
-/// Runs a process off the cooperative pool and returns (exit status, stdout, stderr).
+/// Runs a process to completion and returns (exit status, stdout, stderr).
 func runProcess(_ executable: String, _ arguments: [String]) async throws -> (Int32, String, String) {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: executable)
-            p.arguments = arguments
-            let out = Pipe(), err = Pipe()
-            p.standardOutput = out
-            p.standardError = err
-            do {
-                try p.run()
-                // Drain stderr concurrently so neither pipe fills up.
-                nonisolated(unsafe) var errData = Data()
-                let group = DispatchGroup()
-                group.enter()
-                DispatchQueue.global().async {
-                    errData = err.fileHandleForReading.readDataToEndOfFile()
-                    group.leave()
-                }
-                let outData = out.fileHandleForReading.readDataToEndOfFile()
-                group.wait()
-                p.waitUntilExit()
-                continuation.resume(returning: (p.terminationStatus, String(decoding: outData, as: UTF8.self),
-                                                String(decoding: errData, as: UTF8.self)))
-            } catch {
-                continuation.resume(throwing: error)
-            }
-        }
-    }
+    let r = try await Subprocess.run(executable, arguments)
+    return (r.status, r.stdout, r.stderr)
 }
 
 func resourcePath(_ name: String) -> String {
@@ -43,15 +18,7 @@ func resourcePath(_ name: String) -> String {
 }
 
 /// `$PYTHON`, else the first python3 on PATH (the one pip installed pyodps for).
-func findPython() -> String {
-    let env = ProcessInfo.processInfo.environment
-    if let p = env["PYTHON"], !p.isEmpty { return p }
-    for dir in (env["PATH"] ?? "").split(separator: ":") {
-        let p = "\(dir)/python3"
-        if FileManager.default.isExecutableFile(atPath: p) { return p }
-    }
-    return "/usr/bin/python3"
-}
+func findPython() -> String { Subprocess.python }
 
 /// The tagged form `pyodps_decode.py` prints for a value.
 func pyodpsTag(_ v: Value) -> String? {

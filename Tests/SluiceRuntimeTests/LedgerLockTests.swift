@@ -1,6 +1,7 @@
 import Foundation
 import SluiceCore
 import Synchronization
+import SluiceTestSupport
 import Testing
 @testable import SluiceRuntime
 
@@ -70,23 +71,17 @@ import Testing
         print("locked", flush=True)
         time.sleep(600)
         """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script, path]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
-        let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
-        #expect(line.hasPrefix("locked"))
+        let p = try RunningProcess(Subprocess.python, ["-c", script, path])
+        defer { if p.isRunning { p.signal(SIGKILL) } }
+        #expect(await p.readLine() == "locked")
 
         let e = await #expect(throws: SluiceError.self) {
             _ = try await RunLock.acquire(stateDirectory: dir.path, job: "events", partition: "ds=2022112210", instanceId: "42", wait: false)
         }
-        #expect(e?.message.contains("pid \(p.processIdentifier), instance 41") == true)
+        #expect(e?.message.contains("pid \(p.pid), instance 41") == true)
 
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        p.signal(SIGKILL)
+        await p.wait()
         let lock = try await RunLock.acquire(stateDirectory: dir.path, job: "events", partition: "ds=2022112210", instanceId: "42", wait: false)
         #expect(lock.holder.pid == getpid())
     }

@@ -1,6 +1,7 @@
 import Foundation
 import SluiceCore
 import Synchronization
+import SluiceTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -464,9 +465,7 @@ func at(_ text: String, _ zone: String = "Europe/Berlin") throws -> Date {
         let stateDir = f.dir.path + "/.sluice"
         let lockPath = RunLock.lockPath(stateDirectory: stateDir, job: "w", partition: "ds=1")
         try FileManager.default.createDirectory(atPath: (lockPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = ["python3", "-c", """
+        let holder = try RunningProcess(Subprocess.python, ["-c", """
             import fcntl, json, os, signal, sys, time
             signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])  # a test runner's thread may block it
             f = open(sys.argv[1], "w")
@@ -474,13 +473,12 @@ func at(_ text: String, _ zone: String = "Europe/Berlin") throws -> Date {
             f.write(json.dumps({"pid": os.getpid(), "job": "w", "partition": "ds=1", "acquiredAtMillis": 0}))
             f.flush()
             time.sleep(600)
-            """, lockPath]
-        try holder.run()
-        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
-        for _ in 0..<300 where RunLock.currentHolder(stateDirectory: stateDir, job: "w", partition: "ds=1")?.pid != holder.processIdentifier {
+            """, lockPath])
+        defer { if holder.isRunning { holder.signal(SIGKILL) } }
+        for _ in 0..<300 where RunLock.currentHolder(stateDirectory: stateDir, job: "w", partition: "ds=1")?.pid != holder.pid {
             try await Task.sleep(for: .milliseconds(20))
         }
-        #expect(RunLock.currentHolder(stateDirectory: stateDir, job: "w", partition: "ds=1")?.pid == holder.processIdentifier)
+        #expect(RunLock.currentHolder(stateDirectory: stateDir, job: "w", partition: "ds=1")?.pid == holder.pid)
 
         let s = try await f.scheduler([job])
         try await f.settle(s)
@@ -493,8 +491,7 @@ func at(_ text: String, _ zone: String = "Europe/Berlin") throws -> Date {
             try await s.tick()
         }
         #expect(await s.runningCount == 0)
-        holder.waitUntilExit()
-        #expect(holder.terminationReason == .uncaughtSignal && holder.terminationStatus == SIGTERM)
+        #expect(await holder.wait() == SIGTERM && holder.wasSignalled)
         f.clock.set(try at("2026-05-04 10:30:00"))
         try await f.settle(s)
         let all = try await f.instances("w")

@@ -1,5 +1,6 @@
 import Foundation
 import SluiceCore
+import SluiceTestSupport
 import Testing
 @testable import SluiceWarehouse
 
@@ -42,30 +43,18 @@ import Testing
         for round in 0..<12 {
             let before = Int.random(in: 1...20, using: &rng)
             let after = round % 2 == 0 ? 0 : Int.random(in: 0...20, using: &rng)   // even rounds: kill near the commit
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: Self.testBinary)
-            p.arguments = ["--testing-library", "swift-testing", "--filter", "crashChildWriter"]
-            var env = ProcessInfo.processInfo.environment
-            env[Self.childEnv] = sink.path
-            env["SLUICE_CRASH_BEFORE"] = String(before)
-            env["SLUICE_CRASH_AFTER"] = String(after)
-            p.environment = env
-            let err = Pipe()
-            p.standardError = err
-            p.standardOutput = FileHandle.nullDevice
-            try p.run()
+            let p = try RunningProcess(Self.testBinary, ["--testing-library", "swift-testing", "--filter", "crashChildWriter"],
+                                       environment: [Self.childEnv: sink.path, "SLUICE_CRASH_BEFORE": String(before),
+                                                     "SLUICE_CRASH_AFTER": String(after)],
+                                       lines: .standardError)
             // Wait for READY (or the end of the child, which then failed before it).
-            var seen = ""
-            while !seen.contains("READY") {
-                let chunk = err.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                seen += String(decoding: chunk, as: UTF8.self)
-            }
-            #expect(seen.contains("READY"), "child output: \(seen)")
+            var seen: [String] = []
+            while !seen.contains(where: { $0.contains("READY") }), let line = await p.readLine() { seen.append(line) }
+            #expect(seen.contains { $0.contains("READY") }, "child output: \(seen)")
             // A random moment after READY: during the remaining inserts, the commit, or after it.
             try await Task.sleep(for: .milliseconds(Int.random(in: 0...40, using: &rng)))
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
+            p.signal(SIGKILL)
+            await p.wait()
 
             let total = try count(sink.path, "SELECT COUNT(*) FROM events WHERE ds='1'")
             let old = try count(sink.path, "SELECT COUNT(*) FROM events WHERE ds='1' AND payload LIKE 'old%'")

@@ -1,0 +1,228 @@
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a finished process printed, and how it ended.
+public struct ProcessResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+    /// Killed by a signal (`status` is then the signal number).
+    public var signalled: Bool
+}
+
+/// Runs programs for tests without blocking a cooperative thread and without Foundation's pipe reads.
+///
+/// Output goes to temporary files that are read once the process has ended: `FileHandle`'s
+/// `readDataToEndOfFile()` and `availableData` use `try!` and abort the whole test process when a
+/// read is interrupted by a signal (EINTR), which happened in CI. A full pipe can never block the
+/// child either.
+public enum Subprocess {
+    /// Runs `executable` to completion. `stdin` is fed to it (else it reads an empty input);
+    /// `environment` is added to this process's environment; a process still running after
+    /// `timeout` is killed (its test then fails on the status instead of hanging). `onStart` gets the
+    /// process id once it runs, so a test can signal it.
+    @discardableResult
+    public static func run(_ executable: String, _ arguments: [String], stdin: String? = nil,
+                           environment: [String: String] = [:], directory: String? = nil,
+                           timeout: Duration = .seconds(300),
+                           onStart: @Sendable (Int32) -> Void = { _ in }) async throws -> ProcessResult {
+        let files = try OutputFiles(stdin: stdin)
+        defer { files.remove() }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        p.environment = mergedEnvironment(environment)
+        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        p.standardInput = try FileHandle(forReadingFrom: files.input)
+        p.standardOutput = try FileHandle(forWritingTo: files.out)
+        p.standardError = try FileHandle(forWritingTo: files.err)
+        let exit = ProcessExit(p)
+        try p.run()
+        let pid = p.processIdentifier
+        onStart(pid)
+        let ended = await exit.wait(killingAfter: timeout, pid: pid)
+        return ProcessResult(status: ended.0, stdout: files.read(files.out), stderr: files.read(files.err),
+                             signalled: ended.1)
+    }
+
+    /// This process's environment with `extra` added (and overriding).
+    public static func mergedEnvironment(_ extra: [String: String]) -> [String: String] {
+        ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
+    }
+
+    /// Finds a program on PATH.
+    public static func which(_ name: String) -> String? {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let path = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+
+    /// `$PYTHON`, else the first python3 on PATH (the one the test clients were installed for).
+    public static var python: String {
+        if let p = ProcessInfo.processInfo.environment["PYTHON"], !p.isEmpty { return p }
+        return which("python3") ?? "/usr/bin/python3"
+    }
+}
+
+/// The temporary files of one run: its input and its two outputs.
+struct OutputFiles {
+    let input: URL, out: URL, err: URL
+
+    init(stdin: String?) throws {
+        let tmp = FileManager.default.temporaryDirectory
+        let id = UUID().uuidString
+        input = tmp.appendingPathComponent("sluice-test-in-\(id)")
+        out = tmp.appendingPathComponent("sluice-test-out-\(id)")
+        err = tmp.appendingPathComponent("sluice-test-err-\(id)")
+        try Data((stdin ?? "").utf8).write(to: input)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+    }
+
+    func read(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
+
+    func remove() {
+        for url in [input, out, err] { try? FileManager.default.removeItem(at: url) }
+    }
+}
+
+/// A long-running child (a broker, a scheduler) whose standard output (or standard error) is read
+/// line by line, with reads that retry when a signal interrupts them. The other stream goes to a
+/// file, read on demand.
+public final class RunningProcess: Sendable {
+    /// Which output a test reads line by line.
+    public enum Lines: Sendable { case standardOutput, standardError }
+
+    public let pid: Int32
+    private let linesFD: Int32
+    private let otherFile: URL
+    private let pending = Mutex<[UInt8]>([])
+    private let exit: ProcessExit
+
+    /// Starts `executable`; its standard input is empty.
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                directory: String? = nil, lines: Lines = .standardOutput) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        p.environment = Subprocess.mergedEnvironment(environment)
+        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let pipe = Pipe()
+        otherFile = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-test-out-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: otherFile.path, contents: nil)
+        let other = try FileHandle(forWritingTo: otherFile)
+        p.standardInput = FileHandle.nullDevice
+        p.standardOutput = lines == .standardOutput ? pipe : other
+        p.standardError = lines == .standardError ? pipe : other
+        exit = ProcessExit(p)
+        try p.run()
+        linesFD = dup(pipe.fileHandleForReading.fileDescriptor)
+        try? pipe.fileHandleForReading.close()
+        try? pipe.fileHandleForWriting.close()
+        pid = p.processIdentifier
+    }
+
+    deinit {
+        if isRunning { kill(pid, SIGKILL) }
+        close(linesFD)
+        try? FileManager.default.removeItem(at: otherFile)
+    }
+
+    public var isRunning: Bool { exit.ended == nil }
+
+    public func signal(_ sig: Int32) { kill(pid, sig) }
+
+    /// What the process wrote so far on the output that is not read line by line (standard error,
+    /// unless `lines` was `.standardError`).
+    public var otherOutput: String { (try? String(contentsOf: otherFile, encoding: .utf8)) ?? "" }
+
+    /// The next line (without its newline), or nil at the output's end. Blocks a dispatch
+    /// thread, never a cooperative one; gives up after `timeout`.
+    public func readLine(timeout: Duration = .seconds(60)) async -> String? {
+        let fd = linesFD
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        return await withCheckedContinuation { c in
+            DispatchQueue.global().async {
+                c.resume(returning: self.pending.withLock { buffer in
+                    Self.line(from: &buffer, fd: fd, deadline: deadline)
+                })
+            }
+        }
+    }
+
+    private static func line(from buffer: inout [UInt8], fd: Int32, deadline: ContinuousClock.Instant) -> String? {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            if let nl = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: buffer[..<nl], as: UTF8.self)
+                buffer.removeSubrange(...nl)
+                return line
+            }
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else { return nil }
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let millis = Int32(min(remaining.components.seconds * 1000 + 1, 60_000))
+            let ready = poll(&pfd, 1, millis)
+            guard ready > 0 else { continue }  // timed out (checked above) or interrupted (EINTR)
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                defer { buffer = [] }
+                return buffer.isEmpty ? nil : String(decoding: buffer, as: UTF8.self)
+            }
+            buffer += chunk[..<n]
+        }
+    }
+
+    /// Waits for the process to end, killing it (SIGKILL) after `timeout`; returns its exit status,
+    /// or the signal that ended it.
+    @discardableResult
+    public func wait(timeout: Duration = .seconds(60)) async -> Int32 {
+        await exit.wait(killingAfter: timeout, pid: pid).0
+    }
+
+    /// Whether the process ended by a signal (false while it runs).
+    public var wasSignalled: Bool { exit.ended?.1 ?? false }
+}
+
+/// The end of a process: its status and whether a signal ended it, delivered to every waiter.
+final class ProcessExit: Sendable {
+    private let state = Mutex<(ended: (Int32, Bool)?, waiters: [CheckedContinuation<(Int32, Bool), Never>])>((nil, []))
+
+    /// Watches `process`, which must not have been started yet. (The process keeps this object
+    /// alive until it has ended.)
+    init(_ process: Process) {
+        process.terminationHandler = { p in
+            let ended = (p.terminationStatus, p.terminationReason == .uncaughtSignal)
+            let waiters = self.state.withLock { s in
+                s.ended = ended
+                defer { s.waiters = [] }
+                return s.waiters
+            }
+            for w in waiters { w.resume(returning: ended) }
+        }
+    }
+
+    var ended: (Int32, Bool)? { state.withLock { $0.ended } }
+
+    /// Waits for the end; sends SIGKILL to `pid` when it has not come after `timeout`.
+    func wait(killingAfter timeout: Duration, pid: Int32) async -> (Int32, Bool) {
+        let killer = Task {
+            try await Task.sleep(for: timeout)
+            kill(pid, SIGKILL)
+        }
+        defer { killer.cancel() }
+        return await withCheckedContinuation { c in
+            let done = state.withLock { s -> (Int32, Bool)? in
+                if s.ended == nil { s.waiters.append(c) }
+                return s.ended
+            }
+            if let done { c.resume(returning: done) }
+        }
+    }
+}
