@@ -23,7 +23,7 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
         ),
-        // SQLite headers and link flags (Debian: libsqlite3-dev). Only SluiceWarehouse imports it.
+        // SQLite headers and link flags (Debian: libsqlite3-dev). Only SluiceSQLite imports it.
         .systemLibrary(
             name: "CSQLite",
             pkgConfig: "sqlite3",
@@ -41,15 +41,21 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        // The core: job files, validation, scheduling expressions, cycles, plans, field programs,
-        // typed rows, the Sink protocol. No I/O.
+        // The shared types: rows, record batches, errors, secrets, plans, and the WindowSource, Sink
+        // and Destination protocols. No I/O.
+        .target(name: "SluiceCore"),
+        // Scheduling: expressions, calendars, zones, cycles.
+        .target(name: "SluiceScheduling", dependencies: ["SluiceCore"]),
+        // The job file: spec, loading (YAML, DataWorks JSON), validation, import, emitter.
         .target(
-            name: "SluiceCore",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            name: "SluiceJob",
+            dependencies: ["SluiceCore", "SluiceScheduling", .product(name: "Yams", package: "Yams")]
         ),
+        // Mapping: field programs, the JSON scanner, conversion, Kafka byte decoding.
+        .target(name: "SluiceMapping", dependencies: ["SluiceCore", "SluiceJob"]),
         .target(
             name: "SluiceKafka",
-            dependencies: ["SluiceCore", "CRdKafka"]
+            dependencies: ["SluiceCore", "SluiceJob", "CRdKafka"]
         ),
         .target(
             name: "SluiceDevKafka",
@@ -62,8 +68,12 @@ let package = Package(
         ),
         .target(
             name: "SluiceWarehouse",
-            dependencies: ["SluiceCore", "CSQLite"]
+            dependencies: ["SluiceCore", "SluiceJob", "SluiceSQLite"]
         ),
+        // The SQLite connection owner the warehouse and the ledger share.
+        .target(name: "SluiceSQLite", dependencies: ["CSQLite"]),
+        // The ledger: instances, plans, attempts, commits, logs; its run lock.
+        .target(name: "SluiceLedger", dependencies: ["SluiceCore", "SluiceSQLite"]),
         // MaxCompute tunnel record stream: encoder, CRC-32C, blocks, deflate. No network.
         .target(
             name: "SluiceMaxComputeWire",
@@ -73,7 +83,7 @@ let package = Package(
         .target(
             name: "SluiceMaxCompute",
             dependencies: [
-                "SluiceCore", "SluiceMaxComputeWire",
+                "SluiceCore", "SluiceJob", "SluiceMaxComputeWire",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -90,13 +100,15 @@ let package = Package(
         ),
         .target(
             name: "SluiceRuntime",
-            dependencies: ["SluiceCore", "SluiceKafka", "SluiceWarehouse", "SluiceMaxCompute",
+            dependencies: ["SluiceCore", "SluiceScheduling", "SluiceJob", "SluiceMapping", "SluiceKafka",
+                           "SluiceLedger", "SluiceWarehouse", "SluiceMaxCompute",
                            .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "SluiceCore", "SluiceRuntime", "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceMaxCompute",
+                "SluiceCore", "SluiceScheduling", "SluiceJob", "SluiceMapping", "SluiceLedger", "SluiceRuntime",
+                "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceMaxCompute",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -104,7 +116,7 @@ let package = Package(
         // Benchmarks/scheduling/run.sh: expression evaluation rate and instance listing.
         .executableTarget(
             name: "scheduling-benchmark",
-            dependencies: ["SluiceCore"],
+            dependencies: ["SluiceCore", "SluiceScheduling", "SluiceJob"],
             path: "Benchmarks/scheduling",
             exclude: ["run.sh"]
         ),
@@ -112,13 +124,13 @@ let package = Package(
         // swift build -c release --product sluice-bench-mapping && .build/release/sluice-bench-mapping
         .executableTarget(
             name: "sluice-bench-mapping",
-            dependencies: ["SluiceCore"],
+            dependencies: ["SluiceCore", "SluiceJob", "SluiceMapping"],
             path: "Benchmarks/mapping/Sources"
         ),
         // Benchmarks/reader: the window reader into a counter, timed against kcat by run.sh.
         .executableTarget(
             name: "sluice-reader-bench",
-            dependencies: ["SluiceKafka", "SluiceCore"],
+            dependencies: ["SluiceKafka", "SluiceCore", "SluiceJob"],
             path: "Benchmarks/reader/ReaderBench"
         ),
         // Fixtures the test targets share: the `sluice` binary as a process.
@@ -126,13 +138,21 @@ let package = Package(
             name: "SluiceTestSupport",
             path: "Tests/SluiceTestSupport"
         ),
+        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceJob"]),
         .testTarget(
-            name: "SluiceCoreTests",
-            dependencies: [
-                "SluiceCore",
-                .product(name: "PropertyBased", package: "swift-property-based"),
-            ],
+            name: "SluiceSchedulingTests",
+            dependencies: ["SluiceCore", "SluiceScheduling", "SluiceJob",
+                           .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "SluiceJobTests",
+            dependencies: ["SluiceCore", "SluiceScheduling", "SluiceJob"],
             resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "SluiceMappingTests",
+            dependencies: ["SluiceCore", "SluiceJob", "SluiceMapping",
+                           .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         // Runs the built `sluice` binary (SLUICE_BIN, else .build/debug/sluice) as a user would.
         .testTarget(
@@ -143,11 +163,11 @@ let package = Package(
         // End to end: dev broker + runner + warehouse, in-process and through the binary.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SluiceCore", "SluiceRuntime", "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceTestSupport"]
+            dependencies: ["SluiceCore", "SluiceJob", "SluiceLedger", "SluiceRuntime", "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceTestSupport"]
         ),
         .testTarget(
             name: "SluiceKafkaTests",
-            dependencies: ["SluiceKafka", "SluiceCore", "CRdKafka", "SluiceDevKafka", "SluiceTestSupport"]
+            dependencies: ["SluiceKafka", "SluiceCore", "SluiceJob", "SluiceMapping", "CRdKafka", "SluiceDevKafka", "SluiceTestSupport"]
         ),
         .testTarget(
             name: "SluiceDevKafkaTests",
@@ -161,12 +181,13 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceWarehouseTests",
-            dependencies: ["SluiceWarehouse", "SluiceCore", "SluiceTestSupport"]
+            dependencies: ["SluiceWarehouse", "SluiceSQLite", "SluiceCore", "SluiceJob", "SluiceTestSupport"]
         ),
+        .testTarget(name: "SluiceSQLiteTests", dependencies: ["SluiceSQLite", "SluiceTestSupport"]),
         .testTarget(
             name: "SluiceMaxComputeTests",
             dependencies: [
-                "SluiceMaxCompute", "SluiceMaxComputeWire", "SluiceCore", "CZlib",
+                "SluiceMaxCompute", "SluiceMaxComputeWire", "SluiceCore", "SluiceJob", "CZlib",
                 "SluiceRuntime", "SluiceDevKafka", "SluiceKafka", "SluiceTestSupport", "SluiceWarehouse",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -178,7 +199,8 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceRuntimeTests",
-            dependencies: ["SluiceRuntime", "SluiceCore", "SluiceTestSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["SluiceRuntime", "SluiceCore", "SluiceScheduling", "SluiceJob", "SluiceSQLite", "SluiceLedger", "SluiceTestSupport",
+                           .product(name: "Logging", package: "swift-log")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -5,6 +5,7 @@
 // Run: Benchmarks/scheduling/run.sh   (builds in release mode)
 import Foundation
 import SluiceCore
+import SluiceScheduling
 
 func measure(_ label: String, iterations: Int, _ body: () -> Int) -> Double {
     let clock = ContinuousClock()

@@ -2,6 +2,7 @@ import CRdKafka
 import Foundation
 import SluiceCore
 import Synchronization
+import SluiceJob
 
 /// A Kafka topic as a source of windows: plans a window, reads exactly it, and commits its end offsets
 /// to the consumer group. Wraps one librdkafka consumer whose blocking calls all run on a dedicated

@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SluiceCore
+import SluiceJob
 
 /// How to reach a MaxCompute project, with secrets already resolved.
 public struct MaxComputeConfig: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import SluiceCore
+import SluiceJob
 
 extension MaxComputeSink {
     public var table: String { destination.table }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import SluiceCore
 import SluiceMaxComputeWire
+import SluiceJob
 
 /// The MaxCompute destination: checks the table, creates the partition through SQL, and writes it
 /// through one tunnel upload session (with `overwrite=true` for `writeMode: overwrite`, so the old

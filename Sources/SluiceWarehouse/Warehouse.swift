@@ -1,6 +1,7 @@
-import CSQLite
 import Foundation
 import SluiceCore
+import SluiceJob
+import SluiceSQLite
 
 /// Read access to a warehouse file: read-only queries and partition listings.
 public struct Warehouse: Sendable {
@@ -18,7 +19,7 @@ public struct Warehouse: Sendable {
             let db = try await SQLiteDatabase.open(path: path, options: SQLiteOpenOptions(mode: .readOnly, walMode: false))
             try await db.perform { c in
                 try c.execute("PRAGMA query_only = 1")
-                c.setLimit(SQLITE_LIMIT_ATTACHED, 0)
+                c.disallowAttach()
             }
             return db
         } catch {

@@ -1,5 +1,6 @@
 import Foundation
 import SluiceCore
+import SluiceJob
 
 /// The embedded SQLite warehouse as a destination: a table in one warehouse file.
 public struct WarehouseDestination: Destination {

@@ -1,5 +1,7 @@
 import Foundation
 import SluiceCore
+import SluiceJob
+import SluiceSQLite
 
 /// A column of a warehouse table as SQLite reports it.
 public struct WarehouseColumn: Sendable, Hashable {

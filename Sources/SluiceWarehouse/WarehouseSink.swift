@@ -1,6 +1,7 @@
-import CSQLite
 import Foundation
 import SluiceCore
+import SluiceJob
+import SluiceSQLite
 
 /// The embedded warehouse as a destination: one SQLite file (WAL mode) holding partitioned tables.
 ///

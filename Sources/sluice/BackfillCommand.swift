@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import SluiceCore
 import SluiceRuntime
+import SluiceScheduling
+import SluiceLedger
 
 struct BackfillCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

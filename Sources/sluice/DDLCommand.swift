@@ -4,6 +4,7 @@ import SluiceCore
 import SluiceMaxCompute
 import SluiceRuntime
 import SluiceWarehouse
+import SluiceJob
 
 struct DDLCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

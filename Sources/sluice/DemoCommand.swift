@@ -5,6 +5,7 @@ import SluiceDevKafka
 import SluiceKafka
 import SluiceRuntime
 import SluiceWarehouse
+import SluiceScheduling
 
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -5,6 +5,8 @@ import SluiceRuntime
 #if canImport(Glibc)
 import Glibc
 #endif
+import SluiceScheduling
+import SluiceLedger
 
 /// Where the instance commands find the ledger: `--state-dir DIR`, else `.sluice/` next to the job
 /// file (`--job FILE`, or the JOB argument of `sluice instance list`), else `./.sluice`.

@@ -3,6 +3,8 @@ import Foundation
 import SluiceCore
 import SluiceKafka
 import SluiceRuntime
+import SluiceScheduling
+import SluiceJob
 
 struct Loadgen: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

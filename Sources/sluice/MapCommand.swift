@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SluiceCore
 import SluiceRuntime
+import SluiceJob
 
 struct MapFields: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

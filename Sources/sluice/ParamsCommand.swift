@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import SluiceCore
 import SluiceRuntime
+import SluiceScheduling
+import SluiceJob
 
 struct Params: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SluiceCore
 import SluiceRuntime
+import SluiceScheduling
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SluiceCore
 import SluiceRuntime
+import SluiceScheduling
 
 struct Schedule: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SluiceCore
 import SluiceRuntime
+import SluiceJob
 
 /// Options every command that loads a job shares.
 struct JobOptions: ParsableArguments {

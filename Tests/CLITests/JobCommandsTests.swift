@@ -6,7 +6,7 @@ import Testing
 @Suite struct JobCommandsTests {
     static let fixtures = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
     static let invalid = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("SluiceCoreTests/Fixtures/invalid")
+        .appendingPathComponent("SluiceJobTests/Fixtures/invalid")
 
     func fixture(_ name: String) -> String { Self.fixtures.appendingPathComponent(name).path }
 

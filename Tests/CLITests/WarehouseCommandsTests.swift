@@ -4,14 +4,7 @@ import Testing
 
 /// `sluice ddl`, `sql` and `partitions`, run as a user would.
 @Suite struct WarehouseCommandsTests {
-    final class Dir {
-        let path: String
-        init() throws {
-            path = NSTemporaryDirectory() + "sluice-whcli-" + UUID().uuidString
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        }
-        deinit { try? FileManager.default.removeItem(atPath: path) }
-    }
+    typealias Dir = TemporaryDirectory
 
     func job(_ dir: Dir, destination: String = "type: sqlite\n  path: data/warehouse.db") throws -> String {
         let path = dir.path + "/events.yaml"

@@ -6,6 +6,7 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+@testable import SluiceLedger
 
 /// `writeMode: append` keeps every record of an instance's window in the destination exactly once,
 /// however often the instance runs: SIGKILLed at any moment of `sluice run` (the commit included)

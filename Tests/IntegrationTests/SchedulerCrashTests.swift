@@ -5,6 +5,7 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+@testable import SluiceLedger
 
 /// `sluice scheduler` as a real process against the dev broker: SIGKILLed repeatedly while it catches
 /// up a minute-cycle job, `sluice kill` of a running child, SIGTERM while a child runs.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SluiceCore
+@testable import SluiceJob
 
 @Suite struct PlanTests {
     func facts(_ p: Int32, low: Int64 = 0, high: Int64, start: Int64? = nil, end: Int64? = nil,

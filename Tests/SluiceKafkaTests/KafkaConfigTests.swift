@@ -2,6 +2,7 @@ import Foundation
 import SluiceCore
 import Testing
 @testable import SluiceKafka
+import SluiceJob
 
 @Suite struct KafkaConfigTests {
     func translate(_ pairs: [(String, String)]) throws -> KafkaConfigTranslation.Result {

@@ -4,6 +4,8 @@ import SluiceDevKafka
 import Synchronization
 import Testing
 @testable import SluiceKafka
+import SluiceJob
+import SluiceMapping
 
 /// Acceptance tests of the reader against `sluice dev-kafka` (in-process), in both personalities.
 @Suite struct ReaderDevKafkaTests {

@@ -3,6 +3,7 @@ import Foundation
 import SluiceCore
 import Testing
 @testable import SluiceKafka
+import SluiceJob
 
 /// The reader against librdkafka's mock cluster: consumption, completion, faults.
 @Suite struct ReaderMockTests {

@@ -3,6 +3,7 @@ import SluiceCore
 import SluiceMaxComputeWire
 import SluiceTestSupport
 import Testing
+import SluiceJob
 
 /// Runs a process to completion and returns (exit status, stdout, stderr).
 func runProcess(_ executable: String, _ arguments: [String]) async throws -> (Int32, String, String) {

@@ -6,6 +6,7 @@ import SluiceDevKafka
 import SluiceKafka
 import SluiceRuntime
 import SluiceTestSupport
+import SluiceJob
 
 /// `sluice run` end to end into the MaxCompute test server: dev broker → runner → tunnel upload.
 @Suite struct RunToMaxComputeTests {

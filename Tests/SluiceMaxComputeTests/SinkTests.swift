@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import SluiceCore
 @testable import SluiceMaxCompute
 import Testing
+import SluiceJob
 
 let eventColumns = [ColumnSpec(name: "k", type: .string), ColumnSpec(name: "v", type: .bigint),
                     ColumnSpec(name: "ts", type: .datetime)]

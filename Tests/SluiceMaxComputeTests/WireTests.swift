@@ -2,6 +2,7 @@ import Foundation
 import SluiceCore
 import SluiceMaxComputeWire
 import Testing
+import SluiceJob
 
 func hex(_ s: String) -> [UInt8] {
     let clean = s.filter { $0.isHexDigit }

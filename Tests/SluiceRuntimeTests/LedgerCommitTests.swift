@@ -2,6 +2,7 @@ import Foundation
 import SluiceCore
 import Testing
 @testable import SluiceRuntime
+@testable import SluiceLedger
 
 /// A destination whose answer about an attempt's write the test sets.
 struct AnsweringSink: Sink {

@@ -4,6 +4,7 @@ import Synchronization
 import SluiceTestSupport
 import Testing
 @testable import SluiceRuntime
+@testable import SluiceLedger
 
 @Suite struct LedgerLockTests {
     @Test func secondHolderFailsNamingTheFirstThenGetsItAfterRelease() async throws {

@@ -1,9 +1,12 @@
 import Foundation
+import SluiceTestSupport
 import SluiceCore
 import SluiceWarehouse
 import Synchronization
 import Testing
 @testable import SluiceRuntime
+import SluiceSQLite
+@testable import SluiceLedger
 
 /// A clock the test moves by hand.
 final class LedgerTestClock: Sendable {
@@ -13,14 +16,7 @@ final class LedgerTestClock: Sendable {
     func advance(seconds: Double) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
 }
 
-final class LedgerTempDir {
-    let path: String
-    init() throws {
-        path = NSTemporaryDirectory() + "sluice-ledger-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
+typealias LedgerTempDir = TemporaryDirectory
 
 /// An instance plan of job `j` over topic `events` with these partitions.
 func testPlan(_ partitions: [PartitionPlan], mode: WindowMode = .offsets, plannedAtMillis: Int64 = 1) -> InstancePlan {

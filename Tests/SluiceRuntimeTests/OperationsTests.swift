@@ -2,6 +2,8 @@ import Foundation
 import SluiceCore
 import Testing
 @testable import SluiceRuntime
+import SluiceScheduling
+@testable import SluiceLedger
 
 /// The hand operations, called as the CLI and the console call them.
 @Suite struct OperationsTests {

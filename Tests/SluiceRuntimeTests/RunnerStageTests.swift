@@ -3,6 +3,8 @@ import SluiceCore
 import Synchronization
 import Testing
 @testable import SluiceRuntime
+import SluiceJob
+@testable import SluiceLedger
 
 /// A topic in memory: plans every record it holds, reads them as owned batches.
 struct MemorySource: WindowSource {

@@ -7,6 +7,9 @@ import Testing
 import Glibc
 #endif
 @testable import SluiceRuntime
+import SluiceScheduling
+import SluiceJob
+@testable import SluiceLedger
 
 /// What the fake executor does with one attempt.
 enum FakeBehavior: Sendable {

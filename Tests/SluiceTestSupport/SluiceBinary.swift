@@ -56,3 +56,18 @@ public struct FixtureError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// A directory of its own under the system's temporary directory, removed with the object.
+public final class TemporaryDirectory: Sendable {
+    public let path: String
+
+    public init(prefix: String = "sluice-test") throws {
+        path = NSTemporaryDirectory() + prefix + "-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// The path of `name` inside the directory.
+    public func file(_ name: String) -> String { path + "/" + name }
+}

@@ -1,17 +1,11 @@
 import Foundation
+import SluiceTestSupport
 import SluiceCore
 @testable import SluiceWarehouse
+import SluiceSQLite
 
 /// A fresh temporary directory, removed when the value is released by the test.
-final class TempDir {
-    let path: String
-    init() throws {
-        path = NSTemporaryDirectory() + "sluice-wh-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-    func file(_ name: String) -> String { path + "/" + name }
-}
+typealias TempDir = TemporaryDirectory
 
 let eventColumns = [
     ColumnSpec(name: "id", type: .bigint),

@@ -2,6 +2,8 @@ import Foundation
 import SluiceCore
 import Testing
 @testable import SluiceWarehouse
+import SluiceJob
+import SluiceSQLite
 
 @Suite struct WarehouseQueryTests {
     func fixture(_ dir: TempDir) throws -> String {

@@ -2,6 +2,7 @@ import Foundation
 import SluiceCore
 import Testing
 @testable import SluiceWarehouse
+import SluiceSQLite
 
 @Suite struct WarehouseSinkTests {
     func makeSink(_ dir: TempDir, create: Bool = true, cacheKiB: Int = 65_536) async throws -> WarehouseSink {

@@ -8,6 +8,7 @@
 // Benchmarks/run.py job once and prints one machine-readable line (used by Benchmarks/run.py).
 import Foundation
 import SluiceCore
+import SluiceMapping
 
 /// Process CPU time (user + system), in seconds.
 func processCPUSeconds() -> Double {

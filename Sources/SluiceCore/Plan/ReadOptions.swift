@@ -28,11 +28,3 @@ public struct ReadOptions: Sendable, Hashable {
         self.failOnNewPartitions = failOnNewPartitions
     }
 }
-
-extension ReadOptions {
-    /// The options a job's source asks for (completion, `skipExceedRecord`, `autoOffsetReset`).
-    public init(spec: KafkaSourceSpec) {
-        self.init(completion: spec.completion, skipExceedRecord: spec.skipExceedRecord,
-                  autoOffsetReset: spec.autoOffsetReset)
-    }
-}

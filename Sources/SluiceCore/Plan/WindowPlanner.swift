@@ -10,18 +10,6 @@ public enum PlanBegin: Sendable, Hashable, Codable {
     /// A start offset per partition (`windowMode: contiguous`: the previous instance's end offsets).
     /// A partition missing from the map (added since) starts at its log start.
     case offsets([Int32: Int64])
-
-    /// Converts a job's bound; `resolveMillis` turns the (parameter-substituted) `time` or
-    /// `timestampMillis` text into epoch ms.
-    public init(_ bound: BeginBound, resolveMillis: (BeginBound) throws -> Int64) rethrows {
-        switch bound {
-        case .time, .timestampMillis: self = .timestampMillis(try resolveMillis(bound))
-        case .offset(let o): self = .offset(o)
-        case .earliest: self = .earliest
-        case .latest: self = .latest
-        case .groupOffset: self = .groupOffset
-        }
-    }
 }
 
 /// Where a window ends (exclusive), with time bounds already resolved to epoch milliseconds.
@@ -29,14 +17,6 @@ public enum PlanEnd: Sendable, Hashable, Codable {
     case timestampMillis(Int64)
     case offset(Int64)
     case latest
-
-    public init(_ bound: EndBound, resolveMillis: (EndBound) throws -> Int64) rethrows {
-        switch bound {
-        case .time, .timestampMillis: self = .timestampMillis(try resolveMillis(bound))
-        case .offset(let o): self = .offset(o)
-        case .latest: self = .latest
-        }
-    }
 }
 
 /// What the broker said about one partition at planning time.

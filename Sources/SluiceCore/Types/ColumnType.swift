@@ -86,3 +86,8 @@ public struct ColumnSpec: Hashable, Sendable {
         self.nullable = nullable
     }
 }
+
+/// What happens to a value longer than its column allows (DataWorks `overLengthRule`).
+public enum OverLengthRule: String, Sendable, Hashable, CaseIterable {
+    case truncate, keepOn, setNull
+}

@@ -68,7 +68,7 @@ public enum CellView {
 public struct RowBatch: Sendable {
     /// A stored cell: text and bytes are `offset..<offset+length` of `arena`.
     @usableFromInline
-    enum Stored: Sendable {
+    package enum Stored: Sendable {
         case null
         case int(Int64)
         case double(Double)
@@ -83,12 +83,15 @@ public struct RowBatch: Sendable {
     }
 
     /// The kind of arena-backed cell.
-    enum BytesKind { case string, decimal, binary }
+    @usableFromInline
+    package enum BytesKind { case string, decimal, binary }
 
     public let columns: [ColumnSpec]
     @usableFromInline var cells: [Stored] = []
     @usableFromInline var arena: [UInt8] = []
-    public private(set) var rowCount: Int = 0
+    /// The number of rows.
+    public var rowCount: Int { storedRowCount }
+    @usableFromInline var storedRowCount = 0
 
     /// An empty batch with room for `rows` rows and `bytes` bytes of text and binary cells.
     public init(columns: [ColumnSpec], reservingRows rows: Int = 0, bytes: Int = 0) {
@@ -147,13 +150,13 @@ public struct RowBatch: Sendable {
             default: cells.append(cell)
             }
         }
-        rowCount += other.rowCount
+        storedRowCount += other.rowCount
     }
 
     public mutating func removeAll(keepingCapacity: Bool = true) {
         cells.removeAll(keepingCapacity: keepingCapacity)
         arena.removeAll(keepingCapacity: keepingCapacity)
-        rowCount = 0
+        storedRowCount = 0
     }
 
     /// Calls `body` with a view of every cell; the view's pointers must not escape it.
@@ -208,8 +211,8 @@ public struct RowBatch: Sendable {
 
     /// Appends a row of NULL cells and lets `fill` set them through a `RowWriter`; when `fill`
     /// returns false the row and its arena bytes are removed again. Returns what `fill` returned.
-    @discardableResult
-    mutating func appendRow(filling fill: (inout RowWriter) -> Bool) -> Bool {
+    @discardableResult @inlinable
+    package mutating func appendRow(filling fill: (inout RowWriter) -> Bool) -> Bool {
         let n = columns.count
         let start = cells.count
         let mark = arena.count
@@ -222,7 +225,7 @@ public struct RowBatch: Sendable {
         }
         swap(&writer.arena, &arena)
         if keep {
-            rowCount += 1
+            storedRowCount += 1
         } else {
             cells.removeLast(n)
             arena.removeSubrange(mark...)
@@ -233,19 +236,23 @@ public struct RowBatch: Sendable {
 
 /// The open row of a `RowBatch` while a field program fills it: its cells, and the batch's arena
 /// (moved out of the batch for the duration) for text and bytes.
-struct RowWriter {
-    var row = UnsafeMutableBufferPointer<RowBatch.Stored>(start: nil, count: 0)
-    var arena: [UInt8]
+@usableFromInline
+package struct RowWriter {
+    @usableFromInline package var row = UnsafeMutableBufferPointer<RowBatch.Stored>(start: nil, count: 0)
+    @usableFromInline package var arena: [UInt8]
+
+    @inlinable
+    package init(arena: [UInt8]) { self.arena = arena }
 
     /// Sets cell `c` to a scalar.
-    @inline(__always)
-    mutating func set(_ c: Int, stored: RowBatch.Stored) {
+    @inlinable @inline(__always)
+    package mutating func set(_ c: Int, stored: RowBatch.Stored) {
         row[c] = stored
     }
 
     /// Sets cell `c` to a copy of `bytes`.
-    @inline(__always)
-    mutating func setBytes(_ c: Int, _ bytes: UnsafeRawBufferPointer, _ kind: RowBatch.BytesKind) {
+    @inlinable @inline(__always)
+    package mutating func setBytes(_ c: Int, _ bytes: UnsafeRawBufferPointer, _ kind: RowBatch.BytesKind) {
         let offset = arena.count
         arena.append(contentsOf: bytes)
         let n = UInt32(bytes.count)
@@ -257,7 +264,8 @@ struct RowWriter {
     }
 
     /// Sets cell `c` to `value`, copying its text or bytes into the arena.
-    mutating func set(_ c: Int, _ value: Value) {
+    @inlinable
+    package mutating func set(_ c: Int, _ value: Value) {
         switch value {
         case .null: set(c, stored: .null)
         case .int(let v): set(c, stored: .int(v))

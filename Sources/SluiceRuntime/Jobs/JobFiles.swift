@@ -1,5 +1,7 @@
 import Foundation
 import SluiceCore
+import SluiceJob
+import SluiceScheduling
 
 /// Reads job files (and their data-source and schedule sidecar files) from disk.
 public enum JobFiles {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import SluiceCore
 
 /// How log lines are written: human-readable text or JSON lines, on standard error.
 public enum LogFormat: String, Sendable, CaseIterable {

@@ -1,5 +1,8 @@
 import Foundation
 import SluiceCore
+import SluiceScheduling
+import SluiceJob
+import SluiceLedger
 
 /// What people do to instances by hand: rerun, kill and set-success (backfill is `Backfill`). The
 /// CLI and the console are two faces on these calls: they parse, call, and render the result.

@@ -1,5 +1,6 @@
 import Foundation
 import SluiceCore
+import SluiceLedger
 
 /// Settles an attempt that ended without recording its outcome (its process was killed, or the
 /// ledger failed after the destination's commit): the destination is asked whether the attempt's

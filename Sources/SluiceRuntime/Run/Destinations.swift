@@ -2,6 +2,7 @@ import Foundation
 import SluiceCore
 import SluiceMaxCompute
 import SluiceWarehouse
+import SluiceJob
 
 /// Builds the destination of a job: the one place that knows the destination kinds.
 public enum Destinations {

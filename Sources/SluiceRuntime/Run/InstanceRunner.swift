@@ -1,6 +1,9 @@
 import Foundation
 import SluiceCore
 import SluiceKafka
+import SluiceScheduling
+import SluiceJob
+import SluiceLedger
 
 /// How to run one instance of a job.
 public struct RunOptions: Sendable {

@@ -1,5 +1,8 @@
 import Foundation
 import SluiceCore
+import SluiceScheduling
+import SluiceJob
+import SluiceLedger
 
 /// Stage 2 of a run: the instance's plan. A stored plan is replayed as it is (up to where its read
 /// stopped, when that went past the planned end); otherwise the window is planned, from the previous

@@ -1,5 +1,9 @@
 import Foundation
 import SluiceCore
+import SluiceScheduling
+import SluiceJob
+import SluiceMapping
+import SluiceLedger
 
 /// The instance a run is about: its evaluation context, resolved parameters and bounds, the
 /// destination partition, and the report it fills in as it goes.

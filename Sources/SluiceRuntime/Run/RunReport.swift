@@ -1,5 +1,6 @@
 import Foundation
 import SluiceCore
+import SluiceLedger
 
 /// What a run did: the JSON of `sluice run --json` and the summary printed at the end.
 public struct RunReport: Sendable, Codable {

@@ -1,5 +1,6 @@
 import Foundation
 import SluiceCore
+import SluiceLedger
 
 /// A failure after the destination committed: the rows are there, the ledger does not say so. The
 /// attempt is then left for settlement rather than recorded as failed.

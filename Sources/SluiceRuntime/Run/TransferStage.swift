@@ -1,5 +1,8 @@
 import Foundation
 import SluiceCore
+import SluiceJob
+import SluiceMapping
+import SluiceLedger
 
 /// Stage 3 of a run, the pipeline: source batches → field program → destination writer. The
 /// partition is opened while the first records are read, and one row batch is written while the

@@ -1,5 +1,8 @@
 import Foundation
 import SluiceCore
+import SluiceScheduling
+import SluiceJob
+import SluiceLedger
 
 /// The outcome of one business date of a backfill.
 public struct BackfillDayResult: Sendable, Hashable, Codable {

@@ -4,6 +4,7 @@ import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
+import SluiceLedger
 
 /// Runs each instance as a child process `sluice run JOB --at-epoch … --state-dir … [--attempt N]`,
 /// so a kill or timeout is a real signal and a crash of the run leaves the destination unchanged.

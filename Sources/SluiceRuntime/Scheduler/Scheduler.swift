@@ -1,6 +1,9 @@
 import Foundation
 import Logging
 import SluiceCore
+import SluiceScheduling
+import SluiceJob
+import SluiceLedger
 
 /// What an executor is asked to run: one instance of a job.
 public struct ExecutionRequest: Sendable {

@@ -6,6 +6,7 @@ import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
+import SluiceLedger
 
 /// How `sluice scheduler` is set up.
 public struct SchedulerServiceOptions: Sendable {
