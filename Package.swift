@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.25.0"),
     ],
     targets: [
         // librdkafka headers and link flags (Debian: librdkafka-dev). Only SluiceKafka imports it.
@@ -72,8 +74,27 @@ let package = Package(
         ),
         // The SQLite connection owner the warehouse and the ledger share.
         .target(name: "SluiceSQLite", dependencies: ["CSQLite"]),
-        // The ledger: instances, plans, attempts, commits, logs; its run lock.
-        .target(name: "SluiceLedger", dependencies: ["SluiceCore", "SluiceSQLite"]),
+        // PostgreSQL connections: URLs (passwords redacted), pools and single connections, errors.
+        .target(
+            name: "SluicePostgres",
+            dependencies: [
+                "SluiceCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The ledger: instances, plans, attempts, commits, logs, run locks; on SQLite or PostgreSQL.
+        .target(
+            name: "SluiceLedger",
+            dependencies: [
+                "SluiceCore", "SluiceSQLite", "SluicePostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // MaxCompute tunnel record stream: encoder, CRC-32C, blocks, deflate. No network.
         .target(
             name: "SluiceMaxComputeWire",
@@ -136,6 +157,7 @@ let package = Package(
         // Fixtures the test targets share: the `sluice` binary as a process.
         .target(
             name: "SluiceTestSupport",
+            dependencies: ["SluiceCore"],
             path: "Tests/SluiceTestSupport"
         ),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceJob"]),
@@ -184,6 +206,11 @@ let package = Package(
             dependencies: ["SluiceWarehouse", "SluiceSQLite", "SluiceCore", "SluiceJob", "SluiceTestSupport"]
         ),
         .testTarget(name: "SluiceSQLiteTests", dependencies: ["SluiceSQLite", "SluiceTestSupport"]),
+        // The ledger's contract, run against SQLite and against a private PostgreSQL server.
+        .testTarget(
+            name: "SluiceLedgerTests",
+            dependencies: ["SluiceLedger", "SluiceCore", "SluiceSQLite", "SluicePostgres", "SluiceTestSupport"]
+        ),
         .testTarget(
             name: "SluiceMaxComputeTests",
             dependencies: [

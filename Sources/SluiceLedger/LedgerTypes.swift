@@ -143,7 +143,89 @@ public struct LedgerLimits: Sendable, Hashable {
     public init() {}
 }
 
-extension Date {
-    var epochMillis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
-    init(epochMillis: Int64) { self.init(timeIntervalSince1970: Double(epochMillis) / 1000) }
+/// An attempt's commit as the ledger records it just before the destination's commit: what the
+/// attempt read, and what the destination called the write. When the attempt's process dies between
+/// the destination's commit and the ledger's record of the outcome, this is what settles it.
+public struct CommitRecord: Sendable, Hashable, Codable {
+    public var instanceId: Int64
+    public var attempt: Int
+    public var mode: WriteMode
+    /// `type:table` of the destination, e.g. `sqlite:ods_events`.
+    public var destination: String
+    /// The destination partition, `ds=2022112210`.
+    public var partition: String
+    /// The destination's name for the write (MaxCompute: the upload session id).
+    public var token: String?
+    public var counts: InstanceCounts
+    /// Per Kafka partition, the offset after the last record read.
+    public var readEnds: [Int32: Int64]
+    public var preparedAt: Date
+    /// When the ledger learnt that the destination committed; nil until then.
+    public var committedAt: Date?
+
+    public init(instanceId: Int64, attempt: Int, mode: WriteMode, destination: String, partition: String,
+                token: String?, counts: InstanceCounts, readEnds: [Int32: Int64], preparedAt: Date = Date(),
+                committedAt: Date? = nil) {
+        self.instanceId = instanceId
+        self.attempt = attempt
+        self.mode = mode
+        self.destination = destination
+        self.partition = partition
+        self.token = token
+        self.counts = counts
+        self.readEnds = readEnds
+        self.preparedAt = preparedAt
+        self.committedAt = committedAt
+    }
+}
+
+/// What the scheduler keeps about an instance beyond `InstanceRecord`.
+public struct InstanceSchedulingState: Sendable, Hashable, Codable {
+    /// When an automatic retry after a failure is due; nil when none is.
+    public var retryAt: Date?
+    /// Why the scheduler skipped the instance (e.g. `catchUp: latest`); such an instance has status
+    /// `dryRun` and was never run.
+    public var skipReason: String?
+    /// The attempt the scheduler launched and has not yet seen end; nil when none is.
+    public var claimedAttempt: Int?
+    /// For a failed attempt that recorded its error: its code and whether running again may
+    /// succeed. Nil when the attempt recorded no error (e.g. it was interrupted).
+    public var failure: InstanceFailure?
+    /// The scheduler that holds the claim, and until when its lease runs (renewed while it runs
+    /// the attempt; another scheduler takes the instance over once it has expired).
+    public var claimedBy: String?
+    public var leaseUntil: Date?
+    /// Why the instance waits (a dependency that has not succeeded), while it does.
+    public var waitReason: String?
+
+    public init(retryAt: Date? = nil, skipReason: String? = nil, claimedAttempt: Int? = nil,
+                failure: InstanceFailure? = nil, claimedBy: String? = nil, leaseUntil: Date? = nil,
+                waitReason: String? = nil) {
+        self.retryAt = retryAt
+        self.skipReason = skipReason
+        self.claimedAttempt = claimedAttempt
+        self.failure = failure
+        self.claimedBy = claimedBy
+        self.leaseUntil = leaseUntil
+        self.waitReason = waitReason
+    }
+}
+
+/// How a failed attempt failed, as its run recorded it.
+public struct InstanceFailure: Sendable, Hashable, Codable {
+    public var code: String
+    public var retriable: Bool
+
+    public init(code: String, retriable: Bool) {
+        self.code = code
+        self.retriable = retriable
+    }
+}
+
+/// A job file the scheduler has run, as the ledger remembers it.
+public struct RegisteredJob: Sendable, Hashable, Codable {
+    public var job: String
+    public var path: String
+    /// When a scheduler first saw the job: its first instance is the first scheduled at or after it.
+    public var firstSeen: Date
 }

@@ -7,24 +7,53 @@ import Glibc
 import Darwin
 #endif
 
-/// Who holds a run lock; written into the lock file by the holder.
+/// The locks that keep two runs of the same job and destination partition from writing at once.
+/// The embedded ledger's are files in the state directory (`flock`); a PostgreSQL ledger's are
+/// advisory locks of the database, which work across hosts. Either is dropped when its holder dies.
+public protocol RunLocks: Sendable {
+    /// Takes the lock of `job` and `partition`. When another run holds it: with `wait`, polls until
+    /// it is free (cancellable); without, throws a `.state` error naming the holder.
+    func acquire(job: String, partition: String, instanceId: String?, wait: Bool) async throws -> any HeldRunLock
+    /// Takes the lock when it is free, without waiting and without holder details (stale ones of a
+    /// dead holder are cleared): for a scheduler to look at an instance while no run can start or
+    /// end an attempt of it. Nil when held.
+    func hold(job: String, partition: String) async -> (any HeldRunLock)?
+    /// The current holder of the lock of `job` and `partition`, nil when it is free.
+    func currentHolder(job: String, partition: String) async -> RunLockHolder?
+}
+
+/// A run lock this process holds.
+public protocol HeldRunLock: Sendable {
+    var holder: RunLockHolder { get }
+    /// Releases the lock (also done when the lock is dropped). Idempotent.
+    func release() async
+}
+
+/// Who holds a run lock; written into the lock file (or the `run_locks` table) by the holder.
 public struct RunLockHolder: Sendable, Hashable, Codable {
     public var pid: Int32
     public var job: String
     public var partition: String
     public var instanceId: String?
     public var acquiredAtMillis: Int64
+    /// The holder's host (nil in lock files written before hosts were recorded: this host).
+    public var host: String?
 
-    public init(pid: Int32, job: String, partition: String, instanceId: String?, acquiredAtMillis: Int64) {
+    public init(pid: Int32, job: String, partition: String, instanceId: String?, acquiredAtMillis: Int64,
+                host: String? = ProcessInfo.processInfo.hostName) {
         self.pid = pid
         self.job = job
         self.partition = partition
         self.instanceId = instanceId
         self.acquiredAtMillis = acquiredAtMillis
+        self.host = host
     }
 
+    /// The holder runs on this machine, so it can be signalled.
+    public var isLocal: Bool { host == nil || host == ProcessInfo.processInfo.hostName }
+
     public var description: String {
-        var s = "pid \(pid)"
+        var s = isLocal ? "pid \(pid)" : "pid \(pid) on \(host ?? "?")"
         if let instanceId { s += ", instance \(instanceId)" }
         let since = Date(timeIntervalSince1970: Double(acquiredAtMillis) / 1000)
         s += ", since \(since.formatted(.iso8601))"
@@ -32,12 +61,32 @@ public struct RunLockHolder: Sendable, Hashable, Codable {
     }
 }
 
-/// The lock that keeps two runs of the same job and destination partition from writing at once.
+/// The embedded ledger's run locks: files under the state directory.
+public struct FileRunLocks: RunLocks {
+    public let stateDirectory: String
+
+    public init(stateDirectory: String) { self.stateDirectory = stateDirectory }
+
+    public func acquire(job: String, partition: String, instanceId: String?, wait: Bool) async throws -> any HeldRunLock {
+        try await RunLock.acquire(stateDirectory: stateDirectory, job: job, partition: partition, instanceId: instanceId,
+                                  wait: wait)
+    }
+
+    public func hold(job: String, partition: String) async -> (any HeldRunLock)? {
+        RunLock.hold(stateDirectory: stateDirectory, job: job, partition: partition)
+    }
+
+    public func currentHolder(job: String, partition: String) async -> RunLockHolder? {
+        RunLock.currentHolder(stateDirectory: stateDirectory, job: job, partition: partition)
+    }
+}
+
+/// A run lock of the embedded ledger.
 ///
 /// An exclusive `flock` on `locks/<job>@<partition>.lock` under the state directory. The kernel
 /// drops it when the holder exits in any way, SIGKILL included, so a dead holder never blocks
 /// anyone. Locks are per open file: two `RunLock`s in one process exclude each other too.
-public final class RunLock: Sendable {
+public final class RunLock: HeldRunLock {
     public let path: String
     public let holder: RunLockHolder
     private let fd: Mutex<Int32>

@@ -200,6 +200,19 @@ public final class SQLiteConnection {
         return rows
     }
 
+    /// Runs one query and returns its column names with every row.
+    public func queryNamed(_ sql: String, _ bindings: [SQLiteValue] = []) throws -> (columns: [String], rows: [[SQLiteValue]]) {
+        let stmt = try cached(sql)
+        defer { stmt.reset() }
+        try stmt.bind(bindings)
+        let columns = (0..<stmt.columnCount).map(stmt.columnName)
+        var rows: [[SQLiteValue]] = []
+        while try stmt.step() {
+            rows.append((0..<stmt.columnCount).map { stmt.value(at: $0) })
+        }
+        return (columns, rows)
+    }
+
     /// The first column of the first row, or nil when there is no row or it is NULL.
     public func scalar(_ sql: String, _ bindings: [SQLiteValue] = []) throws -> SQLiteValue? {
         let rows = try query(sql, bindings)

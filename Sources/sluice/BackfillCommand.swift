@@ -36,8 +36,7 @@ struct BackfillCommand: AsyncParsableCommand {
     @Flag(name: .customLong("continue"), help: "Keep starting days after a day failed.")
     var continueAfterFailure = false
 
-    @Option(help: ArgumentHelp("The ledger directory (default: .sluice/ next to the job file).", valueName: "DIR"))
-    var stateDir: String?
+    @OptionGroup var location: LedgerOptions
 
     @Option(name: .customLong("datasources"), help: ArgumentHelp("A YAML file of named connections.", valueName: "FILE"))
     var datasources: String?
@@ -57,12 +56,13 @@ struct BackfillCommand: AsyncParsableCommand {
             guard parallelDays >= 1, maxParallel >= 1 else {
                 throw SluiceError.invalid("--parallel-days and --max-parallel must be at least 1")
             }
-            let dir = stateDir ?? Ledger.defaultStateDirectory(forJobFile: job)
-            let ledger = try await Ledger.open(stateDirectory: dir)
+            let dir = location.directory(jobFile: job)
+            let ledger = try await Ledgers.open(try location.location(jobFile: job))
             try await ledger.registerJob(loaded.spec.name, path: (job as NSString).standardizingPath)
             let executor = ProcessExecutor(binary: ProcessExecutor.currentBinary, ledger: ledger,
                                            extraArguments: (datasources.map { ["--datasources", $0] } ?? [])
-                                               + (allowDuplicateAppend ? ["--allow-duplicate-append"] : []))
+                                               + (allowDuplicateAppend ? ["--allow-duplicate-append"] : []),
+                                           environment: location.ledger.map { ["SLUICE_LEDGER": $0] } ?? [:])
             let backfill = Backfill(job: loaded, from: fromDate, to: toDate, parallelDays: parallelDays,
                                     maxParallelPerDay: maxParallel, continueOnFailure: continueAfterFailure,
                                     ledger: ledger, stateDirectory: dir, executor: executor)

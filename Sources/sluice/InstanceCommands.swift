@@ -8,29 +8,6 @@ import Glibc
 import SluiceScheduling
 import SluiceLedger
 
-/// Where the instance commands find the ledger: `--state-dir DIR`, else `.sluice/` next to the job
-/// file (`--job FILE`, or the JOB argument of `sluice instance list`), else `./.sluice`.
-struct LedgerLocation: ParsableArguments {
-    @Option(help: ArgumentHelp("The ledger directory (default: .sluice/ next to the job file, else ./.sluice).", valueName: "DIR"))
-    var stateDir: String?
-
-    func directory(jobFile: String?) -> String {
-        if let stateDir { return stateDir }
-        if let jobFile { return Ledger.defaultStateDirectory(forJobFile: jobFile) }
-        return ".sluice"
-    }
-
-    /// Opens an existing ledger; a missing one is invalid input rather than a new empty file.
-    func open(jobFile: String?) async throws -> (ledger: Ledger, directory: String) {
-        let dir = directory(jobFile: jobFile)
-        guard FileManager.default.fileExists(atPath: dir + "/" + Ledger.fileName) else {
-            throw SluiceError.invalid("there is no ledger in \(dir)",
-                                      hint: "pass --state-dir DIR, or the job file (its ledger is .sluice/ next to it)")
-        }
-        return (try await Ledger.open(stateDirectory: dir), dir)
-    }
-}
-
 /// Text and JSON renderings shared by the instance commands.
 enum InstanceText {
     static let utc = SchedulingZone(timeZone: TimeZone(identifier: "UTC")!, identifier: "UTC")
@@ -73,9 +50,9 @@ enum InstanceText {
         return id
     }
 
-    static func require(_ ledger: Ledger, _ id: Int64) async throws -> InstanceRecord {
+    static func require(_ ledger: any Ledger, _ id: Int64) async throws -> InstanceRecord {
         guard let r = try await ledger.instance(id: id) else {
-            throw SluiceError.invalid("there is no instance \(id) in the ledger \(ledger.path)",
+            throw SluiceError.invalid("there is no instance \(id) in the ledger \(ledger.description)",
                                       hint: "list instances with `sluice instance list`")
         }
         return r
@@ -109,7 +86,7 @@ struct Instances: AsyncParsableCommand {
     @Option(help: "At most this many instances (the most recent).")
     var limit: Int?
 
-    @OptionGroup var location: LedgerLocation
+    @OptionGroup var location: LedgerOptions
 
     @Flag(help: "Print JSON.")
     var json = false
@@ -152,7 +129,7 @@ struct Instances: AsyncParsableCommand {
                 return Date(timeIntervalSince1970: Double(zone.instant(for: try WallTime.parseDisplay(text, subject: name))))
             }
             let fromDate = try instant(from, "--from"), toDate = try instant(to, "--to")
-            let (ledger, _) = try await location.open(jobFile: jobFile)
+            let (ledger, _, _) = try await location.open(jobFile: jobFile)
             var records = try await ledger.instances(job: jobName, status: wanted, scheduledFrom: fromDate, scheduledBefore: toDate)
             var rows: [Row] = []
             for r in records {
@@ -230,7 +207,7 @@ struct ShowInstance: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The job file (its ledger is .sluice/ next to it; times in its zone).", valueName: "FILE"))
     var job: String?
 
-    @OptionGroup var location: LedgerLocation
+    @OptionGroup var location: LedgerOptions
 
     @Option(help: "Dirty records to show.")
     var dirtyLimit = 20
@@ -253,7 +230,7 @@ struct ShowInstance: AsyncParsableCommand {
             let id = try InstanceText.parseID(self.id)
             var zone = SchedulingZone.current
             if let job { zone = try SchedulingZone.forJob(try JobFiles.load(path: job).spec) }
-            let (ledger, _) = try await location.open(jobFile: job)
+            let (ledger, _, _) = try await location.open(jobFile: job)
             let r = try await InstanceText.require(ledger, id)
             let state = try await ledger.schedulingState(id: id)
             let shown = Shown(instance: r, status: InstanceText.status(r, skipReason: state.skipReason),
@@ -332,7 +309,7 @@ struct Rerun: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The job file (default: the one the scheduler registered).", valueName: "FILE"))
     var job: String?
 
-    @OptionGroup var location: LedgerLocation
+    @OptionGroup var location: LedgerOptions
 
     @OptionGroup var jobOptions: JobOptions
 
@@ -348,8 +325,7 @@ struct Rerun: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             let id = try InstanceText.parseID(self.id)
-            let (ledger, dir) = try await location.open(jobFile: job)
-            let operations = Operations(ledger: ledger, stateDirectory: dir)
+            let operations = try await location.operations(jobFile: job)
             let loaded = try jobOptions.load(try await operations.jobPath(of: try await operations.instance(id), given: job))
             var options = RunOptions()
             options.waitForLock = wait
@@ -371,7 +347,7 @@ struct Kill: AsyncParsableCommand {
         commandName: "kill",
         abstract: "Stop a running instance and mark it killed.",
         discussion: """
-        Marks the instance killed, then sends SIGTERM to the process holding its run lock (SIGKILL after --grace seconds). The destination stays as it was: a run commits its partition atomically at the end. The scheduler does not rerun a killed instance automatically; `sluice instance rerun` does.
+        Marks the instance killed, then sends SIGTERM to the process holding its run lock (SIGKILL after --grace seconds). A run on another host (a shared PostgreSQL ledger) cannot be signalled: it stops at its commit, which the ledger refuses. The destination stays as it was: a run commits its partition atomically at the end. The scheduler does not rerun a killed instance automatically; `sluice instance rerun` does.
 
         Example:
           sluice instance kill 42 --state-dir /var/lib/sluice
@@ -383,7 +359,7 @@ struct Kill: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The job file (its ledger is .sluice/ next to it).", valueName: "FILE"))
     var job: String?
 
-    @OptionGroup var location: LedgerLocation
+    @OptionGroup var location: LedgerOptions
 
     @Option(help: "Seconds to wait after SIGTERM before SIGKILL.")
     var grace = 10
@@ -391,11 +367,12 @@ struct Kill: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             let id = try InstanceText.parseID(self.id)
-            let (ledger, dir) = try await location.open(jobFile: job)
-            let killed = try await Operations(ledger: ledger, stateDirectory: dir).kill(id, grace: .seconds(grace))
+            let killed = try await location.operations(jobFile: job).kill(id, grace: .seconds(grace))
             let r = killed.instance
             if let pid = killed.signalledPid {
                 print("instance \(id) of \(r.job): killed (pid \(pid) signalled)")
+            } else if let remote = killed.remoteHolder {
+                print("instance \(id) of \(r.job): killed; its run (\(remote)) is on another host: it stops at its commit, which is refused")
             } else {
                 print("instance \(id) of \(r.job): killed (no process held its run lock)")
             }
@@ -426,13 +403,12 @@ struct SetSuccess: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The job file (its ledger is .sluice/ next to it).", valueName: "FILE"))
     var job: String?
 
-    @OptionGroup var location: LedgerLocation
+    @OptionGroup var location: LedgerOptions
 
     func run() async throws {
         try await runReportingErrors {
             let id = try InstanceText.parseID(self.id)
-            let (ledger, dir) = try await location.open(jobFile: job)
-            let r = try await Operations(ledger: ledger, stateDirectory: dir).setSuccess(id, reason: reason)
+            let r = try await location.operations(jobFile: job).setSuccess(id, reason: reason)
             print("instance \(id) of \(r.job): succeeded (set by hand: \(reason))")
         }
     }
@@ -456,7 +432,7 @@ struct Dirty: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The job file (its ledger is .sluice/ next to it).", valueName: "FILE"))
     var job: String?
 
-    @OptionGroup var location: LedgerLocation
+    @OptionGroup var location: LedgerOptions
 
     @Option(help: "At most this many records.")
     var limit: Int?
@@ -467,7 +443,7 @@ struct Dirty: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             let id = try InstanceText.parseID(self.id)
-            let (ledger, _) = try await location.open(jobFile: job)
+            let (ledger, _, _) = try await location.open(jobFile: job)
             let r = try await InstanceText.require(ledger, id)
             let records = try await ledger.dirtyRecords(id: id, limit: limit)
             if json {

@@ -56,8 +56,7 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Run only as attempt N of the instance; refused (exit 1, nothing changed) when that attempt was made already. The scheduler passes it.", valueName: "N"))
     var attempt: Int?
 
-    @Option(help: ArgumentHelp("The ledger directory (default: .sluice/ next to the job file).", valueName: "DIR"))
-    var stateDir: String?
+    @OptionGroup var location: LedgerOptions
 
     @Option(help: ArgumentHelp("Seconds to wait for a destination another writer holds (SQLite warehouse; default 600).", valueName: "SECONDS"))
     var lockTimeout: Double?
@@ -94,7 +93,9 @@ struct Run: AsyncParsableCommand {
             runOptions.allowGap = allowGap
             runOptions.attempt = attempt
             runOptions.allowDuplicateAppend = allowDuplicateAppend
-            runOptions.stateDirectory = stateDir
+            runOptions.stateDirectory = location.stateDir
+            runOptions.ledger = try location.location(jobFile: job)
+            runOptions.launchedBy = ProcessInfo.processInfo.environment["SLUICE_SCHEDULER_ID"] ?? "manual"
             runOptions.destinationLockTimeout = lockTimeout
             runOptions.showProgress = !json
             let runner = InstanceRunner(job: loaded, options: runOptions)

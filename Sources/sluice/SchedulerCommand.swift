@@ -15,18 +15,21 @@ struct SchedulerCommand: AsyncParsableCommand {
         discussion: """
         Creates an instance in the ledger for every scheduled time of every job (files, or directories of .yaml/.yml/.json job files with a schedule block), and runs each as a child process `sluice run JOB --state-dir DIR --attempt N` when its time has come and its conditions hold (self-dependency, --max-parallel), with retries, timeouts and catch-up after downtime as the job's schedule says. Job files are reloaded when they change; an invalid new version keeps the last valid one.
 
-        The ledger is --state-dir (default: .sluice/ next to the first job file or in the directory). One scheduler per state directory. SIGTERM/SIGINT: stop starting instances, let running ones finish for --stop-timeout seconds, then abort them (destinations unchanged; they run again at the next start). After a crash (SIGKILL), runs the previous scheduler started go on and are watched until they end, never started a second time; a run whose process died without an outcome is settled from its destination first (an attempt that had committed is recorded as succeeded, nothing runs again), and otherwise recorded as interrupted and retried.
+        The ledger is --state-dir (default: .sluice/ next to the first job file or in the directory), one scheduler per state directory; or a PostgreSQL database (--ledger URL, or SLUICE_LEDGER), which several schedulers on several hosts share: each scheduled instance runs once, claimed by one scheduler with a lease that it renews while it runs the instance; when a scheduler dies, another takes its instances over once the lease has run out. Each attempt records the --id of the scheduler that launched it. SIGTERM/SIGINT: stop starting instances, let running ones finish for --stop-timeout seconds, then abort them (destinations unchanged; they run again at the next start). After a crash (SIGKILL), runs the previous scheduler started go on and are watched until they end, never started a second time; a run whose process died without an outcome is settled from its destination first (an attempt that had committed is recorded as succeeded, nothing runs again), and otherwise recorded as interrupted and retried.
 
         Examples:
           sluice scheduler jobs/ --state-dir /var/lib/sluice --max-parallel 4
           sluice scheduler jobs/events_hourly.yaml
+          PGPASSWORD=… sluice scheduler jobs/ --ledger postgresql://sluice@db.internal:5432/sluice --id etl-host-1
         """)
 
     @Argument(help: "Job files or directories of job files.")
     var jobs: [String]
 
-    @Option(help: ArgumentHelp("The ledger directory.", valueName: "DIR"))
-    var stateDir: String?
+    @OptionGroup var location: LedgerOptions
+
+    @Option(help: ArgumentHelp("This scheduler's id, recorded on every attempt it launches (default: host name:pid).", valueName: "NAME"))
+    var id: String?
 
     @Option(help: "Instances running at once, over all jobs.")
     var maxParallel = 4
@@ -62,7 +65,9 @@ struct SchedulerCommand: AsyncParsableCommand {
             SluiceLogging.bootstrap(format: logFormat)
             let signals = SignalWatcher([SIGTERM, SIGINT])
             var options = SchedulerServiceOptions(jobs: jobs)
-            options.stateDirectory = stateDir
+            options.stateDirectory = location.stateDir
+            options.ledgerURL = location.ledger
+            if let id { options.id = id }
             options.maxParallel = maxParallel
             options.stopTimeout = .seconds(stopTimeout)
             options.datasources = datasources

@@ -3,6 +3,7 @@ import Foundation
 import SluiceCore
 import SluiceRuntime
 import SluiceJob
+import SluiceLedger
 
 /// Options every command that loads a job shares.
 struct JobOptions: ParsableArguments {
@@ -14,6 +15,44 @@ struct JobOptions: ParsableArguments {
 
     func load(_ path: String) throws -> LoadedJob {
         try JobFiles.load(path: path, datasourcesPath: datasources, parameters: JobFiles.parameters(params))
+    }
+}
+
+/// Where a command finds the ledger: `--ledger URL` (or `SLUICE_LEDGER`) names a PostgreSQL
+/// ledger; otherwise the SQLite ledger in `--state-dir DIR`, else `.sluice/` next to the job file,
+/// else `./.sluice`.
+struct LedgerOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The state directory: the embedded ledger, run locks and run output (default: .sluice/ next to the job file, else ./.sluice).", valueName: "DIR"))
+    var stateDir: String?
+
+    @Option(help: ArgumentHelp("A PostgreSQL ledger, postgresql://USER@HOST:PORT/DB (default: $SLUICE_LEDGER, else the SQLite ledger in the state directory). Give the password in PGPASSWORD or ?passwordFile=PATH rather than in the URL.", valueName: "URL"))
+    var ledger: String?
+
+    func directory(jobFile: String?) -> String {
+        if let stateDir { return stateDir }
+        if let jobFile { return Ledgers.defaultStateDirectory(forJobFile: jobFile) }
+        return ".sluice"
+    }
+
+    func location(jobFile: String?) throws -> LedgerLocation {
+        try LedgerLocation.resolve(url: ledger, stateDirectory: directory(jobFile: jobFile))
+    }
+
+    /// Opens an existing ledger; a missing SQLite ledger is invalid input rather than a new empty file.
+    func open(jobFile: String?, origin: AttemptOrigin = .thisProcess()) async throws -> (ledger: any Ledger, directory: String, location: LedgerLocation) {
+        let dir = directory(jobFile: jobFile)
+        let location = try location(jobFile: jobFile)
+        if case .stateDirectory = location, !FileManager.default.fileExists(atPath: dir + "/" + SQLLedger.fileName) {
+            throw SluiceError.invalid("there is no ledger in \(dir)",
+                                      hint: "pass --state-dir DIR or --ledger URL, or the job file (its ledger is .sluice/ next to it)")
+        }
+        return (try await Ledgers.open(location, origin: origin), dir, location)
+    }
+
+    /// The operations on instances, over the opened ledger.
+    func operations(jobFile: String?) async throws -> Operations {
+        let (ledger, dir, location) = try await open(jobFile: jobFile)
+        return Operations(ledger: ledger, location: location, stateDirectory: dir)
     }
 }
 

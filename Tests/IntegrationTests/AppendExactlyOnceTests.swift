@@ -122,7 +122,7 @@ import Glibc
         }
         let before = try await h.rows()
         #expect(before.count == 420)
-        let ledger = try await Ledger.open(stateDirectory: h.path(".sluice"))
+        let ledger = try await Ledgers.openSQLite(stateDirectory: h.path(".sluice"))
         let instance = try #require(try await ledger.instance(job: "hourly", scheduledAt: Date(timeIntervalSince1970: Double(Self.first))))
         for _ in 0..<2 {
             let rerun = try await SluiceBinary.run(["rerun", String(instance.id), "--job", job, "--state-dir", h.path(".sluice")])
@@ -149,7 +149,7 @@ import Glibc
         let stateDir = h.path(".sluice"), t0 = Int64(Date().timeIntervalSince1970) / 60 * 60
         let records = SchedulerCrashTests.records(ids: 0..<30, from: t0 - 60, to: t0 - 1)
         try await h.produce(records)
-        let ledger = try await Ledger.open(stateDirectory: stateDir, now: { Date(timeIntervalSince1970: Double(t0)) })
+        let ledger = try await Ledgers.openSQLite(stateDirectory: stateDir, now: { Date(timeIntervalSince1970: Double(t0)) })
         try await ledger.registerJob("minutely", path: job)
         let marker = h.path("killed-once")
         let scheduler = try SchedulerCrashTests.SchedulerProcess(

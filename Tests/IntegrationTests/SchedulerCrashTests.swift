@@ -109,7 +109,7 @@ import Glibc
         let (job, stateDir, t0) = try await Self.setUpMinuteJob(h)
         // 61 instances to catch up: the ledger says a scheduler first saw the job an hour ago.
         let first = t0 - 60 * 60
-        let ledger = try await Ledger.open(stateDirectory: stateDir, now: { Date(timeIntervalSince1970: Double(first)) })
+        let ledger = try await Ledgers.openSQLite(stateDirectory: stateDir, now: { Date(timeIntervalSince1970: Double(first)) })
         try await ledger.registerJob("minutely", path: job)
         // On time: records across the windows of the first 55 instances.
         let onTime = Self.records(ids: 0..<300, from: first - 60, to: t0 - 6 * 60)
@@ -211,10 +211,10 @@ import Glibc
         defer { Task { await h.stop() } }
         let (job, stateDir, t0) = try await Self.setUpMinuteJob(h)
         try await h.produce(Self.records(ids: 0..<9, from: t0 - 60, to: t0 - 1))
-        let ledger = try await Ledger.open(stateDirectory: stateDir, now: { Date(timeIntervalSince1970: Double(t0)) })
+        let ledger = try await Ledgers.openSQLite(stateDirectory: stateDir, now: { Date(timeIntervalSince1970: Double(t0)) })
         try await ledger.registerJob("minutely", path: job)
         let instance = try await ledger.ensureInstance(NewInstance(job: "minutely", scheduledAt: Date(timeIntervalSince1970: Double(t0))))
-        #expect(try await ledger.claimAttempt(id: instance.id) == 1)
+        #expect(try await ledger.claimAttempt(id: instance.id, by: "crashed", leaseUntil: .distantFuture) == 1)
 
         let run = ["run", job, "--at-epoch", String(t0), "--state-dir", stateDir, "--attempt", "1"]
         let orphan = try await SluiceBinary.run(run)
@@ -247,7 +247,7 @@ import Glibc
     static func startHangingRun(_ h: Harness, extraArguments: [String] = []) async throws
         -> (job: String, ledger: Ledger, scheduler: SchedulerProcess, instance: InstanceRecord, childPid: Int32) {
         let (job, stateDir, t0) = try await Self.setUpMinuteJob(h, completion: "{ idle: 600s }")
-        let ledger = try await Ledger.open(stateDirectory: stateDir, now: { Date(timeIntervalSince1970: Double(t0 - 60)) })
+        let ledger = try await Ledgers.openSQLite(stateDirectory: stateDir, now: { Date(timeIntervalSince1970: Double(t0 - 60)) })
         try await ledger.registerJob("minutely", path: job)
         try await h.produce(Self.records(ids: 0..<6, from: t0 - 120, to: t0 - 60))
         let scheduler = try SchedulerProcess(["scheduler", job, "--state-dir", stateDir, "--poll-interval", "0.1"] + extraArguments,
@@ -300,7 +300,7 @@ import Glibc
         let (job, stateDir, t0) = try await Self.setUpMinuteJob(h)
         let records = Self.records(ids: 0..<9, from: t0 - 60, to: t0 - 1)
         try await h.produce(records)
-        let ledger = try await Ledger.open(stateDirectory: stateDir, now: { Date(timeIntervalSince1970: Double(t0)) })
+        let ledger = try await Ledgers.openSQLite(stateDirectory: stateDir, now: { Date(timeIntervalSince1970: Double(t0)) })
         try await ledger.registerJob("minutely", path: job)
         // The child waits 1.5 s before it starts: SIGTERM reaches the scheduler while it runs.
         let scheduler = try SchedulerProcess(["scheduler", job, "--state-dir", stateDir, "--poll-interval", "0.1",

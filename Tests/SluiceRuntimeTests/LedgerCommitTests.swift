@@ -1,4 +1,5 @@
 import Foundation
+import SluiceTestSupport
 import SluiceCore
 import Testing
 @testable import SluiceRuntime
@@ -31,8 +32,8 @@ struct AnsweringSink: Sink {
     }
 
     @Test func aCommittedAttemptIsSettledFromTheDestination() async throws {
-        let dir = try LedgerTempDir()
-        let ledger = try await Ledger.open(stateDirectory: dir.path, now: { LedgerTestClock().now })
+        let dir = try TemporaryDirectory()
+        let ledger = try await Ledgers.openSQLite(stateDirectory: dir.path, now: { ManualTestClock().now })
         #expect(ledger.id.count == 32)
         let r = try await started(ledger)
         try await ledger.prepareCommit(record(r))
@@ -56,8 +57,8 @@ struct AnsweringSink: Sink {
     }
 
     @Test func aCommitIsRecordedOnlyForTheRunningAttempt() async throws {
-        let dir = try LedgerTempDir()
-        let ledger = try await Ledger.open(stateDirectory: dir.path)
+        let dir = try TemporaryDirectory()
+        let ledger = try await Ledgers.openSQLite(stateDirectory: dir.path)
         let r = try await started(ledger)
         let second = try await ledger.startAttempt(id: r.id)
         await #expect(throws: SluiceError.self) { try await ledger.prepareCommit(record(r)) }
@@ -74,8 +75,8 @@ struct AnsweringSink: Sink {
 
     /// An attempt that never reached its commit, and one the destination cannot tell about.
     @Test func withoutACommitRecordNothingIsAsked() async throws {
-        let dir = try LedgerTempDir()
-        let ledger = try await Ledger.open(stateDirectory: dir.path)
+        let dir = try TemporaryDirectory()
+        let ledger = try await Ledgers.openSQLite(stateDirectory: dir.path)
         let r = try await started(ledger)
         #expect(try await CommitSettlement.settle(r, ledger: ledger, sink: AnsweringSink(answer: .committed(rows: 1))) == .nothingToSettle)
         try await ledger.prepareCommit(record(r))

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceTestSupport
 import SluiceCore
 import Testing
 @testable import SluiceRuntime
@@ -30,9 +31,9 @@ import SluiceScheduling
     }
 
     @Test func killAndSetSuccessAreRecorded() async throws {
-        let dir = try LedgerTempDir()
-        let ledger = try await Ledger.open(stateDirectory: dir.path)
-        let ops = Operations(ledger: ledger, stateDirectory: dir.path)
+        let dir = try TemporaryDirectory()
+        let ledger = try await Ledgers.openSQLite(stateDirectory: dir.path)
+        let ops = Operations(ledger: ledger, location: .stateDirectory(dir.path), stateDirectory: dir.path)
         let pending = try await ledger.ensureInstance(NewInstance(job: "j", scheduledAt: hour(1), partition: "ds=1"))
         let killed = try await ops.kill(pending.id, grace: .milliseconds(10))
         #expect(killed.instance.status == .killed && killed.signalledPid == nil)

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceTestSupport
 import SluiceCore
 import Synchronization
 import Testing
@@ -86,7 +87,7 @@ final class MemoryWriter: PartitionWriter {
     }
 
     @Test func aRunPlansStoresReadsMapsWritesAndRecords() async throws {
-        let dir = try LedgerTempDir()
+        let dir = try TemporaryDirectory()
         let records = (0..<30).map { i in
             OwnedRecord(partition: Int32(i % 3), offset: Int64(i / 3), timestamp: 1_669_111_200_000, value: Array(#"{"id":\#(i)}"#.utf8))
         }
@@ -99,7 +100,7 @@ final class MemoryWriter: PartitionWriter {
         let report = try await runner.run(source: MemorySource(records: records), sink: sink)
         #expect(report.status == "succeeded" && report.records.read == 30 && report.records.written == 30)
         #expect(sink.committed.withLock { $0 } == ["ds=1": 30])
-        let ledger = try await Ledger.open(stateDirectory: dir.path)
+        let ledger = try await Ledgers.openSQLite(stateDirectory: dir.path)
         let id = try #require(report.instanceId)
         let plan = try #require(try await ledger.plan(id: id))
         #expect(plan.window.partitions.map(\.toOffset) == [10, 10, 10] && plan.job == "mem" && plan.partition == "ds=1")

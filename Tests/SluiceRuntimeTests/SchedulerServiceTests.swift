@@ -1,4 +1,5 @@
 import Foundation
+import SluiceTestSupport
 import Logging
 import SluiceCore
 import Synchronization
@@ -8,7 +9,7 @@ import Testing
 /// The scheduler daemon assembled and served in-process, as `sluice scheduler` does.
 @Suite struct SchedulerServiceTests {
     @Test func makeLoadsTheJobsHoldsTheLockAndAStopEndsTheService() async throws {
-        let dir = try LedgerTempDir()
+        let dir = try TemporaryDirectory()
         try """
         name: hourly
         source: { bootstrapServers: "127.0.0.1:9", topic: events, timeZone: UTC }

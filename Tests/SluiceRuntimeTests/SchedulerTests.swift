@@ -55,10 +55,10 @@ final class FakeExecutor: InstanceExecutor {
                 try await ledger.finish(id: r.id, status: .succeeded, counts: InstanceCounts(read: 1, written: 1))
                 return .succeeded
             case .fail(let m):
-                try await ledger.finish(id: r.id, status: .failed, counts: InstanceCounts(), error: m, failure: ("kafka", true))
+                try await ledger.finish(id: r.id, status: .failed, counts: InstanceCounts(), error: m, failure: InstanceFailure(code: "kafka", retriable: true))
                 return .failed(m)
             case .failForGood(let m):
-                try await ledger.finish(id: r.id, status: .failed, counts: InstanceCounts(), error: m, failure: ("dirtyLimit", false))
+                try await ledger.finish(id: r.id, status: .failed, counts: InstanceCounts(), error: m, failure: InstanceFailure(code: "dirtyLimit", retriable: false))
                 return .failed(m)
             case .hang:
                 let gate = Gate()
@@ -102,16 +102,16 @@ final class Gate: Sendable {
 
 /// A scheduler on a temporary ledger driven by a manual clock.
 struct SchedulerFixture {
-    let dir: LedgerTempDir
+    let dir: TemporaryDirectory
     let clock: ManualClock
     let ledger: Ledger
     let executor: FakeExecutor
 
     init(start: Date, behavior: @escaping @Sendable (InstanceRecord) -> FakeBehavior = { _ in .succeed }) async throws {
-        dir = try LedgerTempDir()
+        dir = try TemporaryDirectory()
         let clock = ManualClock(start)
         self.clock = clock
-        ledger = try await Ledger.open(stateDirectory: dir.path + "/.sluice", now: { clock.now() })
+        ledger = try await Ledgers.openSQLite(stateDirectory: dir.path + "/.sluice", now: { clock.now() })
         executor = FakeExecutor(ledger: ledger, clock: clock, behavior: behavior)
     }
 
@@ -427,7 +427,7 @@ func at(_ text: String, _ zone: String = "Europe/Berlin") throws -> Date {
         // started attempt 1; then that scheduler died.
         f.clock.set(try at("2026-05-04 11:00:00"))
         let r = try await f.ledger.ensureInstance(NewInstance(job: "o", scheduledAt: try at("2026-05-04 11:00:00"), partition: "ds=202605041100"))
-        #expect(try await f.ledger.claimAttempt(id: r.id) == 1)
+        #expect(try await f.ledger.claimAttempt(id: r.id, by: "crashed", leaseUntil: .distantFuture) == 1)
         let stateDir = f.dir.path + "/.sluice"
         let orphanLock = try await RunLock.acquire(stateDirectory: stateDir, job: "o", partition: "ds=202605041100",
                                                    instanceId: String(r.id), wait: false)
@@ -509,7 +509,7 @@ func at(_ text: String, _ zone: String = "Europe/Berlin") throws -> Date {
     @Test func attemptThatEndedWhileNoSchedulerRanIsSettled() async throws {
         let f = try await SchedulerFixture(start: try at("2026-05-04 09:59:00"))
         let (job, r) = try await f.dailyInstanceAtTen("e", "retries: 2\nretryInterval: 1m")
-        _ = try await f.ledger.claimAttempt(id: r.id)
+        _ = try await f.ledger.claimAttempt(id: r.id, by: "gone", leaseUntil: .distantFuture)
         _ = try await f.ledger.startAttempt(NewInstance(job: "e", scheduledAt: r.scheduledAt, partition: "ds=1"), number: 1)
         try await f.ledger.finish(id: r.id, status: .failed, counts: InstanceCounts(), error: "bad")
         let s = try await f.scheduler([job])

@@ -59,6 +59,23 @@ public enum SecretValue: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// A resolved secret (a password, a key, a token). Every way of printing it (`description`,
+/// `debugDescription`, string interpolation, `dump`, a mirror) shows `******`; it is not `Codable`.
+/// `reveal()` is the one way to the value, for the library call that needs it.
+public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    private let value: String
+
+    public init(_ value: String) { self.value = value }
+
+    /// The secret itself. Call it only where the value is handed to the system that needs it.
+    public func reveal() -> String { value }
+
+    public var isEmpty: Bool { value.isEmpty }
+    public var description: String { "******" }
+    public var debugDescription: String { "Secret(******)" }
+    public var customMirror: Mirror { Mirror(self, children: [:]) }
+}
+
 /// Keys whose values are secrets wherever they appear (kafkaConfig, destination connections).
 public enum SecretKeys {
     public static func isSecret(_ key: String) -> Bool {

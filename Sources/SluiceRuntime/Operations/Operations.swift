@@ -7,12 +7,15 @@ import SluiceLedger
 /// What people do to instances by hand: rerun, kill and set-success (backfill is `Backfill`). The
 /// CLI and the console are two faces on these calls: they parse, call, and render the result.
 public struct Operations: Sendable {
-    public let ledger: Ledger
-    /// The ledger's directory, where the run locks live.
+    public let ledger: any Ledger
+    /// Where the ledger is, for the runs these operations start.
+    public let location: LedgerLocation
+    /// The state directory reruns use (the embedded ledger's, and the SQLite run locks').
     public let stateDirectory: String
 
-    public init(ledger: Ledger, stateDirectory: String) {
+    public init(ledger: any Ledger, location: LedgerLocation, stateDirectory: String) {
         self.ledger = ledger
+        self.location = location
         self.stateDirectory = stateDirectory
     }
 
@@ -47,6 +50,7 @@ public struct Operations: Sendable {
         options.scheduledTime = Int64(r.scheduledAt.timeIntervalSince1970.rounded())
         if let b = r.businessDate { options.businessDate = try WallTime.parseDate(b, subject: "business date") }
         options.stateDirectory = stateDirectory
+        options.ledger = location
         return try await InstanceRunner(job: job, options: options).run()
     }
 
@@ -73,8 +77,13 @@ public struct Operations: Sendable {
     public struct KillOutcome: Sendable {
         /// The instance after the kill, as the ledger has it.
         public var instance: InstanceRecord
+
+        init(instance: InstanceRecord) { self.instance = instance }
         /// The process that held the instance's run lock and was signalled, if one did.
         public var signalledPid: Int32?
+        /// The holder of the run lock on another host, which cannot be signalled from here: its
+        /// commit is refused (the instance is killed in the ledger), so it ends without writing.
+        public var remoteHolder: String?
     }
 
     /// Marks a running, pending or waiting instance killed (no automatic retry follows) and stops
@@ -87,15 +96,20 @@ public struct Operations: Sendable {
         _ = try await ledger.setStatus(id: id, .killed, error: "killed by `sluice instance kill`")
         try? await ledger.setRetry(id: id, at: nil)
         try? await ledger.appendLog(id: id, level: .warning, "killed by `sluice instance kill` (pid \(getpid()))")
-        let dir = stateDirectory, job = r.job, partition = r.partition ?? ""
-        var signalled: Int32?
-        if let holder = RunLock.currentHolder(stateDirectory: dir, job: job, partition: partition), holder.pid > 0 {
-            try await InstanceKiller.terminate(pid: holder.pid, grace: grace) {
-                RunLock.currentHolder(stateDirectory: dir, job: job, partition: partition)?.pid == holder.pid
+        let locks = ledger.runLocks, job = r.job, partition = r.partition ?? ""
+        var outcome = KillOutcome(instance: r)
+        if let holder = await locks.currentHolder(job: job, partition: partition), holder.pid > 0 {
+            if holder.isLocal {
+                try await InstanceKiller.terminate(pid: holder.pid, grace: grace) {
+                    await locks.currentHolder(job: job, partition: partition)?.pid == holder.pid
+                }
+                outcome.signalledPid = holder.pid
+            } else {
+                outcome.remoteHolder = holder.description
             }
-            signalled = holder.pid
         }
-        return KillOutcome(instance: try await instance(id), signalledPid: signalled)
+        outcome.instance = try await instance(id)
+        return outcome
     }
 
     // MARK: set-success

@@ -23,6 +23,10 @@ public struct RunOptions: Sendable {
     public var allowGap = false
     /// The ledger directory; nil = `.sluice/` next to the job file.
     public var stateDirectory: String?
+    /// The ledger; nil = the SQLite ledger in the state directory.
+    public var ledger: LedgerLocation?
+    /// Who launched the run, recorded with its attempt: a scheduler's id, or `manual`.
+    public var launchedBy = "manual"
     public var showProgress = true
     /// How long a write waits for a locked destination (SQLite warehouse); nil = the sink's default (600 s).
     public var destinationLockTimeout: Double?
@@ -66,6 +70,9 @@ public struct InstanceRunner: Sendable {
         options.stateDirectory ?? (job.directory as NSString).appendingPathComponent(".sluice")
     }
 
+    /// The ledger of this run: `--ledger`, else the SQLite ledger in the state directory.
+    public var ledgerLocation: LedgerLocation { options.ledger ?? .stateDirectory(stateDirectory) }
+
     /// Runs the instance from the job's Kafka topic into its destination. Throws `RunFailure` (its
     /// error's kind decides the exit code) after recording the failure in the ledger; the report of a
     /// successful run is returned.
@@ -89,7 +96,7 @@ public struct InstanceRunner: Sendable {
             run.report.seconds = started.duration(to: .now).seconds
             return run.report
         }
-        let ledger: Ledger, lock: RunLock, instance: InstanceRecord
+        let ledger: any Ledger, lock: any HeldRunLock, instance: InstanceRecord
         switch try await prepare.start(run, sink: sink) {
         case .settled(var report):
             report.seconds = started.duration(to: .now).seconds
@@ -97,15 +104,32 @@ public struct InstanceRunner: Sendable {
         case .started(let l, let k, let i):
             (ledger, lock, instance) = (l, k, i)
         }
-        defer { lock.release() }
+        let outcome: Result<RunReport, any Error>
+        do {
+            outcome = .success(try await transfer(run, source: source, sink: sink, ledger: ledger, instance: instance,
+                                                  started: started, lap: lap))
+        } catch {
+            outcome = .failure(error)
+        }
+        await lock.release()
+        await ledger.close()
+        return try outcome.get()
+    }
+
+    /// Checks the destination, plans, transfers and settles the started attempt.
+    private func transfer<Source: WindowSource>(_ run: ResolvedRun, source: Source, sink: any Sink,
+                                                ledger: any Ledger, instance: InstanceRecord, started: ContinuousClock.Instant,
+                                                lap: Stopwatch) async throws -> RunReport {
+        var lap = lap
         var report = run.report
         report.instanceId = instance.id
         report.phases = RunReport.Phases(setup: lap.next())
         let progress = RunProgress(enabled: options.showProgress && isatty(STDERR_FILENO) != 0)
         do {
+            let prepare = PrepareStage(runner: self)
             let program = try await prepare.checkDestination(sink: sink, partition: run.partition)
             report.phases?.destination = lap.next()
-            let planned = try await planning.plan(run, ledger: ledger, instance: instance)
+            let planned = try await PlanStage(runner: self, source: source).plan(run, ledger: ledger, instance: instance)
             FaultInjection.reach("after-plan")
             report.replayedPlan = planned.replayed
             report.plan = planned.window.partitions.map(RunReport.Partition.init)
@@ -126,7 +150,6 @@ public struct InstanceRunner: Sendable {
                                      groupId: spec.source.groupId)
             try await settle.commit(transferred, report: &report, lap: &lap)
             report.seconds = started.duration(to: .now).seconds
-            await ledger.close()
             report.phases?.finish = lap.next()
             return report
         } catch {
@@ -136,7 +159,7 @@ public struct InstanceRunner: Sendable {
     }
 
     /// Who writes, for the destination's write record.
-    func provenance(_ instance: InstanceRecord, ledger: Ledger, window: WindowPlan) -> WriteProvenance {
+    func provenance(_ instance: InstanceRecord, ledger: any Ledger, window: WindowPlan) -> WriteProvenance {
         WriteProvenance(job: spec.name, instanceId: String(instance.id), attempt: instance.attempts, ledgerId: ledger.id,
                         windowStartMillis: window.startMillis, windowEndMillis: window.endMillis, topic: window.topic,
                         offsets: window.partitions.map { PartitionOffsets(partition: $0.partition, from: $0.fromOffset, to: $0.toOffset) })
@@ -144,7 +167,7 @@ public struct InstanceRunner: Sendable {
 
     /// Records a failed attempt in the ledger and returns the failure to throw. After the
     /// destination committed, the attempt is left for settlement instead: its rows are there.
-    func recordFailure(_ error: any Error, report: RunReport, ledger: Ledger, instance: InstanceRecord) async -> RunFailure {
+    func recordFailure(_ error: any Error, report: RunReport, ledger: any Ledger, instance: InstanceRecord) async -> RunFailure {
         var report = report
         let committed = error as? CommittedButUnrecorded
         let cause = committed?.error ?? error
@@ -157,10 +180,9 @@ public struct InstanceRunner: Sendable {
         } else {
             let typed = cause as? SluiceError
             _ = try? await ledger.finish(id: instance.id, status: .failed, counts: report.records.ledgerCounts, error: message,
-                                         failure: (typed?.code ?? "failed", typed?.isRetriable ?? true))
+                                         failure: InstanceFailure(code: typed?.code ?? "failed", retriable: typed?.isRetriable ?? true))
             try? await ledger.appendLog(id: instance.id, level: .error, message)
         }
-        await ledger.close()
         return RunFailure(report: report, error: cause as? SluiceError ?? SluiceError(.failed, message))
     }
 }

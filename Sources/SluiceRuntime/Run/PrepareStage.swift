@@ -26,7 +26,7 @@ struct PrepareStage {
     /// What the stage hands on: the started attempt, or the report of an earlier attempt it settled
     /// (then nothing is to run).
     enum Outcome {
-        case started(ledger: Ledger, lock: RunLock, instance: InstanceRecord)
+        case started(ledger: any Ledger, lock: any HeldRunLock, instance: InstanceRecord)
         case settled(RunReport)
     }
 
@@ -50,11 +50,16 @@ struct PrepareStage {
     /// Opens the ledger, takes the run lock of the job's partition and starts the attempt, after
     /// settling the instance's previous attempt when that is all there is to do.
     func start(_ run: ResolvedRun, sink: any Sink) async throws -> Outcome {
-        let ledger = try await Ledger.open(stateDirectory: runner.stateDirectory)
-        let known = try await ledger.instance(job: spec.name, scheduledAt: run.scheduledAt)
-        let lock = try await RunLock.acquire(stateDirectory: runner.stateDirectory, job: spec.name,
-                                             partition: run.partition.description, instanceId: known.map { String($0.id) },
-                                             wait: options.waitForLock)
+        let ledger = try await Ledgers.open(runner.ledgerLocation, origin: .thisProcess(launchedBy: options.launchedBy))
+        let lock: any HeldRunLock
+        do {
+            let known = try await ledger.instance(job: spec.name, scheduledAt: run.scheduledAt)
+            lock = try await ledger.runLocks.acquire(job: spec.name, partition: run.partition.description,
+                                                     instanceId: known.map { String($0.id) }, wait: options.waitForLock)
+        } catch {
+            await ledger.close()
+            throw error
+        }
         do {
             if let current = try await ledger.instance(job: spec.name, scheduledAt: run.scheduledAt),
                let settled = try await settleEarlierAttempt(current, ledger: ledger, sink: sink) {
@@ -63,7 +68,7 @@ struct PrepareStage {
                 report.status = settled.record.status.rawValue
                 report.records = RunReport.Counts(instance: settled.record.counts)
                 report.settled = settled.note
-                lock.release()
+                await lock.release()
                 await ledger.close()
                 return .settled(report)
             }
@@ -78,7 +83,7 @@ struct PrepareStage {
             }
             return .started(ledger: ledger, lock: lock, instance: instance)
         } catch {
-            lock.release()
+            await lock.release()
             await ledger.close()
             throw error
         }
@@ -87,7 +92,7 @@ struct PrepareStage {
     /// Settles the instance's last attempt when it ended without recording its outcome (see
     /// `CommitSettlement`), and refuses what would add an instance's rows twice to a destination
     /// that cannot replace them. Returns the settled instance when nothing is to run.
-    func settleEarlierAttempt(_ current: InstanceRecord, ledger: Ledger, sink: any Sink) async throws
+    func settleEarlierAttempt(_ current: InstanceRecord, ledger: any Ledger, sink: any Sink) async throws
         -> (record: InstanceRecord, note: String)? {
         let appendOnce = spec.destination.writeMode == .append && !sink.replacesEarlierAppends && !options.allowDuplicateAppend
         switch try await CommitSettlement.settle(current, ledger: ledger, sink: sink) {

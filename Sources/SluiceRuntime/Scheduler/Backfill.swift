@@ -142,7 +142,7 @@ public struct Backfill: Sendable {
         guard let after = try await ledger.instance(id: r.id) else { return false }
         if !after.status.isFinal {
             // Another process (a manual run) may be running the instance: leave it to record its outcome.
-            if RunLock.currentHolder(stateDirectory: stateDirectory, job: after.job, partition: after.partition ?? "") != nil {
+            if await ledger.runLocks.currentHolder(job: after.job, partition: after.partition ?? "") != nil {
                 return false
             }
             let why: String = if case .failed(let m) = outcome { m } else { "the run ended without recording an outcome" }

@@ -14,21 +14,25 @@ import SluiceLedger
 public struct ProcessExecutor: InstanceExecutor {
     /// The `sluice` binary.
     public var binary: String
-    public var ledger: Ledger
+    public var ledger: any Ledger
     /// Passed to every `sluice run` (e.g. `--datasources FILE`).
     public var extraArguments: [String]
     /// Bytes of the child's output kept (the last ones).
     public var outputLimit: Int
     /// Between SIGTERM and SIGKILL when a run is stopped.
     public var grace: Duration
+    /// Added to each run's environment (the ledger URL, which must not stand in a command line,
+    /// and the scheduler's id).
+    public var environment: [String: String]
 
-    public init(binary: String, ledger: Ledger, extraArguments: [String] = [], outputLimit: Int = 64 * 1024,
-                grace: Duration = .seconds(10)) {
+    public init(binary: String, ledger: any Ledger, extraArguments: [String] = [], outputLimit: Int = 64 * 1024,
+                grace: Duration = .seconds(10), environment: [String: String] = [:]) {
         self.binary = binary
         self.ledger = ledger
         self.extraArguments = extraArguments
         self.outputLimit = outputLimit
         self.grace = grace
+        self.environment = environment
     }
 
     /// This process's own executable.
@@ -65,6 +69,7 @@ public struct ProcessExecutor: InstanceExecutor {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments(request)
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         process.standardOutput = output
         process.standardError = output
         process.standardInput = FileHandle.nullDevice

@@ -62,12 +62,27 @@ public struct SchedulerOptions: Sendable {
     public var lateTolerance: TimeInterval = 60
     /// Seconds before an automatic retry, instead of the job's `retryInterval` (for tests).
     public var retryDelay: TimeInterval?
+    /// This scheduler's id, recorded on every attempt it launches and on its claims.
+    public var id: String
+    /// How long a claim stays this scheduler's without renewal: another scheduler sharing the
+    /// ledger takes an instance over once its lease has run out (the scheduler died).
+    public var lease: TimeInterval
+    /// This is the only scheduler of its ledger (it holds the state directory's scheduler lock), so
+    /// claims of other ids are stale: taken over at once, without waiting for their leases.
+    public var exclusive: Bool
 
-    public init(maxParallel: Int = 4, lateTolerance: TimeInterval = 60, retryDelay: TimeInterval? = nil) {
+    public init(maxParallel: Int = 4, lateTolerance: TimeInterval = 60, retryDelay: TimeInterval? = nil,
+                id: String = SchedulerOptions.defaultId, lease: TimeInterval = 30, exclusive: Bool = true) {
         self.maxParallel = max(1, maxParallel)
         self.lateTolerance = lateTolerance
         self.retryDelay = retryDelay
+        self.id = id
+        self.lease = lease
+        self.exclusive = exclusive
     }
+
+    /// The host name and process id.
+    public static var defaultId: String { "\(ProcessInfo.processInfo.hostName):\(getpid())" }
 }
 
 /// The scheduler: creates a ledger instance for every scheduled time of every job, runs each when
@@ -101,7 +116,7 @@ public actor Scheduler {
         var timedOut = false
     }
 
-    public let ledger: Ledger
+    public let ledger: any Ledger
     public let stateDirectory: String
     public let clock: any SchedulerClock
     public let executor: any InstanceExecutor
@@ -114,8 +129,10 @@ public actor Scheduler {
     private var watched: [Int64: Watched] = [:]
     private var stopping = false
     private var aborting = false
+    /// The claims of earlier schedulers were taken over (an exclusive scheduler does it once).
+    private var tookOverClaims = false
 
-    public init(ledger: Ledger, stateDirectory: String, clock: any SchedulerClock, executor: any InstanceExecutor,
+    public init(ledger: any Ledger, stateDirectory: String, clock: any SchedulerClock, executor: any InstanceExecutor,
                 options: SchedulerOptions = SchedulerOptions(), logger: Logger = Logger(label: "sluice.scheduler"),
                 destination: @escaping @Sendable (LoadedJob) throws -> any Sink = { try Destinations.sink(job: $0, createTable: false) }) {
         self.destination = destination
@@ -153,6 +170,11 @@ public actor Scheduler {
     @discardableResult
     public func tick() async throws -> Int {
         let now = clock.now()
+        if options.exclusive && !tookOverClaims {
+            try await ledger.takeOverClaims(by: options.id, leaseUntil: leaseEnd(now))
+            tookOverClaims = true
+        }
+        try await ledger.renewClaims(Array(executions.keys) + Array(watched.keys), by: options.id, leaseUntil: leaseEnd(now))
         for (id, e) in executions where !e.timedOut {
             if let deadline = e.deadline, deadline <= now {
                 executions[id]?.timedOut = true
@@ -169,6 +191,14 @@ public actor Scheduler {
             started += try await launchReady(entry, now: now)
         }
         return started
+    }
+
+    private func leaseEnd(_ now: Date) -> Date { now.addingTimeInterval(options.lease) }
+
+    /// Makes this scheduler the one that looks after the instance; false when another live
+    /// scheduler does.
+    private func adopt(_ id: Int64, now: Date) async throws -> Bool {
+        try await ledger.adoptClaim(id: id, by: options.id, leaseUntil: leaseEnd(now), force: options.exclusive)
     }
 
     /// Waits until every run started so far has ended and been recorded.
@@ -277,15 +307,16 @@ public actor Scheduler {
         var candidates: [InstanceRecord] = []
         for r in try await ledger.openInstances(job: name) where isIdle(r.id) && r.scheduledAt <= now {
             if r.status == .running {
-                // Not ours: an orphaned run of a scheduler that crashed, a manual run, or a dead run.
-                try await settle(r.id, outcome: nil, timedOut: false)
+                // Not ours: an orphaned run of a scheduler that crashed, a manual run, or a dead run;
+                // left alone while another live scheduler looks after it.
+                if try await adopt(r.id, now: now) { try await settle(r.id, outcome: nil, timedOut: false) }
             } else {
                 candidates.append(r)
             }
         }
-        // Attempts a previous scheduler launched that ended while no scheduler watched them.
+        // Attempts a scheduler launched that ended while no scheduler watched them.
         for r in try await ledger.claimedInstances(job: name) where isIdle(r.id) && r.status.isFinal {
-            try await settle(r.id, outcome: nil, timedOut: false)
+            if try await adopt(r.id, now: now) { try await settle(r.id, outcome: nil, timedOut: false) }
         }
         candidates += try await ledger.dueRetries(job: name, now: now).filter { isIdle($0.id) }
         candidates.sort { ($0.scheduledAt, $0.id) < ($1.scheduledAt, $1.id) }
@@ -302,7 +333,7 @@ public actor Scheduler {
             }
             guard executions.count + watched.count < options.maxParallel else { break }
             // Another process (an orphaned run of a crashed scheduler, a manual run) has the partition.
-            if RunLock.currentHolder(stateDirectory: stateDirectory, job: r.job, partition: r.partition ?? "") != nil {
+            if await ledger.runLocks.currentHolder(job: r.job, partition: r.partition ?? "") != nil {
                 if entry.selfDependent { blockedBy = r }
                 continue
             }
@@ -324,7 +355,9 @@ public actor Scheduler {
             if r.status == .failed { try await ledger.appendLog(id: r.id, "automatic retry after failure") }
             // Recorded before the child starts: the child runs only as this attempt, so a run of the
             // same instance by an orphan of a crashed scheduler and this one cannot both happen.
-            let attempt = try await ledger.claimAttempt(id: r.id)
+            guard let attempt = try await ledger.claimAttempt(id: r.id, by: options.id, leaseUntil: leaseEnd(now)) else {
+                continue  // another scheduler launched it
+            }
             launch(entry, r, attempt: attempt, allowGap: allowGap, now: now)
             started += 1
         }
@@ -399,22 +432,34 @@ public actor Scheduler {
     /// Watched runs: settled when their process lets go of the run lock, timed out like ours.
     private func watchOthers(now: Date) async throws {
         for (id, w) in watched {
-            if let holder = RunLock.currentHolder(stateDirectory: stateDirectory, job: w.job, partition: w.partition) {
-                if holder.pid > 0 { watched[id]?.pid = holder.pid }
-                if let deadline = w.deadline, deadline <= now, !w.timedOut, let pid = watched[id]?.pid, pid > 0 {
-                    watched[id]?.timedOut = true
-                    log(instance: id, job: w.job, "instance \(id) of \(w.job) (pid \(pid), not started by this scheduler) timed out; stopping it")
-                    let dir = stateDirectory, job = w.job, partition = w.partition
-                    Task {
-                        try? await InstanceKiller.terminate(pid: pid, grace: .seconds(10)) {
-                            RunLock.currentHolder(stateDirectory: dir, job: job, partition: partition)?.pid == pid
-                        }
-                    }
-                }
+            guard let holder = await ledger.runLocks.currentHolder(job: w.job, partition: w.partition) else {
+                watched[id] = nil
+                try await settle(id, outcome: nil, timedOut: w.timedOut)
                 continue
             }
-            watched[id] = nil
-            try await settle(id, outcome: nil, timedOut: w.timedOut)
+            if holder.pid > 0 { watched[id]?.pid = holder.pid }
+            if let deadline = w.deadline, deadline <= now, !w.timedOut {
+                watched[id]?.timedOut = true
+                try await stopWatched(id, w, holder: holder)
+            }
+        }
+    }
+
+    /// Stops a watched run at its timeout: a process on this machine is signalled; one on another
+    /// host is failed in the ledger, which fences it (its commit is refused).
+    private func stopWatched(_ id: Int64, _ w: Watched, holder: RunLockHolder) async throws {
+        guard holder.isLocal, holder.pid > 0 else {
+            let message = "timed out after \(jobs[w.job]?.job.spec.schedule?.timeout ?? 0) s (schedule.timeout) while run by \(holder.description); its commit will be refused"
+            try await ledger.setStatus(id: id, .failed, error: message)
+            log(instance: id, job: w.job, "instance \(id) of \(w.job): \(message)")
+            return
+        }
+        let pid = holder.pid, locks = ledger.runLocks, job = w.job, partition = w.partition
+        log(instance: id, job: w.job, "instance \(id) of \(w.job) (pid \(pid), not started by this scheduler) timed out; stopping it")
+        Task {
+            try? await InstanceKiller.terminate(pid: pid, grace: .seconds(10)) {
+                await locks.currentHolder(job: job, partition: partition)?.pid == pid
+            }
         }
     }
 
@@ -423,27 +468,37 @@ public actor Scheduler {
     /// is what our own child did; nil for a run of another process. An instance another process still
     /// runs becomes watched instead.
     private func settle(_ id: Int64, outcome: ExecutionOutcome?, timedOut: Bool) async throws {
-        guard var r = try await ledger.instance(id: id) else { return }
-        let partition = r.partition ?? ""
-        var probe: RunLock?
-        defer { probe?.release() }
-        if r.status == .running {
-            probe = RunLock.hold(stateDirectory: stateDirectory, job: r.job, partition: partition)
-            guard probe != nil else {
-                let holder = RunLock.currentHolder(stateDirectory: stateDirectory, job: r.job, partition: partition)
-                let timeout = jobs[r.job]?.job.spec.schedule?.timeout
-                watched[id] = Watched(job: r.job, partition: partition, pid: holder?.pid ?? 0,
-                                      deadline: timeout.map { (r.startedAt ?? clock.now()).addingTimeInterval(TimeInterval($0)) },
-                                      timedOut: timedOut)
-                log(instance: id, job: r.job, "instance \(id) of \(r.job) is being run by another process (\(holder?.description ?? "pid unknown")); waiting for its outcome")
-                return
-            }
-            guard let current = try await ledger.instance(id: id) else { return }
-            r = current
+        guard let r = try await ledger.instance(id: id) else { return }
+        guard r.status == .running else {
+            try await settle(r, outcome: outcome, timedOut: timedOut)
+            return
         }
+        let partition = r.partition ?? ""
+        guard let probe = await ledger.runLocks.hold(job: r.job, partition: partition) else {
+            let holder = await ledger.runLocks.currentHolder(job: r.job, partition: partition)
+            let timeout = jobs[r.job]?.job.spec.schedule?.timeout
+            watched[id] = Watched(job: r.job, partition: partition, pid: holder?.pid ?? 0,
+                                  deadline: timeout.map { (r.startedAt ?? clock.now()).addingTimeInterval(TimeInterval($0)) },
+                                  timedOut: timedOut)
+            log(instance: id, job: r.job, "instance \(id) of \(r.job) is being run by another process (\(holder?.description ?? "pid unknown")); waiting for its outcome")
+            return
+        }
+        let result: Result<Void, any Error>
+        do {
+            if let current = try await ledger.instance(id: id) { try await settle(current, outcome: outcome, timedOut: timedOut) }
+            result = .success(())
+        } catch {
+            result = .failure(error)
+        }
+        await probe.release()
+        try result.get()
+    }
+
+    /// Settles `r`, whose run no process holds.
+    private func settle(_ r: InstanceRecord, outcome: ExecutionOutcome?, timedOut: Bool) async throws {
         if outcome == nil { await executor.collect(instance: r, stateDirectory: stateDirectory) }
         try await record(r, outcome: outcome, timedOut: timedOut, interrupted: r.status == .running)
-        try await ledger.releaseClaim(id: id)
+        try await ledger.releaseClaim(id: r.id)
     }
 
     /// What an ended attempt leaves in the ledger: the timeout, the abort, the failure of a run that

@@ -13,7 +13,13 @@ public struct SchedulerServiceOptions: Sendable {
     /// Job files, or directories of job files.
     public var jobs: [String]
     /// The ledger directory; nil = `.sluice/` next to the first job file, or in the first directory.
+    /// With a PostgreSQL ledger it holds only the runs' output files.
     public var stateDirectory: String?
+    /// `--ledger`: a PostgreSQL URL (else `SLUICE_LEDGER`, else the SQLite ledger in the state
+    /// directory). Several schedulers may share a PostgreSQL ledger.
+    public var ledgerURL: String?
+    /// This scheduler's id (default: host name and pid), recorded on every attempt it launches.
+    public var id: String = SchedulerOptions.defaultId
     public var maxParallel = 4
     /// How long running instances may take to finish after the first stop signal before they are aborted.
     public var stopTimeout: Duration = .seconds(30)
@@ -37,7 +43,7 @@ public struct SchedulerServiceOptions: Sendable {
         var isDir: ObjCBool = false
         return FileManager.default.fileExists(atPath: first, isDirectory: &isDir) && isDir.boolValue
             ? (first as NSString).appendingPathComponent(".sluice")
-            : Ledger.defaultStateDirectory(forJobFile: first)
+            : Ledgers.defaultStateDirectory(forJobFile: first)
     }
 }
 
@@ -48,11 +54,12 @@ public final class SchedulerService: Sendable {
     public let scheduler: Scheduler
     public let stateDirectory: String
     let options: SchedulerServiceOptions
-    let lock: SchedulerLock
+    /// The state directory's scheduler lock; nil on a shared (PostgreSQL) ledger.
+    let lock: SchedulerLock?
     let watcher: JobWatcher
     let logger: Logger
 
-    init(scheduler: Scheduler, stateDirectory: String, options: SchedulerServiceOptions, lock: SchedulerLock,
+    init(scheduler: Scheduler, stateDirectory: String, options: SchedulerServiceOptions, lock: SchedulerLock?,
          watcher: JobWatcher, logger: Logger) {
         self.scheduler = scheduler
         self.stateDirectory = stateDirectory
@@ -62,21 +69,28 @@ public final class SchedulerService: Sendable {
         self.logger = logger
     }
 
-    /// Takes the scheduler lock of the state directory, opens the ledger and loads the jobs.
-    /// `executor` defaults to child processes of this binary (`sluice run … --attempt N`).
+    /// Opens the ledger and loads the jobs. On the embedded ledger it first takes the state
+    /// directory's scheduler lock (one scheduler per state directory); schedulers sharing a
+    /// PostgreSQL ledger run side by side. `executor` defaults to child processes of this binary
+    /// (`sluice run … --attempt N`), which inherit the ledger and this scheduler's id.
     public static func make(_ options: SchedulerServiceOptions, executor: (any InstanceExecutor)? = nil,
                             logger: Logger = Logger(label: "sluice.scheduler")) async throws -> SchedulerService {
         let dir = options.resolvedStateDirectory
-        let lock = try SchedulerLock.acquire(stateDirectory: dir)
+        let location = try LedgerLocation.resolve(url: options.ledgerURL, stateDirectory: dir)
+        let lock = location.isShared ? nil : try SchedulerLock.acquire(stateDirectory: dir)
         do {
-            let ledger = try await Ledger.open(stateDirectory: dir)
+            let ledger = try await Ledgers.open(location, origin: .thisProcess(launchedBy: options.id))
+            var childEnvironment = ["SLUICE_SCHEDULER_ID": options.id]
+            if let url = options.ledgerURL { childEnvironment["SLUICE_LEDGER"] = url }
             let executor = executor ?? ProcessExecutor(
                 binary: ProcessExecutor.currentBinary, ledger: ledger,
                 extraArguments: (options.datasources.map { ["--datasources", $0] } ?? [])
-                    + (options.runStartDelay.map { ["--start-delay", String($0)] } ?? []))
+                    + (options.runStartDelay.map { ["--start-delay", String($0)] } ?? []),
+                environment: childEnvironment)
+            let schedulerOptions = SchedulerOptions(maxParallel: options.maxParallel, retryDelay: options.retryDelay,
+                                                    id: options.id, exclusive: !location.isShared)
             let scheduler = Scheduler(ledger: ledger, stateDirectory: dir, clock: SystemClock(), executor: executor,
-                                      options: SchedulerOptions(maxParallel: options.maxParallel, retryDelay: options.retryDelay),
-                                      logger: logger)
+                                      options: schedulerOptions, logger: logger)
             let watcher = JobWatcher(roots: options.jobs, datasources: options.datasources, logger: logger)
             try await watcher.refresh(scheduler)
             guard !(await scheduler.jobNames).isEmpty else {
@@ -85,7 +99,7 @@ public final class SchedulerService: Sendable {
             return SchedulerService(scheduler: scheduler, stateDirectory: dir, options: options, lock: lock,
                                     watcher: watcher, logger: logger)
         } catch {
-            lock.release()
+            lock?.release()
             throw error
         }
     }
@@ -96,7 +110,7 @@ public final class SchedulerService: Sendable {
     public func run(stops: AsyncStream<Int32>) async {
         let scheduler = self.scheduler, watcher = self.watcher, logger = self.logger, options = self.options
         let log: @Sendable (String) -> Void = { logger.info("\($0)") }
-        log("scheduler started (pid \(getpid())) on \(stateDirectory): \(await scheduler.jobNames.joined(separator: ", "))")
+        log("scheduler started (pid \(getpid()), id \(options.id)) on \(scheduler.ledger.description): \(await scheduler.jobNames.joined(separator: ", "))")
         let loop = Task { await scheduler.run(interval: options.pollInterval) }
         let reload = Task {
             while !Task.isCancelled {
@@ -128,7 +142,8 @@ public final class SchedulerService: Sendable {
         await loop.value
         stopping.cancel()
         reload.cancel()
-        lock.release()
+        await scheduler.ledger.close()
+        lock?.release()
         log("scheduler stopped")
     }
 }

@@ -1,78 +1,26 @@
 import Foundation
 import SluiceTestSupport
 import SluiceCore
-import SluiceWarehouse
 import Synchronization
 import Testing
-@testable import SluiceRuntime
-import SluiceSQLite
 @testable import SluiceLedger
 
-/// A clock the test moves by hand.
-final class LedgerTestClock: Sendable {
-    private let current: Mutex<Date>
-    init(_ start: Date = Date(timeIntervalSince1970: 1_669_111_500)) { current = Mutex(start) }
-    var now: Date { current.withLock { $0 } }
-    func advance(seconds: Double) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
-}
-
-typealias LedgerTempDir = TemporaryDirectory
-
-/// An instance plan of job `j` over topic `events` with these partitions.
-func testPlan(_ partitions: [PartitionPlan], mode: WindowMode = .offsets, plannedAtMillis: Int64 = 1) -> InstancePlan {
-    InstancePlan(job: "j", scheduledTime: 1_669_078_800, businessDate: "20221121", parameters: ["partition": "1"],
-                 partition: "ds=1", windowMode: mode,
-                 window: WindowPlan(topic: "events", startMillis: 1_669_075_200_000, endMillis: 1_669_078_800_000,
-                                    plannedAtMillis: plannedAtMillis, topicPartitionCount: 3, partitions: partitions))
-}
-
-func hour(_ h: Int) -> Date { Date(timeIntervalSince1970: 1_669_075_200 + Double(h) * 3600) }   // 2022-11-22 00:00Z + h
-
-@Suite struct LedgerTests {
-    func open(_ dir: LedgerTempDir, _ clock: LedgerTestClock, limits: LedgerLimits = LedgerLimits()) async throws -> Ledger {
-        try await Ledger.open(stateDirectory: dir.path + "/.sluice", limits: limits, now: { clock.now })
-    }
-
-    @Test func migratesFromEmptyAndReopens() async throws {
-        let dir = try LedgerTempDir()
-        let clock = LedgerTestClock()
-        let ledger = try await open(dir, clock)
+/// The ledger's contract: the same tests against the SQLite file and against PostgreSQL.
+@Suite struct LedgerContractTests {
+    @Test(arguments: LedgerStore.allCases) func migratesFromEmptyAndReopens(store: LedgerStore) async throws {
+        let under = try await store.newLocation()
+        let clock = ManualTestClock()
+        let ledger = try await under.open(clock)
         #expect(try await ledger.schemaVersion() == LedgerMigrations.latest)
-        #expect(FileManager.default.fileExists(atPath: dir.path + "/.sluice/ledger.db"))
         _ = try await ledger.ensureInstance(NewInstance(job: "j", scheduledAt: hour(1)))
-        let again = try await open(dir, clock)
+        let again = try await under.open(clock)
         #expect(try await again.instances().count == 1)
-        #expect(Ledger.defaultStateDirectory(forJobFile: "/a/b/job.yaml") == "/a/b/.sluice")
-        #expect(Ledger.defaultStateDirectory(forJobFile: "job.yaml") == "./.sluice")
     }
 
-    /// A closed ledger leaves no write-ahead log for the next process to read back.
-    @Test func closingCheckpointsAndRemovesTheWriteAheadLog() async throws {
-        let dir = try LedgerTempDir()
-        let clock = LedgerTestClock()
-        let ledger = try await open(dir, clock)
-        _ = try await ledger.ensureInstance(NewInstance(job: "j", scheduledAt: hour(1)))
-        let wal = dir.path + "/.sluice/ledger.db-wal"
-        #expect(FileManager.default.fileExists(atPath: wal))
-        await ledger.close()
-        #expect(!FileManager.default.fileExists(atPath: wal))
-        #expect(try await open(dir, clock).instances().count == 1)
-    }
-
-    @Test func refusesALedgerFromTheFuture() async throws {
-        let dir = try LedgerTempDir()
-        let path = dir.path + "/ledger.db"
-        let c = try SQLiteConnection(path: path, options: SQLiteOpenOptions(mode: .readWrite(create: true)))
-        try c.execute("PRAGMA user_version = 999")
-        let e = await #expect(throws: SluiceError.self) { _ = try await Ledger.open(path: path) }
-        #expect(e?.kind == .state)
-        #expect(e?.message.contains("newer") == true)
-    }
-
-    @Test func instanceLifecycleAndReruns() async throws {
-        let dir = try LedgerTempDir()
-        let clock = LedgerTestClock()
-        let ledger = try await open(dir, clock)
+    @Test(arguments: LedgerStore.allCases) func instanceLifecycleAndReruns(store: LedgerStore) async throws {
+        let under = try await store.newLocation()
+        let clock = ManualTestClock()
+        let ledger = try await under.open(clock)
         let new = NewInstance(job: "events_hourly", scheduledAt: hour(10).addingTimeInterval(300), businessDate: "20221121",
                               parameters: ["startTime": "20221122090000", "endTime": "20221122100000"],
                               windowStart: hour(9), windowEnd: hour(10), partition: "ds=2022112210")
@@ -121,10 +69,10 @@ func hour(_ h: Int) -> Date { Date(timeIntervalSince1970: 1_669_075_200 + Double
         await #expect(throws: SluiceError.self) { try await ledger.startAttempt(id: 9999) }
     }
 
-    @Test func setSuccessStatusesAndListing() async throws {
-        let dir = try LedgerTempDir()
-        let clock = LedgerTestClock()
-        let ledger = try await open(dir, clock)
+    @Test(arguments: LedgerStore.allCases) func setSuccessStatusesAndListing(store: LedgerStore) async throws {
+        let under = try await store.newLocation()
+        let clock = ManualTestClock()
+        let ledger = try await under.open(clock)
         var ids: [Int64] = []
         for h in 0..<5 { ids.append(try await ledger.ensureInstance(NewInstance(job: "a", scheduledAt: hour(h))).id) }
         _ = try await ledger.ensureInstance(NewInstance(job: "b", scheduledAt: hour(2)))
@@ -145,10 +93,10 @@ func hour(_ h: Int) -> Date { Date(timeIntervalSince1970: 1_669_075_200 + Double
         #expect(try await ledger.latestInstance(job: "zzz") == nil)
     }
 
-    @Test func plansAreStoredReplayedAndChainContiguousWindows() async throws {
-        let dir = try LedgerTempDir()
-        let clock = LedgerTestClock()
-        let ledger = try await open(dir, clock)
+    @Test(arguments: LedgerStore.allCases) func plansAreStoredReplayedAndChainContiguousWindows(store: LedgerStore) async throws {
+        let under = try await store.newLocation()
+        let clock = ManualTestClock()
+        let ledger = try await under.open(clock)
         let i1 = try await ledger.startAttempt(NewInstance(job: "j", scheduledAt: hour(1)))
         let plan1 = testPlan([PartitionPlan(partition: 0, fromOffset: 0, toOffset: 10, lowWatermark: 0, highWatermark: 12),
                               PartitionPlan(partition: 1, fromOffset: 5, toOffset: 7, lowWatermark: 0, highWatermark: 7)],
@@ -190,9 +138,9 @@ func hour(_ h: Int) -> Date { Date(timeIntervalSince1970: 1_669_075_200 + Double
 
     /// One plan type from the planner to the ledger to the rerun: what is stored comes back equal,
     /// `resetFromOffset` included, and the rerun's window is the plan extended to the read ends.
-    @Test func aPlanComesBackAsItWasStoredAndReplaysToItsReadEnds() async throws {
-        let dir = try LedgerTempDir()
-        let ledger = try await open(dir, LedgerTestClock())
+    @Test(arguments: LedgerStore.allCases) func aPlanComesBackAsItWasStoredAndReplaysToItsReadEnds(store: LedgerStore) async throws {
+        let under = try await store.newLocation()
+        let ledger = try await under.open()
         let i = try await ledger.startAttempt(NewInstance(job: "j", scheduledAt: hour(1), partition: "ds=1"))
         let planned = testPlan([PartitionPlan(partition: 0, fromOffset: 40, toOffset: 90, lowWatermark: 40, highWatermark: 95,
                                               resetFromOffset: 12),
@@ -208,13 +156,13 @@ func hour(_ h: Int) -> Date { Date(timeIntervalSince1970: 1_669_075_200 + Double
         #expect(read.replayWindow.partitions[0].resetFromOffset == 12)
     }
 
-    @Test func dirtyRecordsAreBounded() async throws {
-        let dir = try LedgerTempDir()
-        let clock = LedgerTestClock()
+    @Test(arguments: LedgerStore.allCases) func dirtyRecordsAreBounded(store: LedgerStore) async throws {
+        let under = try await store.newLocation()
+        let clock = ManualTestClock()
         var limits = LedgerLimits()
         limits.dirtyRecordsPerInstance = 3
         limits.dirtyBytesPerField = 4
-        let ledger = try await open(dir, clock, limits: limits)
+        let ledger = try await under.open(clock, limits: limits)
         let i = try await ledger.startAttempt(NewInstance(job: "j", scheduledAt: hour(1)))
         let records = (0..<5).map {
             LedgerDirtyRecord(partition: 1, offset: Int64($0), timestampMillis: 1000, column: "amount", reason: "not a number",
@@ -233,13 +181,13 @@ func hour(_ h: Int) -> Date { Date(timeIntervalSince1970: 1_669_075_200 + Double
         #expect(try await ledger.dirtyRecords(id: i.id).isEmpty)
     }
 
-    @Test func logsAreBounded() async throws {
-        let dir = try LedgerTempDir()
-        let clock = LedgerTestClock()
+    @Test(arguments: LedgerStore.allCases) func logsAreBounded(store: LedgerStore) async throws {
+        let under = try await store.newLocation()
+        let clock = ManualTestClock()
         var limits = LedgerLimits()
         limits.logLinesPerInstance = 3
         limits.logMessageBytes = 10
-        let ledger = try await open(dir, clock, limits: limits)
+        let ledger = try await under.open(clock, limits: limits)
         let i = try await ledger.startAttempt(NewInstance(job: "j", scheduledAt: hour(1)))
         try await ledger.appendLog(id: i.id, ["one", "two"])
         try await ledger.appendLog(id: i.id, level: .error, ["three", "four", "a very long message indeed"])
@@ -249,11 +197,11 @@ func hour(_ h: Int) -> Date { Date(timeIntervalSince1970: 1_669_075_200 + Double
         #expect(lines.allSatisfy { $0.attempt == 1 && $0.at == clock.now })
     }
 
-    @Test func twoLedgerConnectionsShareTheFile() async throws {
-        let dir = try LedgerTempDir()
-        let clock = LedgerTestClock()
-        let a = try await open(dir, clock)
-        let b = try await open(dir, clock)
+    @Test(arguments: LedgerStore.allCases) func twoConnectionsShareOneLedger(store: LedgerStore) async throws {
+        let under = try await store.newLocation()
+        let clock = ManualTestClock()
+        let a = try await under.open(clock)
+        let b = try await under.open(clock)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for h in 0..<20 {
                 group.addTask { _ = try await (h % 2 == 0 ? a : b).startAttempt(NewInstance(job: "j", scheduledAt: hour(h % 10))) }
@@ -263,5 +211,98 @@ func hour(_ h: Int) -> Date { Date(timeIntervalSince1970: 1_669_075_200 + Double
         let all = try await a.instances(job: "j")
         #expect(all.count == 10)
         #expect(all.allSatisfy { $0.attempts == 2 })
+    }
+
+    @Test(arguments: LedgerStore.allCases) func listingPagesNewestFirst(store: LedgerStore) async throws {
+        let ledger = try await store.newLocation().open()
+        var ids: [Int64] = []
+        for h in 0..<5 { ids.append(try await ledger.ensureInstance(NewInstance(job: "a", scheduledAt: hour(h))).id) }
+        let page = try await ledger.instances(InstanceFilter(job: "a", limit: 2, newestFirst: true, offset: 1))
+        #expect(page.map(\.id) == [ids[3], ids[2]])
+        #expect(try await ledger.instances(InstanceFilter(offset: 3)).map(\.id) == [ids[3], ids[4]])
+    }
+
+    /// Each attempt is recorded with who launched it; a scheduler's attempt is made once (the
+    /// attempt number is the fencing token), and a stale attempt cannot commit.
+    @Test(arguments: LedgerStore.allCases) func attemptsAreRecordedAndFenced(store: LedgerStore) async throws {
+        let under = try await store.newLocation()
+        let clock = ManualTestClock()
+        let scheduler = try await under.open(clock, origin: AttemptOrigin(launchedBy: "sched-a", host: "h1", pid: 11))
+        let new = NewInstance(job: "j", scheduledAt: hour(1), partition: "ds=1")
+        let first = try await scheduler.startAttempt(new, number: 1)
+        #expect(first.attempts == 1)
+        await #expect(throws: SluiceError.self) { try await scheduler.startAttempt(new, number: 1) }
+        await #expect(throws: SluiceError.self) { try await scheduler.startAttempt(new, number: 3) }
+        let byHand = try await under.open(clock)
+        _ = try await byHand.startAttempt(id: first.id)
+        let stale = CommitRecord(instanceId: first.id, attempt: 1, mode: .overwrite, destination: "sqlite:t", partition: "ds=1",
+                                 token: nil, counts: InstanceCounts(), readEnds: [:])
+        await #expect(throws: SluiceError.self) { try await scheduler.prepareCommit(stale) }
+        try await byHand.finish(id: first.id, status: .failed, counts: InstanceCounts(), error: "x")
+        let attempts = try await byHand.attempts(id: first.id)
+        #expect(attempts.map(\.attempt) == [1, 2])
+        #expect(attempts[0].launchedBy == "sched-a" && attempts[0].host == "h1" && attempts[0].pid == 11)
+        #expect(attempts[0].finishedAt == nil && attempts[0].status == .running)
+        #expect(attempts[1].launchedBy == "manual" && attempts[1].status == .failed && attempts[1].error == "x")
+    }
+
+    /// Claims: one scheduler's claim holds while its lease runs; renewed, it keeps holding; once it
+    /// has run out another scheduler takes the instance.
+    @Test(arguments: LedgerStore.allCases) func claimsHoldWhileTheirLeaseRuns(store: LedgerStore) async throws {
+        let clock = ManualTestClock()
+        let ledger = try await store.newLocation().open(clock)
+        let r = try await ledger.ensureInstance(NewInstance(job: "j", scheduledAt: hour(1)))
+        let lease = { clock.now.addingTimeInterval(30) }
+        #expect(try await ledger.claimAttempt(id: r.id, by: "a", leaseUntil: lease()) == 1)
+        #expect(try await ledger.claimAttempt(id: r.id, by: "b", leaseUntil: lease()) == nil)
+        #expect(try await ledger.adoptClaim(id: r.id, by: "b", leaseUntil: lease(), force: false) == false)
+        clock.advance(seconds: 20)
+        try await ledger.renewClaims([r.id], by: "a", leaseUntil: lease())
+        clock.advance(seconds: 20)
+        #expect(try await ledger.claimAttempt(id: r.id, by: "b", leaseUntil: lease()) == nil)
+        clock.advance(seconds: 20)
+        #expect(try await ledger.adoptClaim(id: r.id, by: "b", leaseUntil: lease(), force: false))
+        var state = try await ledger.schedulingState(id: r.id)
+        #expect(state.claimedBy == "b" && state.claimedAttempt == 1)
+        #expect(try await ledger.claimedInstances(job: "j").map(\.id) == [r.id])
+        try await ledger.takeOverClaims(by: "c", leaseUntil: lease())
+        #expect(try await ledger.schedulingState(id: r.id).claimedBy == "c")
+        try await ledger.releaseClaim(id: r.id)
+        state = try await ledger.schedulingState(id: r.id)
+        #expect(state.claimedBy == nil && state.claimedAttempt == nil && state.leaseUntil == nil)
+        // Nothing to launch for an instance that succeeded meanwhile.
+        _ = try await ledger.startAttempt(id: r.id)
+        try await ledger.finish(id: r.id, status: .succeeded, counts: InstanceCounts())
+        #expect(try await ledger.claimAttempt(id: r.id, by: "a", leaseUntil: lease()) == nil)
+    }
+
+    /// Two ledgers (two processes, or two hosts on PostgreSQL) creating and claiming the same
+    /// instances at once: one instance per scheduled time, each claimed once.
+    @Test(arguments: LedgerStore.allCases) func concurrentSchedulersCreateAndClaimOnce(store: LedgerStore) async throws {
+        let under = try await store.newLocation()
+        let a = try await under.open(), b = try await under.open()
+        let claims = try await withThrowingTaskGroup(of: (String, Int64, Int?).self) { group in
+            for (name, ledger) in [("a", a), ("b", b)] {
+                for h in 0..<8 {
+                    group.addTask {
+                        let r = try await ledger.ensureInstance(NewInstance(job: "j", scheduledAt: hour(h)))
+                        return (name, r.id, try await ledger.claimAttempt(id: r.id, by: name, leaseUntil: Date().addingTimeInterval(3600)))
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(try await a.instances(job: "j").count == 8)
+        let won = Dictionary(grouping: claims.filter { $0.2 != nil }, by: \.1)
+        #expect(won.count == 8 && won.values.allSatisfy { $0.count == 1 })
+    }
+
+    @Test(arguments: LedgerStore.allCases) func waitReasonsAreKept(store: LedgerStore) async throws {
+        let ledger = try await store.newLocation().open()
+        let r = try await ledger.ensureInstance(NewInstance(job: "j", scheduledAt: hour(1)))
+        try await ledger.setWaitReason(id: r.id, "waiting for upstream x")
+        #expect(try await ledger.schedulingState(id: r.id).waitReason == "waiting for upstream x")
+        _ = try await ledger.startAttempt(id: r.id)
+        #expect(try await ledger.schedulingState(id: r.id).waitReason == nil)
     }
 }

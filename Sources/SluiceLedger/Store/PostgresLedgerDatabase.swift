@@ -1,0 +1,125 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import SluiceCore
+import SluicePostgres
+
+/// The shared ledger: a PostgreSQL database that schedulers and workers on several hosts use at
+/// once. A pool of connections (postgres-nio's `PostgresClient`, which reconnects after the server
+/// restarts); statements use `$1`-style parameters, rewritten from the ledger's `?1`.
+final class PostgresLedgerDatabase: LedgerDatabase {
+    let dialect = LedgerDialect.postgres
+    let url: PostgresURL
+    private let client: PostgresClient
+    private let running: Task<Void, Never>
+    private let logger = Logger(label: "sluice.ledger.postgres")
+
+    var description: String { url.description }
+
+    private init(url: PostgresURL, client: PostgresClient) {
+        self.url = url
+        self.client = client
+        running = Task { await client.run() }
+    }
+
+    /// Opens the ledger at `url`: checks that the server answers and accepts us (a one-line error
+    /// otherwise), migrates, and returns the ledger with its advisory run locks.
+    static func openLedger(_ url: PostgresURL, limits: LedgerLimits, origin: AttemptOrigin,
+                           now: @escaping @Sendable () -> Date) async throws -> SQLLedger {
+        let probe = try await PostgresConnector.connect(url)
+        try? await probe.close()
+        let db = PostgresLedgerDatabase(url: url, client: PostgresClient(
+            configuration: try PostgresConnector.clientConfiguration(url), backgroundLogger: Logger(label: "sluice.ledger.postgres")))
+        do {
+            let id = try await db.migrate()
+            return SQLLedger(db: db, id: id, limits: limits, origin: origin,
+                             runLocks: PostgresRunLocks(url: url, database: db), now: now)
+        } catch {
+            await db.close()
+            throw LedgerErrors.describe(error, ledger: url.description, doing: "opening the ledger")
+        }
+    }
+
+    func read<T: Sendable>(_ body: @Sendable (any LedgerConnection) async throws -> T) async throws -> T {
+        try await client.withConnection { connection in
+            try await body(PostgresLedgerConnection(connection: connection, logger: logger))
+        }
+    }
+
+    func write<T: Sendable>(_ body: @Sendable (any LedgerConnection) async throws -> T) async throws -> T {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await body(PostgresLedgerConnection(connection: connection, logger: logger))
+            }
+        } catch let e as PostgresTransactionError {
+            // The error of the body (e.g. a refused attempt) is the one to report, as it is.
+            throw e.closureError ?? e.beginError ?? e.commitError ?? e.rollbackError ?? e
+        }
+    }
+
+    func migrate() async throws -> String {
+        try await write { c in try await LedgerMigrations.migratePostgres(c, description: self.url.description) }
+    }
+
+    func schemaVersion() async throws -> Int {
+        try await read { c in Int(try await LedgerMigrations.postgresVersion(c)) }
+    }
+
+    func close() async {
+        running.cancel()
+        _ = await running.value
+    }
+
+    static func describe(_ error: any Error, ledger: String, doing: String) -> SluiceError {
+        PostgresConnector.describe(error, server: "ledger \(ledger)", doing: doing)
+    }
+}
+
+/// Statements on one PostgreSQL connection of the ledger's pool.
+struct PostgresLedgerConnection: LedgerConnection {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    func execute(_ sql: String, _ binds: [LedgerValue]) async throws {
+        let rows = try await connection.query(Self.query(sql, binds), logger: logger)
+        for try await _ in rows {}
+    }
+
+    func query(_ sql: String, _ binds: [LedgerValue]) async throws -> [LedgerRow] {
+        var result: [LedgerRow] = []
+        var names: [String: Int]?
+        for try await row in try await connection.query(Self.query(sql, binds), logger: logger) {
+            if names == nil {
+                names = Dictionary(row.enumerated().map { ($1.columnName, $0) }, uniquingKeysWith: { a, _ in a })
+            }
+            result.append(LedgerRow(names: names ?? [:], values: try row.map(Self.value)))
+        }
+        return result
+    }
+
+    /// `?N` parameters become `$N`; values are bound as BIGINT, TEXT or BYTEA.
+    static func query(_ sql: String, _ binds: [LedgerValue]) -> PostgresQuery {
+        var bindings = PostgresBindings(capacity: binds.count)
+        for b in binds {
+            switch b {
+            case .null: bindings.appendNull()
+            case .integer(let v): bindings.append(v)
+            case .text(let v): bindings.append(v)
+            case .blob(let v): bindings.append(ByteBuffer(bytes: v))
+            }
+        }
+        return PostgresQuery(unsafeSQL: sql.replacing(/\?(\d+)/) { "$\($0.output.1)" }, binds: bindings)
+    }
+
+    static func value(_ cell: PostgresCell) throws -> LedgerValue {
+        guard cell.bytes != nil else { return .null }
+        switch cell.dataType {
+        case .int2, .int4, .int8, .oid: return .integer(try cell.decode(Int64.self))
+        case .bool: return .integer(try cell.decode(Bool.self) ? 1 : 0)
+        case .bytea: return .blob(Array(buffer: try cell.decode(ByteBuffer.self)))
+        case .float4, .float8, .numeric: return .integer(Int64(try cell.decode(Double.self)))
+        default: return .text(try cell.decode(String.self))
+        }
+    }
+}
