@@ -23,6 +23,13 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
         ),
+        // librdkafka's mock cluster (rdkafka_mock.h), kept out of CRdKafka: only SluiceKafka's
+        // @_spi(Testing) MockKafkaCluster imports it.
+        .systemLibrary(
+            name: "CRdKafkaMock",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
         // SQLite headers and link flags (Debian: libsqlite3-dev). Only SluiceSQLite imports it.
         .systemLibrary(
             name: "CSQLite",
@@ -55,7 +62,7 @@ let package = Package(
         .target(name: "SluiceMapping", dependencies: ["SluiceCore", "SluiceJob"]),
         .target(
             name: "SluiceKafka",
-            dependencies: ["SluiceCore", "SluiceJob", "CRdKafka"]
+            dependencies: ["SluiceCore", "SluiceJob", "CRdKafka", "CRdKafkaMock"]
         ),
         .target(
             name: "SluiceDevKafka",
@@ -167,7 +174,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceKafkaTests",
-            dependencies: ["SluiceKafka", "SluiceCore", "SluiceJob", "SluiceMapping", "CRdKafka", "SluiceDevKafka", "SluiceTestSupport"]
+            dependencies: ["SluiceKafka", "SluiceCore", "SluiceJob", "SluiceMapping", "SluiceDevKafka", "SluiceTestSupport"]
         ),
         .testTarget(
             name: "SluiceDevKafkaTests",
