@@ -36,17 +36,12 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
-        // zlib, zstd, LZ4 and snappy (Debian: zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev), for
-        // the compressed record batches dev-kafka stores and indexes.
+        // The one compression target: zlib, zstd, LZ4 and snappy (Debian: zlib1g-dev libzstd-dev
+        // liblz4-dev libsnappy-dev), for the compressed record batches dev-kafka stores and indexes and
+        // for MaxCompute deflate blocks.
         .systemLibrary(
             name: "CSluiceCompression",
             providers: [.apt(["zlib1g-dev", "libzstd-dev", "liblz4-dev", "libsnappy-dev"])]
-        ),
-        // zlib headers and link flags (Debian: zlib1g-dev), for MaxCompute deflate blocks.
-        .systemLibrary(
-            name: "CZlib",
-            pkgConfig: "zlib",
-            providers: [.apt(["zlib1g-dev"])]
         ),
         // The shared types: rows, record batches, errors, secrets, plans, and the WindowSource, Sink
         // and Destination protocols. No I/O.
@@ -84,7 +79,7 @@ let package = Package(
         // MaxCompute tunnel record stream: encoder, CRC-32C, blocks, deflate. No network.
         .target(
             name: "SluiceMaxComputeWire",
-            dependencies: ["SluiceCore", "CZlib"],
+            dependencies: ["SluiceCore", "CSluiceCompression"],
             path: "Sources/SluiceMaxCompute/Wire"
         ),
         .target(
@@ -194,7 +189,7 @@ let package = Package(
         .testTarget(
             name: "SluiceMaxComputeTests",
             dependencies: [
-                "SluiceMaxCompute", "SluiceMaxComputeWire", "SluiceCore", "SluiceJob", "CZlib",
+                "SluiceMaxCompute", "SluiceMaxComputeWire", "SluiceCore", "SluiceJob",
                 "SluiceRuntime", "SluiceDevKafka", "SluiceKafka", "SluiceTestSupport", "SluiceWarehouse",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
