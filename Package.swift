@@ -6,6 +6,13 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "sluice", targets: ["sluice"]),
+        // For the benchmark package (Benchmarks/Package.swift), which depends on this one by path.
+        .library(name: "SluiceCore", targets: ["SluiceCore"]),
+        .library(name: "SluiceScheduling", targets: ["SluiceScheduling"]),
+        .library(name: "SluiceMapping", targets: ["SluiceMapping"]),
+        .library(name: "SluiceKafka", targets: ["SluiceKafka"]),
+        .library(name: "SluiceWarehouse", targets: ["SluiceWarehouse"]),
+        .library(name: "SluiceMaxComputeWire", targets: ["SluiceMaxComputeWire"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -94,12 +101,6 @@ let package = Package(
             ],
             exclude: ["Wire"]
         ),
-        // Encoding throughput benchmark (Benchmarks/maxcompute/run).
-        .executableTarget(
-            name: "maxcompute-encode-bench",
-            dependencies: ["SluiceCore", "SluiceMaxComputeWire"],
-            path: "Benchmarks/maxcompute/Sources"
-        ),
         .target(
             name: "SluiceRuntime",
             dependencies: ["SluiceCore", "SluiceScheduling", "SluiceJob", "SluiceMapping", "SluiceKafka",
@@ -114,26 +115,6 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
-        ),
-        // Benchmarks/scheduling/run.sh: expression evaluation rate and instance listing.
-        .executableTarget(
-            name: "scheduling-benchmark",
-            dependencies: ["SluiceCore", "SluiceScheduling", "SluiceJob"],
-            path: "Benchmarks/scheduling",
-            exclude: ["run.sh"]
-        ),
-        // Field-program throughput benchmark (not part of the tests):
-        // swift build -c release --product sluice-bench-mapping && .build/release/sluice-bench-mapping
-        .executableTarget(
-            name: "sluice-bench-mapping",
-            dependencies: ["SluiceCore", "SluiceJob", "SluiceMapping"],
-            path: "Benchmarks/mapping/Sources"
-        ),
-        // Benchmarks/reader: the window reader into a counter, timed against kcat by run.sh.
-        .executableTarget(
-            name: "sluice-reader-bench",
-            dependencies: ["SluiceKafka", "SluiceCore", "SluiceJob"],
-            path: "Benchmarks/reader/ReaderBench"
         ),
         // Fixtures the test targets share: the `sluice` binary as a process.
         .target(

@@ -1,11 +1,11 @@
 // Field-program throughput: 6 built-ins + 3 JSON paths over 200-byte and 2 KB JSON values, next to
 // Foundation's JSONSerialization doing the same extraction and conversions in the same run.
 //
-//   swift build -c release --static-swift-stdlib --product sluice-bench-mapping && .build/release/sluice-bench-mapping
+//   scripts/bench mapping [-- OPTIONS]   (or Benchmarks/.build/release/sluice-bench-mapping, see Benchmarks/README.md)
 //
 // Options: --seconds S (per measurement, default 2), --records N (distinct records, default 20000).
 // `--window N` maps N records shaped like `sluice loadgen`'s through the field program of the
-// Benchmarks/run.py job once and prints one machine-readable line (used by Benchmarks/run.py).
+// Benchmarks/run.py job once and prints one machine-readable line (used by the harness).
 import Foundation
 import SluiceCore
 import SluiceMapping
