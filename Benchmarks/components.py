@@ -116,7 +116,8 @@ def dev_kafka(o, bins, extra):
         raise SystemExit(f"VERIFICATION FAILED: kcat read {counted} records, expected {records}")
     print(f"dev-kafka {version}: kcat consumed {records:,} records of {VALUE_SIZE} bytes ({counted:,} counted)")
     print(f"  wall {wall:.2f} s, {records / wall:,.0f} records/s, {records * VALUE_SIZE / wall / 1e6:.1f} MB/s")
-    print(f"  CPU seconds: broker {broker_cpu:.2f}, kcat {kcat_cpu:.2f}; broker/kcat CPU {broker_cpu / kcat_cpu:.2f}")
+    ratio = f"{broker_cpu / kcat_cpu:.2f}" if kcat_cpu > 0 else "—"
+    print(f"  CPU seconds: broker {broker_cpu:.2f}, kcat {kcat_cpu:.2f}; broker/kcat CPU {ratio}")
 
 
 def output(argv):
