@@ -6,6 +6,13 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "sluice", targets: ["sluice"]),
+        // For the benchmark package (Benchmarks/Package.swift), which depends on this one by path.
+        .library(name: "SluiceCore", targets: ["SluiceCore"]),
+        .library(name: "SluiceScheduling", targets: ["SluiceScheduling"]),
+        .library(name: "SluiceMapping", targets: ["SluiceMapping"]),
+        .library(name: "SluiceKafka", targets: ["SluiceKafka"]),
+        .library(name: "SluiceWarehouse", targets: ["SluiceWarehouse"]),
+        .library(name: "SluiceMaxComputeWire", targets: ["SluiceMaxComputeWire"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,23 +32,25 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
         ),
+        // librdkafka's mock cluster (rdkafka_mock.h), kept out of CRdKafka: only SluiceKafka's
+        // @_spi(Testing) MockKafkaCluster imports it.
+        .systemLibrary(
+            name: "CRdKafkaMock",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
         // SQLite headers and link flags (Debian: libsqlite3-dev). Only SluiceSQLite imports it.
         .systemLibrary(
             name: "CSQLite",
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
-        // zlib, zstd, LZ4 and snappy (Debian: zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev), for
-        // the compressed record batches dev-kafka stores and indexes.
+        // The one compression target: zlib, zstd, LZ4 and snappy (Debian: zlib1g-dev libzstd-dev
+        // liblz4-dev libsnappy-dev), for the compressed record batches dev-kafka stores and indexes and
+        // for MaxCompute deflate blocks.
         .systemLibrary(
             name: "CSluiceCompression",
             providers: [.apt(["zlib1g-dev", "libzstd-dev", "liblz4-dev", "libsnappy-dev"])]
-        ),
-        // zlib headers and link flags (Debian: zlib1g-dev), for MaxCompute deflate blocks.
-        .systemLibrary(
-            name: "CZlib",
-            pkgConfig: "zlib",
-            providers: [.apt(["zlib1g-dev"])]
         ),
         // The shared types: rows, record batches, errors, secrets, plans, and the WindowSource, Sink
         // and Destination protocols. No I/O.
@@ -57,7 +66,7 @@ let package = Package(
         .target(name: "SluiceMapping", dependencies: ["SluiceCore", "SluiceJob"]),
         .target(
             name: "SluiceKafka",
-            dependencies: ["SluiceCore", "SluiceJob", "CRdKafka"]
+            dependencies: ["SluiceCore", "SluiceJob", "CRdKafka", "CRdKafkaMock"]
         ),
         .target(
             name: "SluiceDevKafka",
@@ -98,7 +107,7 @@ let package = Package(
         // MaxCompute tunnel record stream: encoder, CRC-32C, blocks, deflate. No network.
         .target(
             name: "SluiceMaxComputeWire",
-            dependencies: ["SluiceCore", "CZlib"],
+            dependencies: ["SluiceCore", "CSluiceCompression"],
             path: "Sources/SluiceMaxCompute/Wire"
         ),
         .target(
@@ -112,12 +121,6 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             exclude: ["Wire"]
-        ),
-        // Encoding throughput benchmark (Benchmarks/maxcompute/run).
-        .executableTarget(
-            name: "maxcompute-encode-bench",
-            dependencies: ["SluiceCore", "SluiceMaxComputeWire"],
-            path: "Benchmarks/maxcompute/Sources"
         ),
         .target(
             name: "SluiceRuntime",
@@ -133,26 +136,6 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
-        ),
-        // Benchmarks/scheduling/run.sh: expression evaluation rate and instance listing.
-        .executableTarget(
-            name: "scheduling-benchmark",
-            dependencies: ["SluiceCore", "SluiceScheduling", "SluiceJob"],
-            path: "Benchmarks/scheduling",
-            exclude: ["run.sh"]
-        ),
-        // Field-program throughput benchmark (not part of the tests):
-        // swift build -c release --product sluice-bench-mapping && .build/release/sluice-bench-mapping
-        .executableTarget(
-            name: "sluice-bench-mapping",
-            dependencies: ["SluiceCore", "SluiceJob", "SluiceMapping"],
-            path: "Benchmarks/mapping/Sources"
-        ),
-        // Benchmarks/reader: the window reader into a counter, timed against kcat by run.sh.
-        .executableTarget(
-            name: "sluice-reader-bench",
-            dependencies: ["SluiceKafka", "SluiceCore", "SluiceJob"],
-            path: "Benchmarks/reader/ReaderBench"
         ),
         // Fixtures the test targets share: the `sluice` binary as a process.
         .target(
@@ -189,7 +172,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceKafkaTests",
-            dependencies: ["SluiceKafka", "SluiceCore", "SluiceJob", "SluiceMapping", "CRdKafka", "SluiceDevKafka", "SluiceTestSupport"]
+            dependencies: ["SluiceKafka", "SluiceCore", "SluiceJob", "SluiceMapping", "SluiceDevKafka", "SluiceTestSupport"]
         ),
         .testTarget(
             name: "SluiceDevKafkaTests",
@@ -214,7 +197,7 @@ let package = Package(
         .testTarget(
             name: "SluiceMaxComputeTests",
             dependencies: [
-                "SluiceMaxCompute", "SluiceMaxComputeWire", "SluiceCore", "SluiceJob", "CZlib",
+                "SluiceMaxCompute", "SluiceMaxComputeWire", "SluiceCore", "SluiceJob",
                 "SluiceRuntime", "SluiceDevKafka", "SluiceKafka", "SluiceTestSupport", "SluiceWarehouse",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Sluice side by side with kcat and a hand-written Python sync, in one run, on this machine.
 
 Starts `sluice dev-kafka`, loads N records (3 partitions, ~200-byte JSON values with keys, headers,
@@ -22,10 +21,9 @@ Every command is checked to process the whole window: kcat's record count (a cou
 equal `sluice run --json`'s read and written counts and the rows the Python baseline wrote; any
 mismatch aborts the run.
 
-Usage: Benchmarks/run.py [--records 1000000] [--repeat 3] [--scale [--scale-repeat R]] [--no-python]
-Entry point: scripts/bench (same flags).
+Run it as `scripts/bench` or `scripts/bench harness` (Benchmarks/bench.py builds the binaries and calls
+`harness` here): [--records 1000000] [--repeat 3] [--scale [--scale-repeat R]] [--no-python] [--quick].
 """
-import argparse
 import datetime
 import json
 import os
@@ -103,10 +101,12 @@ def component(argv, name):
     return int(m.group(1)), int(m.group(2)), (float(m.group(3)), float(m.group(4)), rss, load)
 
 
-def start_broker(sluice, work):
+def start_broker(sluice, work, topic="events:3", kafka_version=None):
+    """`sluice dev-kafka` on a free port with `topic` (NAME:PARTITIONS); returns (process, HOST:PORT)."""
     # stderr to a file: an unread pipe would stall the broker once it fills.
     log = open(os.path.join(work, "broker.log"), "w+")
-    p = subprocess.Popen([sluice, "dev-kafka", "--port", "0", "--topic", "events:3"],
+    version = ["--kafka-version", kafka_version] if kafka_version else []
+    p = subprocess.Popen([sluice, "dev-kafka", "--port", "0", "--topic", topic] + version,
                          stdout=subprocess.PIPE, stderr=log, text=True)
     line = p.stdout.readline()
     m = re.match(r"ready (\S+):(\d+)", line)
@@ -341,50 +341,33 @@ def uptime():
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-def release_binary(root, product):
-    subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--product", product], cwd=root, check=True)
-    path = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=root, check=True,
-                          capture_output=True, text=True).stdout.strip()
-    return os.path.join(path, product)
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--records", type=int, default=1_000_000)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--scale", action="store_true", help="also run the job at 10M records: linear time, flat RSS")
-    ap.add_argument("--scale-repeat", type=int, help="rounds at 10M records (default: --repeat)")
-    ap.add_argument("--no-python", action="store_true", help="skip the Python baseline")
-    ap.add_argument("--sluice", help="the sluice binary (default: build and use the release build)")
-    ap.add_argument("--results", default=os.path.join(ROOT, "Benchmarks", "RESULTS.md"))
-    a = ap.parse_args()
+def harness(o, sluice, bins):
+    """Runs the suite (and with `o.scale` again at 10M records) and reports it. `o` holds records, repeat,
+    scale, scale_repeat, no_python, results and quick; `bins` the paths of sluice-bench-mapping and
+    maxcompute-encode-bench. A --quick run is printed, not appended to the results."""
     if not shutil.which("kcat"):
         raise SystemExit("kcat is not installed: run scripts/install-deps")
-    sluice = a.sluice or release_binary(ROOT, "sluice")
-    bins = {"mapping": release_binary(ROOT, "sluice-bench-mapping"),
-            "maxcompute": release_binary(ROOT, "maxcompute-encode-bench")}
-
-    scale_size = 10_000_000 if a.scale and a.records != 10_000_000 else None
-    sizes = [a.records] + ([scale_size] if scale_size else [])
+    scale_size = 10_000_000 if o.scale and o.records != 10_000_000 else None
+    sizes = [o.records] + ([scale_size] if scale_size else [])
     started = datetime.datetime.now(datetime.timezone.utc)
     load_before = uptime()
     cpu_before = cpu_times()
     all_results = []
     for n in sizes:
-        repeat = a.repeat if n == a.records else (a.scale_repeat or a.repeat)
+        repeat = o.repeat if n == o.records else (o.scale_repeat or o.repeat)
         work = tempfile.mkdtemp(prefix="sluice-bench-")
         broker, servers = start_broker(sluice, work)
         try:
             subprocess.run([sluice, "loadgen", "--bootstrap-servers", servers, "--topic", "events",
                             "--records", str(n), "--span", "24h"], check=True, stdout=sys.stderr)
-            all_results += run_suite(sluice, servers, work, n, repeat, not a.no_python and n <= 1_000_000)
+            all_results += run_suite(sluice, servers, work, n, repeat, not o.no_python and n <= 1_000_000)
         finally:
             stop_broker(broker)
             shutil.rmtree(work, ignore_errors=True)
         all_results += run_components(bins, n, repeat)
 
-    flags = f"--records {a.records} --repeat {a.repeat}" + (" --scale" if a.scale else "") \
-        + (f" --scale-repeat {a.scale_repeat}" if a.scale and a.scale_repeat else "") + (" --no-python" if a.no_python else "")
+    flags = f"--records {o.records} --repeat {o.repeat}" + (" --scale" if o.scale else "") \
+        + (f" --scale-repeat {o.scale_repeat}" if o.scale and o.scale_repeat else "") + (" --no-python" if o.no_python else "")
     steal = steal_percent(cpu_before, cpu_times())
     stolen = f"CPU time stolen by the hypervisor during the run: {steal:.0f}%. " if steal is not None else ""
     report = [f"\n## {started.strftime('%Y-%m-%d %H:%M')} UTC — {machine()}\n",
@@ -395,12 +378,11 @@ def main():
               f"every peak RSS below: wait4 counts the forked copy).\n",
               table(all_results), "",
               "Phases of the best `sluice run` samples (from `--json`; `open` overlaps `read`):", "",
-              phase_table(all_results), "", "Targets:", "", verdicts(all_results, a.records, scale_size), ""]
+              phase_table(all_results), "", "Targets:", "", verdicts(all_results, o.records, scale_size), ""]
     text = "\n".join(report)
     print(text)
-    with open(a.results, "a") as f:
+    if o.quick:
+        print(f"(--quick: not appended to {os.path.relpath(o.results)})")
+        return
+    with open(o.results, "a") as f:
         f.write(text + "\n")
-
-
-if __name__ == "__main__":
-    main()

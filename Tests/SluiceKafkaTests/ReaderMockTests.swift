@@ -1,34 +1,32 @@
-import CRdKafka
 import Foundation
 import SluiceCore
 import Testing
-@testable import SluiceKafka
+@_spi(Testing) @testable import SluiceKafka
 import SluiceJob
 
 /// The reader against librdkafka's mock cluster: consumption, completion, faults.
 @Suite struct ReaderMockTests {
     /// A mock cluster with `counts[p]` records in partition p; record i of partition p has key "k<p>-<i>",
     /// value "v<p>-<i>" and timestamp `baseTs + i*1000`.
-    func setUp(_ counts: [Int], baseTs: Int64 = 1_700_000_000_000, brokers: Int32 = 1) throws
-        -> (MockCluster, String, TestProducer) {
-        let mock = try MockCluster(brokers: brokers)
+    func setUp(_ counts: [Int], baseTs: Int64 = 1_700_000_000_000, brokers: Int = 1) async throws
+        -> (MockKafkaCluster, String, KafkaProducer) {
+        let mock = try MockKafkaCluster(brokers: brokers)
         let topic = uniqueTopic()
-        mock.createTopic(topic, partitions: Int32(counts.count))
-        let producer = try TestProducer(bootstrap: mock.bootstrap)
-        for (p, n) in counts.enumerated() {
-            for i in 0..<n {
-                try producer.send(topic: topic, TestRecord(partition: Int32(p), key: bytes("k\(p)-\(i)"),
-                                                           value: bytes("v\(p)-\(i)"),
-                                                           timestamp: baseTs + Int64(i) * 1000))
+        try await mock.createTopic(topic, partitions: counts.count)
+        let producer = try KafkaProducer.forTests(mock.bootstrapServers)
+        let records = counts.enumerated().flatMap { p, n in
+            (0..<n).map { i in
+                TestRecord(partition: Int32(p), key: bytes("k\(p)-\(i)"), value: bytes("v\(p)-\(i)"),
+                           timestamp: baseTs + Int64(i) * 1000)
             }
         }
-        try producer.flush()
+        try await producer.produce(records, to: topic)
         return (mock, topic, producer)
     }
 
     @Test func readsExactlyThePlannedOffsets() async throws {
-        let (mock, topic, _) = try setUp([100, 0, 50])
-        let source = try KafkaSource(bootstrapServers: [mock.bootstrap], topic: topic)
+        let (mock, topic, _) = try await setUp([100, 0, 50])
+        let source = try KafkaSource(bootstrapServers: [mock.bootstrapServers], topic: topic)
         let plan = try await source.plan(begin: .earliest, end: .latest)
         #expect(plan.partitions.map(\.fromOffset) == [0, 0, 0])
         #expect(plan.partitions.map(\.toOffset) == [100, 0, 50])
@@ -62,25 +60,24 @@ import SluiceJob
     }
 
     @Test func anEmptyPlanEndsAtOnce() async throws {
-        let (mock, topic, _) = try setUp([0, 0])
-        let source = try KafkaSource(bootstrapServers: [mock.bootstrap], topic: topic)
+        let (mock, topic, _) = try await setUp([0, 0])
+        let source = try KafkaSource(bootstrapServers: [mock.bootstrapServers], topic: topic)
         let plan = try await source.plan(begin: .earliest, end: .latest)
         let summary = try await source.read(plan) { _ in Issue.record("nothing to deliver") }
         #expect(summary.delivered == 0)
     }
 
     @Test func headersKeysAndNulls() async throws {
-        let mock = try MockCluster()
+        let mock = try MockKafkaCluster()
         let topic = uniqueTopic()
-        mock.createTopic(topic, partitions: 1)
-        let producer = try TestProducer(bootstrap: mock.bootstrap)
+        try await mock.createTopic(topic, partitions: 1)
+        let producer = try KafkaProducer.forTests(mock.bootstrapServers)
         let headers = [KafkaHeader(name: "trace", value: bytes("abc")), KafkaHeader(name: "empty", value: nil),
                        KafkaHeader(name: "trace", value: [0, 255])]
-        try producer.send(topic: topic, TestRecord(partition: 0, key: nil, value: bytes("x"), timestamp: 5, headers: headers))
-        try producer.send(topic: topic, TestRecord(partition: 0, key: bytes("k"), value: nil, timestamp: 6))
-        try producer.send(topic: topic, TestRecord(partition: 0, key: [], value: [], timestamp: 7))
-        try producer.flush()
-        let source = try KafkaSource(bootstrapServers: [mock.bootstrap], topic: topic)
+        try await producer.produce([TestRecord(partition: 0, key: nil, value: bytes("x"), timestamp: 5, headers: headers),
+                                    TestRecord(partition: 0, key: bytes("k"), value: nil, timestamp: 6),
+                                    TestRecord(partition: 0, key: [], value: [], timestamp: 7)], to: topic)
+        let source = try KafkaSource(bootstrapServers: [mock.bootstrapServers], topic: topic)
         let plan = try await source.plan(begin: .earliest, end: .latest)
         let got = Collected()
         _ = try await source.read(plan) { got.records += $0.owned().records }
@@ -89,21 +86,21 @@ import SluiceJob
         #expect(got.records[0].key == nil && got.records[0].value == bytes("x"))
         #expect(got.records[1].key == bytes("k") && got.records[1].value == nil)
         #expect(got.records[1].headers.isEmpty)
+        #expect(got.records[2].key == [] && got.records[2].value == [])  // empty, not null
         #expect(got.records[2].timestamp == 7)
     }
 
     @Test func countsLateAndExceedingRecordsAndSkipsExceeding() async throws {
-        let mock = try MockCluster()
+        let mock = try MockKafkaCluster()
         let topic = uniqueTopic()
-        mock.createTopic(topic, partitions: 1)
-        let producer = try TestProducer(bootstrap: mock.bootstrap)
+        try await mock.createTopic(topic, partitions: 1)
+        let producer = try KafkaProducer.forTests(mock.bootstrapServers)
         // Out of order: 1000 is the window [1000, 2000); 500 is late, 2500 and 2000 exceed.
         let stamps: [Int64] = [1000, 500, 1500, 2500, 1999, 2000]
-        for (i, ts) in stamps.enumerated() {
-            try producer.send(topic: topic, TestRecord(partition: 0, key: nil, value: bytes("\(i)"), timestamp: ts))
-        }
-        try producer.flush()
-        let source = try KafkaSource(bootstrapServers: [mock.bootstrap], topic: topic)
+        try await producer.produce(stamps.enumerated().map { i, ts in
+            TestRecord(partition: 0, key: nil, value: bytes("\(i)"), timestamp: ts)
+        }, to: topic)
+        let source = try KafkaSource(bootstrapServers: [mock.bootstrapServers], topic: topic)
         var plan = try await source.plan(begin: .earliest, end: .latest)
         plan.startMillis = 1000
         plan.endMillis = 2000
@@ -120,8 +117,8 @@ import SluiceJob
     }
 
     @Test func idlePolicyReadsLateRecordsAndStopsAfterTheIdleTime() async throws {
-        let (mock, topic, producer) = try setUp([10])
-        let source = try KafkaSource(bootstrapServers: [mock.bootstrap], topic: topic)
+        let (mock, topic, producer) = try await setUp([10])
+        let source = try KafkaSource(bootstrapServers: [mock.bootstrapServers], topic: topic)
         let plan = try await source.plan(begin: .earliest, end: .latest)
         #expect(plan.partitions[0].toOffset == 10)
         let clock = ManualClock()
@@ -132,10 +129,9 @@ import SluiceJob
             got.records += batch.owned().records
             if got.records.count >= 10 && !producedLate {
                 producedLate = true
-                for i in 10..<15 {
-                    try producer.send(topic: topic, TestRecord(partition: 0, key: nil, value: bytes("late\(i)"), timestamp: 1))
-                }
-                try producer.flush()
+                try await producer.produce((10..<15).map { i in
+                    TestRecord(partition: 0, key: nil, value: bytes("late\(i)"), timestamp: 1)
+                }, to: topic)
             }
             if got.records.count == 15 { clock.advance(by: .seconds(30)) }
         }
@@ -146,8 +142,8 @@ import SluiceJob
     }
 
     @Test func idlePolicyWithStopAtLatestEndsAtTheLogEnd() async throws {
-        let (mock, topic, _) = try setUp([4, 0])
-        let source = try KafkaSource(bootstrapServers: [mock.bootstrap], topic: topic)
+        let (mock, topic, _) = try await setUp([4, 0])
+        let source = try KafkaSource(bootstrapServers: [mock.bootstrapServers], topic: topic)
         let plan = try await source.plan(begin: .earliest, end: .offset(2))
         let summary = try await source.read(plan, options: ReadOptions(completion: .idle(seconds: 3600, alsoStopAtLatest: true)),
                                             clock: ManualClock()) { _ in }
@@ -156,9 +152,9 @@ import SluiceJob
     }
 
     @Test func groupOffsetsAreCommittedAndUsedAsBegin() async throws {
-        let (mock, topic, _) = try setUp([20, 5])
+        let (mock, topic, _) = try await setUp([20, 5])
         let group = "g-\(UUID().uuidString.prefix(6))"
-        let source = try KafkaSource(bootstrapServers: [mock.bootstrap], topic: topic, groupId: group)
+        let source = try KafkaSource(bootstrapServers: [mock.bootstrapServers], topic: topic, groupId: group)
         #expect(try await source.committedOffsets(partitions: [0, 1]) == [0: nil, 1: nil])
         await #expect(throws: SluiceError.self) { try await source.plan(begin: .groupOffset, end: .latest) }
         let first = try await source.plan(begin: .earliest, end: .offset(12))
@@ -169,33 +165,32 @@ import SluiceJob
         #expect(next.partitions.map(\.fromOffset) == [12, 5])
         #expect(next.partitions.map(\.toOffset) == [20, 5])
         // Without a group id, planning from group offsets is invalid input.
-        let anonymous = try KafkaSource(bootstrapServers: [mock.bootstrap], topic: topic)
+        let anonymous = try KafkaSource(bootstrapServers: [mock.bootstrapServers], topic: topic)
         await #expect(throws: SluiceError.invalid("begin: groupOffset needs a groupId", hint: "set the source's groupId")) {
             try await anonymous.plan(begin: .groupOffset, end: .latest)
         }
     }
 
     @Test func contiguousWindowsTileTheOffsets() async throws {
-        let (mock, topic, producer) = try setUp([5, 3])
-        let spec = KafkaSourceSpec(bootstrapServers: [mock.bootstrap], topic: topic, begin: .earliest, end: .latest,
+        let (mock, topic, producer) = try await setUp([5, 3])
+        let spec = KafkaSourceSpec(bootstrapServers: [mock.bootstrapServers], topic: topic, begin: .earliest, end: .latest,
                                    windowMode: .contiguous)
         let source = try KafkaSource(spec: spec)
         let first = try await source.plan(for: spec, startMillis: nil, endMillis: nil)
         #expect(first.partitions.map(\.fromOffset) == [0, 0] && first.partitions.map(\.toOffset) == [5, 3])
-        try producer.send(topic: topic, TestRecord(partition: 1, key: nil, value: bytes("x")))
-        try producer.flush()
+        try await producer.produce([TestRecord(partition: 1, key: nil, value: bytes("x"))], to: topic)
         let second = try await source.plan(for: spec, startMillis: nil, endMillis: nil, previousEndOffsets: first.endOffsets)
         #expect(second.partitions.map(\.fromOffset) == [5, 3] && second.partitions.map(\.toOffset) == [5, 4])
         let summary = try await source.read(second, options: ReadOptions(spec: spec)) { _ in }
         #expect(summary.delivered == 1)
         // A time bound that was not resolved is invalid input.
-        let timed = KafkaSourceSpec(bootstrapServers: [mock.bootstrap], topic: topic)
+        let timed = KafkaSourceSpec(bootstrapServers: [mock.bootstrapServers], topic: topic)
         await #expect(throws: SluiceError.self) { try await source.plan(for: timed, startMillis: nil, endMillis: 5) }
     }
 
     @Test func partitionSubset() async throws {
-        let (mock, topic, _) = try setUp([3, 4, 5])
-        let source = try KafkaSource(bootstrapServers: [mock.bootstrap], topic: topic)
+        let (mock, topic, _) = try await setUp([3, 4, 5])
+        let source = try KafkaSource(bootstrapServers: [mock.bootstrapServers], topic: topic)
         let plan = try await source.plan(begin: .earliest, end: .latest, partitions: [2, 0])
         #expect(plan.partitions.map(\.partition) == [0, 2])
         let got = Collected()
@@ -212,14 +207,14 @@ import SluiceJob
 
     /// The mock cluster auto-creates any topic asked for, so a missing topic and a denied one are
     /// simulated with its topic errors (dev-kafka tests cover a really missing topic).
-    @Test(arguments: [(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, "does not exist"),
-                      (RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED, "not authorized")])
-    func topicErrorsAreNamed(error: rd_kafka_resp_err_t, phrase: String) async throws {
-        let mock = try MockCluster()
+    @Test(arguments: [(MockKafkaCluster.ResponseError.unknownTopicOrPartition, "does not exist"),
+                      (.topicAuthorizationFailed, "not authorized")])
+    func topicErrorsAreNamed(error: MockKafkaCluster.ResponseError, phrase: String) async throws {
+        let mock = try MockKafkaCluster()
         let topic = uniqueTopic("missing")
-        mock.createTopic(topic, partitions: 1)
-        mock.setTopicError(topic, error)
-        let source = try KafkaSource(bootstrapServers: [mock.bootstrap], topic: topic)
+        try await mock.createTopic(topic, partitions: 1)
+        await mock.setTopicError(topic, error)
+        let source = try KafkaSource(bootstrapServers: [mock.bootstrapServers], topic: topic)
         do {
             let p = try await source.plan(begin: .earliest, end: .latest)
             Issue.record("expected an error, got \(p)")
@@ -227,7 +222,7 @@ import SluiceJob
             #expect(e.kind == .kafka)
             #expect(e.message.contains(topic))
             #expect(e.message.contains(phrase))
-            #expect(e.message.contains(mock.bootstrap))
+            #expect(e.message.contains(mock.bootstrapServers))
         }
     }
 
@@ -249,10 +244,10 @@ import SluiceJob
     // librdkafka 2.0's mock broker re-binds its port when set up again and aborts the whole test process
     // when a parallel test has taken that port meanwhile, so no test here brings a mock broker back up.
     @Test func readSurvivesNotLeaderErrors() async throws {
-        let (mock, topic, _) = try setUp([3000, 3000], brokers: 1)
-        let source = try KafkaSource(bootstrapServers: [mock.bootstrap], topic: topic)
+        let (mock, topic, _) = try await setUp([3000, 3000], brokers: 1)
+        let source = try KafkaSource(bootstrapServers: [mock.bootstrapServers], topic: topic)
         let plan = try await source.plan(begin: .earliest, end: .latest)
-        mock.pushRequestErrors(apiKey: 1, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, count: 3)
+        await mock.failRequests(.fetch, with: .notLeaderForPartition, count: 3)
         let got = Collected()
         let summary = try await source.read(plan, options: ReadOptions(maxBatchSize: 500)) { batch in
             got.records += batch.owned().records
@@ -262,19 +257,19 @@ import SluiceJob
     }
 
     @Test func aBrokerThatStopsAnsweringFailsTheReadNamingPartitionAndOffset() async throws {
-        let mock = try MockCluster()
+        let mock = try MockKafkaCluster()
         let topic = uniqueTopic()
-        mock.createTopic(topic, partitions: 1)
-        let producer = try TestProducer(bootstrap: mock.bootstrap)
-        for i in 0..<300 {  // one record per produce batch: fetches return whole batches
-            try producer.send(topic: topic, TestRecord(partition: 0, key: nil, value: [UInt8](repeating: 7, count: 200), timestamp: Int64(i)))
-            try producer.flush()
-        }
+        try await mock.createTopic(topic, partitions: 1)
+        let producer = try KafkaProducer.forTests(mock.bootstrapServers)
+        // One record per produce batch: fetches return whole batches.
+        try await producer.produce((0..<300).map { i in
+            TestRecord(partition: 0, key: nil, value: [UInt8](repeating: 7, count: 200), timestamp: Int64(i))
+        }, to: topic, flushEach: true)
         // Small fetches and a small prefetch queue, so the read really depends on the broker.
         let config = [("max.partition.fetch.bytes", "2048"), ("fetch.max.bytes", "4096"), ("message.max.bytes", "4096"),
                       ("queued.max.messages.kbytes", "1"), ("queued.min.messages", "1")]
             .map { KafkaConfigEntry(key: $0.0, value: .literal($0.1)) }
-        let source = try KafkaSource(bootstrapServers: [mock.bootstrap], topic: topic, kafkaConfig: config,
+        let source = try KafkaSource(bootstrapServers: [mock.bootstrapServers], topic: topic, kafkaConfig: config,
                                      requestTimeout: .seconds(2))
         let plan = try await source.plan(begin: .earliest, end: .latest)
         let clock = ManualClock()
@@ -290,21 +285,21 @@ import SluiceJob
             _ = try await source.read(plan, options: ReadOptions(maxBatchSize: 20, stallTimeout: .seconds(60)),
                                       clock: clock) { batch in
                 delivered += batch.count
-                if !mock.isSilent { mock.silenceBroker(1) }
+                if !mock.isSilent { try await mock.silenceBroker(1) }
             }
             Issue.record("expected the read to fail")
         } catch let e as SluiceError {
             #expect(e.kind == .kafka)
             #expect(e.message.contains("partition 0 at offset \(delivered) of 300"))
             #expect(e.message.contains(topic))
-            #expect(e.message.contains(mock.bootstrap))
+            #expect(e.message.contains(mock.bootstrapServers))
         }
         #expect(delivered < 300)
     }
 
     @Test func replayedPlanWithDeletedPartitionFails() async throws {
-        let (mock, topic, _) = try setUp([3])
-        let source = try KafkaSource(bootstrapServers: [mock.bootstrap], topic: topic)
+        let (mock, topic, _) = try await setUp([3])
+        let source = try KafkaSource(bootstrapServers: [mock.bootstrapServers], topic: topic)
         var plan = try await source.plan(begin: .earliest, end: .latest)
         plan.partitions.append(PartitionPlan(partition: 4, fromOffset: 0, toOffset: 1, lowWatermark: 0, highWatermark: 1))
         plan.topicPartitionCount = 5

@@ -1,4 +1,4 @@
-import CZlib
+import CSluiceCompression
 import SluiceCore
 
 /// zlib-format (RFC 1950: 2-byte header, deflate data, Adler-32 trailer) compression, as the tunnel

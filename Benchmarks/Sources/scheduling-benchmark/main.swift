@@ -2,7 +2,8 @@
 // 1-minute instances. Baseline in the same run: the same hourly values computed with Foundation's
 // DateFormatter (what a straightforward implementation would do).
 //
-// Run: Benchmarks/scheduling/run.sh   (builds in release mode)
+//   scheduling-benchmark [ZONE] [--quick]    (default Asia/Shanghai; run by `scripts/bench scheduling`)
+// --quick: a tenth of the evaluations, to check that it works.
 import Foundation
 import SluiceCore
 import SluiceScheduling
@@ -17,7 +18,9 @@ func measure(_ label: String, iterations: Int, _ body: () -> Int) -> Double {
     return seconds
 }
 
-let zoneName = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "Asia/Shanghai"
+let arguments = CommandLine.arguments.dropFirst()
+let quick = arguments.contains("--quick")
+let zoneName = arguments.first { !$0.hasPrefix("--") } ?? "Asia/Shanghai"
 let zone = try SchedulingZone.named(zoneName)
 print("zone \(zoneName), one core")
 
@@ -28,7 +31,7 @@ let hourly = try CompiledParameterSet([
 ])
 let partition = try hourly.template("ds=${partition}")
 let start: Int64 = 1_669_075_500  // 2022-11-22 00:05 +08:00
-let n = 3_000_000
+let n = quick ? 300_000 : 3_000_000
 
 // 1. Evaluate the set per instance (context built per instance, values into a reused buffer).
 let evalSeconds = measure("compiled hourly set, evaluate(into:) incl. context", iterations: n) {
@@ -54,7 +57,7 @@ _ = measure("compiled hourly set, evaluate() + partition template", iterations: 
 }
 
 // Baseline: Foundation DateFormatter computing the same three values.
-let baseN = 200_000
+let baseN = quick ? 20_000 : 200_000
 let formatter = DateFormatter()
 formatter.locale = Locale(identifier: "en_US_POSIX")
 formatter.timeZone = zone.timeZone

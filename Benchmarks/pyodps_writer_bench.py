@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference point for Benchmarks/maxcompute/run: pyodps's Cython record writer encoding the same
+"""The baseline of `scripts/bench maxcompute`: pyodps's Cython record writer encoding the same
 10-column rows as maxcompute-encode-bench (records built beforehand, only writing is timed)."""
 import datetime
 import decimal

@@ -1,5 +1,5 @@
 // Reads a Kafka time window through SluiceKafka into a counter and prints the figures as one JSON line.
-// Used by Benchmarks/reader/run.sh, which times kcat on the same window in the same run.
+// Run by `scripts/bench reader`, which times kcat on the same window in the same run.
 //
 //   sluice-reader-bench --bootstrap HOST:PORT --topic T --start MS --end MS [--batch N]
 import Foundation
