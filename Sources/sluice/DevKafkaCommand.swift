@@ -21,11 +21,35 @@ struct DevKafkaCommand: AsyncParsableCommand {
         """
     )
 
-    @Option(help: "Port to listen on; 0 picks a free one (printed in the ready line).")
-    var port: Int = 9092
+    @Option(help: "Port of the default PLAINTEXT listener (default 9092); 0 picks a free one (printed in the ready line). Not with --listener.")
+    var port: Int?
 
-    @Option(help: "Address to bind and advertise.")
+    @Option(help: "Address to bind (the default listener's, and that of listeners given without a host).")
     var host: String = "127.0.0.1"
+
+    @Option(name: .customLong("listener"), help: ArgumentHelp("A listener, repeatable: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL://HOST:PORT (port 0: a free one). The first is the ready line's.", valueName: "NAME://HOST:PORT"))
+    var listeners: [String] = []
+
+    @Option(name: .customLong("advertised-host"), help: "Host name Metadata gives clients (default: the bind host; the machine's host name when binding 0.0.0.0 or ::).")
+    var advertisedHost: String?
+
+    @Option(name: .customLong("tls-cert"), help: ArgumentHelp("PEM certificate (and chain) of SSL and SASL_SSL listeners.", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("PEM private key of --tls-cert (unencrypted).", valueName: "file"))
+    var tlsKey: String?
+
+    @Option(name: .customLong("tls-ca"), help: ArgumentHelp("PEM CA certificate(s): TLS clients must present a certificate it signed (mutual TLS).", valueName: "file"))
+    var tlsCA: String?
+
+    @Option(name: .customLong("sasl-plain"), help: ArgumentHelp("A SASL/PLAIN user, repeatable: USER:PASSWORD, USER:env:VARIABLE or USER:file:PATH.", valueName: "USER:SECRET"))
+    var saslPlain: [String] = []
+
+    @Option(name: .customLong("sasl-scram-sha-256"), help: ArgumentHelp("A SCRAM-SHA-256 user, repeatable (USER:SECRET as for --sasl-plain).", valueName: "USER:SECRET"))
+    var saslScram256: [String] = []
+
+    @Option(name: .customLong("sasl-scram-sha-512"), help: ArgumentHelp("A SCRAM-SHA-512 user, repeatable (USER:SECRET as for --sasl-plain).", valueName: "USER:SECRET"))
+    var saslScram512: [String] = []
 
     @Option(name: .customLong("kafka-version"), help: "Broker personality: 2.2 or 0.10.2.")
     var kafkaVersion: String = "2.2"
@@ -45,8 +69,11 @@ struct DevKafkaCommand: AsyncParsableCommand {
     @Flag(help: "Log closed connections and their reasons on standard error.")
     var verbose = false
 
-    @Option(name: .customLong("admin-port"), help: "Serve the fault-injection line protocol on this port (0: a free one).")
+    @Option(name: .customLong("admin-port"), help: "Serve the fault-injection line protocol on this port (0: a free one). It has no authentication.")
     var adminPort: Int?
+
+    @Option(name: .customLong("admin-host"), help: "Address the admin port binds to.")
+    var adminHost: String = "127.0.0.1"
 
     /// Checks the flags; invalid input exits 2 with the reason on standard error.
     func configuration() throws -> DevKafkaConfiguration {
@@ -54,7 +81,11 @@ struct DevKafkaCommand: AsyncParsableCommand {
             guard let version = KafkaVersion(rawValue: kafkaVersion) else {
                 throw SluiceError.invalid("--kafka-version must be 2.2 or 0.10.2, not '\(kafkaVersion)'")
             }
-            guard (0...65535).contains(port) else { throw SluiceError.invalid("--port must be 0…65535, not \(port)") }
+            if let port, !(0...65535).contains(port) { throw SluiceError.invalid("--port must be 0…65535, not \(port)") }
+            if port != nil && !listeners.isEmpty {
+                throw SluiceError.invalid("--port is the default listener's; with --listener give each listener's port",
+                                          hint: "e.g. --listener PLAINTEXT://127.0.0.1:9092 --listener SASL_SSL://127.0.0.1:9094")
+            }
             if let adminPort, !(0...65535).contains(adminPort) {
                 throw SluiceError.invalid("--admin-port must be 0…65535, not \(adminPort)")
             }
@@ -66,13 +97,33 @@ struct DevKafkaCommand: AsyncParsableCommand {
             if verbose {
                 log = { @Sendable (line: String) in FileHandle.standardError.write(Data("dev-kafka: \(line)\n".utf8)) }
             }
-            return DevKafkaConfiguration(host: host, port: port, version: version, topics: specs,
+            return DevKafkaConfiguration(host: host, port: port ?? 9092, version: version, topics: specs,
                                          autoCreateTopics: autoCreateTopics, defaultPartitions: defaultPartitions,
-                                         dataDirectory: dataDir, log: log)
+                                         dataDirectory: dataDir, log: log,
+                                         listeners: try listeners.map { try DevKafkaListener(parsing: $0, defaultHost: host) },
+                                         advertisedHost: advertisedHost, tls: try tls(), saslUsers: try saslUsers())
         } catch let error as SluiceError {
             FileHandle.standardError.write(Data("sluice dev-kafka: \(error)\n".utf8))
             throw ExitCode(error.exitCode)
         }
+    }
+
+    func tls() throws -> DevKafkaTLS? {
+        switch (tlsCert, tlsKey) {
+        case let (cert?, key?):
+            return DevKafkaTLS(certificateFile: cert, privateKeyFile: key, clientCAFile: tlsCA)
+        case (nil, nil):
+            if tlsCA != nil { throw SluiceError.invalid("--tls-ca needs --tls-cert and --tls-key") }
+            return nil
+        default:
+            throw SluiceError.invalid("--tls-cert and --tls-key go together", hint: "give both PEM files")
+        }
+    }
+
+    func saslUsers() throws -> [DevKafkaSaslUser] {
+        try saslPlain.map { try DevKafkaSaslUser(parsing: $0, mechanism: .plain) }
+            + saslScram256.map { try DevKafkaSaslUser(parsing: $0, mechanism: .scramSHA256) }
+            + saslScram512.map { try DevKafkaSaslUser(parsing: $0, mechanism: .scramSHA512) }
     }
 
     func run() async throws {
@@ -80,9 +131,15 @@ struct DevKafkaCommand: AsyncParsableCommand {
         let broker: DevKafkaBroker
         do {
             broker = try await DevKafkaBroker.start(config)
+            for warning in broker.warnings {
+                FileHandle.standardError.write(Data("sluice dev-kafka: warning: \(warning)\n".utf8))
+            }
+            for listener in broker.listeners.dropFirst() {
+                FileHandle.standardError.write(Data("listener \(listener.securityProtocol.rawValue) \(listener.address)\n".utf8))
+            }
             if let adminPort {
-                let bound = try await broker.startAdmin(host: host, port: adminPort)
-                FileHandle.standardError.write(Data("admin \(host):\(bound)\n".utf8))
+                let bound = try await broker.startAdmin(host: adminHost, port: adminPort)
+                FileHandle.standardError.write(Data("admin \(adminHost):\(bound)\n".utf8))
             }
         } catch {
             FileHandle.standardError.write(Data("sluice dev-kafka: \(error)\n".utf8))
