@@ -44,6 +44,8 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
     /// The API of the request in flight (one at a time per connection).
     var currentApiKey: Int16 = -1
     var context: ChannelHandlerContext?
+    /// Set by `close`: what the connection does after it (a TLS peer's unclean shutdown) is not logged.
+    var closing = false
     var pendingFetch: (plan: FetchPlan, correlationId: Int32, deadline: NIODeadline, timer: Scheduled<Void>?, waiter: Int?)?
 
     init(core: BrokerCore, registry: ConnectionRegistry, endpoint: ListenerEndpoint, authenticator: SaslAuthenticator? = nil) {
@@ -75,8 +77,10 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
         close(context, "\(error)")
     }
 
-    /// Closes the connection, after writing `last` when given.
-    func close(_ context: ChannelHandlerContext, _ reason: String, after last: ByteBuffer? = nil) {
+    /// Closes the connection, after writing `last` when given, `delay` after it is written.
+    func close(_ context: ChannelHandlerContext, _ reason: String, after last: ByteBuffer? = nil, delay: TimeAmount = .zero) {
+        if closing { return }
+        closing = true
         if let log = core.config.log {
             log("closing connection from \(context.remoteAddress.map { "\($0)" } ?? "?"): \(reason)")
         }
@@ -85,7 +89,13 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
             return
         }
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(last)).whenComplete { _ in channel.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(last)).whenComplete { _ in
+            if delay > .zero {
+                channel.eventLoop.scheduleTask(in: delay) { channel.close(promise: nil) }
+            } else {
+                channel.close(promise: nil)
+            }
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -175,7 +185,9 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
             core.config.log?("\(context.remoteAddress.map { "\($0)" } ?? "?") authenticated as \(principal) with \(mechanism.rawValue) on \(endpoint.listener.securityProtocol.rawValue)")
             write(out)
         case .close(let reason):
-            close(context, reason, after: out)
+            // Kafka 2.2 closes a connection that failed authentication 100 ms after its answer
+            // (connection.failed.authentication.delay.ms); 0.10.2 closes it at once.
+            close(context, reason, after: out, delay: core.config.version == .v2_2 ? .milliseconds(100) : .zero)
         }
         return false
     }

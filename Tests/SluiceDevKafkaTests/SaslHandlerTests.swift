@@ -38,6 +38,12 @@ struct SaslChannel {
 
     var isOpen: Bool { channel.isActive }
 
+    /// Lets `milliseconds` pass on the connection's clock (Kafka 2.2 closes a connection that failed
+    /// authentication 100 ms after its answer).
+    func elapse(_ milliseconds: Int64 = 100) {
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(milliseconds))
+    }
+
     /// Sends a request and returns the response (correlation id, body), nil when none came.
     func request(_ key: Int16, _ version: Int16, _ body: ByteBuffer, correlation: Int32 = 1) throws -> (Int32, ByteBuffer)? {
         try send(WireConnection.frame(key: key, version: version, correlation: correlation, body: body))
@@ -134,6 +140,10 @@ struct SaslHandlerTests {
         _ = try c.request(17, 1, handshake("PLAIN"))
         let auth = try #require(try c.request(36, 0, authenticate(plainToken(user, password)))).1
         #expect(try parseAuthenticate(auth, version: 0) == (58, "Authentication failed: Invalid username or password", "", nil))
+        c.elapse(99)
+        #expect(c.isOpen, "closed 100 ms after the answer")
+        #expect(try c.request(3, 1, metadataV1(nil)) == nil, "nothing more is answered")
+        c.elapse(1)
         #expect(!c.isOpen)
     }
 
@@ -143,6 +153,7 @@ struct SaslHandlerTests {
         _ = try c.request(17, 1, handshake("PLAIN"))
         let token = Array("admin".utf8) + plainToken("alice", "alice-secret")
         #expect(try parseAuthenticate(try #require(try c.request(36, 1, authenticate(token))).1, version: 1).0 == 58)
+        c.elapse()
         #expect(!c.isOpen)
     }
 
@@ -151,6 +162,7 @@ struct SaslHandlerTests {
         let c = try SaslChannel()
         let shake = try #require(try c.request(17, 1, handshake("GSSAPI"))).1
         #expect(try parseHandshake(shake) == (33, ["PLAIN", "SCRAM-SHA-256"]))
+        c.elapse()
         #expect(!c.isOpen)
     }
 
@@ -212,6 +224,7 @@ struct SaslHandlerTests {
         let final = try #require(try c.request(36, 1, authenticate(Array(forged.utf8)))).1
         #expect(try parseAuthenticate(final, version: 1)
             == (58, "Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-256", "", 0))
+        c.elapse()
         #expect(!c.isOpen)
     }
 
