@@ -116,7 +116,8 @@ public struct DevKafkaSaslUser: Sendable, Hashable, CustomStringConvertible, Cus
                                           hint: "give a readable file holding the password on one line")
             }
             var text = String(decoding: data, as: UTF8.self)
-            if text.hasSuffix("\r\n") { text.removeLast(2) } else if text.hasSuffix("\n") { text.removeLast() }
+            // "\r\n" is one Character in Swift.
+            if text.hasSuffix("\r\n") || text.hasSuffix("\n") { text.removeLast() }
             password = text
         } else {
             password = secret
@@ -154,6 +155,11 @@ public struct DevKafkaTLS: Sendable, Hashable {
     /// Loads the files into a server context (TLS 1.2 and later). Errors are invalid input (exit 2)
     /// and say which file is wrong.
     func makeContext() throws -> (context: NIOSSLContext, warnings: [String]) {
+        for (flag, file) in [("--tls-cert", certificateFile), ("--tls-key", privateKeyFile), ("--tls-ca", clientCAFile)] {
+            if let file, !FileManager.default.isReadableFile(atPath: file) {
+                throw SluiceError.invalid("\(flag) '\(file)' does not exist or cannot be read", hint: "give the path of a PEM file")
+            }
+        }
         let chain: [NIOSSLCertificate]
         do {
             chain = try NIOSSLCertificate.fromPEMFile(certificateFile)

@@ -9,15 +9,25 @@ struct DevKafkaCommand: AsyncParsableCommand {
         commandName: "dev-kafka",
         abstract: "Run a small Kafka-protocol broker for development, tests and fault injection.",
         discussion: """
-        A single-node broker speaking the Kafka wire protocol of Kafka 2.2 (default) or 0.10.2, with topics in memory (or in --data-dir). Not a production broker. When it accepts connections it prints exactly one line, `ready <host>:<port>`, on standard output; it runs until SIGINT or SIGTERM.
+        A single-node broker speaking the Kafka wire protocol of Kafka 2.2 (default) or 0.10.2, with topics in memory (or in --data-dir). Not a production broker. When it accepts connections it prints exactly one line, `ready <host>:<port>` (the first listener), on standard output; it runs until SIGINT or SIGTERM.
 
         Topics: --topic NAME[:PARTITIONS[:createtime|logappendtime]], repeatable.
 
-        With --admin-port it also serves a line protocol for fault injection (its address goes to standard error as `admin <host>:<port>`): drop-connections | fail API_KEY COUNT ERROR_CODE | delay MS [API_KEY] | refuse MS | down MS | delete-records TOPIC PARTITION OFFSET | create-topic SPEC | watermarks TOPIC PARTITION | produce TOPIC PARTITION TIMESTAMP_MS KEY|- VALUE
+        Listeners: without --listener, one PLAINTEXT listener on --host:--port. Each --listener NAME://HOST:PORT adds one, NAME being PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; every listener after the first is printed on standard error as `listener NAME <host>:<port>`. Metadata tells each client the address of the listener it connected through; the host is --advertised-host, else the bind host, else (for 0.0.0.0 or ::) the machine's host name.
+
+        TLS (SSL, SASL_SSL): --tls-cert and --tls-key (PEM); with --tls-ca, clients must present a certificate that CA signed (mutual TLS).
+
+        SASL (SASL_PLAINTEXT, SASL_SSL): --sasl-plain, --sasl-scram-sha-256 and --sasl-scram-sha-512 each add one user, repeatable. Give the secret as USER:env:VARIABLE (an environment variable) or USER:file:PATH (a file, one trailing newline dropped); USER:PASSWORD also works but shows the password in ps. Passwords are never printed.
+
+        With --admin-port it also serves a line protocol for fault injection, on --admin-host (default 127.0.0.1, even with --host 0.0.0.0: it has no authentication); its address goes to standard error as `admin <host>:<port>`: drop-connections | fail API_KEY COUNT ERROR_CODE | delay MS [API_KEY] | refuse MS | down MS | delete-records TOPIC PARTITION OFFSET | create-topic SPEC | watermarks TOPIC PARTITION | produce TOPIC PARTITION TIMESTAMP_MS KEY|- VALUE
 
         Examples:
           sluice dev-kafka --port 9092 --topic events:3 --topic audit:1:logappendtime
           sluice dev-kafka --port 0 --kafka-version 0.10.2 --admin-port 0
+          ALICE_PASSWORD=alice-secret sluice dev-kafka --listener PLAINTEXT://127.0.0.1:9092 --listener SASL_SSL://127.0.0.1:9094 --tls-cert server.pem --tls-key server.key --sasl-scram-sha-256 alice:env:ALICE_PASSWORD --topic events
+          kcat -b 127.0.0.1:9094 -X security.protocol=SASL_SSL -X sasl.mechanisms=SCRAM-SHA-256 -X sasl.username=alice -X sasl.password=alice-secret -X ssl.ca.location=ca.pem -L
+
+        See docs/dev-kafka.md for making the certificates and each client's settings.
         """
     )
 
