@@ -331,7 +331,8 @@ public final class DevKafkaBroker: Sendable {
     /// security setup (a TLS listener without a certificate, a SASL listener without users, files
     /// that cannot be read) throws invalid input before anything listens.
     public static func start(_ config: DevKafkaConfiguration, eventLoopGroup: EventLoopGroup? = nil) async throws -> DevKafkaBroker {
-        let (endpoints, warnings) = try ListenerEndpoint.make(config)
+        // Reading the certificate files and deriving the SCRAM keys (PBKDF2) happen off the cooperative pool.
+        let (endpoints, warnings) = try await NIOThreadPool.singleton.runIfActive { try ListenerEndpoint.make(config) }
         let group = eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let core: BrokerCore
         do {

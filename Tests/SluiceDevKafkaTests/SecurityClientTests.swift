@@ -178,7 +178,7 @@ struct SecurityClientTests {
         #expect((answered["answer_bytes"] as? Int ?? 0) > 0)
     }
 
-    @Test("four listeners: Metadata through each advertises that listener's port")
+    @Test("four listeners: Metadata through each advertises that listener's port; after an outage all listen again")
     func advertisedPerListener() async throws {
         let kcat = try #require(which("kcat"))
         let certificates = try await TestCertificates.make()
@@ -201,5 +201,12 @@ struct SecurityClientTests {
             #expect(list.status == 0, "\(listener): \(list.stderr)")
             #expect(list.stdout.contains("broker 1 at 127.0.0.1:\(listener.port)"), "\(listener): \(list.stdout)")
         }
+        // An outage closes every listener; they all listen again on their ports, with their security.
+        await broker.outage(milliseconds: 200)
+        #expect(!broker.isListening)
+        for _ in 0..<100 where !broker.isListening { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(broker.isListening)
+        let again = try await run(kcat, ["-b", try broker.address(.saslSSL)] + scram.kcatArguments + ["-L", "-m", "10"])
+        #expect(again.stdout.contains("broker 1 at \(try broker.address(.saslSSL))"), "\(again.stdout) \(again.stderr)")
     }
 }

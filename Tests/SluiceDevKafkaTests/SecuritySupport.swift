@@ -118,8 +118,7 @@ func runSecureClient(_ library: String, _ bootstrap: String, topic: String, coun
 
 /// A `sluice dev-kafka` process: its ready line and the listener and admin lines it printed on
 /// standard error. Output is read with read(2), retried on EINTR, on a dispatch thread.
-final class DevKafkaProcess: @unchecked Sendable {
-    // Immutable after start; `lines` reads the pipes from one dispatch thread at a time.
+final class DevKafkaProcess {
     let process: Process
     let stdout: Pipe
     let stderr: Pipe
