@@ -51,10 +51,6 @@ struct InjectedFailure {
 final class BrokerCore: @unchecked Sendable {
     let config: DevKafkaConfiguration
     let lock = NIOLock()
-    let advertisedHost: String
-    /// Set once the listening socket is bound (connections may arrive just before).
-    let boundPort = Mutex<Int32>(0)
-    var advertisedPort: Int32 { boundPort.withLock { $0 } }
     let nodeId: Int32 = 1
     let clusterId = "sluice-dev-kafka"
 
@@ -74,7 +70,6 @@ final class BrokerCore: @unchecked Sendable {
 
     init(config: DevKafkaConfiguration, scheduler: EventLoopGroup) throws {
         self.config = config
-        self.advertisedHost = config.host
         self.scheduler = scheduler
         if let dir = config.dataDirectory {
             let store = try Persistence(directory: dir, version: config.version)
@@ -96,7 +91,9 @@ final class BrokerCore: @unchecked Sendable {
 
     // MARK: dispatch
 
-    func handle(_ header: RequestHeader, _ body: inout ByteBuffer) throws -> Outcome {
+    /// Answers one request that arrived through `endpoint` (whose address Metadata and
+    /// FindCoordinator advertise).
+    func handle(_ header: RequestHeader, _ body: inout ByteBuffer, via endpoint: ListenerEndpoint) throws -> Outcome {
         let version = config.version
         if header.apiKey == 18 && !version.supports(key: 18, version: header.apiVersion) {
             // A v0 body: UNSUPPORTED_VERSION and an empty array, whatever version was asked.
@@ -119,10 +116,10 @@ final class BrokerCore: @unchecked Sendable {
         case 0: return try produce(v, &body, forced)
         case 1: return try fetchPlan(v, &body, forced)
         case 2: return try listOffsets(v, &body, forced)
-        case 3: return try metadata(v, &body, forced)
+        case 3: return try metadata(v, &body, forced, endpoint)
         case 8: return try offsetCommit(v, &body, forced)
         case 9: return try offsetFetch(v, &body, forced)
-        case 10: return try findCoordinator(v, &body, forced)
+        case 10: return try findCoordinator(v, &body, forced, endpoint)
         case 11: return try joinGroup(v, &body, forced, clientId: header.clientId ?? "")
         case 12: return try heartbeat(v, &body, forced)
         case 13: return try leaveGroup(v, &body, forced)
@@ -153,7 +150,7 @@ final class BrokerCore: @unchecked Sendable {
 
     // MARK: Metadata
 
-    func metadata(_ v: Int16, _ body: inout ByteBuffer, _ forced: KafkaErrorCode?) throws -> Outcome {
+    func metadata(_ v: Int16, _ body: inout ByteBuffer, _ forced: KafkaErrorCode?, _ endpoint: ListenerEndpoint) throws -> Outcome {
         let requested: [String]? = v == 0 ? try body.rArray { try $0.rString() } : try body.rNullableArray { try $0.rString() }
         let allowAuto = v >= 4 ? try body.rBool() : true
         let all = requested == nil || (v == 0 && requested!.isEmpty)
@@ -161,8 +158,8 @@ final class BrokerCore: @unchecked Sendable {
         if v >= 3 { out.wInt32(0) }
         out.wInt32(1)
         out.wInt32(nodeId)
-        out.wString(advertisedHost)
-        out.wInt32(advertisedPort)
+        out.wString(endpoint.advertisedHost)
+        out.wInt32(endpoint.advertisedPort)
         if v >= 1 { out.wNullableString(nil) }
         if v >= 2 { out.wNullableString(clusterId) }
         if v >= 1 { out.wInt32(nodeId) }
@@ -654,7 +651,7 @@ final class BrokerCore: @unchecked Sendable {
 
     // MARK: FindCoordinator / offsets
 
-    func findCoordinator(_ v: Int16, _ body: inout ByteBuffer, _ forced: KafkaErrorCode?) throws -> Outcome {
+    func findCoordinator(_ v: Int16, _ body: inout ByteBuffer, _ forced: KafkaErrorCode?, _ endpoint: ListenerEndpoint) throws -> Outcome {
         _ = try body.rString()
         if v >= 1 { _ = try body.rInt8() }
         var out = ByteBuffer()
@@ -662,8 +659,8 @@ final class BrokerCore: @unchecked Sendable {
         out.wError(forced ?? .none)
         if v >= 1 { out.wNullableString(forced == nil ? nil : "injected failure") }
         out.wInt32(forced == nil ? nodeId : -1)
-        out.wString(forced == nil ? advertisedHost : "")
-        out.wInt32(forced == nil ? advertisedPort : -1)
+        out.wString(forced == nil ? endpoint.advertisedHost : "")
+        out.wInt32(forced == nil ? endpoint.advertisedPort : -1)
         return .respond(out)
     }
 

@@ -80,8 +80,18 @@ public struct DevKafkaTopic: Sendable, Hashable {
 
 /// How the broker starts.
 public struct DevKafkaConfiguration: Sendable {
+    /// The address and port of the default PLAINTEXT listener, used when `listeners` is empty.
     public var host: String
     public var port: Int
+    /// The listening sockets; empty means one PLAINTEXT listener on `host:port`.
+    public var listeners: [DevKafkaListener]
+    /// The host Metadata and FindCoordinator answers name; nil: each listener's bind host, or the
+    /// machine's host name for a listener bound to every interface (0.0.0.0, ::), as Kafka does.
+    public var advertisedHost: String?
+    /// The certificate and key of SSL and SASL_SSL listeners, and the CA of mutual TLS.
+    public var tls: DevKafkaTLS?
+    /// The users SASL_PLAINTEXT and SASL_SSL listeners accept (at least one is needed for those).
+    public var saslUsers: [DevKafkaSaslUser]
     public var version: KafkaVersion
     public var topics: [DevKafkaTopic]
     /// Metadata requests for unknown topics create them (with `defaultPartitions`).
@@ -98,16 +108,32 @@ public struct DevKafkaConfiguration: Sendable {
     public init(host: String = "127.0.0.1", port: Int = 0, version: KafkaVersion = .v2_2,
                 topics: [DevKafkaTopic] = [], autoCreateTopics: Bool = false, defaultPartitions: Int = 1,
                 dataDirectory: String? = nil, clock: (@Sendable () -> Int64)? = nil,
-                log: (@Sendable (String) -> Void)? = nil) {
+                log: (@Sendable (String) -> Void)? = nil, listeners: [DevKafkaListener] = [],
+                advertisedHost: String? = nil, tls: DevKafkaTLS? = nil, saslUsers: [DevKafkaSaslUser] = []) {
         self.log = log
         self.host = host
         self.port = port
+        self.listeners = listeners
+        self.advertisedHost = advertisedHost
+        self.tls = tls
+        self.saslUsers = saslUsers
         self.version = version
         self.topics = topics
         self.autoCreateTopics = autoCreateTopics
         self.defaultPartitions = defaultPartitions
         self.dataDirectory = dataDirectory
         self.clock = clock ?? DevKafkaConfiguration.systemClock
+    }
+
+    /// `listeners`, or the default PLAINTEXT listener on `host:port`.
+    public var effectiveListeners: [DevKafkaListener] {
+        listeners.isEmpty ? [DevKafkaListener(.plaintext, host: host, port: port)] : listeners
+    }
+
+    /// The host advertised for clients of `listener`.
+    func advertisedHost(for listener: DevKafkaListener) -> String {
+        if let advertisedHost { return advertisedHost }
+        return listener.bindsEveryInterface ? machineHostName() : listener.host
     }
 
     public static let systemClock: @Sendable () -> Int64 = {

@@ -4,13 +4,19 @@ import NIOPosix
 import SluiceCore
 
 /// Splits the byte stream into Kafka request frames (int32 size, then the request). A negative
-/// size or one above `socket.request.max.bytes` (100 MiB) closes the connection, as Kafka does.
+/// size or one above `socket.request.max.bytes` (100 MiB) closes the connection, as Kafka does;
+/// on a SASL listener, so does one above 512 KiB before the client has authenticated.
 struct KafkaFrameDecoder: ByteToMessageDecoder {
     typealias InboundOut = ByteBuffer
     static let maxRequestSize = 104_857_600
+    /// The connection's SASL state, on SASL listeners.
+    var authenticator: SaslAuthenticator? = nil
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let size = buffer.getInteger(at: buffer.readerIndex, as: Int32.self) else { return .needMoreData }
+        if let authenticator, !authenticator.isAuthenticated, Int(size) > SaslAuthenticator.maxUnauthenticatedFrame {
+            throw WireError("frame of \(size) bytes before SASL authentication (at most \(SaslAuthenticator.maxUnauthenticatedFrame))")
+        }
         guard size >= 0, Int(size) <= Self.maxRequestSize else {
             throw WireError("request size \(size) is out of range")
         }
@@ -29,16 +35,24 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
 
     let core: BrokerCore
     let registry: ConnectionRegistry
+    /// The listener the connection came through: its advertised address goes into Metadata.
+    let endpoint: ListenerEndpoint
+    /// The SASL exchange, on SASL listeners; requests are served once it has authenticated the client.
+    let authenticator: SaslAuthenticator?
     var queue = CircularBuffer<ByteBuffer>()
     var busy = false
     /// The API of the request in flight (one at a time per connection).
     var currentApiKey: Int16 = -1
     var context: ChannelHandlerContext?
+    /// Set by `close`: what the connection does after it (a TLS peer's unclean shutdown) is not logged.
+    var closing = false
     var pendingFetch: (plan: FetchPlan, correlationId: Int32, deadline: NIODeadline, timer: Scheduled<Void>?, waiter: Int?)?
 
-    init(core: BrokerCore, registry: ConnectionRegistry) {
+    init(core: BrokerCore, registry: ConnectionRegistry, endpoint: ListenerEndpoint, authenticator: SaslAuthenticator? = nil) {
         self.core = core
         self.registry = registry
+        self.endpoint = endpoint
+        self.authenticator = authenticator
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -63,11 +77,25 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
         close(context, "\(error)")
     }
 
-    func close(_ context: ChannelHandlerContext, _ reason: String) {
+    /// Closes the connection, after writing `last` when given, `delay` after it is written.
+    func close(_ context: ChannelHandlerContext, _ reason: String, after last: ByteBuffer? = nil, delay: TimeAmount = .zero) {
+        if closing { return }
+        closing = true
         if let log = core.config.log {
             log("closing connection from \(context.remoteAddress.map { "\($0)" } ?? "?"): \(reason)")
         }
-        context.close(promise: nil)
+        guard let last else {
+            context.close(promise: nil)
+            return
+        }
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(last)).whenComplete { _ in
+            if delay > .zero {
+                channel.eventLoop.scheduleTask(in: delay) { channel.close(promise: nil) }
+            } else {
+                channel.close(promise: nil)
+            }
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -79,6 +107,9 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
         guard let context else { return }
         while !busy, let frame = queue.popFirst() {
             busy = true
+            if let authenticator, !authenticator.isAuthenticated, !authenticate(frame, authenticator, context) {
+                continue
+            }
             var body = frame
             let header: RequestHeader
             do {
@@ -92,7 +123,7 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
             currentApiKey = header.apiKey
             let outcome: Outcome
             do {
-                outcome = try core.handle(header, &body)
+                outcome = try core.handle(header, &body, via: endpoint)
             } catch {
                 close(context, "bad request (API \(header.apiKey) v\(header.apiVersion)): \(error)")
                 return
@@ -124,6 +155,41 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
                 }
             }
         }
+    }
+
+    /// Runs a frame through the SASL exchange and answers it (a response, a raw token, or closing).
+    /// Returns true when the broker should answer it as any request (ApiVersions).
+    func authenticate(_ frame: ByteBuffer, _ authenticator: SaslAuthenticator, _ context: ChannelHandlerContext) -> Bool {
+        var out = context.channel.allocator.buffer(capacity: 64)
+        let next: SaslNext
+        switch authenticator.receive(frame) {
+        case .pass:
+            return true
+        case .close(let reason):
+            close(context, reason)
+            return false
+        case .respond(let correlationId, let body, let then):
+            out.wInt32(Int32(4 + body.readableBytes))
+            out.wInt32(correlationId)
+            out.writeImmutableBuffer(body)
+            next = then
+        case .token(let bytes, let then):
+            out.wInt32(Int32(bytes.count))
+            out.writeBytes(bytes)
+            next = then
+        }
+        switch next {
+        case .proceed:
+            write(out)
+        case .authenticated(let principal, let mechanism):
+            core.config.log?("\(context.remoteAddress.map { "\($0)" } ?? "?") authenticated as \(principal) with \(mechanism.rawValue) on \(endpoint.listener.securityProtocol.rawValue)")
+            write(out)
+        case .close(let reason):
+            // Kafka 2.2 closes a connection that failed authentication 100 ms after its answer
+            // (connection.failed.authentication.delay.ms); 0.10.2 closes it at once.
+            close(context, reason, after: out, delay: core.config.version == .v2_2 ? .milliseconds(100) : .zero)
+        }
+        return false
     }
 
     /// Answers the pending fetch if it has enough bytes, an error, or its wait is over; otherwise
@@ -215,32 +281,41 @@ public enum DevKafkaCompression: Int8, Sendable, CaseIterable {
 /// // bootstrap.servers = broker.bootstrapServers
 /// ```
 public final class DevKafkaBroker: Sendable {
-    /// The address clients connect to.
+    /// The address clients connect to (the first listener's advertised host).
     public let host: String
-    /// The bound port (the chosen one when started with port 0).
+    /// The first listener's bound port (the chosen one when started with port 0).
     public let port: Int
+    /// Every listener, in the order configured; the first is `host:port`.
+    public let listeners: [DevKafkaBoundListener]
+    /// Problems worth telling the operator that do not stop the broker (an expired certificate).
+    public let warnings: [String]
     public let version: KafkaVersion
     let core: BrokerCore
     let registry: ConnectionRegistry
+    let endpoints: [ListenerEndpoint]
     let group: EventLoopGroup
     let ownsGroup: Bool
-    /// The listening socket (nil during an outage) and whether the broker was shut down.
-    let listener: Mutex<(channel: Channel?, shutDown: Bool, outage: Int)>
+    /// The listening sockets, one per endpoint (nil during an outage), and whether the broker was shut down.
+    let listener: Mutex<(channels: [Channel?], shutDown: Bool, outage: Int)>
     /// Completed by `shutdown()`.
     let lifetime: EventLoopPromise<Void>
 
     /// `host:port`, for `bootstrap.servers` / `-b`.
-    public var bootstrapServers: String { "\(host):\(port)" }
+    public var bootstrapServers: String { listeners[0].address }
 
-    init(core: BrokerCore, registry: ConnectionRegistry, channel: Channel, group: EventLoopGroup, ownsGroup: Bool) {
+    init(core: BrokerCore, registry: ConnectionRegistry, endpoints: [ListenerEndpoint], channels: [Channel],
+         warnings: [String], group: EventLoopGroup, ownsGroup: Bool) {
         self.core = core
         self.registry = registry
-        self.listener = Mutex((channel, false, 0))
+        self.endpoints = endpoints
+        self.listener = Mutex((channels, false, 0))
         self.lifetime = group.next().makePromise()
         self.group = group
         self.ownsGroup = ownsGroup
-        self.host = core.advertisedHost
-        self.port = Int(core.advertisedPort)
+        self.listeners = endpoints.map(\.bound)
+        self.host = listeners[0].host
+        self.port = listeners[0].port
+        self.warnings = warnings
         self.version = core.config.version
     }
 
@@ -252,8 +327,12 @@ public final class DevKafkaBroker: Sendable {
                                               autoCreateTopics: autoCreateTopics, clock: clock))
     }
 
-    /// Starts a broker with a full configuration.
+    /// Starts a broker with a full configuration: its listeners are bound in order, and an invalid
+    /// security setup (a TLS listener without a certificate, a SASL listener without users, files
+    /// that cannot be read) throws invalid input before anything listens.
     public static func start(_ config: DevKafkaConfiguration, eventLoopGroup: EventLoopGroup? = nil) async throws -> DevKafkaBroker {
+        // Reading the certificate files and deriving the SCRAM keys (PBKDF2) happen off the cooperative pool.
+        let (endpoints, warnings) = try await NIOThreadPool.singleton.runIfActive { try ListenerEndpoint.make(config) }
         let group = eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let core: BrokerCore
         do {
@@ -263,48 +342,39 @@ public final class DevKafkaBroker: Sendable {
             throw error
         }
         let registry = ConnectionRegistry()
-        let bootstrap = makeBootstrap(group: group, core: core, registry: registry)
-        let channel: Channel
-        do {
-            channel = try await bootstrap.bind(host: config.host, port: config.port).get()
-        } catch {
-            if eventLoopGroup == nil { try? await group.shutdownGracefully() }
-            throw SluiceError(.failed, "dev-kafka cannot listen on \(config.host):\(config.port): \(error)",
-                              hint: "pick another --port, or 0 for a free one")
+        var channels: [Channel] = []
+        for endpoint in endpoints {
+            let listener = endpoint.listener
+            do {
+                let channel = try await makeBootstrap(group: group, core: core, registry: registry, endpoint: endpoint)
+                    .bind(host: listener.host, port: listener.port).get()
+                endpoint.bound(port: channel.localAddress?.port ?? listener.port)
+                channels.append(channel)
+            } catch {
+                for channel in channels { try? await channel.close().get() }
+                if eventLoopGroup == nil { try? await group.shutdownGracefully() }
+                throw SluiceError(.failed, "dev-kafka cannot listen on \(listener): \(error)",
+                                  hint: "pick another port, or 0 for a free one")
+            }
         }
-        let port = channel.localAddress?.port ?? config.port
-        core.boundPort.withLock { $0 = Int32(port) }
         let reaper = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [core] _ in
             core.expireMembers()
         }
         core.lock.withLockVoid { core.sessionReaper = reaper }
-        return DevKafkaBroker(core: core, registry: registry, channel: channel, group: group, ownsGroup: eventLoopGroup == nil)
-    }
-
-    static func makeBootstrap(group: EventLoopGroup, core: BrokerCore, registry: ConnectionRegistry) -> ServerBootstrap {
-        ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(KafkaFrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(KafkaConnectionHandler(core: core, registry: registry))
-                }
-            }
+        return DevKafkaBroker(core: core, registry: registry, endpoints: endpoints, channels: channels, warnings: warnings,
+                              group: group, ownsGroup: eventLoopGroup == nil)
     }
 
     /// Stops listening, closes every connection and, when the broker made it, its event loop.
     public func shutdown() async throws {
-        let channel: Channel? = listener.withLock { state in
-            if state.shutDown { return nil }
+        let channels: [Channel] = listener.withLock { state in
+            if state.shutDown { return [] }
             state.shutDown = true
-            defer { state.channel = nil }
-            return state.channel
+            defer { state.channels = state.channels.map { _ in nil } }
+            return state.channels.compactMap { $0 }
         }
         core.lock.withLock { core.sessionReaper }?.cancel()
-        try? await channel?.close().get()
+        for channel in channels { try? await channel.close().get() }
         _ = registry.closeAll()
         lifetime.succeed(())
         if ownsGroup { try await group.shutdownGracefully() }
@@ -315,38 +385,43 @@ public final class DevKafkaBroker: Sendable {
         try await lifetime.futureResult.get()
     }
 
-    /// An outage: every connection is dropped and the port refuses connections (ECONNREFUSED)
-    /// for `milliseconds`, then the broker listens again on the same port with its data intact.
+    /// An outage: every connection is dropped and every listener refuses connections (ECONNREFUSED)
+    /// for `milliseconds`, then the broker listens again on the same ports with its data intact.
     /// A new outage replaces the current one (`outage(milliseconds: 0)` ends it).
     public func outage(milliseconds: Int64) async {
-        let (channel, round): (Channel?, Int) = listener.withLock { state in
+        let (channels, round): ([Channel], Int) = listener.withLock { state in
             state.outage += 1
-            defer { state.channel = nil }
-            return (state.channel, state.outage)
+            defer { state.channels = state.channels.map { _ in nil } }
+            return (state.channels.compactMap { $0 }, state.outage)
         }
-        try? await channel?.close().get()
+        for channel in channels { try? await channel.close().get() }
         _ = registry.closeAll()
-        scheduleRelisten(round: round, after: .milliseconds(max(0, milliseconds)), attempts: 100)
+        for index in endpoints.indices {
+            scheduleRelisten(index, round: round, after: .milliseconds(max(0, milliseconds)), attempts: 100)
+        }
     }
 
-    /// Whether the port accepts connections (false during an outage and after shutdown).
-    public var isListening: Bool { listener.withLock { $0.channel != nil } }
+    /// Whether the listeners accept connections (false during an outage and after shutdown).
+    public var isListening: Bool { listener.withLock { $0.channels.allSatisfy { $0 != nil } } }
 
-    private func scheduleRelisten(round: Int, after delay: TimeAmount, attempts: Int) {
+    private func scheduleRelisten(_ index: Int, round: Int, after delay: TimeAmount, attempts: Int) {
         group.next().scheduleTask(in: delay) { [self] in
-            guard listener.withLock({ !$0.shutDown && $0.outage == round && $0.channel == nil }) else { return }
-            Self.makeBootstrap(group: group, core: core, registry: registry).bind(host: core.config.host, port: port).whenComplete { [self] result in
+            guard listener.withLock({ !$0.shutDown && $0.outage == round && $0.channels[index] == nil }) else { return }
+            let endpoint = endpoints[index]
+            let port = listeners[index].port
+            Self.makeBootstrap(group: group, core: core, registry: registry, endpoint: endpoint)
+                .bind(host: endpoint.listener.host, port: port).whenComplete { [self] result in
                 switch result {
                 case .success(let channel):
                     let keep = listener.withLock { state -> Bool in
                         guard !state.shutDown && state.outage == round else { return false }
-                        state.channel = channel
+                        state.channels[index] = channel
                         return true
                     }
                     if !keep { channel.close(promise: nil) }
                 case .failure(let error):
                     core.config.log?("cannot listen again on port \(port): \(error)")
-                    if attempts > 0 { scheduleRelisten(round: round, after: .milliseconds(100), attempts: attempts - 1) }
+                    if attempts > 0 { scheduleRelisten(index, round: round, after: .milliseconds(100), attempts: attempts - 1) }
                 }
             }
         }

@@ -7,10 +7,10 @@ struct CommandTests {
     @Test("prints one ready line with the chosen port, serves clients, exits 0 on SIGTERM and SIGINT",
           arguments: [(SIGTERM, "2.2"), (SIGINT, "0.10.2")])
     func readyAndSignals(signal: Int32, version: String) async throws {
-        let broker = try await DevKafkaProcess(["--kafka-version", version, "--topic", "events:3",
-                                                "--topic", "audit:1:logappendtime"])
-        #expect(broker.bootstrap.hasPrefix("127.0.0.1:"))
-        let port = try #require(Int(broker.bootstrap.split(separator: ":").last ?? ""))
+        let (broker, bootstrap) = try await DevKafkaProcess.ready(["--port", "0", "--kafka-version", version,
+                                                                   "--topic", "events:3", "--topic", "audit:1:logappendtime"])
+        #expect(bootstrap.hasPrefix("127.0.0.1:"))
+        let port = try #require(Int(bootstrap.split(separator: ":").last ?? ""))
         #expect(port > 0)
         let kcat = try #require(which("kcat"))
         let list = try await run(kcat, ["-b", "127.0.0.1:\(port)", "-L"])
@@ -23,9 +23,8 @@ struct CommandTests {
 
     @Test("auto-created topics appear on first metadata request")
     func autoCreate() async throws {
-        let broker = try await DevKafkaProcess(["--auto-create-topics", "--default-partitions", "2"])
+        let (broker, address) = try await DevKafkaProcess.ready(["--port", "0", "--auto-create-topics", "--default-partitions", "2"])
         defer { broker.process.signal(SIGKILL) }
-        let address = broker.bootstrap
         let kcat = try #require(which("kcat"))
         let produced = try await run(kcat, ["-b", address, "-P", "-t", "fresh"], stdin: "x\n")
         #expect(produced.status == 0, "\(produced.stderr)")

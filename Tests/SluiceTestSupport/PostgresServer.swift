@@ -78,9 +78,9 @@ public final class PostgresServer: Sendable {
                                                    "-k", root, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
                                                    "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
                                                    "-c", "max_connections=300", "-c", "client_connection_check_interval=200ms"],
-                                         lines: .standardError)
+                                         lines: [.standardError])
         var seen: [String] = []
-        while let line = await process.readLine(timeout: .seconds(60)) {
+        while let line = await process.readLine(from: .standardError, timeout: .seconds(60)) {
             seen.append(line)
             if line.contains("database system is ready to accept connections") { return process }
         }

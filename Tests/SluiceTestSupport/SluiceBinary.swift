@@ -22,32 +22,50 @@ public enum SluiceBinary {
     }
 
     /// Starts the binary as a long-running child whose standard output a test reads line by line.
-    public static func start(_ arguments: [String], environment: [String: String] = [:],
-                             directory: String? = nil) throws -> RunningProcess {
-        try RunningProcess(path, arguments, environment: environment, directory: directory)
+    public static func start(_ arguments: [String], environment: [String: String] = [:], directory: String? = nil,
+                             lines: Set<RunningProcess.Output> = [.standardOutput]) throws -> RunningProcess {
+        try RunningProcess(path, arguments, environment: environment, directory: directory, lines: lines)
     }
 }
 
-/// `sluice dev-kafka` as a child process, started and ready (its `ready host:port` line read).
+/// `sluice dev-kafka` as a child process; both its outputs are read line by line (the ready line
+/// on standard output; listener and admin lines on standard error).
 public final class DevKafkaProcess: Sendable {
     public let process: RunningProcess
-    /// `host:port` of the broker.
-    public let bootstrap: String
 
-    /// Starts `sluice dev-kafka --port 0 ARGUMENTS` and waits for its ready line.
-    public init(_ arguments: [String]) async throws {
-        process = try SluiceBinary.start(["dev-kafka", "--port", "0"] + arguments)
-        guard let line = await process.readLine(), line.hasPrefix("ready ") else {
-            process.signal(SIGKILL)
-            throw FixtureError("sluice dev-kafka did not print its ready line; stderr: \(process.otherOutput)")
-        }
-        bootstrap = String(line.dropFirst("ready ".count))
+    /// Starts `sluice dev-kafka ARGUMENTS` (give `--port 0` or `--listener …`) without waiting.
+    public init(launching arguments: [String], environment: [String: String] = [:]) throws {
+        process = try SluiceBinary.start(["dev-kafka"] + arguments, environment: environment,
+                                         lines: [.standardOutput, .standardError])
     }
 
-    /// Stops the broker (SIGTERM) and waits for it.
-    public func stop() async {
+    /// Starts `sluice dev-kafka ARGUMENTS` and waits for its ready line; returns the broker and its
+    /// `host:port`.
+    public static func ready(_ arguments: [String], environment: [String: String] = [:]) async throws -> (DevKafkaProcess, String) {
+        let broker = try DevKafkaProcess(launching: arguments, environment: environment)
+        return (broker, try await broker.readyAddress())
+    }
+
+    /// The address of the ready line, the first line on standard output.
+    public func readyAddress() async throws -> String {
+        guard let line = await process.readLine(), line.hasPrefix("ready ") else {
+            process.signal(SIGKILL)
+            let err = await process.readLines(from: .standardError, count: 20, timeout: .seconds(2))
+            throw FixtureError("sluice dev-kafka did not print its ready line; stderr: \(err.joined(separator: "\n"))")
+        }
+        return String(line.dropFirst("ready ".count))
+    }
+
+    /// Up to `count` lines of standard error (listener and admin addresses), waiting at most `timeout`.
+    public func errorLines(count: Int, timeout: Duration = .seconds(30)) async -> [String] {
+        await process.readLines(from: .standardError, count: count, timeout: timeout)
+    }
+
+    /// Stops the broker (SIGTERM) and returns its exit status.
+    @discardableResult
+    public func stop() async -> Int32 {
         process.signal(SIGTERM)
-        await process.wait(timeout: .seconds(10))
+        return await process.wait(timeout: .seconds(30))
     }
 }
 

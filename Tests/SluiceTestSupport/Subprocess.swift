@@ -91,45 +91,48 @@ struct OutputFiles {
     }
 }
 
-/// A long-running child (a broker, a scheduler) whose standard output (or standard error) is read
-/// line by line, with reads that retry when a signal interrupts them. The other stream goes to a
-/// file, read on demand.
+/// A long-running child (a broker, a scheduler) whose standard output and/or standard error are
+/// read line by line, with reads that retry when a signal interrupts them. An output that is not
+/// read goes to a file (so that it can never fill a pipe and block the child), read on demand.
 public final class RunningProcess: Sendable {
-    /// Which output a test reads line by line.
-    public enum Lines: Sendable { case standardOutput, standardError }
+    /// One of the child's outputs.
+    public enum Output: Sendable, Hashable { case standardOutput, standardError }
 
     public let pid: Int32
-    private let linesFD: Int32
+    private let readers: [Output: LineReader]
     private let otherFile: URL
-    private let pending = Mutex<[UInt8]>([])
     private let exit: ProcessExit
 
-    /// Starts `executable`; its standard input is empty.
+    /// Starts `executable` with an empty standard input; `lines` are the outputs read line by line.
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                directory: String? = nil, lines: Lines = .standardOutput) throws {
+                directory: String? = nil, lines: Set<Output> = [.standardOutput]) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
         p.environment = Subprocess.mergedEnvironment(environment)
         if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let pipe = Pipe()
         otherFile = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-test-out-\(UUID().uuidString)")
         _ = FileManager.default.createFile(atPath: otherFile.path, contents: nil)
         let other = try FileHandle(forWritingTo: otherFile)
+        var pipes: [Output: Pipe] = [:]
+        for output in lines { pipes[output] = Pipe() }
         p.standardInput = FileHandle.nullDevice
-        p.standardOutput = lines == .standardOutput ? pipe : other
-        p.standardError = lines == .standardError ? pipe : other
+        p.standardOutput = pipes[.standardOutput] ?? other
+        p.standardError = pipes[.standardError] ?? other
         exit = ProcessExit(p)
         try p.run()
-        linesFD = dup(pipe.fileHandleForReading.fileDescriptor)
-        try? pipe.fileHandleForReading.close()
-        try? pipe.fileHandleForWriting.close()
+        readers = pipes.mapValues { pipe in
+            defer {
+                try? pipe.fileHandleForReading.close()
+                try? pipe.fileHandleForWriting.close()
+            }
+            return LineReader(fd: dup(pipe.fileHandleForReading.fileDescriptor))
+        }
         pid = p.processIdentifier
     }
 
     deinit {
         if isRunning { kill(pid, SIGKILL) }
-        close(linesFD)
         try? FileManager.default.removeItem(at: otherFile)
     }
 
@@ -137,46 +140,25 @@ public final class RunningProcess: Sendable {
 
     public func signal(_ sig: Int32) { kill(pid, sig) }
 
-    /// What the process wrote so far on the output that is not read line by line (standard error,
-    /// unless `lines` was `.standardError`).
+    /// What the process wrote so far on the outputs that are not read line by line.
     public var otherOutput: String { (try? String(contentsOf: otherFile, encoding: .utf8)) ?? "" }
 
-    /// The next line (without its newline), or nil at the output's end. Blocks a dispatch
-    /// thread, never a cooperative one; gives up after `timeout`.
-    public func readLine(timeout: Duration = .seconds(60)) async -> String? {
-        let fd = linesFD
+    /// The next line of `output` (without its newline), or nil at its end or after `timeout`.
+    /// Blocks a dispatch thread, never a cooperative one.
+    public func readLine(from output: Output = .standardOutput, timeout: Duration = .seconds(60)) async -> String? {
+        guard let reader = readers[output] else { return nil }
         let deadline = ContinuousClock.now.advanced(by: timeout)
         return await withCheckedContinuation { c in
-            DispatchQueue.global().async {
-                c.resume(returning: self.pending.withLock { buffer in
-                    Self.line(from: &buffer, fd: fd, deadline: deadline)
-                })
-            }
+            DispatchQueue.global().async { c.resume(returning: reader.next(deadline: deadline)) }
         }
     }
 
-    private static func line(from buffer: inout [UInt8], fd: Int32, deadline: ContinuousClock.Instant) -> String? {
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            if let nl = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: buffer[..<nl], as: UTF8.self)
-                buffer.removeSubrange(...nl)
-                return line
-            }
-            let remaining = deadline - ContinuousClock.now
-            guard remaining > .zero else { return nil }
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let millis = Int32(min(remaining.components.seconds * 1000 + 1, 60_000))
-            let ready = poll(&pfd, 1, millis)
-            guard ready > 0 else { continue }  // timed out (checked above) or interrupted (EINTR)
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                defer { buffer = [] }
-                return buffer.isEmpty ? nil : String(decoding: buffer, as: UTF8.self)
-            }
-            buffer += chunk[..<n]
-        }
+    /// Up to `count` lines of `output`, waiting at most `timeout` in all.
+    public func readLines(from output: Output = .standardOutput, count: Int, timeout: Duration = .seconds(30)) async -> [String] {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        var lines: [String] = []
+        while lines.count < count, let line = await readLine(from: output, timeout: deadline - .now) { lines.append(line) }
+        return lines
     }
 
     /// Waits for the process to end, killing it (SIGKILL) after `timeout`; returns its exit status,
@@ -188,6 +170,41 @@ public final class RunningProcess: Sendable {
 
     /// Whether the process ended by a signal (false while it runs).
     public var wasSignalled: Bool { exit.ended?.1 ?? false }
+}
+
+/// Lines from a pipe: poll(2) and read(2), retried on EINTR, with a buffer kept between calls.
+final class LineReader: Sendable {
+    private let fd: Int32
+    private let buffer = Mutex<[UInt8]>([])
+
+    init(fd: Int32) { self.fd = fd }
+
+    deinit { close(fd) }
+
+    func next(deadline: ContinuousClock.Instant) -> String? {
+        buffer.withLock { buffer in
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while true {
+                if let nl = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = String(decoding: buffer[..<nl], as: UTF8.self)
+                    buffer.removeSubrange(...nl)
+                    return line
+                }
+                let remaining = deadline - ContinuousClock.now
+                guard remaining > .zero else { return nil }
+                var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                let millis = Int32(min(remaining.components.seconds * 1000 + 1, 60_000))
+                guard poll(&pfd, 1, millis) > 0 else { continue }  // timed out (checked above) or EINTR
+                let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    defer { buffer = [] }
+                    return buffer.isEmpty ? nil : String(decoding: buffer, as: UTF8.self)
+                }
+                buffer += chunk[..<n]
+            }
+        }
+    }
 }
 
 /// The end of a process: its status and whether a signal ended it, delivered to every waiter.

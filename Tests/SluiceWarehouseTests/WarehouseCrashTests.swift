@@ -46,10 +46,10 @@ import Testing
             let p = try RunningProcess(Self.testBinary, ["--testing-library", "swift-testing", "--filter", "crashChildWriter"],
                                        environment: [Self.childEnv: sink.path, "SLUICE_CRASH_BEFORE": String(before),
                                                      "SLUICE_CRASH_AFTER": String(after)],
-                                       lines: .standardError)
+                                       lines: [.standardError])
             // Wait for READY (or the end of the child, which then failed before it).
             var seen: [String] = []
-            while !seen.contains(where: { $0.contains("READY") }), let line = await p.readLine() { seen.append(line) }
+            while !seen.contains(where: { $0.contains("READY") }), let line = await p.readLine(from: .standardError) { seen.append(line) }
             #expect(seen.contains { $0.contains("READY") }, "child output: \(seen)")
             // A random moment after READY: during the remaining inserts, the commit, or after it.
             try await Task.sleep(for: .milliseconds(Int.random(in: 0...40, using: &rng)))

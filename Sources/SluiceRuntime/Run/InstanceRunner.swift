@@ -86,7 +86,7 @@ public struct InstanceRunner: Sendable {
     /// Runs the instance with the given source and destination (tests pass fakes).
     public func run<Source: WindowSource>(source: Source, sink: any Sink) async throws -> RunReport {
         let started = ContinuousClock.now
-        var lap = Stopwatch(started)
+        let lap = Stopwatch(started)
         let prepare = PrepareStage(runner: self)
         var run = try prepare.resolve()
         let planning = PlanStage(runner: self, source: source)
