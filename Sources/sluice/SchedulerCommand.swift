@@ -52,6 +52,10 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: .hidden)
     var retryDelay: Double?
 
+    /// For the fault tests: how long claims last without renewal (default 30 s).
+    @Option(help: .hidden)
+    var lease: Double?
+
     @Option(help: "Log lines as text or json (one JSON object per line) on standard error.")
     var logFormat: LogFormat = .text
 
@@ -68,6 +72,7 @@ struct SchedulerCommand: AsyncParsableCommand {
             options.stateDirectory = location.stateDir
             options.ledgerURL = location.ledger
             if let id { options.id = id }
+            if let lease { options.lease = lease }
             options.maxParallel = maxParallel
             options.stopTimeout = .seconds(stopTimeout)
             options.datasources = datasources

@@ -20,6 +20,8 @@ public struct SchedulerServiceOptions: Sendable {
     public var ledgerURL: String?
     /// This scheduler's id (default: host name and pid), recorded on every attempt it launches.
     public var id: String = SchedulerOptions.defaultId
+    /// How long its claims last without renewal (another scheduler takes over after that).
+    public var lease: Double = 30
     public var maxParallel = 4
     /// How long running instances may take to finish after the first stop signal before they are aborted.
     public var stopTimeout: Duration = .seconds(30)
@@ -88,7 +90,7 @@ public final class SchedulerService: Sendable {
                     + (options.runStartDelay.map { ["--start-delay", String($0)] } ?? []),
                 environment: childEnvironment)
             let schedulerOptions = SchedulerOptions(maxParallel: options.maxParallel, retryDelay: options.retryDelay,
-                                                    id: options.id, exclusive: !location.isShared)
+                                                    id: options.id, lease: options.lease, exclusive: !location.isShared)
             let scheduler = Scheduler(ledger: ledger, stateDirectory: dir, clock: SystemClock(), executor: executor,
                                       options: schedulerOptions, logger: logger)
             let watcher = JobWatcher(roots: options.jobs, datasources: options.datasources, logger: logger)
