@@ -484,6 +484,12 @@ struct SluiceJobReader {
         s.effectiveFrom = m.string("effectiveFrom").flatMap { date($0, m.path("effectiveFrom")) }
         s.effectiveTo = m.string("effectiveTo").flatMap { date($0, m.path("effectiveTo")) }
         s.dependsOnPrevious = m.bool("dependsOnPrevious")
+        if let upstream = m.stringList("dependsOn") {
+            for (i, name) in upstream.enumerated() where name.trimmingCharacters(in: .whitespaces).isEmpty {
+                reader.error(DocReader.index(m.path("dependsOn"), i), "an empty job name")
+            }
+            s.dependsOn = upstream.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        }
         s.rerun = m.choice("rerun", ScheduleSpec.Rerun.self) ?? .always
         s.retries = m.int("retries", in: 0...10).map { Int($0) } ?? 0
         if let ri = m.duration("retryInterval") {

@@ -54,6 +54,10 @@ struct JobValidator {
         checkParameters(job)
         checkSource(job.source)
         checkSecrets(job)
+        if let upstream = job.schedule?.dependsOn, let i = upstream.firstIndex(of: job.name) {
+            reader.error("schedule.dependsOn[\(i)]",
+                         "job \(job.name) cannot depend on itself by name; `dependsOnPrevious: true` makes each instance wait for its previous one")
+        }
     }
 
     private func checkMapping(_ job: JobSpec) {

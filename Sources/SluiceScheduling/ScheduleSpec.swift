@@ -40,6 +40,9 @@ public struct ScheduleSpec: Sendable, Equatable {
     public var effectiveTo: String?
     /// Self-dependency; nil = the default (true for `contiguous` jobs, false otherwise).
     public var dependsOnPrevious: Bool?
+    /// Upstream jobs, by name: an instance runs once the instances of these jobs that it depends on
+    /// (`UpstreamDependencies`) have succeeded.
+    public var dependsOn: [String] = []
     public var rerun: Rerun
     public var retries: Int
     /// Seconds between automatic reruns.

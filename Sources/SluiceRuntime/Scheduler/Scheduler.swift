@@ -96,6 +96,8 @@ public actor Scheduler {
         var compiled: CompiledJobParameters?
         var firstSeen: Date
         var selfDependent: Bool
+        /// `schedule.dependsOn`: the jobs whose instances this job's instances wait for.
+        var upstream: [String]
     }
 
     struct Execution {
@@ -131,6 +133,8 @@ public actor Scheduler {
     private var aborting = false
     /// The claims of earlier schedulers were taken over (an exclusive scheduler does it once).
     private var tookOverClaims = false
+    /// The wait reason last recorded per instance (so that it is written once).
+    private var waitReasons: [Int64: String] = [:]
 
     public init(ledger: any Ledger, stateDirectory: String, clock: any SchedulerClock, executor: any InstanceExecutor,
                 options: SchedulerOptions = SchedulerOptions(), logger: Logger = Logger(label: "sluice.scheduler"),
@@ -154,12 +158,18 @@ public actor Scheduler {
         let registered = try await ledger.registerJob(name, path: (job.path as NSString).standardizingPath)
         let selfDependent = job.spec.schedule?.dependsOnPrevious ?? (job.spec.source.windowMode == .contiguous)
         jobs[name] = JobEntry(job: job, calendar: calendar, compiled: try? CompiledJobParameters(job: job.spec, zone: calendar.zone),
-                              firstSeen: registered.firstSeen, selfDependent: selfDependent)
+                              firstSeen: registered.firstSeen, selfDependent: selfDependent,
+                              upstream: job.spec.schedule?.dependsOn ?? [])
     }
 
     public func removeJob(named name: String) { jobs[name] = nil }
 
     public var jobNames: [String] { jobs.keys.sorted() }
+
+    /// Unknown upstream jobs and dependency cycles among the loaded jobs, one line each.
+    public var dependencyProblems: [String] {
+        JobDependencyGraph(jobs.mapValues(\.upstream)).problems()
+    }
 
     /// Instances being run now (by this scheduler, or watched runs of other processes).
     public var runningCount: Int { executions.count + watched.count }
@@ -325,10 +335,12 @@ public actor Scheduler {
         for r in candidates {
             if let blocker = blockedBy {
                 // Self-dependent: everything after a blocked instance waits too.
-                if r.status == .pending {
-                    try await ledger.setStatus(id: r.id, .waiting)
-                    try await ledger.appendLog(id: r.id, "waiting: an earlier instance (\(blocker.id)) has not succeeded (self-dependency)")
-                }
+                try await wait(r, "an earlier instance (\(blocker.id)) has not succeeded (self-dependency)")
+                continue
+            }
+            if let reason = try await upstreamBlock(entry, r) {
+                try await wait(r, reason)
+                if entry.selfDependent { blockedBy = r }
                 continue
             }
             guard executions.count + watched.count < options.maxParallel else { break }
@@ -341,10 +353,7 @@ public actor Scheduler {
             if entry.selfDependent, let previous = try await ledger.previousInstance(job: name, before: r.scheduledAt) {
                 let ok = previous.status == .succeeded || previous.status == .dryRun
                 if !ok || !isIdle(previous.id) {
-                    if r.status == .pending {
-                        try await ledger.setStatus(id: r.id, .waiting)
-                        try await ledger.appendLog(id: r.id, "waiting for the previous instance \(previous.id) (\(previous.status.rawValue)) to succeed (self-dependency)")
-                    }
+                    try await wait(r, "the previous instance \(previous.id) (\(previous.status.rawValue)) has not succeeded (self-dependency)")
                     blockedBy = previous
                     continue
                 }
@@ -362,6 +371,38 @@ public actor Scheduler {
             started += 1
         }
         return started
+    }
+
+    /// Marks a pending instance waiting and records why (logged once per reason), so that
+    /// `sluice instance list` shows what it waits for.
+    private func wait(_ r: InstanceRecord, _ reason: String) async throws {
+        guard r.status == .pending || r.status == .waiting, waitReasons[r.id] != reason else { return }
+        if r.status == .pending { try await ledger.setStatus(id: r.id, .waiting) }
+        try await ledger.setWaitReason(id: r.id, reason)
+        try await ledger.appendLog(id: r.id, "waiting: \(reason)")
+        waitReasons[r.id] = reason
+    }
+
+    /// Why the instance cannot run yet because of its upstream jobs (`schedule.dependsOn`): the
+    /// first upstream instance it waits for that has not succeeded (or dry-run). Nil when none.
+    /// Upstream instances scheduled before the upstream job was first seen were never created
+    /// and do not block.
+    private func upstreamBlock(_ entry: JobEntry, _ r: InstanceRecord) async throws -> String? {
+        let time = Int64(r.scheduledAt.timeIntervalSince1970.rounded())
+        for name in entry.upstream {
+            guard let up = jobs[name] else { return "upstream job \(name) is not loaded by this scheduler" }
+            let times = UpstreamDependencies.upstreamTimes(of: time, downstream: entry.calendar, upstream: up.calendar)
+            for t in times where Double(t) >= up.firstSeen.timeIntervalSince1970.rounded(.down) {
+                let when = up.calendar.zone.iso8601(t)
+                guard let u = try await ledger.instance(job: name, scheduledAt: Date(timeIntervalSince1970: Double(t))) else {
+                    return "upstream \(name) scheduled \(when) has no instance yet"
+                }
+                if u.status != .succeeded && u.status != .dryRun {
+                    return "upstream \(name) instance \(u.id) scheduled \(when) is \(u.status.rawValue)"
+                }
+            }
+        }
+        return nil
     }
 
     /// Asks the destination about an attempt that ended without recording its outcome, before any
@@ -404,6 +445,7 @@ public actor Scheduler {
     private func isIdle(_ id: Int64) -> Bool { executions[id] == nil && watched[id] == nil }
 
     private func launch(_ entry: JobEntry, _ r: InstanceRecord, attempt: Int, allowGap: Bool, now: Date) {
+        waitReasons[r.id] = nil
         let request = ExecutionRequest(instance: r, job: entry.job, stateDirectory: stateDirectory, allowGap: allowGap,
                                        attempt: attempt)
         let executor = self.executor

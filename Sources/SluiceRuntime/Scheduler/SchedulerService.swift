@@ -98,6 +98,10 @@ public final class SchedulerService: Sendable {
             guard !(await scheduler.jobNames).isEmpty else {
                 throw SluiceError.invalid("no scheduled job in \(options.jobs.joined(separator: ", "))", hint: "jobs need a schedule block")
             }
+            let problems = await scheduler.dependencyProblems
+            guard problems.isEmpty else {
+                throw SluiceError.invalid(problems.joined(separator: "; "), hint: "fix schedule.dependsOn in the job files")
+            }
             return SchedulerService(scheduler: scheduler, stateDirectory: dir, options: options, lock: lock,
                                     watcher: watcher, logger: logger)
         } catch {
@@ -179,6 +183,8 @@ public actor JobWatcher {
     let logger: Logger
     /// Path → modification stamp of the version last loaded (valid or not).
     private var stamps: [String: String] = [:]
+    /// The dependency problems last logged.
+    private var problems: [String] = []
     private var names: [String: String] = [:]
 
     public init(roots: [String], datasources: String?, logger: Logger = Logger(label: "sluice.scheduler")) {
@@ -241,6 +247,11 @@ public actor JobWatcher {
             stamps[path] = nil
             await scheduler.removeJob(named: name)
             logger.info("\(path): removed; job \(name) no longer scheduled")
+        }
+        let now = await scheduler.dependencyProblems
+        if now != problems {
+            for p in now { logger.warning("\(p): the jobs on it wait until it is fixed") }
+            problems = now
         }
     }
 }
