@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "SluiceKafka", targets: ["SluiceKafka"]),
         .library(name: "SluiceWarehouse", targets: ["SluiceWarehouse"]),
         .library(name: "SluiceMaxComputeWire", targets: ["SluiceMaxComputeWire"]),
+        .library(name: "SluiceLedger", targets: ["SluiceLedger"]),
+        .library(name: "SluicePostgres", targets: ["SluicePostgres"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

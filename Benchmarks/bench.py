@@ -62,6 +62,9 @@ BENCHMARKS = [
     Benchmark("warehouse", "SQLite warehouse insert throughput: three overwrites of N demo-shaped rows "
               "(default 1,000,000)", components.warehouse, ["warehouse-insert-bench"], {"records"},
               passes_args=True),
+    Benchmark("ledger", "the ledger's cost per instance on SQLite and PostgreSQL (1 and 3 clients), and three "
+              "schedulers on one PostgreSQL ledger against one (default 2,000 instances)", components.ledger,
+              ["sluice", "ledger-bench"], {"records", "sluice"}, passes_args=True),
     Benchmark("dev-kafka", "sluice dev-kafka serving kcat: records/s and the broker's CPU against kcat's "
               "(default 1,000,000 records)", components.dev_kafka, ["sluice"], KAFKA - {"repeat"}),
 ]

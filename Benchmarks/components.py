@@ -169,3 +169,108 @@ def warehouse(o, bins, extra):
     """SQLite warehouse insert throughput: three overwrites of N demo-shaped rows (no baseline)."""
     rows = o.records or (100_000 if o.quick else 1_000_000)
     print(output([bins["warehouse-insert-bench"], str(rows)] + extra))
+
+
+def start_postgres(work):
+    """A private PostgreSQL server (Debian's, as the `postgres` user) on a free port under `work`;
+    returns (process, URL). Waits for its readiness line, no sleeps."""
+    import glob
+    import socket
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
+    if not bins:
+        raise SystemExit("PostgreSQL is not installed: run scripts/install-deps")
+    bindir = os.path.dirname(bins[-1])
+    root = os.path.join(work, "pg")
+    os.makedirs(root)
+    with open(os.path.join(root, "pw"), "w") as f:
+        f.write("bench")
+    subprocess.run(["chown", "-R", "postgres:postgres", work], check=True)
+    subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(bindir, "initdb"), "-D", root + "/data",
+                    "-U", "bench", "--pwfile", root + "/pw", "--auth=scram-sha-256", "-E", "UTF8", "--no-locale",
+                    "--no-sync"], check=True, capture_output=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    p = subprocess.Popen(["runuser", "-u", "postgres", "--", os.path.join(bindir, "postgres"), "-D", root + "/data",
+                          "-p", str(port), "-k", root, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"],
+                         stderr=subprocess.PIPE, text=True)
+    for line in p.stderr:
+        if "ready to accept connections" in line:
+            break
+    else:
+        raise SystemExit("PostgreSQL did not start")
+    p.stderr.close()
+    return p, f"postgresql://bench:bench@127.0.0.1:{port}/postgres"
+
+
+def stop_postgres(p):
+    p.terminate()
+    p.wait(timeout=30)
+
+
+def ledger(o, bins, extra):
+    """The ledger's cost per instance on SQLite and PostgreSQL, with one and three clients (ledger-bench);
+    then three `sluice scheduler` processes sharing a PostgreSQL ledger catching up a minute job of N
+    instances against one scheduler doing the same: wall seconds per instance."""
+    instances = o.records or (200 if o.quick else 2000)
+    work = tempfile.mkdtemp(prefix="sluice-bench-ledger-")
+    pg, url = start_postgres(work)
+    try:
+        subprocess.run([bins["ledger-bench"], "--state-dir", os.path.join(work, "state"), "--postgres", url,
+                        "--instances", str(instances)] + extra, check=True)
+        catch_up = 10 if o.quick else 60
+        one = schedulers_catch_up(bins["sluice"], work, url, catch_up, count=1)
+        three = schedulers_catch_up(bins["sluice"], work, url, catch_up, count=3)
+        print(f"scheduler catch-up of {catch_up + 1} minute instances into discard (PostgreSQL ledger):")
+        print(f"  1 scheduler:  {one:.2f} s ({one / (catch_up + 1) * 1000:.0f} ms/instance)")
+        print(f"  3 schedulers: {three:.2f} s ({three / (catch_up + 1) * 1000:.0f} ms/instance); 3 / 1: {three / one:.2f}x")
+    finally:
+        stop_postgres(pg)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def schedulers_catch_up(sluice, work, url, minutes, count):
+    """Seconds until `count` schedulers on a fresh database of `url` have run every instance of a
+    minute job first seen `minutes` minutes ago (an empty window each, into the discard destination)."""
+    db = f"catchup{count}"
+    base = url.rsplit("/", 1)[0]
+    output(["psql", url, "-q", "-c", f"CREATE DATABASE {db}"])
+    ledger_url = f"{base}/{db}"
+    run_dir = tempfile.mkdtemp(prefix=f"sched{count}-", dir=work)
+    broker, servers = start_broker(sluice, run_dir, topic="events:1")
+    job = os.path.join(run_dir, "minutely.yaml")
+    with open(job, "w") as f:
+        f.write(f"""name: minutely
+source: {{ bootstrapServers: "{servers}", topic: events, timeZone: UTC }}
+columns: [__offset__]
+destination: {{ type: discard, table: t, partition: "ds=${{partition}}", columns: [o] }}
+schedule:
+  cycle: minute
+  timeZone: UTC
+  parameters: {{ startTime: "$[yyyymmddhh24mi-1/24/60]00", endTime: "$[yyyymmddhh24mi]00", partition: "$[yyyymmddhh24mi]" }}
+""")
+    env = dict(os.environ, SLUICE_LEDGER=ledger_url)
+    subprocess.run([sluice, "instance", "list", "--state-dir", run_dir], env=env, check=True,
+                   capture_output=True)  # creates the schema
+    first_ms = (int(time.time()) // 60 - minutes) * 60_000
+    output(["psql", ledger_url, "-q", "-c",
+            f"INSERT INTO jobs (job, path, first_seen_ms, updated_at_ms) VALUES ('minutely', '{job}', {first_ms}, {first_ms})"])
+    start = time.monotonic()
+    procs = [subprocess.Popen([sluice, "scheduler", job, "--state-dir", os.path.join(run_dir, f"s{i}"), "--poll-interval",
+                               "0.2", "--max-parallel", "4"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for i in range(count)]
+    try:
+        while True:
+            done = int(output(["psql", ledger_url, "-Atq", "-c", "SELECT count(*) FROM instances WHERE status = 'succeeded'"]))
+            if done >= minutes + 1:
+                break
+            if time.monotonic() - start > 600:
+                raise SystemExit(f"{count} scheduler(s) ran {done} of {minutes + 1} instances in 600 s")
+            time.sleep(0.2)
+        return time.monotonic() - start
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=60)
+        stop_broker(broker)
