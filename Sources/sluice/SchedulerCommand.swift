@@ -67,7 +67,6 @@ struct SchedulerCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             SluiceLogging.bootstrap(format: logFormat)
-            let signals = SignalWatcher([SIGTERM, SIGINT])
             var options = SchedulerServiceOptions(jobs: jobs)
             options.stateDirectory = location.stateDir
             options.ledgerURL = location.ledger
@@ -80,7 +79,7 @@ struct SchedulerCommand: AsyncParsableCommand {
             options.runStartDelay = runStartDelay
             options.retryDelay = retryDelay
             let service = try await SchedulerService.make(options)
-            await service.run(stops: signals.stream)
+            try await service.serve()
         }
     }
 }

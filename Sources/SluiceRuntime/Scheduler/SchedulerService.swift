@@ -7,6 +7,8 @@ import Synchronization
 import Glibc
 #endif
 import SluiceLedger
+import ServiceLifecycle
+import UnixSignals
 
 /// How `sluice scheduler` is set up.
 public struct SchedulerServiceOptions: Sendable {
@@ -110,10 +112,27 @@ public final class SchedulerService: Sendable {
         }
     }
 
-    /// Serves until `stops` ends or yields twice: the first stop starts no more instances and lets
-    /// running ones finish for `stopTimeout`, then aborts them (destinations unchanged; they run
-    /// again at the next start); a second stop aborts them at once.
-    public func run(stops: AsyncStream<Int32>) async {
+    /// Serves until SIGTERM or SIGINT (through ServiceLifecycle): the signal starts no more
+    /// instances and lets running ones finish for `stopTimeout`; then they are aborted (destinations
+    /// unchanged; they run again at the next start).
+    public func serve() async throws {
+        try await ServiceGroup(configuration: groupConfiguration(signals: [.sigterm, .sigint])).run()
+    }
+
+    /// The service group of the scheduler: graceful shutdown on `signals`, cancellation (which aborts
+    /// running instances) after `stopTimeout`.
+    public func groupConfiguration(signals: [UnixSignal]) -> ServiceGroupConfiguration {
+        var config = ServiceGroupConfiguration(services: [.init(service: self)], gracefulShutdownSignals: signals,
+                                               logger: logger)
+        config.maximumGracefulShutdownDuration = options.stopTimeout
+        return config
+    }
+}
+
+extension SchedulerService: Service {
+    /// Runs the scheduler until a graceful shutdown (no new instances; running ones finish) or a
+    /// cancellation (running ones are aborted), then releases the ledger and the lock.
+    public func run() async throws {
         let scheduler = self.scheduler, watcher = self.watcher, logger = self.logger, options = self.options
         let log: @Sendable (String) -> Void = { logger.info("\($0)") }
         log("scheduler started (pid \(getpid()), id \(options.id)) on \(scheduler.ledger.description): \(await scheduler.jobNames.joined(separator: ", "))")
@@ -124,56 +143,23 @@ public final class SchedulerService: Sendable {
                 try? await watcher.refresh(scheduler)
             }
         }
-        let stopping = Task {
-            var stopped = 0
-            var abortLater: Task<Void, Never>?
-            for await sig in stops {
-                stopped += 1
-                if stopped == 1 {
-                    log("signal \(sig): no new instances; waiting up to \(options.stopTimeout.components.seconds) s for running ones")
-                    await scheduler.stop(abort: false)
-                    abortLater = Task {
-                        try? await Task.sleep(for: options.stopTimeout)
-                        guard !Task.isCancelled else { return }
-                        log("aborting running instances")
-                        await scheduler.stop(abort: true)
-                    }
-                } else {
-                    log("signal \(sig) again: aborting running instances")
-                    await scheduler.stop(abort: true)
-                }
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await loop.value
+            } onGracefulShutdown: {
+                log("stopping: no new instances; waiting up to \(options.stopTimeout.components.seconds) s for running ones")
+                Task { await scheduler.stop(abort: false) }
             }
-            abortLater?.cancel()
+        } onCancel: {
+            log("aborting running instances")
+            Task { await scheduler.stop(abort: true) }
         }
         await loop.value
-        stopping.cancel()
         reload.cancel()
         await scheduler.ledger.close()
         lock?.release()
         log("scheduler stopped")
     }
-}
-
-/// Delivers signals as an async stream (the default action is disabled while it lives).
-public final class SignalWatcher: Sendable {
-    public let stream: AsyncStream<Int32>
-    private let continuation: AsyncStream<Int32>.Continuation
-    private let sources: Mutex<[any DispatchSourceSignal]>
-
-    public init(_ signals: [Int32]) {
-        let (stream, continuation) = AsyncStream<Int32>.makeStream()
-        self.stream = stream
-        self.continuation = continuation
-        sources = Mutex(signals.map { sig in
-            signal(sig, SIG_IGN)
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { continuation.yield(sig) }
-            s.resume()
-            return s
-        })
-    }
-
-    public func finish() { continuation.finish() }
 }
 
 /// The job files under the scheduler's arguments, reloaded when they change.
