@@ -253,7 +253,7 @@ public actor Scheduler {
             guard record.status == .pending, record.attempts == 0 else { continue }
             if s.isDryRun {
                 try await ledger.setStatus(id: record.id, .dryRun)
-                try await ledger.appendLog(id: record.id, "dry run: \(schedule.cycle.rawValue) cycle, \(s.scheduledLocal.date) is not a selected day")
+                try await ledger.appendLog(id: record.id, "dry run: " + (s.dryRunNote(cycle: schedule.cycle) ?? ""))
                 continue
             }
             switch schedule.type {
