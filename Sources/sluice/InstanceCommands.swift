@@ -295,7 +295,7 @@ struct Rerun: AsyncParsableCommand {
         commandName: "rerun",
         abstract: "Run an instance again, replaying its stored plan.",
         discussion: """
-        Runs the instance again in this process with its scheduled time and business date; its stored offset plan is replayed, so the partition comes out as the first successful run would have written it. In append mode the rerun replaces the instance's own earlier rows in the SQLite warehouse, in the same commit; MaxCompute cannot remove rows, so a rerun of an append instance that committed is refused unless --allow-duplicate-append is given. The job's rerun policy applies: `never` refuses, `onFailure` refuses a succeeded instance. The job file is --job, else the file the scheduler registered for the job.
+        Runs the instance again in this process with its scheduled time and business date; its stored offset plan is replayed, so the partition comes out as the first successful run would have written it. The plan is replayed only while the job gives the instance the same window (begin, end, destination partition, topic, windowMode, Kafka partitions): after a change the rerun is refused, naming it, unless --replan plans the window anew (the ledger then records the new window). In append mode the rerun replaces the instance's own earlier rows in the SQLite warehouse, in the same commit; MaxCompute cannot remove rows, so a rerun of an append instance that committed is refused unless --allow-duplicate-append is given. The job's rerun policy applies: `never` refuses, `onFailure` refuses a succeeded instance. The job file is --job, else the file the scheduler registered for the job.
 
         Exit codes: 0 succeeded, 1 the run failed, 2 invalid input (or the policy refuses).
 
@@ -319,6 +319,9 @@ struct Rerun: AsyncParsableCommand {
     @Flag(help: "Rerun an append instance although a destination that cannot replace its rows (MaxCompute) holds them already: they are added a second time.")
     var allowDuplicateAppend = false
 
+    @Flag(help: "Plan the window anew with the job as it is now, instead of replaying the stored plan (needed when the job's window changed since).")
+    var replan = false
+
     @Flag(help: "Print the outcome as JSON.")
     var json = false
 
@@ -330,6 +333,7 @@ struct Rerun: AsyncParsableCommand {
             var options = RunOptions()
             options.waitForLock = wait
             options.allowDuplicateAppend = allowDuplicateAppend
+            options.replan = replan
             options.showProgress = !json
             do {
                 let report = try await operations.rerun(id, job: loaded, options: options)

@@ -91,4 +91,10 @@ import Testing
         let preview = try await SluiceBinary.run(["schedule", "preview", hours, "--from", "2025-01-01 00:00", "--to", "2025-01-02 00:00"])
         #expect(preview.status == 2 && preview.stderr.contains("schedule.interval"))
     }
+
+    @Test func rerunHasReplan() async throws {
+        let r = try await SluiceBinary.run(["instance", "rerun", "--help"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("--replan"))
+    }
 }
