@@ -307,7 +307,7 @@ struct Rerun: AsyncParsableCommand {
         commandName: "rerun",
         abstract: "Run an instance again, replaying its stored plan.",
         discussion: """
-        Runs the instance again in this process with its scheduled time and business date; its stored offset plan is replayed, so the partition comes out as the first successful run would have written it. In append mode the rerun replaces the instance's own earlier rows in the SQLite warehouse, in the same commit; MaxCompute cannot remove rows, so a rerun of an append instance that committed is refused unless --allow-duplicate-append is given. The job's rerun policy applies: `never` refuses, `onFailure` refuses a succeeded instance. The job file is --job, else the file the scheduler registered for the job.
+        Runs the instance again in this process with its scheduled time and business date; its stored offset plan is replayed, so the partition comes out as the first successful run would have written it. The plan is replayed only while the job gives the instance the same window (begin, end, destination partition, topic, windowMode, Kafka partitions): after a change the rerun is refused, naming it, unless --replan plans the window anew (the ledger then records the new window). In append mode the rerun replaces the instance's own earlier rows in the SQLite warehouse, in the same commit; MaxCompute cannot remove rows, so a rerun of an append instance that committed is refused unless --allow-duplicate-append is given. The job's rerun policy applies: `never` refuses, `onFailure` refuses a succeeded instance. The job file is --job, else the file the scheduler registered for the job.
 
         With --downstream, the instances of other jobs that wait for this one (their schedule.dependsOn, directly or through other jobs; the job files the scheduler registered) are rerun after it, upstream first and in scheduled order, stopping at the first failure.
 
@@ -337,6 +337,9 @@ struct Rerun: AsyncParsableCommand {
     @Flag(help: "Then rerun the instances that wait for it (schedule.dependsOn of other jobs, directly or through others), upstream first; stop at the first that fails.")
     var downstream = false
 
+    @Flag(help: "Plan the window anew with the job as it is now, instead of replaying the stored plan (needed when the job's window changed since).")
+    var replan = false
+
     @Flag(help: "Print the outcome as JSON.")
     var json = false
 
@@ -348,6 +351,7 @@ struct Rerun: AsyncParsableCommand {
             var options = RunOptions()
             options.waitForLock = wait
             options.allowDuplicateAppend = allowDuplicateAppend
+            options.replan = replan
             options.showProgress = !json
             if downstream {
                 try await rerunDownstream(operations, id, loaded, options)

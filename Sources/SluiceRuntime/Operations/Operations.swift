@@ -39,7 +39,9 @@ public struct Operations: Sendable {
     }
 
     /// Runs the instance again in this process with its scheduled time and business date, under the
-    /// job's rerun policy; its stored plan is replayed. Throws `RunFailure` when the run fails.
+    /// job's rerun policy; its stored plan is replayed while the job gives the instance the same
+    /// window, and the rerun is refused otherwise unless `options.replan` plans it anew. Throws
+    /// `RunFailure` when the run fails.
     public func rerun(_ id: Int64, job: LoadedJob, options base: RunOptions = RunOptions()) async throws -> RunReport {
         let r = try await instance(id)
         guard job.spec.name == r.job else {

@@ -272,7 +272,7 @@ public actor Scheduler {
             guard record.status == .pending, record.attempts == 0 else { continue }
             if s.isDryRun {
                 try await ledger.setStatus(id: record.id, .dryRun)
-                log(instance: record.id, job: name, "dry run: \(schedule.cycle.rawValue) cycle, \(s.scheduledLocal.date) is not a selected day")
+                log(instance: record.id, job: name, "dry run: " + (s.dryRunNote(cycle: schedule.cycle) ?? ""))
                 continue
             }
             switch schedule.type {
