@@ -17,17 +17,7 @@ enum InstanceText {
         return zone.iso8601(Int64(date.timeIntervalSince1970.rounded(.down)))
     }
 
-    static func status(_ r: InstanceRecord, skipReason: String?) -> String {
-        if r.status == .dryRun, skipReason != nil { return "skipped" }
-        return r.status.rawValue
-    }
-
-    static func jsonString<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
+    static func jsonString<T: Encodable>(_ value: T) throws -> String { try InstanceViews.jsonString(value) }
 
     /// The bytes as text when they are UTF-8 without control characters, else as hex.
     static func bytes(_ b: [UInt8]?, fullLength: Int?) -> String {
@@ -91,12 +81,6 @@ struct Instances: AsyncParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
-    struct Row: Codable {
-        var instance: InstanceRecord
-        var displayStatus: String
-        var skipReason: String?
-    }
-
     func run() async throws {
         try await runReportingErrors {
             var jobName: String?
@@ -112,33 +96,17 @@ struct Instances: AsyncParsableCommand {
                     jobName = job
                 }
             }
-            let wanted: InstanceStatus?
-            var onlySkipped = false
-            switch status {
-            case nil: wanted = nil
-            case "skipped": wanted = .dryRun; onlySkipped = true
-            case let s?:
-                guard let st = InstanceStatus(rawValue: s) else {
-                    throw SluiceError.invalid("--status \(s) is not a status",
-                                              hint: "one of \(InstanceStatus.allCases.map(\.rawValue).joined(separator: ", ")), skipped")
-                }
-                wanted = st
-            }
+            let (wanted, onlySkipped) = try InstanceViews.statusFilter(status)
             func instant(_ text: String?, _ name: String) throws -> Date? {
                 guard let text else { return nil }
                 return Date(timeIntervalSince1970: Double(zone.instant(for: try WallTime.parseDisplay(text, subject: name))))
             }
             let fromDate = try instant(from, "--from"), toDate = try instant(to, "--to")
             let (ledger, _, _) = try await location.open(jobFile: jobFile)
-            var records = try await ledger.instances(job: jobName, status: wanted, scheduledFrom: fromDate, scheduledBefore: toDate)
-            var rows: [Row] = []
-            for r in records {
-                let skip = r.status == .dryRun ? try await ledger.schedulingState(id: r.id).skipReason : nil
-                if onlySkipped && skip == nil { continue }
-                rows.append(Row(instance: r, displayStatus: InstanceText.status(r, skipReason: skip), skipReason: skip))
-            }
+            var rows = try await InstanceViews.list(
+                ledger, InstanceFilter(job: jobName, status: wanted, scheduledFrom: fromDate, scheduledBefore: toDate),
+                onlySkipped: onlySkipped)
             if let limit, rows.count > limit { rows = Array(rows.suffix(max(0, limit))) }
-            records = rows.map(\.instance)
             if json {
                 print(try InstanceText.jsonString(rows))
                 return
@@ -149,10 +117,7 @@ struct Instances: AsyncParsableCommand {
             }
             print("ID\tJOB\tSCHEDULED\tSTATUS\tATTEMPTS\tREAD\tWRITTEN\tDIRTY\tPARTITION\tNOTE")
             for row in rows {
-                let r = row.instance
-                let note = row.skipReason ?? r.successReason.map { "set to success: \($0)" } ?? r.error.map {
-                    String($0.split(separator: "\n").first ?? "")
-                } ?? ""
+                let r = row.instance, note = row.note
                 print("\(r.id)\t\(r.job)\t\(InstanceText.time(r.scheduledAt, zone: zone))\t\(row.displayStatus)\t\(r.attempts)\t\(r.counts.read)\t\(r.counts.written)\t\(r.counts.dirty)\t\(r.partition ?? "")\t\(note)")
             }
         }
@@ -215,27 +180,17 @@ struct ShowInstance: AsyncParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
-    struct Shown: Codable {
-        var instance: InstanceRecord
-        var status: String
-        var skipReason: String?
-        var retryAt: Date?
-        var plan: InstancePlan?
-        var log: [InstanceLogLine]
-        var dirtyRecords: [LedgerDirtyRecord]
-    }
-
     func run() async throws {
         try await runReportingErrors {
             let id = try InstanceText.parseID(self.id)
             var zone = SchedulingZone.current
             if let job { zone = try SchedulingZone.forJob(try JobFiles.load(path: job).spec) }
             let (ledger, _, _) = try await location.open(jobFile: job)
-            let r = try await InstanceText.require(ledger, id)
-            let state = try await ledger.schedulingState(id: id)
-            let shown = Shown(instance: r, status: InstanceText.status(r, skipReason: state.skipReason),
-                              skipReason: state.skipReason, retryAt: state.retryAt, plan: try await ledger.plan(id: id),
-                              log: try await ledger.log(id: id), dirtyRecords: try await ledger.dirtyRecords(id: id, limit: dirtyLimit))
+            guard let shown = try await InstanceViews.detail(ledger, id: id, dirtyLimit: dirtyLimit) else {
+                _ = try await InstanceText.require(ledger, id)
+                return
+            }
+            let r = shown.instance
             if json {
                 print(try InstanceText.jsonString(shown))
                 return
@@ -252,8 +207,8 @@ struct ShowInstance: AsyncParsableCommand {
             lines.append("  finished    \(InstanceText.time(r.finishedAt, zone: zone))"
                          + ((r.startedAt != nil && r.finishedAt != nil)
                             ? String(format: "  (%.1fs)", r.finishedAt!.timeIntervalSince(r.startedAt!)) : ""))
-            if let retry = state.retryAt { lines.append("  retry at    \(InstanceText.time(retry, zone: zone))") }
-            if let s = state.skipReason { lines.append("  skipped     \(s)") }
+            if let retry = shown.retryAt { lines.append("  retry at    \(InstanceText.time(retry, zone: zone))") }
+            if let s = shown.skipReason { lines.append("  skipped     \(s)") }
             if let s = r.successReason { lines.append("  set to success by hand: \(s)") }
             if let e = r.error { lines.append("  error       \(e)") }
             let c = r.counts
@@ -316,6 +271,9 @@ struct Rerun: AsyncParsableCommand {
     @Flag(help: "Wait for a running instance of the same job and partition instead of failing.")
     var wait = false
 
+    @Flag(help: "Plan the window anew instead of replaying the stored plan.")
+    var replan = false
+
     @Flag(help: "Rerun an append instance although a destination that cannot replace its rows (MaxCompute) holds them already: they are added a second time.")
     var allowDuplicateAppend = false
 
@@ -329,6 +287,7 @@ struct Rerun: AsyncParsableCommand {
             let loaded = try jobOptions.load(try await operations.jobPath(of: try await operations.instance(id), given: job))
             var options = RunOptions()
             options.waitForLock = wait
+            options.replan = replan
             options.allowDuplicateAppend = allowDuplicateAppend
             options.showProgress = !json
             do {
