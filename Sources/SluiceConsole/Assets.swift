@@ -18,7 +18,7 @@ enum Assets {
     th { background: #f1f3f5; font-weight: 600; white-space: nowrap; }
     table.kv th { width: 180px; }
     td.num { text-align: right; font-variant-numeric: tabular-nums; }
-    td.time { white-space: nowrap; } td.note { min-width: 240px; }
+    td.time { white-space: nowrap; } td.note { min-width: 200px; } main { overflow-x: auto; }
     tr.failed td { background: #fdecea; } tr.failed td:first-child { border-left: 4px solid var(--fail); }
     .status { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; background: #e9ecef; }
     .status-failed { background: var(--fail); color: #fff; } .status-succeeded { background: var(--ok); color: #fff; }

@@ -119,7 +119,7 @@ extension Console {
         return """
             <tr class="\(cls)" data-id="\(r.id)"><td><a href="/instances/\(r.id)">\(r.id)</a></td>
             <td><a href="/jobs/\(URLText.encode(r.job))">\(r.job)</a></td><td>\(Layout.statusBadge(row.displayStatus))</td>
-            <td class="time">\(Layout.time(r.scheduledAt, zone))</td><td>\(r.businessDate ?? "-")</td><td class="time">\(Layout.window(r, zone))</td>
+            <td class="time">\(Layout.time(r.scheduledAt, zone))</td><td>\(r.businessDate ?? "-")</td><td>\(Layout.window(r, zone))</td>
             <td>\(r.partition ?? "-")</td><td class="num">\(r.counts.written)</td><td class="num">\(r.counts.late)</td>
             <td class="num">\(r.counts.dirty)</td><td class="num">\(Layout.duration(r))</td><td class="num">\(r.attempts)</td>
             <td class="note">\(row.note)</td></tr>
