@@ -238,7 +238,7 @@ let package = Package(
             name: "SluiceConsoleTests",
             dependencies: [
                 "SluiceConsole", "SluiceRuntime", "SluiceLedger", "SluiceCore", "SluiceJob", "SluiceDevKafka", "SluiceKafka",
-                "SluiceTestSupport",
+                "SluicePostgres", "SluiceTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

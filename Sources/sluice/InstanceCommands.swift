@@ -33,6 +33,27 @@ enum InstanceText {
         return text
     }
 
+    /// Each attempt (who, where, how long, its phases and bytes) and the actions taken on the instance.
+    static func attemptLines(_ shown: InstanceDetail, zone: SchedulingZone) -> [String] {
+        var lines: [String] = []
+        if !shown.attempts.isEmpty { lines.append("  attempts") }
+        for a in shown.attempts {
+            let t = a.attempt
+            var l = "    #\(t.attempt) \(t.status.rawValue)  \(t.launchedBy) on \(t.host) (pid \(t.pid))  \(time(t.startedAt, zone: zone))"
+            if let f = t.finishedAt { l += String(format: "  %.2fs", f.timeIntervalSince(t.startedAt)) }
+            let order = ["setup", "destination", "plan", "open", "read", "commit", "finish"]
+            let phases = (a.phases ?? [:]).sorted { (order.firstIndex(of: $0.key) ?? 99) < (order.firstIndex(of: $1.key) ?? 99) }
+            if !phases.isEmpty { l += "  (" + phases.map { "\($0.key) " + String(format: "%.2fs", $0.value) }.joined(separator: ", ") + ")" }
+            if let b = a.bytesRead, b > 0 { l += "  \(b) bytes read" }
+            lines.append(l)
+        }
+        if !shown.actions.isEmpty { lines.append("  actions") }
+        for a in shown.actions {
+            lines.append("    \(time(a.at, zone: zone)) \(a.actor) \(a.action)\(a.detail.map { " (\($0))" } ?? ""): \(a.outcome)")
+        }
+        return lines
+    }
+
     static func parseID(_ text: String) throws -> Int64 {
         guard let id = Int64(text.hasPrefix("#") ? String(text.dropFirst()) : text), id > 0 else {
             throw SluiceError.invalid("'\(text)' is not an instance ID", hint: "IDs are the numbers `sluice instance list` lists")
@@ -217,6 +238,7 @@ struct ShowInstance: AsyncParsableCommand {
                 lines.append("  parameters")
                 for k in r.parameters.keys.sorted() { lines.append("    \(k)=\(r.parameters[k]!)") }
             }
+            lines += InstanceText.attemptLines(shown, zone: zone)
             if let plan = shown.plan {
                 let plannedAt = Date(timeIntervalSince1970: Double(plan.window.plannedAtMillis) / 1000)
                 lines.append("  plan        topic \(plan.window.topic), \(plan.windowMode.rawValue), planned \(InstanceText.time(plannedAt, zone: zone))")

@@ -183,6 +183,22 @@ import Testing
         #expect(value("sluice_consumer_lag_up", "sluice_consumer_lag_up", ["job": "events_hourly"]) == 0)
     }
 
+    /// The same pages, API and metrics over a PostgreSQL ledger.
+    @Test func theConsoleServesAPostgreSQLLedger() async throws {
+        var ids: (succeeded: Int64, failed: Int64, running: Int64, xss: Int64) = (0, 0, 0, 0)
+        let console = try await ConsoleUnderTest.start(tokens: false, postgres: true) { ledger in ids = try await ConsoleLedgerFill.standard(ledger) }
+        defer { Task { await console.stop() } }
+        #expect(try await console.get("/readyz").status == 200)
+        let page = try JSONDecoder.iso.decode(InstanceListPage.self, from: Data(try await console.get("/api/instances").body.utf8))
+        #expect(page.instances.map(\.instance.id) == [ids.xss, ids.running, ids.failed, ids.succeeded])
+        let detail = try JSONDecoder.iso.decode(InstanceDetail.self, from: Data(try await console.get("/api/instances/\(ids.succeeded)").body.utf8))
+        #expect(detail.attempts.first?.bytesRead == 4096 && detail.plan?.window.partitions.count == 2)
+        #expect(try await console.get("/instances/\(ids.failed)").body.contains("kafka: the brokers 127.0.0.1:1 did not answer"))
+        let metrics = try await console.get("/metrics").body
+        #expect(metrics.contains("sluice_records_read_total{job=\"events_hourly\"} 60"))
+        #expect(metrics.contains("sluice_instances{job=\"events_hourly\",status=\"failed\"} 1"))
+    }
+
     struct Sample: Decodable {
         var name: String
         var labels: [String: String]

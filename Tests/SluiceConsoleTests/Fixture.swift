@@ -5,6 +5,7 @@ import NIOHTTP1
 import SluiceConsole
 import SluiceCore
 import SluiceLedger
+import SluicePostgres
 import SluiceRuntime
 import SluiceTestSupport
 import Testing
@@ -31,14 +32,19 @@ final class ConsoleUnderTest: Sendable {
     }
 
     /// Starts a console; `fill` writes the ledger and job files before it starts.
-    static func start(tokens: Bool, jobFile: Bool = false,
+    static func start(tokens: Bool, jobFile: Bool = false, postgres: Bool = false,
                       fill: (any Ledger) async throws -> Void = { _ in }) async throws -> ConsoleUnderTest {
         let dir = try TemporaryDirectory(prefix: "sluice-console")
         let state = dir.path + "/.sluice"
-        let ledger = try await Ledgers.open(.stateDirectory(state))
+        var location = LedgerLocation.stateDirectory(state)
+        if postgres {
+            let server = try await PostgresServer.shared()
+            location = .postgres(try PostgresURL(parsing: server.url(database: try await server.createDatabase(prefix: "console"))))
+        }
+        let ledger = try await Ledgers.open(location)
         try await fill(ledger)
         await ledger.close()
-        var config = ConsoleConfiguration(ledger: .stateDirectory(state), stateDirectory: state, sluiceBinary: SluiceBinary.path)
+        var config = ConsoleConfiguration(ledger: location, stateDirectory: state, sluiceBinary: SluiceBinary.path)
         config.port = 0
         config.jobRoots = jobFile ? [try ConsoleLedgerFill.jobFile(dir)] : []
         config.zone = .init(timeZone: TimeZone(identifier: "UTC")!, identifier: "UTC")
