@@ -136,3 +136,46 @@ import Testing
         #expect(tokens.user(token: "0123456789abcdef012") == nil)
     }
 }
+
+/// The actions' own checks: refusals are recorded, a backfill starts `sluice backfill`.
+@Suite struct ConsoleActionTests {
+    @Test func refusedActionsAreRecordedAndABackfillStarts() async throws {
+        var ids: (succeeded: Int64, failed: Int64, running: Int64, xss: Int64) = (0, 0, 0, 0)
+        let console = try await ConsoleUnderTest.start(tokens: true, jobFile: true) { ledger in ids = try await ConsoleLedgerFill.standard(ledger) }
+        defer { Task { await console.stop() } }
+        let bearer = ConsoleUnderTest.bearer
+        let running = try await console.post("/api/instances/\(ids.running)/rerun", form: [:], headers: bearer)
+        #expect(running.status == 400 && running.body.contains("is running"))
+        let noReason = try await console.post("/api/instances/\(ids.failed)/set-success", form: ["reason": "  "], headers: bearer)
+        #expect(noReason.status == 400)
+        let notRunning = try await console.post("/api/instances/\(ids.succeeded)/kill", form: [:], headers: bearer)
+        #expect(notRunning.status == 400 && notRunning.body.contains("is not running"))
+        for (form, fragment) in [(["from": "20221105", "to": "20221101"], "is after"), (["from": "2022-13-01", "to": "20221101"], "business date"),
+                                 (["from": "20221101", "to": "20221101", "parallel": "9"], "1 to 8"), (["from": "20200101", "to": "20221101"], "366 days")] {
+            let answer = try await console.post("/api/jobs/events_hourly/backfill", form: form, headers: bearer)
+            #expect(answer.status == 400 && answer.body.contains(fragment), "\(form) → \(answer.status) \(answer.body)")
+        }
+        #expect(try await console.post("/api/jobs/no_such_job/backfill", form: ["from": "20221101", "to": "20221101"], headers: bearer).status == 404)
+
+        let started = try await console.post("/api/jobs/events_hourly/backfill", form: ["from": "20221101", "to": "20221101", "parallel": "1"],
+                                             headers: bearer)
+        #expect(started.status == 202, "\(started.body)")
+        let result = try JSONDecoder().decode(ActionResult.self, from: Data(started.body.utf8))
+        let pid = try #require(result.pid)
+        defer { kill(pid, SIGTERM) }
+        let actions = try JSONDecoder.iso.decode([LedgerAction].self, from: Data(try await console.get("/api/actions", headers: bearer).body.utf8))
+        #expect(actions.first?.action == "backfill" && actions.first?.outcome == "started (pid \(pid))" && actions.first?.actor == "alice")
+        #expect(actions.first?.detail == "20221101..20221101, 1 day(s) at a time")
+        #expect(actions.contains { $0.action == "rerun" && $0.outcome.hasPrefix("refused:") && $0.instanceId == ids.running })
+        #expect(actions.contains { $0.action == "kill" && $0.outcome.hasPrefix("failed:") })
+        // The backfill's first instance (business date 20221101, scheduled on the 2nd) appears as it starts.
+        var seen = false
+        for _ in 0..<120 where !seen {
+            let page = try JSONDecoder.iso.decode(InstanceListPage.self, from: Data(
+                try await console.get("/api/instances?job=events_hourly&from=2022-11-02&to=2022-11-03", headers: bearer).body.utf8))
+            seen = page.instances.contains { $0.instance.businessDate == "20221101" }
+            if !seen { try await Task.sleep(for: .milliseconds(250)) }
+        }
+        #expect(seen, "the backfill's instances appear in the ledger")
+    }
+}
