@@ -19,7 +19,11 @@ struct LogLines: Sendable, Codable {
 /// The JSON API: what the pages show, in the types the CLI's `--json` prints.
 extension Console {
     func apiInstances(_ call: Call) async throws -> Response {
-        try Self.json(try await instancePage(try InstanceQuery(call.query)))
+        let q = try InstanceQuery(call.query)
+        let data = try await cache.value(key: "api-instances:\(q)", ttl: config.cacheSeconds) {
+            try InstanceViews.json(try await self.instancePage(q))
+        }
+        return Self.jsonData(data)
     }
 
     func apiInstance(_ call: Call) async throws -> Response {

@@ -147,9 +147,13 @@ final class Console: Sendable {
     }
 
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        jsonData(try InstanceViews.json(value), status: status)
+    }
+
+    static func jsonData(_ data: Data, status: HTTPResponse.Status = .ok) -> Response {
         var h = HTTPFields()
         h[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: h, body: ResponseBody(byteBuffer: ByteBuffer(data: try InstanceViews.json(value))))
+        return Response(status: status, headers: h, body: ResponseBody(byteBuffer: ByteBuffer(data: data)))
     }
 
     static func text(_ body: String, type: String = "text/plain; charset=utf-8", status: HTTPResponse.Status = .ok) -> Response {

@@ -78,8 +78,17 @@ extension Console {
         return Array(Set(ledgerJobs).union(await jobs.names())).sorted()
     }
 
+    /// The instances page. Its content (the same for every caller) is reused for `cacheSeconds`;
+    /// only the frame (who is signed in, a notice) is made for each request.
     func instancesPage(_ call: Call) async throws -> Response {
         let q = try InstanceQuery(call.query)
+        let content = try await cache.value(key: "instances-page:\(q)", ttl: config.cacheSeconds) { try await self.instancesContent(q) }
+        let notice: HTML = Self.notice(call.query["done"]).map { "<div class=\"notice\" id=\"notice\">\($0)</div>" } ?? ""
+        return Self.html(Layout.page(title: "Instances", console: self, caller: call.caller, body: notice + content,
+                                     refresh: config.refreshSeconds))
+    }
+
+    func instancesContent(_ q: InstanceQuery) async throws -> HTML {
         let page = try await instancePage(q)
         let jobNames = try await knownJobs()
         let zone = config.zone
@@ -95,9 +104,8 @@ extension Console {
             <div class="pager">\(q.page > 1 ? HTML("<a href=\"\(q.link(page: q.page - 1))\" rel=\"prev\">← newer</a>") : "")
             <span class="muted">page \(q.page)</span>\(page.hasMore ? HTML("<a href=\"\(q.link(page: q.page + 1))\" rel=\"next\">older →</a>") : "")</div>
             """
-        let notice: HTML = Self.notice(call.query["done"]).map { "<div class=\"notice\" id=\"notice\">\($0)</div>" } ?? ""
-        let body: HTML = """
-            \(notice)<h1>Instances</h1>
+        return """
+            <h1>Instances</h1>
             <form class="filters" method="get" action="/instances">
             <label>Job<select name="job">\(jobOptions)</select></label>
             <label>Status<select name="status">\(statusOptions)</select></label>
@@ -110,7 +118,6 @@ extension Console {
             \(page.instances.isEmpty ? HTML("<p class=\"muted\">No instances match.</p>") : "")\(pager)
             <p class="muted">Times in \(zone.identifier). The page refreshes every \(config.refreshSeconds) s.</p>
             """
-        return Self.html(Layout.page(title: "Instances", console: self, caller: call.caller, body: body, refresh: config.refreshSeconds))
     }
 
     func instanceRow(_ row: InstanceListRow, zone: SchedulingZone) -> HTML {

@@ -39,10 +39,19 @@ enum Layout {
         return seconds((r.finishedAt ?? Date()).timeIntervalSince(s))
     }
 
+    /// `0.25s`, `12.5s`, `14m05s` (without Foundation's formatter: this runs for every row).
     static func seconds(_ s: Double) -> String {
-        if s < 10 { return String(format: "%.2fs", s) }
-        if s < 600 { return String(format: "%.1fs", s) }
-        return String(format: "%dm%02ds", Int(s) / 60, Int(s) % 60)
+        guard s.isFinite, s >= 0 else { return "-" }
+        if s < 10 {
+            let hundredths = Int((s * 100).rounded())
+            return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100)s"
+        }
+        if s < 600 {
+            let tenths = Int((s * 10).rounded())
+            return "\(tenths / 10).\(tenths % 10)s"
+        }
+        let whole = Int(s)
+        return "\(whole / 60)m\(whole % 60 < 10 ? "0" : "")\(whole % 60)s"
     }
 
     static func statusBadge(_ status: String) -> HTML {
