@@ -68,9 +68,8 @@ struct PrepareStage {
             } catch let error as SluiceError where error.kind == .invalidInput || error.kind == .state {
                 throw error
             } catch {
-                // The destination could not be asked about the earlier attempt: a failure of this one.
-                await lock.release()
-                await ledger.close()
+                // The destination could not be asked about the earlier attempt: a failure of this one
+                // (the catch below lets go of the lock and the ledger).
                 throw SettlementFailed(error: error)
             }
             if let settled = earlier {
