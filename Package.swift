@@ -26,7 +26,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.25.0"),
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        // The operations console (sluice serve): HTTP server and Prometheus text exposition.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // librdkafka headers and link flags (Debian: librdkafka-dev). Only SluiceKafka imports it.
@@ -140,10 +144,25 @@ let package = Package(
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "UnixSignals", package: "swift-service-lifecycle")]
         ),
+        // The operations console: pages, actions, the JSON API, /metrics computed from the ledger.
+        .target(
+            name: "SluiceConsole",
+            dependencies: [
+                "SluiceCore", "SluiceScheduling", "SluiceJob", "SluiceLedger", "SluiceRuntime", "SluiceKafka",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "sluice",
             dependencies: [
                 "SluiceCore", "SluiceScheduling", "SluiceJob", "SluiceMapping", "SluiceLedger", "SluiceRuntime",
+                "SluiceConsole",
                 "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceMaxCompute",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -219,6 +238,19 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             resources: [.copy("Resources")]
+        ),
+        // The console as a real HTTP server on a free port, driven with async-http-client; the browser
+        // tests (Playwright for Python, Debian's Chromium) and the Prometheus parser as subprocesses.
+        .testTarget(
+            name: "SluiceConsoleTests",
+            dependencies: [
+                "SluiceConsole", "SluiceRuntime", "SluiceLedger", "SluiceCore", "SluiceJob", "SluiceDevKafka", "SluiceKafka",
+                "SluicePostgres", "SluiceTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            exclude: ["Scripts"]
         ),
         .testTarget(
             name: "SluiceRuntimeTests",

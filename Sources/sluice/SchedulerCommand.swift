@@ -4,6 +4,8 @@ import Foundation
 import SluiceCore
 import Synchronization
 import SluiceRuntime
+import SluiceConsole
+import SluiceLedger
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -59,6 +61,9 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "Log lines as text or json (one JSON object per line) on standard error.")
     var logFormat: LogFormat = .text
 
+    /// The operations console inside the scheduler (`--listen ADDR`, `--token-file FILE`).
+    @OptionGroup var console: ConsoleOptions
+
     func validate() throws {
         guard !jobs.isEmpty else { throw ValidationError("give at least one job file or directory") }
         guard maxParallel >= 1 else { throw ValidationError("--max-parallel must be at least 1") }
@@ -79,7 +84,23 @@ struct SchedulerCommand: AsyncParsableCommand {
             options.runStartDelay = runStartDelay
             options.retryDelay = retryDelay
             let service = try await SchedulerService.make(options)
+            let served = try await serveConsole(options)
             try await service.serve()
+            served?.cancel()
+        }
+    }
+
+    /// With --listen, the console over the scheduler's ledger, until the scheduler stops.
+    func serveConsole(_ options: SchedulerServiceOptions) async throws -> Task<Void, Never>? {
+        guard console.listen != nil else { return nil }
+        let dir = options.resolvedStateDirectory
+        let config = try console.configuration(ledger: try LedgerLocation.resolve(url: options.ledgerURL, stateDirectory: dir),
+                                               ledgerURL: options.ledgerURL, stateDirectory: dir, jobs: jobs,
+                                               datasources: datasources, defaultListen: "127.0.0.1:8080")
+        return Task {
+            do { try await ConsoleApp.serve(config, onListening: ConsoleOptions.listening(config)) } catch {
+                printError("error: the console stopped: \(error) (is \(config.host):\(config.port) free? choose another with --listen)")
+            }
         }
     }
 }

@@ -81,10 +81,34 @@ public struct InstanceRunner: Sendable {
     /// error's kind decides the exit code) after recording the failure in the ledger; the report of a
     /// successful run is returned.
     public func run() async throws -> RunReport {
-        let source = try KafkaSource(spec: spec.source, secretsDirectory: job.directory)
-        let sink = try Destinations.sink(job: job, createTable: options.createTable,
+        let source: KafkaSource, sink: any Sink
+        do {
+            source = try KafkaSource(spec: spec.source, secretsDirectory: job.directory)
+            sink = try Destinations.sink(job: job, createTable: options.createTable,
                                         lockTimeoutSeconds: options.destinationLockTimeout)
+        } catch {
+            throw await recordFailureBeforeStart(error)
+        }
         return try await run(source: source, sink: sink)
+    }
+
+    /// Records a failure that came before the attempt started (the Kafka client or the destination
+    /// could not be set up, an earlier attempt could not be settled) as a failed attempt of the
+    /// instance, so that the ledger, the console and alerts see it. Nothing is recorded for a dry
+    /// run, an instance that cannot be resolved, or when the ledger cannot be opened or another run
+    /// holds the instance's run lock (that run owns the instance). Returns the error to throw.
+    func recordFailureBeforeStart(_ error: any Error) async -> any Error {
+        guard !options.dryRun, let run = try? PrepareStage(runner: self).resolve(),
+              let (ledger, lock, instance) = try? await PrepareStage(runner: self).startFailingAttempt(run) else {
+            return error
+        }
+        let log = LedgerLog(ledger: ledger)
+        let failure = await recordFailure(error, report: run.report, ledger: ledger, instance: instance,
+                                          logger: instanceLogger(log, instance: instance))
+        await log.flush()
+        await lock.release()
+        await ledger.close()
+        return failure
     }
 
     /// Runs the instance with the given source and destination (tests pass fakes).
@@ -101,7 +125,13 @@ public struct InstanceRunner: Sendable {
             return run.report
         }
         let ledger: any Ledger, lock: any HeldRunLock, instance: InstanceRecord
-        switch try await prepare.start(run, sink: sink) {
+        let prepared: PrepareStage.Outcome
+        do {
+            prepared = try await prepare.start(run, sink: sink)
+        } catch let error as PrepareStage.SettlementFailed {
+            throw await recordFailureBeforeStart(error.error)
+        }
+        switch prepared {
         case .settled(var report):
             report.seconds = started.duration(to: .now).seconds
             return report
@@ -109,10 +139,7 @@ public struct InstanceRunner: Sendable {
             (ledger, lock, instance) = (l, k, i)
         }
         let log = LedgerLog(ledger: ledger)
-        var logger = log.attach(to: options.logger)
-        logger[metadataKey: "instance"] = "\(instance.id)"
-        logger[metadataKey: "job"] = "\(spec.name)"
-        logger[metadataKey: "attempt"] = "\(instance.attempts)"
+        let logger = instanceLogger(log, instance: instance)
         let outcome: Result<RunReport, any Error>
         do {
             outcome = .success(try await transfer(run, source: source, sink: sink, ledger: ledger, instance: instance,
@@ -124,6 +151,15 @@ public struct InstanceRunner: Sendable {
         await lock.release()
         await ledger.close()
         return try outcome.get()
+    }
+
+    /// The run's logger, writing to the instance log too, with the instance in its metadata.
+    private func instanceLogger(_ log: LedgerLog, instance: InstanceRecord) -> Logger {
+        var logger = log.attach(to: options.logger)
+        logger[metadataKey: "instance"] = "\(instance.id)"
+        logger[metadataKey: "job"] = "\(spec.name)"
+        logger[metadataKey: "attempt"] = "\(instance.attempts)"
+        return logger
     }
 
     /// Checks the destination, plans, transfers and settles the started attempt.
@@ -162,10 +198,15 @@ public struct InstanceRunner: Sendable {
             try await settle.commit(transferred, report: &report, lap: &lap)
             report.seconds = started.duration(to: .now).seconds
             report.phases?.finish = lap.next()
+            try? await ledger.recordAttemptMetrics(id: instance.id, attempt: instance.attempts,
+                                                   AttemptMetrics(phases: report.phases?.byName ?? [:], bytesRead: transferred.bytesRead))
             return report
         } catch {
             progress.finish()
-            throw await recordFailure(error, report: report, ledger: ledger, instance: instance, logger: logger)
+            let failure = await recordFailure(error, report: report, ledger: ledger, instance: instance, logger: logger)
+            try? await ledger.recordAttemptMetrics(id: instance.id, attempt: instance.attempts,
+                                                   AttemptMetrics(phases: report.phases?.byName ?? [:]))
+            throw failure
         }
     }
 

@@ -62,7 +62,17 @@ struct PrepareStage {
         }
         do {
             let current = try await ledger.instance(job: spec.name, scheduledAt: run.scheduledAt)
-            if let current, let settled = try await settleEarlierAttempt(current, ledger: ledger, sink: sink) {
+            let earlier: (record: InstanceRecord, note: String)?
+            do {
+                earlier = try await current.asyncMap { try await settleEarlierAttempt($0, ledger: ledger, sink: sink) } ?? nil
+            } catch let error as SluiceError where error.kind == .invalidInput || error.kind == .state {
+                throw error
+            } catch {
+                // The destination could not be asked about the earlier attempt: a failure of this one
+                // (the catch below lets go of the lock and the ledger).
+                throw SettlementFailed(error: error)
+            }
+            if let settled = earlier {
                 var report = run.report
                 report.instanceId = settled.record.id
                 report.status = settled.record.status.rawValue
@@ -78,18 +88,47 @@ struct PrepareStage {
                 let changes = PlanReplay.changes(stored: stored, now: run, source: spec.source)
                 if !changes.isEmpty { throw PlanReplay.refusal(instance: current.id, job: spec.name, changes: changes) }
             }
-            let described = NewInstance(
-                job: spec.name, scheduledAt: run.scheduledAt, businessDate: run.context.businessDate.compact,
-                parameters: run.report.parameters, windowStart: run.resolved.begin.date, windowEnd: run.resolved.end.date,
-                partition: run.partition.description)
-            let instance = if let attempt = options.attempt {
-                try await ledger.startAttempt(described, number: attempt)
-            } else {
-                try await ledger.startAttempt(described)
-            }
-            return .started(ledger: ledger, lock: lock, instance: instance)
+            return .started(ledger: ledger, lock: lock, instance: try await startAttempt(run, ledger: ledger))
         } catch {
             await lock.release()
+            await ledger.close()
+            throw error
+        }
+    }
+
+    /// The earlier attempt could not be settled because the destination failed: recorded as a
+    /// failure of this attempt (`InstanceRunner.recordFailureBeforeStart`).
+    struct SettlementFailed: Error {
+        var error: any Error
+    }
+
+    /// Starts the instance's attempt (the scheduler's numbered one, or the next).
+    func startAttempt(_ run: ResolvedRun, ledger: any Ledger) async throws -> InstanceRecord {
+        let described = NewInstance(
+            job: spec.name, scheduledAt: run.scheduledAt, businessDate: run.context.businessDate.compact,
+            parameters: run.report.parameters, windowStart: run.resolved.begin.date, windowEnd: run.resolved.end.date,
+            partition: run.partition.description)
+        if let attempt = options.attempt {
+            return try await ledger.startAttempt(described, number: attempt)
+        }
+        return try await ledger.startAttempt(described)
+    }
+
+    /// Opens the ledger, takes the run lock without waiting and starts an attempt, for a failure that
+    /// came before the run could start; the caller records the failure, releases and closes.
+    func startFailingAttempt(_ run: ResolvedRun) async throws -> (any Ledger, any HeldRunLock, InstanceRecord) {
+        let ledger = try await Ledgers.open(runner.ledgerLocation, origin: .thisProcess(launchedBy: options.launchedBy))
+        do {
+            let known = try await ledger.instance(job: spec.name, scheduledAt: run.scheduledAt)
+            let lock = try await ledger.runLocks.acquire(job: spec.name, partition: run.partition.description,
+                                                         instanceId: known.map { String($0.id) }, wait: false)
+            do {
+                return (ledger, lock, try await startAttempt(run, ledger: ledger))
+            } catch {
+                await lock.release()
+                throw error
+            }
+        } catch {
             await ledger.close()
             throw error
         }
@@ -144,5 +183,13 @@ struct PrepareStage {
             return ColumnSpec(name: name, type: spec.destination.columnTypes[name] ?? TableDDL.defaultType(forSourceField: m.from))
         }
         return (existing ?? mapped, mapped)
+    }
+}
+
+extension Optional {
+    /// `map` with an async transform.
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let self else { return nil }
+        return try await transform(self)
     }
 }

@@ -69,6 +69,13 @@ public struct RunReport: Sendable, Codable {
         public var commit: Double?
         /// Recording the outcome in the ledger and committing group offsets.
         public var finish: Double?
+
+        /// The phases the run got to, by name (what the ledger keeps with the attempt).
+        public var byName: [String: Double] {
+            let all: [(String, Double?)] = [("setup", setup), ("destination", destination), ("plan", plan), ("open", open),
+                                            ("read", read), ("commit", commit), ("finish", finish)]
+            return Dictionary(uniqueKeysWithValues: all.compactMap { name, v in v.map { (name, $0) } })
+        }
     }
 }
 
