@@ -166,6 +166,7 @@ let package = Package(
                 "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceMaxCompute",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Fixtures the test targets share: the `sluice` binary as a process.

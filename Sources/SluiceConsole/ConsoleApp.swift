@@ -34,7 +34,7 @@ extension ConsoleApp {
         try await make(config, logger: logger, onListening: onListening).runService()
     }
 
-    /// Serves until the calling task is cancelled (inside `sluice scheduler --listen`).
+    /// Serves until the calling task is cancelled (tests).
     public static func serve(_ config: ConsoleConfiguration, logger: Logger = Logger(label: "sluice.console"),
                              onListening: @escaping @Sendable (String, Int) async -> Void) async throws {
         try await make(config, logger: logger, onListening: onListening).run()

@@ -6,6 +6,7 @@ import Synchronization
 import SluiceRuntime
 import SluiceConsole
 import SluiceLedger
+import ServiceLifecycle
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -84,23 +85,30 @@ struct SchedulerCommand: AsyncParsableCommand {
             options.runStartDelay = runStartDelay
             options.retryDelay = retryDelay
             let service = try await SchedulerService.make(options)
-            let served = try await serveConsole(options)
-            try await service.serve()
-            served?.cancel()
+            try await service.serve(alongside: try await console(options))
         }
     }
 
     /// With --listen, the console over the scheduler's ledger, until the scheduler stops.
-    func serveConsole(_ options: SchedulerServiceOptions) async throws -> Task<Void, Never>? {
-        guard console.listen != nil else { return nil }
+    func console(_ options: SchedulerServiceOptions) async throws -> [any Service] {
+        guard console.listen != nil else { return [] }
         let dir = options.resolvedStateDirectory
         let config = try console.configuration(ledger: try LedgerLocation.resolve(url: options.ledgerURL, stateDirectory: dir),
                                                ledgerURL: options.ledgerURL, stateDirectory: dir, jobs: jobs,
                                                datasources: datasources, defaultListen: "127.0.0.1:8080")
-        return Task {
-            do { try await ConsoleApp.serve(config, onListening: ConsoleOptions.listening(config)) } catch {
-                printError("error: the console stopped: \(error) (is \(config.host):\(config.port) free? choose another with --listen)")
-            }
+        return [ConsoleService(app: try await ConsoleApp.make(config, onListening: ConsoleOptions.listening(config)),
+                               address: "\(config.host):\(config.port)")]
+    }
+}
+
+/// The console inside the scheduler: when it cannot serve, it says so and the scheduler goes on.
+struct ConsoleService<App: Service>: Service {
+    let app: App
+    let address: String
+
+    func run() async throws {
+        do { try await app.run() } catch {
+            printError("error: the console stopped: \(error) (is \(address) free? choose another with --listen)")
         }
     }
 }

@@ -44,5 +44,6 @@ import Testing
         #expect(await scheduler.wait(timeout: .seconds(60)) == 0)
         let all = scheduler.otherOutput + (await scheduler.readLines(from: .standardError, count: 50, timeout: .seconds(1))).joined(separator: "\n")
         #expect(!all.contains(ConsoleUnderTest.token) && !all.contains(ConsoleUnderTest.secret))
+        #expect(!all.contains("CancellationError"), "the console stops gracefully with the scheduler: \(all)")
     }
 }
