@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "SluiceKafka", targets: ["SluiceKafka"]),
         .library(name: "SluiceWarehouse", targets: ["SluiceWarehouse"]),
         .library(name: "SluiceMaxComputeWire", targets: ["SluiceMaxComputeWire"]),
+        .library(name: "SluicePostgres", targets: ["SluicePostgres"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -87,7 +88,8 @@ let package = Package(
         ),
         // The SQLite connection owner the warehouse and the ledger share.
         .target(name: "SluiceSQLite", dependencies: ["CSQLite"]),
-        // PostgreSQL connections: URLs (passwords redacted), pools and single connections, errors.
+        // PostgreSQL connections: URLs (passwords redacted), pools and single connections, errors;
+        // the PostgreSQL destination (binary COPY, write records, DDL, sql, partitions).
         .target(
             name: "SluicePostgres",
             dependencies: [
@@ -129,7 +131,7 @@ let package = Package(
         .target(
             name: "SluiceRuntime",
             dependencies: ["SluiceCore", "SluiceScheduling", "SluiceJob", "SluiceMapping", "SluiceKafka",
-                           "SluiceLedger", "SluiceWarehouse", "SluiceMaxCompute",
+                           "SluiceLedger", "SluiceWarehouse", "SluiceMaxCompute", "SluicePostgres",
                            .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
@@ -198,6 +200,13 @@ let package = Package(
         .testTarget(
             name: "SluiceLedgerTests",
             dependencies: ["SluiceLedger", "SluiceCore", "SluiceSQLite", "SluicePostgres", "SluiceTestSupport"]
+        ),
+        // The PostgreSQL destination against a private PostgreSQL server started by the tests.
+        .testTarget(
+            name: "SluicePostgresTests",
+            dependencies: ["SluicePostgres", "SluiceCore", "SluiceJob", "SluiceMapping", "SluiceTestSupport",
+                           .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "SluiceMaxComputeTests",
