@@ -174,7 +174,8 @@ let package = Package(
         // End to end: dev broker + runner + warehouse, in-process and through the binary.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SluiceCore", "SluiceJob", "SluiceLedger", "SluiceRuntime", "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceTestSupport"]
+            dependencies: ["SluiceCore", "SluiceJob", "SluiceLedger", "SluiceRuntime", "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceTestSupport",
+                           "SluicePostgres", .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
         .testTarget(
             name: "SluiceKafkaTests",
