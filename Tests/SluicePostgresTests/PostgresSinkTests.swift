@@ -32,7 +32,12 @@ struct PostgresFixture {
         let writer = try await open(sink, columns, partition: partition, mode: mode, instance: instance, attempt: attempt)
         var batch = RowBatch(columns: columns)
         for r in rows { batch.append(row: r) }
-        try await writer.write(batch)
+        do {
+            try await writer.write(batch)
+        } catch {
+            await writer.abort()  // as the runner does: a writer is committed or aborted
+            throw error
+        }
         return try await writer.commit(WriteOutcome(read: Int64(rows.count)))
     }
 
@@ -235,6 +240,23 @@ struct PostgresFixture {
         #expect(columns == [ColumnSpec(name: "k", type: .string)])
         try await pg.write(sink, columns, [[.string("abc")], [.string("de")]])
         #expect(try await pg.psql("SELECT id, k, loaded_at > now() - interval '1 hour', twice FROM t ORDER BY id") == "1|abc|t|6\n2|de|t|4")
+    }
+
+    /// A table partitioned by LIST on `ds` by hand takes the writes too, when its partitions exist.
+    @Test func aTablePartitionedByHandWorksWhenItsPartitionsExist() async throws {
+        let pg = try await PostgresFixture.fresh()
+        try await pg.psql("""
+            CREATE TABLE t (n bigint, ds text NOT NULL) PARTITION BY LIST (ds);
+            CREATE TABLE t_20221122 PARTITION OF t FOR VALUES IN ('20221122')
+            """)
+        let columns = [ColumnSpec(name: "n", type: .bigint)]
+        try await pg.write(pg.sink(create: false), columns, (0..<5).map { [.int(Int64($0))] })
+        try await pg.write(pg.sink(create: false), columns, (0..<3).map { [.int(Int64($0))] })
+        #expect(try await pg.psql("SELECT count(*) FROM t_20221122") == "3")
+        let e = await #expect(throws: SluiceError.self) {
+            try await pg.write(pg.sink(create: false), columns, [[.int(1)]], partition: "ds=20221123")
+        }
+        #expect(e?.message.contains("no partition of relation \"t\" found for row") == true, "\(String(describing: e))")
     }
 
     /// Two first writes of a new table at once: the setup lock lets one create the write records.
