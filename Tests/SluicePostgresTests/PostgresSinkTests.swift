@@ -146,6 +146,26 @@ struct PostgresFixture {
         #expect(records == "2|3", "the first write is replaced; the aborted one left no record")
     }
 
+    /// A batch larger than a COPY message (1 MiB) goes in several messages of one COPY, rows cut
+    /// between messages intact.
+    @Test func aLargeBatchIsSentInSeveralMessages() async throws {
+        let pg = try await PostgresFixture.fresh()
+        let columns = [ColumnSpec(name: "n", type: .bigint), ColumnSpec(name: "s", type: .string)]
+        let rows: [[Value]] = (0..<5000).map { i in [.int(Int64(i)), .string(String(repeating: "abcdefghij", count: 50 + i % 7) + "\(i)")] }
+        #expect(try await pg.write(pg.sink(), columns, rows).rowsWritten == 5000)
+        let expected = rows.map { r -> String in if case .string(let s) = r[1] { s } else { "" } }.joined(separator: "|")
+        #expect(try await pg.psql("SELECT count(*), sum(length(s)) FROM t") == "5000|\(rows.reduce(0) { t, r in if case .string(let s) = r[1] { t + s.count } else { t } })")
+        #expect(try await pg.psql("SELECT md5(string_agg(s, '|' ORDER BY n)) FROM t") == (try await Self.md5(expected)))
+    }
+
+    /// The MD5 of `text` as md5sum computes it, to compare with PostgreSQL's `md5()`.
+    static func md5(_ text: String) async throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("md5-\(UUID().uuidString)").path
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return String(try await Subprocess.run("/usr/bin/md5sum", [path]).stdout.prefix(32))
+    }
+
     /// An append deletes its own instance's earlier rows (by `_sluice_write`) and no one else's, and
     /// `commitState` finds the attempt that committed.
     @Test func anAppendReplacesItsInstancesRowsOnly() async throws {

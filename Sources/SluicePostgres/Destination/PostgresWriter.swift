@@ -121,16 +121,17 @@ final class PostgresWriter: PartitionWriter {
         }
         guard batch.rowCount > 0 else { return }
         let encoder = self.encoder
+        // A message's bytes: the batch's text and bytes plus about 8 per cell, up to a chunk.
+        let capacity = min(Self.chunkBytes + (64 << 10), batch.arenaBytes + batch.rowCount * (batch.columns.count + 4) * 12 + 64)
         do {
             try await session.connection.copyFrom(table: target, logger: session.logger) { writer in
-                var buffer = ByteBuffer()
-                buffer.writeBytes(PostgresBinary.header)
                 var row = 0
                 while row < batch.rowCount {
+                    var buffer = ByteBufferAllocator().buffer(capacity: capacity)
+                    if row == 0 { buffer.writeBytes(PostgresBinary.header) }
                     row = try batch.withCells { try encoder.encode($0, from: row, into: &buffer, limit: Self.chunkBytes) }
                     if row == batch.rowCount { buffer.writeBytes(PostgresBinary.trailer) }
                     try await writer.write(buffer)
-                    buffer = ByteBuffer()
                 }
             }
         } catch {
