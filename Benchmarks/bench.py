@@ -62,6 +62,10 @@ BENCHMARKS = [
     Benchmark("warehouse", "SQLite warehouse insert throughput: three overwrites of N demo-shaped rows "
               "(default 1,000,000)", components.warehouse, ["warehouse-insert-bench"], {"records"},
               passes_args=True),
+    Benchmark("postgresql", "the PostgreSQL destination: its binary COPY of N rows against psql \\copy of the same rows "
+              "(the floor), and sluice run of a 24-hour window into PostgreSQL against → discard "
+              "(default 1,000,000 records; a private PostgreSQL server)", components.postgresql,
+              ["sluice", "postgres-copy-bench"], {"records", "repeat", "sluice"}),
     Benchmark("dev-kafka", "sluice dev-kafka serving kcat: records/s and the broker's CPU against kcat's "
               "(default 1,000,000 records)", components.dev_kafka, ["sluice"], KAFKA - {"repeat"}),
 ]

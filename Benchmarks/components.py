@@ -4,16 +4,19 @@ error when a check fails (a wrong record count, a failed command).
 
 Every function takes the parsed options `o`, the built binaries `bins` (name → path; "sluice" among them)
 and the extra arguments for the benchmark executable (after `--`)."""
+import glob
 import os
 import re
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-from run import measure, start_broker, stop_broker
+from run import measure, start_broker, stop_broker, verify_sluice, write_job
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VALUE_SIZE = 200  # bytes per record value in the Kafka benchmarks
@@ -169,3 +172,169 @@ def warehouse(o, bins, extra):
     """SQLite warehouse insert throughput: three overwrites of N demo-shaped rows (no baseline)."""
     rows = o.records or (100_000 if o.quick else 1_000_000)
     print(output([bins["warehouse-insert-bench"], str(rows)] + extra))
+
+
+def start_postgres(work):
+    """A private PostgreSQL server (Debian's, as the tests start one) on a free port of 127.0.0.1, with
+    PostgreSQL's default settings (fsync on) and trust authentication; as the `postgres` user when run
+    as root. Returns (process, port, bin directory, postmaster pid)."""
+    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
+                      key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+    if not versions:
+        raise SystemExit("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/pg_ctl): run scripts/install-deps")
+    pgbin = os.path.dirname(versions[-1])
+    as_user = []
+    if os.geteuid() == 0:
+        as_user = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(work, "postgres", "postgres")
+    data = os.path.join(work, "pgdata")
+    subprocess.run(as_user + [os.path.join(pgbin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust",
+                              "-E", "UTF8", "--no-locale"], check=True, stdout=subprocess.DEVNULL)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(os.path.join(work, "postgres.log"), "w")
+    p = subprocess.Popen(as_user + [os.path.join(pgbin, "postgres"), "-D", data, "-p", str(port), "-k", work,
+                                    "-c", "listen_addresses=127.0.0.1"], stdout=log, stderr=log)
+    deadline = time.monotonic() + 60
+    while subprocess.run([os.path.join(pgbin, "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
+                         capture_output=True).returncode != 0:
+        if time.monotonic() > deadline or p.poll() is not None:
+            p.kill()
+            raise SystemExit(f"postgres did not start; see {log.name}")
+        time.sleep(0.2)
+    with open(os.path.join(data, "postmaster.pid")) as f:
+        postmaster = int(f.readline())
+    return p, port, pgbin, postmaster
+
+
+def stop_postgres(p):
+    p.send_signal(signal.SIGINT)  # fast shutdown
+    try:
+        p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+def server_cpu(postmaster):
+    """CPU seconds of the server's postmaster and its ended children (the backends of finished
+    connections), from /proc, once the backends of closed connections have been reaped."""
+    time.sleep(0.3)
+    with open(f"/proc/{postmaster}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def postgresql(o, bins, extra):
+    """The PostgreSQL destination: (1) its writer's binary COPY of N demo-shaped rows
+    (postgres-copy-bench) against `psql \\copy` of the same rows, exported from the table, in binary and
+    in CSV: the floor; (2) `sluice run` of the 24-hour window of N loadgen records into PostgreSQL
+    against the same run into the discard destination, alternating. Every load is counted."""
+    rows = o.records or (50_000 if o.quick else 1_000_000)
+    rounds = o.repeat or (1 if o.quick else 3)
+    work = tempfile.mkdtemp(prefix="sluice-bench-postgresql-")
+    server = broker = None
+    load = os.getloadavg()
+    try:
+        server, port, pgbin, postmaster = start_postgres(work)
+        url = f"postgresql://postgres@127.0.0.1:{port}/bench"
+
+        def psql(sql, db="bench"):
+            return output([os.path.join(pgbin, "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", db,
+                           "-v", "ON_ERROR_STOP=1", "-A", "-t", "-q", "-c", sql])
+
+        psql("CREATE DATABASE bench", db="postgres")
+        copy = copy_against_psql(o, bins, extra, url, psql, pgbin, port, postmaster, work, rows, rounds)
+        broker, servers = start_broker(bins["sluice"], work)
+        runs = run_into_postgres(bins, url, psql, postmaster, servers, work, rows, rounds)
+    finally:
+        if broker:
+            stop_broker(broker)
+        if server:
+            stop_postgres(server)
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\nPostgreSQL {os.path.basename(os.path.dirname(pgbin))} (default settings, fsync on), {rows:,} rows, "
+          f"best of {rounds} by wall time; CPU: the client's, and the server's backends' (ended connections); "
+          f"load average before {load[0]:.2f}, after {os.getloadavg()[0]:.2f}")
+    print("\n| what | rows | wall s | client CPU s | server CPU s | rows/s | × floor |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    floor = copy["psql \\copy, binary (floor)"][0]
+    for name, (wall, cpu, scpu) in list(copy.items()) + list(runs.items()):
+        ratio = f"{wall / floor:.2f}" if not name.startswith("sluice run") else "—"
+        print(f"| {name} | {rows:,} | {wall:.2f} | {cpu:.2f} | {scpu:.2f} | {rows / wall:,.0f} | {ratio} |")
+    pg, discard = runs["sluice run → postgresql"][0], runs["sluice run → discard"][0]
+    print(f"\nsluice run → postgresql: {rows / pg:,.0f} records/s, {pg / discard:.2f}× the wall of → discard "
+          f"({rows / discard:,.0f} records/s) on the same window")
+
+
+def copy_against_psql(o, bins, extra, url, psql, pgbin, port, postmaster, work, rows, rounds):
+    """The writer's COPY (a new partition, as `sluice run` fills one) and psql \\copy of the same rows
+    into a table like it (its index included), each best of `rounds`: name → (wall, client CPU, server CPU)."""
+    best = {}
+
+    def keep(name, sample):
+        if name not in best or sample[0] < best[name][0]:
+            best[name] = sample
+
+    exported = False
+    for r in range(1, rounds + 1):
+        psql("DROP TABLE IF EXISTS bench_events; DROP TABLE IF EXISTS _sluice_partitions; DROP TABLE IF EXISTS floor_events")
+        before = server_cpu(postmaster)
+        text = output([bins["postgres-copy-bench"], url, str(rows)])
+        print(text, flush=True)
+        m = re.search(r"\(overwrite, new partition\): (\d+) rows in ([\d.]+) s \(commit [\d.]+ s, CPU ([\d.]+) s\)", text)
+        if not m or int(m.group(1)) != rows:
+            raise SystemExit(f"VERIFICATION FAILED: postgres-copy-bench: {text}")
+        # Three writes ran; the server's share of the first is taken as a third.
+        keep("writer's binary COPY (postgres-copy-bench)", (float(m.group(2)), float(m.group(3)),
+                                                           (server_cpu(postmaster) - before) / 3))
+        if not exported:
+            for fmt in ("binary", "csv"):
+                psql(f"\\copy (SELECT * FROM bench_events WHERE ds = '2022112210') TO '{work}/rows.{fmt}' WITH (FORMAT {fmt})")
+            exported = True
+        psql("CREATE TABLE floor_events (LIKE bench_events INCLUDING ALL)")
+        for fmt in (("binary", "csv") if r % 2 else ("csv", "binary")):
+            psql("TRUNCATE floor_events")
+            before = server_cpu(postmaster)
+            wall, cpu, *_ = measure([os.path.join(pgbin, "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
+                                     "-d", "bench", "-v", "ON_ERROR_STOP=1", "-q",
+                                     "-c", f"\\copy floor_events FROM '{work}/rows.{fmt}' WITH (FORMAT {fmt})"])
+            scpu = server_cpu(postmaster) - before
+            got = int(psql("SELECT count(*) FROM floor_events"))
+            if got != rows:
+                raise SystemExit(f"VERIFICATION FAILED: psql \\copy ({fmt}) loaded {got} rows, expected {rows}")
+            keep(f"psql \\copy, {fmt}" + (" (floor)" if fmt == "binary" else ""), (wall, cpu, scpu))
+            print(f"round {r}: psql \\copy {fmt}: {wall:.2f} s wall, {rows / wall:,.0f} rows/s", flush=True)
+    return best
+
+
+def run_into_postgres(bins, url, psql, postmaster, servers, work, rows, rounds):
+    """`sluice run` over the 24-hour window of `rows` loadgen records into PostgreSQL (overwrite, a new
+    table's partition) and into discard, alternating: name → best (wall, client CPU, server CPU)."""
+    subprocess.run([bins["sluice"], "loadgen", "--bootstrap-servers", servers, "--topic", "events",
+                    "--records", str(rows), "--span", "24h"], check=True, stdout=sys.stderr)
+    params = ["--param", "startTime=20221122000000", "--param", "endTime=20221123000000", "--param", "partition=20221122"]
+    best = {}
+    for dest in ("discard", "postgresql"):
+        write_job(os.path.join(work, f"{dest}.yaml"), servers, dest, url=url)
+    for r in range(1, rounds + 1):
+        for dest in ("discard", "postgresql"):
+            name = f"sluice run → {dest}"
+            # Every round the same work: a new table (created by the run), its partition filled.
+            psql("DROP TABLE IF EXISTS ods_events")
+            before = server_cpu(postmaster)
+            wall, cpu, _, _, text = measure([bins["sluice"], "run", os.path.join(work, f"{dest}.yaml"), "--json",
+                                             "--create-table", "--replan", "--state-dir", os.path.join(work, f"state-{dest}")]
+                                            + params, capture=True)
+            phases = verify_sluice(name, text, rows)
+            scpu = server_cpu(postmaster) - before if dest == "postgresql" else 0.0
+            if dest == "postgresql":
+                got = int(psql("SELECT count(*) FROM ods_events WHERE ds = '20221122'"))
+                if got != rows:
+                    raise SystemExit(f"VERIFICATION FAILED: {name}: the partition holds {got} rows, expected {rows}")
+            if name not in best or wall < best[name][0]:
+                best[name] = (wall, cpu, scpu)
+            shown = ", ".join(f"{k} {v:.2f}" for k, v in phases.items() if k in ("destination", "open", "read", "commit"))
+            print(f"round {r}: {name}: {wall:.2f} s wall, {cpu:.2f} s CPU, {rows / wall:,.0f} records/s ({shown})", flush=True)
+    return best
