@@ -225,6 +225,10 @@ struct PostgresFixture {
         let w = await #expect(throws: SluiceError.self) { _ = try await wrong.tableColumns() }
         #expect(w?.message.contains("password authentication failed") == true && w?.description.contains("wrong-pw-55") == false,
                 "\(String(describing: w))")
+        #expect(w?.isRetriable == false && w?.hint?.contains("PGPASSWORD") == true)
+        let noDatabase = PostgresSink(url: try PostgresURL(parsing: pg.server.url(database: "no_such_db")), table: "t", partitionKeys: ["ds"])
+        let d = await #expect(throws: SluiceError.self) { _ = try await noDatabase.tableColumns() }
+        #expect(d?.message.contains("database \"no_such_db\" does not exist (SQLSTATE 3D000)") == true, "\(String(describing: d))")
     }
 
     /// A value the server refuses fails the write naming the row and the column; nothing lands.

@@ -96,14 +96,15 @@ struct PostgresPlace: Sendable, CustomStringConvertible {
     var description: String { "PostgreSQL \(url), table \(table)" }
 
     /// A destination error for `error` raised while `doing`: the server's message and SQLSTATE, or
-    /// the network's. Data the server refuses (SQLSTATE classes 22 and 23) and statements it cannot
-    /// run (42) fail the same way every time; the rest (a server down, a lock timeout) may pass.
+    /// the network's. Data the server refuses (SQLSTATE classes 22 and 23), statements it cannot run
+    /// (42), a refused login (28) and a missing database (3D) fail the same way every time; the rest
+    /// (a server down, a lock timeout) may pass.
     func error(_ error: any Error, doing: String) -> SluiceError {
         if let e = error as? SluiceError { return e }
         if error is CancellationError { return SluiceError(.failed, "\(self): \(doing) was cancelled") }
         let described = PostgresConnector.describe(error, server: description, doing: doing)
         let state = Self.sqlState(error) ?? ""
-        let permanent = ["22", "23", "42"].contains(String(state.prefix(2)))
+        let permanent = ["22", "23", "42", "28", "3D"].contains(String(state.prefix(2)))
         return SluiceError(.destination, described.message, hint: described.hint,
                            code: state.hasPrefix("42") ? "destination.schema" : nil,
                            context: ["table": table], retriable: !permanent)
