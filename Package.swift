@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "SluiceKafka", targets: ["SluiceKafka"]),
         .library(name: "SluiceWarehouse", targets: ["SluiceWarehouse"]),
         .library(name: "SluiceMaxComputeWire", targets: ["SluiceMaxComputeWire"]),
+        .library(name: "SluiceLedger", targets: ["SluiceLedger"]),
         .library(name: "SluicePostgres", targets: ["SluicePostgres"]),
     ],
     dependencies: [
@@ -25,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.25.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // librdkafka headers and link flags (Debian: librdkafka-dev). Only SluiceKafka imports it.
@@ -76,6 +78,9 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 // TLS listeners (SSL, SASL_SSL); SCRAM's HMAC and PBKDF2.
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -132,7 +137,9 @@ let package = Package(
             name: "SluiceRuntime",
             dependencies: ["SluiceCore", "SluiceScheduling", "SluiceJob", "SluiceMapping", "SluiceKafka",
                            "SluiceLedger", "SluiceWarehouse", "SluiceMaxCompute", "SluicePostgres",
-                           .product(name: "Logging", package: "swift-log")]
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "UnixSignals", package: "swift-service-lifecycle")]
         ),
         .executableTarget(
             name: "sluice",
@@ -174,8 +181,8 @@ let package = Package(
         // End to end: dev broker + runner + warehouse, in-process and through the binary.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SluiceCore", "SluiceJob", "SluiceLedger", "SluiceRuntime", "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceTestSupport",
-                           "SluicePostgres", .product(name: "PostgresNIO", package: "postgres-nio")]
+            dependencies: ["SluiceCore", "SluiceJob", "SluiceLedger", "SluicePostgres", "SluiceRuntime", "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceTestSupport",
+                           .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
         .testTarget(
             name: "SluiceKafkaTests",
@@ -225,7 +232,8 @@ let package = Package(
         .testTarget(
             name: "SluiceRuntimeTests",
             dependencies: ["SluiceRuntime", "SluiceCore", "SluiceScheduling", "SluiceJob", "SluiceSQLite", "SluiceLedger", "SluiceTestSupport",
-                           .product(name: "Logging", package: "swift-log")]
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
     ],
     swiftLanguageModes: [.v6]

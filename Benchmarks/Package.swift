@@ -35,6 +35,13 @@ let package = Package(
             dependencies: [.product(name: "SluiceCore", package: "Sluice"),
                            .product(name: "SluiceKafka", package: "Sluice")]
         ),
+        // The ledger's cost per instance on SQLite and PostgreSQL, with one and three clients.
+        .executableTarget(
+            name: "ledger-bench",
+            dependencies: [.product(name: "SluiceCore", package: "Sluice"),
+                           .product(name: "SluiceLedger", package: "Sluice"),
+                           .product(name: "SluicePostgres", package: "Sluice")]
+        ),
         // SQLite warehouse insert throughput.
         .executableTarget(
             name: "warehouse-insert-bench",

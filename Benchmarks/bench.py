@@ -62,6 +62,9 @@ BENCHMARKS = [
     Benchmark("warehouse", "SQLite warehouse insert throughput: three overwrites of N demo-shaped rows "
               "(default 1,000,000)", components.warehouse, ["warehouse-insert-bench"], {"records"},
               passes_args=True),
+    Benchmark("ledger", "the ledger's cost per instance on SQLite and PostgreSQL (1 and 3 clients), and three "
+              "schedulers on one PostgreSQL ledger against one (default 2,000 instances)", components.ledger,
+              ["sluice", "ledger-bench"], {"records", "sluice"}, passes_args=True),
     Benchmark("postgresql", "the PostgreSQL destination: its binary COPY of N rows against psql \\copy of the same rows "
               "(the floor), and sluice run of a 24-hour window into PostgreSQL against → discard "
               "(default 1,000,000 records; a private PostgreSQL server)", components.postgresql,

@@ -4,12 +4,9 @@ error when a check fails (a wrong record count, a failed command).
 
 Every function takes the parsed options `o`, the built binaries `bins` (name → path; "sluice" among them)
 and the extra arguments for the benchmark executable (after `--`)."""
-import glob
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -175,46 +172,108 @@ def warehouse(o, bins, extra):
 
 
 def start_postgres(work):
-    """A private PostgreSQL server (Debian's, as the tests start one) on a free port of 127.0.0.1, with
-    PostgreSQL's default settings (fsync on) and trust authentication; as the `postgres` user when run
-    as root. Returns (process, port, bin directory, postmaster pid)."""
-    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
-                      key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
-    if not versions:
-        raise SystemExit("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/pg_ctl): run scripts/install-deps")
-    pgbin = os.path.dirname(versions[-1])
-    as_user = []
-    if os.geteuid() == 0:
-        as_user = ["runuser", "-u", "postgres", "--"]
-        shutil.chown(work, "postgres", "postgres")
-    data = os.path.join(work, "pgdata")
-    subprocess.run(as_user + [os.path.join(pgbin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust",
-                              "-E", "UTF8", "--no-locale"], check=True, stdout=subprocess.DEVNULL)
+    """A private PostgreSQL server (Debian's, as the `postgres` user) on a free port under `work`;
+    returns (process, URL). Waits for its readiness line, no sleeps."""
+    import glob
+    import socket
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
+    if not bins:
+        raise SystemExit("PostgreSQL is not installed: run scripts/install-deps")
+    bindir = os.path.dirname(bins[-1])
+    root = os.path.join(work, "pg")
+    os.makedirs(root)
+    with open(os.path.join(root, "pw"), "w") as f:
+        f.write("bench")
+    subprocess.run(["chown", "-R", "postgres:postgres", work], check=True)
+    subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(bindir, "initdb"), "-D", root + "/data",
+                    "-U", "bench", "--pwfile", root + "/pw", "--auth=scram-sha-256", "-E", "UTF8", "--no-locale",
+                    "--no-sync"], check=True, capture_output=True)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    log = open(os.path.join(work, "postgres.log"), "w")
-    p = subprocess.Popen(as_user + [os.path.join(pgbin, "postgres"), "-D", data, "-p", str(port), "-k", work,
-                                    "-c", "listen_addresses=127.0.0.1"], stdout=log, stderr=log)
-    deadline = time.monotonic() + 60
-    while subprocess.run([os.path.join(pgbin, "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
-                         capture_output=True).returncode != 0:
-        if time.monotonic() > deadline or p.poll() is not None:
-            p.kill()
-            raise SystemExit(f"postgres did not start; see {log.name}")
-        time.sleep(0.2)
-    with open(os.path.join(data, "postmaster.pid")) as f:
-        postmaster = int(f.readline())
-    return p, port, pgbin, postmaster
+    p = subprocess.Popen(["runuser", "-u", "postgres", "--", os.path.join(bindir, "postgres"), "-D", root + "/data",
+                          "-p", str(port), "-k", root, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"],
+                         stderr=subprocess.PIPE, text=True)
+    for line in p.stderr:
+        if "ready to accept connections" in line:
+            break
+    else:
+        raise SystemExit("PostgreSQL did not start")
+    p.stderr.close()
+    return p, f"postgresql://bench:bench@127.0.0.1:{port}/postgres"
 
 
 def stop_postgres(p):
-    p.send_signal(signal.SIGINT)  # fast shutdown
+    p.terminate()
+    p.wait(timeout=30)
+
+
+def ledger(o, bins, extra):
+    """The ledger's cost per instance on SQLite and PostgreSQL, with one and three clients (ledger-bench);
+    then three `sluice scheduler` processes sharing a PostgreSQL ledger catching up a minute job of N
+    instances against one scheduler doing the same: wall seconds per instance."""
+    instances = o.records or (200 if o.quick else 2000)
+    work = tempfile.mkdtemp(prefix="sluice-bench-ledger-")
+    pg, url = start_postgres(work)
     try:
-        p.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
+        subprocess.run([bins["ledger-bench"], "--state-dir", os.path.join(work, "state"), "--postgres", url,
+                        "--instances", str(instances)] + extra, check=True)
+        catch_up = 10 if o.quick else 60
+        one = schedulers_catch_up(bins["sluice"], work, url, catch_up, count=1)
+        three = schedulers_catch_up(bins["sluice"], work, url, catch_up, count=3)
+        print(f"scheduler catch-up of {catch_up + 1} minute instances into discard (PostgreSQL ledger):")
+        print(f"  1 scheduler:  {one:.2f} s ({one / (catch_up + 1) * 1000:.0f} ms/instance)")
+        print(f"  3 schedulers: {three:.2f} s ({three / (catch_up + 1) * 1000:.0f} ms/instance); 3 / 1: {three / one:.2f}x")
+    finally:
+        stop_postgres(pg)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def schedulers_catch_up(sluice, work, url, minutes, count):
+    """Seconds until `count` schedulers on a fresh database of `url` have run every instance of a
+    minute job first seen `minutes` minutes ago (an empty window each, into the discard destination)."""
+    db = f"catchup{count}"
+    base = url.rsplit("/", 1)[0]
+    output(["psql", url, "-q", "-c", f"CREATE DATABASE {db}"])
+    ledger_url = f"{base}/{db}"
+    run_dir = tempfile.mkdtemp(prefix=f"sched{count}-", dir=work)
+    broker, servers = start_broker(sluice, run_dir, topic="events:1")
+    job = os.path.join(run_dir, "minutely.yaml")
+    with open(job, "w") as f:
+        f.write(f"""name: minutely
+source: {{ bootstrapServers: "{servers}", topic: events, timeZone: UTC }}
+columns: [__offset__]
+destination: {{ type: discard, table: t, partition: "ds=${{partition}}", columns: [o] }}
+schedule:
+  cycle: minute
+  timeZone: UTC
+  parameters: {{ startTime: "$[yyyymmddhh24mi-1/24/60]00", endTime: "$[yyyymmddhh24mi]00", partition: "$[yyyymmddhh24mi]" }}
+""")
+    env = dict(os.environ, SLUICE_LEDGER=ledger_url)
+    subprocess.run([sluice, "instance", "list", "--state-dir", run_dir], env=env, check=True,
+                   capture_output=True)  # creates the schema
+    first_ms = (int(time.time()) // 60 - minutes) * 60_000
+    output(["psql", ledger_url, "-q", "-c",
+            f"INSERT INTO jobs (job, path, first_seen_ms, updated_at_ms) VALUES ('minutely', '{job}', {first_ms}, {first_ms})"])
+    start = time.monotonic()
+    procs = [subprocess.Popen([sluice, "scheduler", job, "--state-dir", os.path.join(run_dir, f"s{i}"), "--poll-interval",
+                               "0.2", "--max-parallel", "4"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for i in range(count)]
+    try:
+        while True:
+            done = int(output(["psql", ledger_url, "-Atq", "-c", "SELECT count(*) FROM instances WHERE status = 'succeeded'"]))
+            if done >= minutes + 1:
+                break
+            if time.monotonic() - start > 600:
+                raise SystemExit(f"{count} scheduler(s) ran {done} of {minutes + 1} instances in 600 s")
+            time.sleep(0.2)
+        return time.monotonic() - start
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=60)
+        stop_broker(broker)
 
 
 def server_cpu(postmaster):
@@ -230,22 +289,28 @@ def postgresql(o, bins, extra):
     """The PostgreSQL destination: (1) its writer's binary COPY of N demo-shaped rows
     (postgres-copy-bench) against `psql \\copy` of the same rows, exported from the table, in binary and
     in CSV: the floor; (2) `sluice run` of the 24-hour window of N loadgen records into PostgreSQL
-    against the same run into the discard destination, alternating. Every load is counted."""
+    against the same run into the discard destination, alternating. Every load is counted. The server
+    (`start_postgres`) keeps PostgreSQL's default settings (fsync on)."""
     rows = o.records or (50_000 if o.quick else 1_000_000)
     rounds = o.repeat or (1 if o.quick else 3)
     work = tempfile.mkdtemp(prefix="sluice-bench-postgresql-")
     server = broker = None
     load = os.getloadavg()
     try:
-        server, port, pgbin, postmaster = start_postgres(work)
-        url = f"postgresql://postgres@127.0.0.1:{port}/bench"
+        server, admin = start_postgres(work)
+        # The password from the environment, as a job would have it: the URLs below carry none.
+        os.environ["PGPASSWORD"] = re.match(r"postgresql://[^:]+:([^@]+)@", admin).group(1)
+        base = re.sub(r"//([^:]+):[^@]+@", r"//\1@", admin).rsplit("/", 1)[0]
+        url = base + "/bench"
+        with open(os.path.join(work, "pg", "data", "postmaster.pid")) as f:
+            postmaster = int(f.readline())
+        psql_bin = shutil.which("psql") or "/usr/bin/psql"
 
         def psql(sql, db="bench"):
-            return output([os.path.join(pgbin, "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", db,
-                           "-v", "ON_ERROR_STOP=1", "-A", "-t", "-q", "-c", sql])
+            return output([psql_bin, f"{base}/{db}", "-v", "ON_ERROR_STOP=1", "-A", "-t", "-q", "-c", sql])
 
         psql("CREATE DATABASE bench", db="postgres")
-        copy = copy_against_psql(o, bins, extra, url, psql, pgbin, port, postmaster, work, rows, rounds)
+        copy = copy_against_psql(bins, url, psql, psql_bin, postmaster, work, rows, rounds)
         broker, servers = start_broker(bins["sluice"], work)
         runs = run_into_postgres(bins, url, psql, postmaster, servers, work, rows, rounds)
     finally:
@@ -254,9 +319,10 @@ def postgresql(o, bins, extra):
         if server:
             stop_postgres(server)
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\nPostgreSQL {os.path.basename(os.path.dirname(pgbin))} (default settings, fsync on), {rows:,} rows, "
-          f"best of {rounds} by wall time; CPU: the client's, and the server's backends' (ended connections); "
-          f"load average before {load[0]:.2f}, after {os.getloadavg()[0]:.2f}")
+    version = re.search(r"\d+\.\d+", output([psql_bin, "--version"])).group(0)
+    print(f"\nPostgreSQL {version} (default settings, fsync on), {rows:,} rows, best of {rounds} by wall time; CPU: the "
+          f"client's, and the server's backends' (ended connections); load average before {load[0]:.2f}, after "
+          f"{os.getloadavg()[0]:.2f}")
     print("\n| what | rows | wall s | client CPU s | server CPU s | rows/s | × floor |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     floor = copy["psql \\copy, binary (floor)"][0]
@@ -268,7 +334,7 @@ def postgresql(o, bins, extra):
           f"({rows / discard:,.0f} records/s) on the same window")
 
 
-def copy_against_psql(o, bins, extra, url, psql, pgbin, port, postmaster, work, rows, rounds):
+def copy_against_psql(bins, url, psql, psql_bin, postmaster, work, rows, rounds):
     """The writer's COPY (a new partition, as `sluice run` fills one) and psql \\copy of the same rows
     into a table like it (its index included), each best of `rounds`: name → (wall, client CPU, server CPU)."""
     best = {}
@@ -297,8 +363,7 @@ def copy_against_psql(o, bins, extra, url, psql, pgbin, port, postmaster, work, 
         for fmt in (("binary", "csv") if r % 2 else ("csv", "binary")):
             psql("TRUNCATE floor_events")
             before = server_cpu(postmaster)
-            wall, cpu, *_ = measure([os.path.join(pgbin, "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-                                     "-d", "bench", "-v", "ON_ERROR_STOP=1", "-q",
+            wall, cpu, *_ = measure([psql_bin, url, "-v", "ON_ERROR_STOP=1", "-q",
                                      "-c", f"\\copy floor_events FROM '{work}/rows.{fmt}' WITH (FORMAT {fmt})"])
             scpu = server_cpu(postmaster) - before
             got = int(psql("SELECT count(*) FROM floor_events"))

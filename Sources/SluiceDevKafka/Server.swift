@@ -2,6 +2,9 @@ import Synchronization
 import NIOCore
 import NIOPosix
 import SluiceCore
+import Logging
+import ServiceLifecycle
+import UnixSignals
 
 /// Splits the byte stream into Kafka request frames (int32 size, then the request). A negative
 /// size or one above `socket.request.max.bytes` (100 MiB) closes the connection, as Kafka does;
@@ -607,4 +610,31 @@ public final class DevKafkaBroker: Sendable {
 
     /// The number of open client connections.
     public var connectionCount: Int { registry.count }
+}
+
+/// The broker as a service of ServiceLifecycle: it serves until a graceful shutdown (SIGTERM or
+/// SIGINT through the service group), then closes its listeners and connections. Its state is in
+/// memory (or already written through to `--data-dir`), so a shutdown loses nothing.
+public struct DevKafkaService: Service {
+    public let broker: DevKafkaBroker
+
+    public init(broker: DevKafkaBroker) { self.broker = broker }
+
+    public func run() async throws {
+        let broker = self.broker
+        try await withGracefulShutdownHandler {
+            try await broker.waitUntilClosed()
+        } onGracefulShutdown: {
+            Task { try? await broker.shutdown() }
+        }
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts the broker down.
+    public func serve(logger: Logger) async throws {
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [.init(service: self)],
+                                                                           gracefulShutdownSignals: [.sigterm, .sigint],
+                                                                           logger: logger))
+        try await group.run()
+        try await broker.shutdown()
+    }
 }

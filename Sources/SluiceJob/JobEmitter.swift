@@ -153,6 +153,7 @@ public enum JobEmitter {
         if let f = s.effectiveFrom { out.append((str("effectiveFrom"), str(f))) }
         if let t = s.effectiveTo { out.append((str("effectiveTo"), str(t))) }
         if let dp = s.dependsOnPrevious { out.append((str("dependsOnPrevious"), str(dp ? "true" : "false"))) }
+        if !s.dependsOn.isEmpty { out.append((str("dependsOn"), Node(s.dependsOn.map { str($0) }, .implicit, .flow))) }
         if s.rerun != d.rerun { out.append((str("rerun"), str(s.rerun.rawValue))) }
         if s.retries != d.retries { out.append((str("retries"), str(String(s.retries)))) }
         if s.retryInterval != d.retryInterval { out.append((str("retryInterval"), str(durationText(Double(s.retryInterval))))) }

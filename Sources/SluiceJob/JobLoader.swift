@@ -483,7 +483,14 @@ struct SluiceJobReader {
         s.cycle = m.choice("cycle", ScheduleSpec.Cycle.self) ?? .day
         if let start = m.string("start") { s.start = timeOfDay(start, m.path("start")) ?? s.start }
         if let end = m.string("end") { s.end = timeOfDay(end, m.path("end")) ?? s.end }
-        s.interval = m.int("interval", in: 1...1440).map { Int($0) } ?? 1
+        if let n = m.int("interval", in: s.cycle.intervalRange == nil ? 1...1440 : nil).map({ Int($0) }) {
+            // Checked here, once, in the cycle's unit; the calendar relies on it.
+            if let problem = s.cycle.intervalProblem(n) {
+                reader.error(m.path("interval"), problem, line: m.node("interval")?.line)
+            } else {
+                s.interval = n
+            }
+        }
         if let points = m.stringList("timePoints") {
             s.timePoints = points.enumerated().compactMap { timeOfDay($1, DocReader.index(m.path("timePoints"), $0)) }
         }
@@ -505,6 +512,12 @@ struct SluiceJobReader {
         s.effectiveFrom = m.string("effectiveFrom").flatMap { date($0, m.path("effectiveFrom")) }
         s.effectiveTo = m.string("effectiveTo").flatMap { date($0, m.path("effectiveTo")) }
         s.dependsOnPrevious = m.bool("dependsOnPrevious")
+        if let upstream = m.stringList("dependsOn") {
+            for (i, name) in upstream.enumerated() where name.trimmingCharacters(in: .whitespaces).isEmpty {
+                reader.error(DocReader.index(m.path("dependsOn"), i), "an empty job name")
+            }
+            s.dependsOn = upstream.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        }
         s.rerun = m.choice("rerun", ScheduleSpec.Rerun.self) ?? .always
         s.retries = m.int("retries", in: 0...10).map { Int($0) } ?? 0
         if let ri = m.duration("retryInterval") {

@@ -53,8 +53,13 @@ public struct CompiledJobParameters: Sendable {
     }
 
     /// Resolves one instance. Throws `SluiceError(.invalidInput)` when a bound does not resolve to a
-    /// valid time (e.g. a parameter that yields `2022112210` padded wrongly).
+    /// valid time (e.g. a parameter that yields `2022112210` padded wrongly), or an expression
+    /// formats a date outside the years 0001–9999.
     public func resolve(_ context: EvaluationContext) throws -> ResolvedJobInstance {
+        try parameters.checkDates(context)
+        try partition.checkDates(context)
+        for case .time(let template) in [begin, end] { try template.checkDates(context) }
+        for case .millis(let template) in [begin, end] { try template.checkDates(context) }
         let resolved = parameters.evaluate(context)
         let (b, bText) = try resolve(begin, resolved, subject: "source.begin")
         let (e, eText) = try resolve(end, resolved, subject: "source.end")

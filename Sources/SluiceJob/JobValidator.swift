@@ -54,6 +54,11 @@ struct JobValidator {
         checkParameters(job)
         checkSource(job.source)
         checkSecrets(job)
+        if let upstream = job.schedule?.dependsOn, let i = upstream.firstIndex(of: job.name) {
+            reader.error("schedule.dependsOn[\(i)]",
+                         "job \(job.name) cannot depend on itself by name; `dependsOnPrevious: true` makes each instance wait for its previous one")
+        }
+        checkDaylightSavingWindows(job)
     }
 
     private func checkMapping(_ job: JobSpec) {
@@ -93,29 +98,36 @@ struct JobValidator {
 
     private func checkParameters(_ job: JobSpec) {
         let defined = Set(job.schedule?.parameters.map(\.name) ?? []).union(JobLoader.builtinParameters)
-        func check(_ text: String, _ path: String) {
+        // `example` is an expression for what the string holds (the hourly example's), nil when
+        // the grammar has none (epoch milliseconds).
+        func check(_ text: String, _ path: String, example: String?) {
             for name in ParameterReferences.names(in: text) where !defined.contains(name) {
                 var msg = "`${\(name)}` is not a defined parameter"
                 if name.isEmpty { msg = "`${}` names no parameter" }
+                let shown = name.isEmpty ? "name" : name
+                let suggested = Self.hourlyExamples[name] ?? example
                 let hint = (job.schedule?.parameters.isEmpty ?? true)
-                    ? "; define it under schedule.parameters (e.g. \(name.isEmpty ? "startTime" : name): \"$[yyyymmddhh24-1/24]0000\") or pass --param \(name.isEmpty ? "name" : name)=EXPR"
+                    ? "; define it under schedule.parameters" + (suggested.map { " (e.g. \(shown): \"\($0)\")" } ?? "")
+                        + " or pass --param \(shown)=EXPR"
                     : didYouMean(name, Array(defined))
                 reader.error(path, msg + hint)
             }
         }
-        for (bound, path) in [(Self.boundText(job.source.begin), paths.beginTime), (Self.boundText(job.source.end), paths.endTime)] {
+        let bounds = [(Self.boundText(job.source.begin), paths.beginTime, "$[yyyymmddhh24-1/24]0000"),
+                      (Self.boundText(job.source.end), paths.endTime, "$[yyyymmddhh24]0000")]
+        for (bound, path, example) in bounds {
             switch bound {
             case .time(let t)?:
-                check(t, path)
+                check(t, path, example: example)
                 checkLiteralTime(t, path)
             case .millis(let t)?:
-                check(t, path)
+                check(t, path, example: nil)
                 checkLiteralMillis(t, path)
             case nil: break
             }
         }
         let partitionPath = paths.destination("partition")
-        check(job.destination.partition, partitionPath)
+        check(job.destination.partition, partitionPath, example: "$[yyyymmddhh24]")
         // The partition spec must parse once its parameters are substituted.
         let probe = ParameterReferences.substitute(job.destination.partition) { _ in "X" }
         do { _ = try PartitionSpec(parsing: probe) } catch let e as SluiceError {
@@ -148,6 +160,10 @@ struct JobValidator {
             reader.error(params.count == 1 ? paths.parameter(params[0].name) : "schedule.parameters", e.description)
         } catch {}
     }
+
+    /// The hourly job's expressions for the usual parameter names, suggested when one is missing.
+    static let hourlyExamples = ["startTime": "$[yyyymmddhh24-1/24]0000", "endTime": "$[yyyymmddhh24]0000",
+                                 "partition": "$[yyyymmddhh24]"]
 
     private enum BoundText { case time(String), millis(String) }
 

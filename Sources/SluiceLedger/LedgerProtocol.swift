@@ -102,6 +102,8 @@ public protocol Ledger: Sendable {
     @discardableResult
     func registerJob(_ job: String, path: String) async throws -> RegisteredJob
     func registeredJob(_ job: String) async throws -> RegisteredJob?
+    /// Every job file a scheduler (or a backfill) has run, by job name.
+    func registeredJobs() async throws -> [RegisteredJob]
     func schedulingState(id: Int64) async throws -> InstanceSchedulingState
     /// Sets (or clears) when the instance's automatic retry is due.
     func setRetry(id: Int64, at: Date?) async throws

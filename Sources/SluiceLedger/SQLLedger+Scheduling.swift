@@ -90,6 +90,15 @@ extension SQLLedger {
         try await read("reading job \(job)") { c in try await Self.fetchJob(c, job) }
     }
 
+    public func registeredJobs() async throws -> [RegisteredJob] {
+        try await read("listing jobs") { c in
+            try await c.query("SELECT job, path, first_seen_ms FROM jobs ORDER BY job", []).compactMap { r in
+                guard let job = r.text("job"), let path = r.text("path"), let seen = r.date("first_seen_ms") else { return nil }
+                return RegisteredJob(job: job, path: path, firstSeen: seen)
+            }
+        }
+    }
+
     static func fetchJob(_ c: any LedgerConnection, _ job: String) async throws -> RegisteredJob? {
         guard let r = try await c.first("SELECT path, first_seen_ms FROM jobs WHERE job = ?1", [.text(job)]),
               let path = r.text("path"), let seen = r.date("first_seen_ms") else { return nil }

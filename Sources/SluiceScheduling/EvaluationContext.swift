@@ -28,13 +28,16 @@ public struct EvaluationContext: Sendable {
         self.businessDate = businessDate ?? CivilDate(dayNumber: day - 1)
         self.jobId = jobId
         self.nodeId = nodeId
-        self.taskId = taskId
+        // `$taskid`: the job's instance, `<job>.<cyctime>`, unless the caller names it.
+        self.taskId = taskId.isEmpty && !jobId.isEmpty ? "\(jobId).\(scheduledLocal.compact)" : taskId
     }
 
-    /// A regular instance scheduled at a wall-clock time in `zone` (DST rules of `SchedulingZone.instant(for:)`).
+    /// A regular instance scheduled at a wall-clock time in `zone`, placed as the calendar places
+    /// instances (`SchedulingZone.scheduledInstant(for:)`: a repeated time's second occurrence, a
+    /// skipped time delayed by the gap).
     public init(scheduledLocal: CivilDateTime, zone: SchedulingZone, businessDate: CivilDate? = nil,
                 jobId: String = "", nodeId: String = "", taskId: String = "") {
-        self.init(scheduledTime: zone.instant(for: scheduledLocal), zone: zone, businessDate: businessDate,
+        self.init(scheduledTime: zone.scheduledInstant(for: scheduledLocal).instant, zone: zone, businessDate: businessDate,
                   jobId: jobId, nodeId: nodeId, taskId: taskId)
     }
 
@@ -79,39 +82,50 @@ extension ExpressionPart {
         }
     }
 
+    /// The date (and time of day) a time part formats for `context`; nil for constants, ids and
+    /// references.
+    @inline(__always)
+    func formattedTime(_ context: EvaluationContext) -> CivilDateTime? {
+        switch self {
+        case .literal, .reference: return nil
+        case .scheduled(_, let days, let seconds):
+            if days == 0 {
+                return seconds == 0 ? context.scheduledLocal
+                    : context.zone.civil(at: context.scheduledTime + Int64(seconds))
+            }
+            // Days move the calendar date and keep the wall-clock time; hours and minutes then
+            // move the instant.
+            let shifted = CivilDateTime(date: context.scheduledLocal.date.adding(days: days),
+                                        secondOfDay: context.scheduledLocal.secondOfDay)
+            return seconds == 0 ? shifted : context.zone.civil(at: context.zone.instant(for: shifted) + Int64(seconds))
+        case .addMonths(_, let months):
+            let local = context.scheduledLocal
+            return CivilDateTime(date: local.date.adding(months: months), secondOfDay: local.secondOfDay)
+        case .business(_, let amount, let unit):
+            let date = switch unit {
+            case .day: context.businessDate.adding(days: amount)
+            case .month: context.businessDate.adding(months: amount)
+            case .year: context.businessDate.adding(months: amount * 12)
+            }
+            return CivilDateTime(date: date, secondOfDay: 0)
+        case .builtin(let b):
+            switch b {
+            case .bizdate: return CivilDateTime(date: context.businessDate, secondOfDay: 0)
+            case .gmtdate, .cyctime: return context.scheduledLocal
+            case .bizmonth: return CivilDateTime(date: context.businessMonth, secondOfDay: 0)
+            case .jobid, .nodeid, .taskid: return nil
+            }
+        }
+    }
+
     @inline(__always)
     func write(_ context: EvaluationContext, _ values: UnsafeBufferPointer<String>, into w: inout ByteWriter) {
         switch self {
         case .literal(let bytes):
             bytes.withUnsafeBufferPointer { w.bytes($0) }
-        case .scheduled(let format, let days, let seconds):
-            let local: CivilDateTime
-            if days == 0 {
-                local = seconds == 0 ? context.scheduledLocal
-                    : context.zone.civil(at: context.scheduledTime + Int64(seconds))
-            } else {
-                // Days move the calendar date and keep the wall-clock time; hours and minutes then
-                // move the instant.
-                let shifted = CivilDateTime(date: context.scheduledLocal.date.adding(days: days),
-                                            secondOfDay: context.scheduledLocal.secondOfDay)
-                if seconds == 0 {
-                    local = shifted
-                } else {
-                    local = context.zone.civil(at: context.zone.instant(for: shifted) + Int64(seconds))
-                }
-            }
+        case .scheduled(let format, _, _), .addMonths(let format, _), .business(let format, _, _):
+            let local = formattedTime(context)!
             format.write(local.date, local.secondOfDay, into: &w)
-        case .addMonths(let format, let months):
-            let local = context.scheduledLocal
-            format.write(local.date.adding(months: months), local.secondOfDay, into: &w)
-        case .business(let format, let amount, let unit):
-            let date: CivilDate
-            switch unit {
-            case .day: date = context.businessDate.adding(days: amount)
-            case .month: date = context.businessDate.adding(months: amount)
-            case .year: date = context.businessDate.adding(months: amount * 12)
-            }
-            format.write(date, 0, into: &w)
         case .builtin(let b):
             switch b {
             case .bizdate:
@@ -133,6 +147,24 @@ extension ExpressionPart {
             }
         case .reference(let i):
             w.string(values[i])
+        }
+    }
+}
+
+/// The years a formatted date may have: `yyyy` is four digits, and DataWorks gives no meaning to a
+/// date before year 1 or after 9999 (an offset such as `$[yyyymmdd-1000000]` reaches one).
+enum DateRange {
+    static let years = 1...9999
+
+    /// Throws `SluiceError(.invalidInput)` naming `text` (and `subject`) when a part of it formats a
+    /// date outside the years 0001–9999 for `context`.
+    static func check(_ parts: [ExpressionPart], text: String, subject: String?, _ context: EvaluationContext) throws {
+        for part in parts {
+            guard let time = part.formattedTime(context), !years.contains(time.date.year) else { continue }
+            let scheduled = context.scheduledLocal.description
+            throw SluiceError.invalid(
+                "\(subject.map { "\($0): " } ?? "")`\(text)` gives a date in the year \(time.date.year) for the instance scheduled at \(scheduled) (business date \(context.businessDate.compact)); dates run from year 0001 to 9999",
+                hint: "use a smaller offset")
         }
     }
 }

@@ -1,22 +1,42 @@
 import SluiceCore
 /// One instance of a scheduled job.
 public struct ScheduledInstance: Sendable, Hashable {
+    /// Why an instance is set to success without running (DataWorks' dry run).
+    public enum DryRunReason: Sendable, Hashable {
+        /// A week or month cycle's instance on a day it does not select: dependants are not blocked.
+        case unselectedDay
+        /// A day, week or month instance whose wall time (`named`) a spring-forward gap skips: as in
+        /// DataWorks it is delayed by the gap and runs dry.
+        case skippedByDaylightSaving(named: CivilDateTime)
+    }
+
     /// The scheduled time (cyctime), epoch seconds.
     public var scheduledTime: Int64
-    /// The wall-clock time the schedule names. In a spring-forward gap it is a time that does not
-    /// exist, and `scheduledTime` is the first instant after the gap.
+    /// The wall-clock time of `scheduledTime` in the calendar's zone (after a spring-forward delay).
     public var scheduledLocal: CivilDateTime
     /// Scheduled date − 1 (or the chosen date of a backfill).
     public var businessDate: CivilDate
-    /// A week/month cycle's instance on an unselected day: DataWorks sets it to success without running
-    /// it, so that dependants are not blocked.
-    public var isDryRun: Bool
+    /// Why the instance runs dry; nil for an instance that runs.
+    public var dryRunReason: DryRunReason?
+    /// The instance is set to success without running, so that dependants are not blocked.
+    public var isDryRun: Bool { dryRunReason != nil }
 
-    public init(scheduledTime: Int64, scheduledLocal: CivilDateTime, businessDate: CivilDate, isDryRun: Bool) {
+    public init(scheduledTime: Int64, scheduledLocal: CivilDateTime, businessDate: CivilDate,
+                dryRunReason: DryRunReason? = nil) {
         self.scheduledTime = scheduledTime
         self.scheduledLocal = scheduledLocal
         self.businessDate = businessDate
-        self.isDryRun = isDryRun
+        self.dryRunReason = dryRunReason
+    }
+
+    /// Why the instance runs dry, for logs (`dry run: …`); nil for an instance that runs.
+    public func dryRunNote(cycle: ScheduleSpec.Cycle) -> String? {
+        switch dryRunReason {
+        case nil: nil
+        case .unselectedDay: "\(cycle.rawValue) cycle, \(scheduledLocal.date) is not a selected day"
+        case .skippedByDaylightSaving(let named):
+            "\(named) does not exist (clocks spring forward); as in DataWorks, the \(cycle.rawValue) instance is delayed to \(scheduledLocal) and runs dry"
+        }
     }
 
     /// The evaluation context of this instance.
@@ -67,11 +87,8 @@ public struct InstanceCalendar: Sendable {
                 }
                 timesOfDay = Array(Set(seconds)).sorted()
             } else {
-                let maxInterval = schedule.cycle == .minute ? 1440 : 24
-                guard (1...maxInterval).contains(schedule.interval) else {
-                    throw SluiceError.invalid(
-                        "schedule.interval: \(schedule.interval) is not 1…\(maxInterval) "
-                            + (schedule.cycle == .minute ? "minutes" : "hours"))
+                if let problem = schedule.cycle.intervalProblem(schedule.interval) {
+                    throw SluiceError.invalid("schedule.interval: " + problem)
                 }
                 let end = try InstanceCalendar.timeOfDay(schedule.end, field: "schedule.end")
                 guard start <= end else {
@@ -169,30 +186,46 @@ public struct InstanceCalendar: Sendable {
             let times = selected ? timesOfDay : [dryRunTimeOfDay!]
             let dayLocal = date.dayNumber * 86_400
             let dayStart = zone.instant(localSeconds: dayLocal)
-            let uniform = zone.instant(localSeconds: dayLocal + 86_399) - dayStart == 86_399
+            // One offset all day (a wall time repeated at the day's end shows in the next midnight).
+            let uniform = zone.instant(localSeconds: dayLocal + 86_400) - dayStart == 86_400
             let businessDate = date.adding(days: -1)
             for tod in times {
-                let instant: Int64
+                let instance: ScheduledInstance
                 if uniform {
-                    instant = dayStart + Int64(tod)
+                    let instant = dayStart + Int64(tod)
+                    instance = ScheduledInstance(
+                        scheduledTime: instant, scheduledLocal: CivilDateTime(date: date, secondOfDay: tod),
+                        businessDate: businessDate, dryRunReason: selected ? nil : .unselectedDay)
                 } else {
-                    instant = zone.instant(localSeconds: dayLocal + Int64(tod))
-                    // Minute and hour cycles skip wall times that a spring-forward gap removes: their
-                    // neighbours' wall-clock windows already cover the day. A once-a-day instance in
-                    // the gap runs at the first instant after it.
-                    if times.count > 1 && zone.civil(at: instant).localSeconds != dayLocal + Int64(tod) { continue }
+                    guard let placed = place(CivilDateTime(date: date, secondOfDay: tod), businessDate: businessDate,
+                                             selected: selected) else { continue }
+                    instance = placed
                 }
-                guard instant > previous else { continue }
-                previous = instant
-                if instant < from { continue }
-                if instant >= to { return true }
-                let instance = ScheduledInstance(
-                    scheduledTime: instant, scheduledLocal: CivilDateTime(date: date, secondOfDay: tod),
-                    businessDate: businessDate, isDryRun: !selected)
+                guard instance.scheduledTime > previous else { continue }
+                previous = instance.scheduledTime
+                if instance.scheduledTime < from { continue }
+                if instance.scheduledTime >= to { return true }
                 if try !body(instance) { return false }
             }
         }
         return true
+    }
+
+    /// The instance of wall time `wall` on a day the clocks change, by DataWorks' rules: a repeated
+    /// wall time is scheduled at its second occurrence; a skipped one makes no minute or hour
+    /// instance (its neighbours cover the day), and delays a day, week or month instance by the gap,
+    /// which then runs dry.
+    func place(_ wall: CivilDateTime, businessDate: CivilDate, selected: Bool) -> ScheduledInstance? {
+        let (instant, skipped) = zone.scheduledInstant(for: wall)
+        var reason: ScheduledInstance.DryRunReason? = selected ? nil : .unselectedDay
+        if skipped {
+            switch schedule.cycle {
+            case .minute, .hour: return nil
+            case .day, .week, .month: reason = reason ?? .skippedByDaylightSaving(named: wall)
+            }
+        }
+        return ScheduledInstance(scheduledTime: instant, scheduledLocal: zone.civil(at: instant),
+                                 businessDate: businessDate, dryRunReason: reason)
     }
 
     /// The instances scheduled in `[from, to)` (epoch seconds), dry runs included.
@@ -221,13 +254,11 @@ public struct InstanceCalendar: Sendable {
         var result: [ScheduledInstance] = []
         let times = selected ? timesOfDay : [dryRunTimeOfDay!]
         for tod in times {
-            let wall = CivilDateTime(date: date, secondOfDay: tod)
-            let instant = zone.instant(for: wall)
-            if times.count > 1 && zone.civil(at: instant) != wall { continue }
-            guard instant > previous else { continue }
-            previous = instant
-            result.append(ScheduledInstance(scheduledTime: instant, scheduledLocal: wall,
-                                            businessDate: businessDate, isDryRun: !selected))
+            guard let instance = place(CivilDateTime(date: date, secondOfDay: tod), businessDate: businessDate,
+                                       selected: selected),
+                  instance.scheduledTime > previous else { continue }
+            previous = instance.scheduledTime
+            result.append(instance)
         }
         return result
     }

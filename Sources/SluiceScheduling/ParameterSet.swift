@@ -42,6 +42,20 @@ public struct ParameterExpression: Sendable {
     public func evaluate(_ context: EvaluationContext) -> String {
         PartsRenderer.render(parts, context, UnsafeBufferPointer(start: nil, count: 0))
     }
+
+    /// The built-ins the expression uses.
+    public var builtins: Set<BuiltinValue> { ExpressionPart.builtins(in: parts) }
+}
+
+extension ExpressionPart {
+    static func builtins(in parts: [ExpressionPart]) -> Set<BuiltinValue> {
+        Set(parts.compactMap { if case .builtin(let b) = $0 { b } else { nil } })
+    }
+}
+
+extension BuiltinValue {
+    /// `$jobid`, `$nodeid` and `$taskid`: values only a job's instance has.
+    public var namesTheJob: Bool { self == .jobid || self == .nodeid || self == .taskid }
 }
 
 /// A job's parameters compiled together: values may reference each other as `${name}` (evaluated in
@@ -123,6 +137,17 @@ public struct CompiledParameterSet: Sendable {
 
     public func index(of name: String) -> Int? { indexByName[name] }
 
+    /// The built-ins the parameters use.
+    public var builtins: Set<BuiltinValue> { parts.reduce(into: []) { $0.formUnion(ExpressionPart.builtins(in: $1)) } }
+
+    /// Throws `SluiceError(.invalidInput)` naming the parameter when one of its expressions formats a
+    /// date outside the years 0001–9999 for `context` (`$[yyyymmdd-1000000]`).
+    public func checkDates(_ context: EvaluationContext) throws {
+        for (i, p) in parts.enumerated() {
+            try DateRange.check(p, text: definitions[i].expression, subject: "parameter \(names[i])", context)
+        }
+    }
+
     /// Evaluates every parameter for one instance.
     public func evaluate(_ context: EvaluationContext) -> ResolvedParameters {
         var values = [String](repeating: "", count: names.count)
@@ -158,7 +183,20 @@ public struct CompiledParameterSet: Sendable {
         let indexByName = self.indexByName
         var parser = ExpressionParser(text: text, mode: .template, resolve: { indexByName[$0] })
         let parts = try parser.parse(subject: subject)
-        return ParameterTemplate(text: text, parts: parts, parameterCount: names.count)
+        return ParameterTemplate(text: text, parts: parts, parameterCount: names.count, subject: subject)
+    }
+
+    /// Compiles a value written as a parameter's value would be (quotes are constants), whose
+    /// `${name}` may name these parameters: `sluice params --param x=… '${x}'`.
+    public func value(_ text: String, subject: String? = nil) throws -> ParameterTemplate {
+        let indexByName = self.indexByName
+        var parser = ExpressionParser(text: text, mode: .parameterValue, resolve: { indexByName[$0] })
+        do {
+            return ParameterTemplate(text: text, parts: try parser.parse(subject: subject),
+                                     parameterCount: names.count, subject: subject)
+        } catch {
+            throw error.sluiceError
+        }
     }
 }
 
@@ -167,10 +205,21 @@ public struct ParameterTemplate: Sendable {
     public let text: String
     let parts: [ExpressionPart]
     let parameterCount: Int
+    /// The field it came from, for errors.
+    let subject: String?
 
     /// True when the text holds no reference or expression.
     public var isConstant: Bool {
         parts.allSatisfy { if case .literal = $0 { true } else { false } }
+    }
+
+    /// The built-ins the text uses itself (not through parameters).
+    public var builtins: Set<BuiltinValue> { ExpressionPart.builtins(in: parts) }
+
+    /// Throws `SluiceError(.invalidInput)` when an expression of the text formats a date outside the
+    /// years 0001–9999 for `context`.
+    public func checkDates(_ context: EvaluationContext) throws {
+        try DateRange.check(parts, text: text, subject: subject, context)
     }
 
     public func render(_ resolved: ResolvedParameters) -> String {

@@ -40,6 +40,9 @@ public struct ScheduleSpec: Sendable, Equatable {
     public var effectiveTo: String?
     /// Self-dependency; nil = the default (true for `contiguous` jobs, false otherwise).
     public var dependsOnPrevious: Bool?
+    /// Upstream jobs, by name: an instance runs once the instances of these jobs that it depends on
+    /// (`UpstreamDependencies`) have succeeded.
+    public var dependsOn: [String] = []
     public var rerun: Rerun
     public var retries: Int
     /// Seconds between automatic reruns.
@@ -73,5 +76,33 @@ public struct ScheduleSpec: Sendable, Equatable {
         self.timeout = timeout
         self.type = type
         self.catchUp = catchUp
+    }
+}
+
+extension ScheduleSpec.Cycle {
+    /// The intervals a minute or hour cycle takes: 1–59 minutes (an hour or more belongs to the hour
+    /// cycle; DataWorks' own minimum is 5 minutes, Sluice goes below it on purpose) and 1–23 hours
+    /// (an hour cycle repeats within one day). nil for the cycles without an interval.
+    public var intervalRange: ClosedRange<Int>? {
+        switch self {
+        case .minute: 1...59
+        case .hour: 1...23
+        case .day, .week, .month: nil
+        }
+    }
+
+    /// What is wrong with `interval` on this cycle, in the cycle's unit; nil when it is valid.
+    public func intervalProblem(_ interval: Int) -> String? {
+        guard let range = intervalRange, !range.contains(interval) else { return nil }
+        switch self {
+        case .minute where interval > range.upperBound:
+            return "\(interval) minutes is not an interval of a minute cycle, which takes 1–59 minutes: an hour or more belongs to the hour cycle (cycle: hour, interval in hours)"
+        case .minute:
+            return "\(interval) is not an interval of a minute cycle, which takes 1–59 minutes"
+        default:
+            return interval > range.upperBound
+                ? "\(interval) hours is not an interval of an hour cycle, which takes 1–23 hours within one day: for once a day use cycle: day"
+                : "\(interval) is not an interval of an hour cycle, which takes 1–23 hours"
+        }
     }
 }

@@ -96,41 +96,76 @@ public final class SchedulingZone: Sendable, Hashable, CustomStringConvertible {
 
     /// The instant of a wall-clock time. A time that occurs twice (the hour repeated when clocks fall
     /// back) means its first occurrence; a time that does not exist (skipped when clocks spring
-    /// forward) means the first instant after the gap, i.e. the transition itself.
+    /// forward) means the first instant after the gap, i.e. the transition itself. This is how window
+    /// bounds (`yyyymmddhhmmss`) are read; scheduled times follow `scheduledInstant(for:)`.
     public func instant(for wall: CivilDateTime) -> Int64 {
         instant(localSeconds: wall.localSeconds)
     }
 
     func instant(localSeconds local: Int64) -> Int64 {
-        if transitions.isEmpty { return local - Int64(offsets[0]) }
+        switch resolve(localSeconds: local) {
+        case .exists(let first, _): first
+        case .skipped(let transition, _): transition
+        }
+    }
+
+    /// The instant of an instance scheduled at a wall-clock time, by DataWorks' rules for the days
+    /// clocks change: a time that occurs twice means its **second** occurrence (DataWorks keeps the
+    /// second of the two instances), and a time skipped by a spring-forward gap is delayed by the
+    /// gap's length (02:30 becomes 03:30 when clocks jump from 02:00 to 03:00); `skipped` says so.
+    public func scheduledInstant(for wall: CivilDateTime) -> (instant: Int64, skipped: Bool) {
+        scheduledInstant(localSeconds: wall.localSeconds)
+    }
+
+    func scheduledInstant(localSeconds local: Int64) -> (instant: Int64, skipped: Bool) {
+        switch resolve(localSeconds: local) {
+        case .exists(_, let last): (last, false)
+        case .skipped(_, let offsetBefore): (local - offsetBefore, true)
+        }
+    }
+
+    /// Where a wall-clock time falls: its first and last occurrence, or the gap that skips it (the
+    /// transition and the UTC offset before it).
+    private enum LocalTime {
+        case exists(first: Int64, last: Int64)
+        case skipped(transition: Int64, offsetBefore: Int64)
+    }
+
+    private func resolve(localSeconds local: Int64) -> LocalTime {
+        if transitions.isEmpty { return .exists(first: local - Int64(offsets[0]), last: local - Int64(offsets[0])) }
         // Offsets are within ±18 h, so only transitions in this window can matter.
         let window: Int64 = 18 * 3600 + 1
         if local - window < tableStart || local + window >= tableEnd {
             let guess = local - Int64(secondsFromGMT(at: local))
-            return local - Int64(secondsFromGMT(at: guess))
+            let instant = local - Int64(secondsFromGMT(at: guess))
+            return .exists(first: instant, last: instant)
         }
         let first = transitionIndex(atOrBefore: local - window)
         let last = transitionIndex(atOrBefore: local + window)
-        var best: Int64?
+        var earliest: Int64?
+        var latest: Int64?
         for i in first...last {
-            let o = Int64(offsets[i])
-            let candidate = local - o
+            let candidate = local - Int64(offsets[i])
             // Valid when the candidate instant lies in the segment where offset i applies.
             let segmentStart = i == 0 ? Int64.min : transitions[i - 1]
             let segmentEnd = i == transitions.count ? Int64.max : transitions[i]
             if candidate >= segmentStart && candidate < segmentEnd {
-                best = min(best ?? candidate, candidate)
+                earliest = min(earliest ?? candidate, candidate)
+                latest = max(latest ?? candidate, candidate)
             }
         }
-        if let best { return best }
+        if let earliest, let latest { return .exists(first: earliest, last: latest) }
         // In a gap: find the transition whose skipped wall-clock range contains `local`.
         for i in max(first, 1)...last {
             let t = transitions[i - 1]
             let before = Int64(offsets[i - 1])
             let after = Int64(offsets[i])
-            if after > before && local >= t + before && local < t + after { return t }
+            if after > before && local >= t + before && local < t + after {
+                return .skipped(transition: t, offsetBefore: before)
+            }
         }
-        return local - Int64(offsets[last])
+        let instant = local - Int64(offsets[last])
+        return .exists(first: instant, last: instant)
     }
 
     /// `+08:00`, `-04:00`, `Z` for zero (ISO 8601).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import SluiceCore
 import SluiceDevKafka
 
@@ -155,24 +156,10 @@ struct DevKafkaCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("sluice dev-kafka: \(error)\n".utf8))
             throw ExitCode((error as? SluiceError)?.exitCode ?? 1)
         }
-        // The state is in memory (and, with --data-dir, already written through), so a signal ends the
-        // process at once with status 0. A plain handler is used because it works whichever thread the
-        // signal lands on.
-        signal(SIGINT) { _ in _exit(0) }
-        signal(SIGTERM) { _ in _exit(0) }
-        // Dispatch and NIO threads block asynchronous signals, and the async main thread may already have
-        // exited into dispatch's loop: keep one thread that accepts them, so the handler always runs.
-        let catcher = Thread {
-            var set = sigset_t()
-            sigemptyset(&set)
-            sigaddset(&set, SIGINT)
-            sigaddset(&set, SIGTERM)
-            pthread_sigmask(SIG_UNBLOCK, &set, nil)
-            while true { pause() }
-        }
-        catcher.start()
         FileHandle.standardOutput.write(Data("ready \(broker.bootstrapServers)\n".utf8))
-        try await broker.waitUntilClosed()
-        try await broker.shutdown()
+        // Standard output holds the ready line only: the service group's log goes to standard error.
+        var logger = Logger(label: "sluice.dev-kafka") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = .warning
+        try await DevKafkaService(broker: broker).serve(logger: logger)
     }
 }

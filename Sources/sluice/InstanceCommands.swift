@@ -7,6 +7,7 @@ import Glibc
 #endif
 import SluiceScheduling
 import SluiceLedger
+import SluiceJob
 
 /// Text and JSON renderings shared by the instance commands.
 enum InstanceText {
@@ -95,6 +96,8 @@ struct Instances: AsyncParsableCommand {
         var instance: InstanceRecord
         var displayStatus: String
         var skipReason: String?
+        /// Why a waiting instance waits (an upstream instance, its previous instance).
+        var waitReason: String?
     }
 
     func run() async throws {
@@ -133,9 +136,11 @@ struct Instances: AsyncParsableCommand {
             var records = try await ledger.instances(job: jobName, status: wanted, scheduledFrom: fromDate, scheduledBefore: toDate)
             var rows: [Row] = []
             for r in records {
-                let skip = r.status == .dryRun ? try await ledger.schedulingState(id: r.id).skipReason : nil
+                let state = [.dryRun, .waiting, .pending].contains(r.status) ? try await ledger.schedulingState(id: r.id) : nil
+                let skip = r.status == .dryRun ? state?.skipReason : nil
                 if onlySkipped && skip == nil { continue }
-                rows.append(Row(instance: r, displayStatus: InstanceText.status(r, skipReason: skip), skipReason: skip))
+                rows.append(Row(instance: r, displayStatus: InstanceText.status(r, skipReason: skip), skipReason: skip,
+                                waitReason: state?.waitReason))
             }
             if let limit, rows.count > limit { rows = Array(rows.suffix(max(0, limit))) }
             records = rows.map(\.instance)
@@ -150,9 +155,9 @@ struct Instances: AsyncParsableCommand {
             print("ID\tJOB\tSCHEDULED\tSTATUS\tATTEMPTS\tREAD\tWRITTEN\tDIRTY\tPARTITION\tNOTE")
             for row in rows {
                 let r = row.instance
-                let note = row.skipReason ?? r.successReason.map { "set to success: \($0)" } ?? r.error.map {
-                    String($0.split(separator: "\n").first ?? "")
-                } ?? ""
+                let success: String? = r.successReason.map { "set to success: " + $0 }
+                let error: String? = r.error.map { String($0.split(separator: "\n").first ?? "") }
+                let note: String = row.skipReason ?? row.waitReason ?? success ?? error ?? ""
                 print("\(r.id)\t\(r.job)\t\(InstanceText.time(r.scheduledAt, zone: zone))\t\(row.displayStatus)\t\(r.attempts)\t\(r.counts.read)\t\(r.counts.written)\t\(r.counts.dirty)\t\(r.partition ?? "")\t\(note)")
             }
         }
@@ -219,6 +224,8 @@ struct ShowInstance: AsyncParsableCommand {
         var instance: InstanceRecord
         var status: String
         var skipReason: String?
+        var waitReason: String?
+        var attempts: [AttemptRecord]
         var retryAt: Date?
         var plan: InstancePlan?
         var log: [InstanceLogLine]
@@ -234,7 +241,8 @@ struct ShowInstance: AsyncParsableCommand {
             let r = try await InstanceText.require(ledger, id)
             let state = try await ledger.schedulingState(id: id)
             let shown = Shown(instance: r, status: InstanceText.status(r, skipReason: state.skipReason),
-                              skipReason: state.skipReason, retryAt: state.retryAt, plan: try await ledger.plan(id: id),
+                              skipReason: state.skipReason, waitReason: state.waitReason,
+                              attempts: try await ledger.attempts(id: id), retryAt: state.retryAt, plan: try await ledger.plan(id: id),
                               log: try await ledger.log(id: id), dirtyRecords: try await ledger.dirtyRecords(id: id, limit: dirtyLimit))
             if json {
                 print(try InstanceText.jsonString(shown))
@@ -254,6 +262,10 @@ struct ShowInstance: AsyncParsableCommand {
                             ? String(format: "  (%.1fs)", r.finishedAt!.timeIntervalSince(r.startedAt!)) : ""))
             if let retry = state.retryAt { lines.append("  retry at    \(InstanceText.time(retry, zone: zone))") }
             if let s = state.skipReason { lines.append("  skipped     \(s)") }
+            if let w = state.waitReason { lines.append("  waiting     \(w)") }
+            for a in shown.attempts {
+                lines.append("  attempt \(a.attempt)   \(a.status.rawValue), launched by \(a.launchedBy) on \(a.host) (pid \(a.pid)) at \(InstanceText.time(a.startedAt, zone: zone))")
+            }
             if let s = r.successReason { lines.append("  set to success by hand: \(s)") }
             if let e = r.error { lines.append("  error       \(e)") }
             let c = r.counts
@@ -295,12 +307,15 @@ struct Rerun: AsyncParsableCommand {
         commandName: "rerun",
         abstract: "Run an instance again, replaying its stored plan.",
         discussion: """
-        Runs the instance again in this process with its scheduled time and business date; its stored offset plan is replayed, so the partition comes out as the first successful run would have written it. In append mode the rerun replaces the instance's own earlier rows in the SQLite warehouse, in the same commit; MaxCompute cannot remove rows, so a rerun of an append instance that committed is refused unless --allow-duplicate-append is given. The job's rerun policy applies: `never` refuses, `onFailure` refuses a succeeded instance. The job file is --job, else the file the scheduler registered for the job.
+        Runs the instance again in this process with its scheduled time and business date; its stored offset plan is replayed, so the partition comes out as the first successful run would have written it. The plan is replayed only while the job gives the instance the same window (begin, end, destination partition, topic, windowMode, Kafka partitions): after a change the rerun is refused, naming it, unless --replan plans the window anew (the ledger then records the new window). In append mode the rerun replaces the instance's own earlier rows in the SQLite warehouse, in the same commit; MaxCompute cannot remove rows, so a rerun of an append instance that committed is refused unless --allow-duplicate-append is given. The job's rerun policy applies: `never` refuses, `onFailure` refuses a succeeded instance. The job file is --job, else the file the scheduler registered for the job.
+
+        With --downstream, the instances of other jobs that wait for this one (their schedule.dependsOn, directly or through other jobs; the job files the scheduler registered) are rerun after it, upstream first and in scheduled order, stopping at the first failure.
 
         Exit codes: 0 succeeded, 1 the run failed, 2 invalid input (or the policy refuses).
 
-        Example:
+        Examples:
           sluice instance rerun 42 --job jobs/events_hourly.yaml
+          sluice instance rerun 42 --downstream --state-dir /var/lib/sluice
         """)
 
     @Argument(help: "The instance ID.")
@@ -319,6 +334,12 @@ struct Rerun: AsyncParsableCommand {
     @Flag(help: "Rerun an append instance although a destination that cannot replace its rows (MaxCompute) holds them already: they are added a second time.")
     var allowDuplicateAppend = false
 
+    @Flag(help: "Then rerun the instances that wait for it (schedule.dependsOn of other jobs, directly or through others), upstream first; stop at the first that fails.")
+    var downstream = false
+
+    @Flag(help: "Plan the window anew with the job as it is now, instead of replaying the stored plan (needed when the job's window changed since).")
+    var replan = false
+
     @Flag(help: "Print the outcome as JSON.")
     var json = false
 
@@ -330,7 +351,12 @@ struct Rerun: AsyncParsableCommand {
             var options = RunOptions()
             options.waitForLock = wait
             options.allowDuplicateAppend = allowDuplicateAppend
+            options.replan = replan
             options.showProgress = !json
+            if downstream {
+                try await rerunDownstream(operations, id, loaded, options)
+                return
+            }
             do {
                 let report = try await operations.rerun(id, job: loaded, options: options)
                 if json { print(try ReportText.json(report)) } else { print(ReportText.summary(report)) }
@@ -338,6 +364,21 @@ struct Rerun: AsyncParsableCommand {
                 if json { print(try ReportText.json(failure.report)) } else { print(ReportText.summary(failure.report)) }
                 throw failure.error
             }
+        }
+    }
+
+    private func rerunDownstream(_ operations: Operations, _ id: Int64, _ job: LoadedJob, _ options: RunOptions) async throws {
+        let runs = try await operations.rerunWithDependants(id, job: job, options: options)
+        if json {
+            print(try InstanceText.jsonString(runs))
+        } else {
+            for r in runs {
+                print("instance \(r.instanceId) of \(r.job) scheduled \(InstanceText.time(r.scheduledAt, zone: InstanceText.utc)): \(r.status)\(r.error.map { ": \($0)" } ?? "")")
+            }
+        }
+        if let failed = runs.last, failed.status == "failed" || failed.status == "refused" {
+            throw SluiceError(failed.status == "failed" ? .failed : .invalidInput,
+                              "instance \(failed.instanceId) of \(failed.job) \(failed.status); the instances after it were not rerun")
         }
     }
 }

@@ -3,13 +3,14 @@ import Foundation
 import SluiceCore
 import SluiceRuntime
 import SluiceJob
+import SluiceScheduling
 
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check job files and report every problem at once.",
         discussion: """
-        Each problem is printed as FILE:PATH: message (PATH like source.begin.time or steps[0].parameter.column[3]). Exits 2 when any file has an error; warnings (literal secrets, unresolved data sources) do not fail validation.
+        Each problem is printed as FILE:PATH: message (PATH like source.begin.time or steps[0].parameter.column[3]). Exits 2 when any file has an error; warnings (literal secrets, unresolved data sources) do not fail validation. Jobs validated together are also checked as a set: two jobs of one name, a schedule.dependsOn naming a job that is not among them, and dependency cycles (`sluice validate jobs/*.yaml`).
 
         Example:
           sluice validate jobs/events_hourly.yaml jobs/legacy.json --datasources datasources.yaml
@@ -25,9 +26,11 @@ struct Validate: ParsableCommand {
 
     func run() throws {
         var failed = false
+        var loaded: [(path: String, job: LoadedJob)] = []
         for path in jobs {
             do {
                 let job = try options.load(path)
+                loaded.append((path, job))
                 for w in job.warnings { printError(w.description) }
                 if !quiet { print("\(path): ok (\(job.format == .dataworks ? "DataWorks script job" : "Sluice job") '\(job.spec.name)')") }
             } catch let e as JobFileError {
@@ -38,7 +41,28 @@ struct Validate: ParsableCommand {
                 printError("\(path): \(e.description)")
             }
         }
+        if loaded.count > 1, !checkTogether(loaded) { failed = true }
         if failed { throw ExitCode(2) }
+    }
+
+    /// The checks of jobs as a set: unique names, and their dependency graph.
+    private func checkTogether(_ loaded: [(path: String, job: LoadedJob)]) -> Bool {
+        var ok = true
+        var paths: [String: String] = [:]
+        for (path, job) in loaded {
+            if let other = paths[job.spec.name] {
+                printError("\(path): name: job \(job.spec.name) is also the name of \(other)")
+                ok = false
+            }
+            paths[job.spec.name] = path
+        }
+        let graph = JobDependencyGraph(Dictionary(loaded.map { ($0.job.spec.name, $0.job.spec.schedule?.dependsOn ?? []) },
+                                                  uniquingKeysWith: { a, _ in a }))
+        for problem in graph.problems() {
+            printError("\(problem)")
+            ok = false
+        }
+        return ok
     }
 }
 

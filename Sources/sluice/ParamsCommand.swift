@@ -10,13 +10,14 @@ struct Params: ParsableCommand {
         commandName: "params",
         abstract: "Evaluate DataWorks scheduling parameter expressions, or a job's parameters and window.",
         discussion: """
-        With expressions, prints each evaluated value on its own line, in order. With a single job file (.yaml, .yml or .json), prints name=value for each of its parameters, then the resolved window (window.begin, window.end as ISO-8601 instants with offsets) and the destination partition (destination.partition).
+        With expressions, prints each evaluated value on its own line, in order; they may reference parameters defined with --param as ${name}, and $jobid, $nodeid and $taskid are an error there (they name a job's instance). With a single job file (.yaml, .yml or .json), prints name=value for each of its parameters, then the resolved window (window.begin, window.end as ISO-8601 instants with offsets) and the destination partition (destination.partition).
 
         --at is the scheduled time, read in the zone (--tz, else the job's schedule.timeZone, else source.timeZone, else the machine's). The business date is the scheduled date - 1 unless --bizdate gives it. With --backfill, --bizdate D runs as a backfill: the scheduled time is D + 1 at --at's time of day (00:00:00 without --at).
 
         Examples:
           sluice params --at "2022-11-22 10:05:00" '$[yyyymmddhh24-1/24]0000'
           sluice params --bizdate 20250315 --backfill '${yyyymmdd}' '$[yyyymmdd]'
+          sluice params --at 20221122100500 --param 'hour=$[hh24]' 'ds=${hour}'
           sluice params jobs/events_hourly.yaml --at "2022-11-22 10:05:00"
         """)
 
@@ -53,14 +54,28 @@ struct Params: ParsableCommand {
                 guard !arguments.isEmpty else {
                     throw SluiceError.invalid("no expression given", hint: "e.g. sluice params --at \"2022-11-22 10:05:00\" '$[yyyymmddhh24]'")
                 }
-                let zone = try tz.map { try SchedulingZone.named($0) } ?? .current
-                let context = try makeContext(zone: zone, ids: nil)
-                let compiled = try arguments.enumerated().map { i, text in
-                    try ParameterExpression(text, subject: arguments.count > 1 ? "expression \(i + 1)" : nil)
-                }
-                for expression in compiled { print(expression.evaluate(context)) }
+                try runExpressions()
             }
         }
+    }
+
+    /// Evaluates the arguments as values, with the `--param` definitions as their parameters.
+    private func runExpressions() throws {
+        let zone = try tz.map { try SchedulingZone.named($0) } ?? .current
+        let set = try CompiledParameterSet(try JobFiles.parameters(options.params))
+        let compiled = try arguments.enumerated().map { i, text in
+            try set.value(text, subject: arguments.count > 1 ? "expression \(i + 1)" : nil)
+        }
+        let used = compiled.reduce(set.builtins) { $0.union($1.builtins) }
+        if let id = BuiltinValue.allCases.first(where: { $0.namesTheJob && used.contains($0) }) {
+            throw SluiceError.invalid("`$\(id.rawValue)` names a job's instance, and these expressions belong to no job",
+                                      hint: "evaluate it with the job's parameters: sluice params JOB --at TIME")
+        }
+        let context = try makeContext(zone: zone, ids: nil)
+        try set.checkDates(context)
+        for template in compiled { try template.checkDates(context) }
+        let resolved = set.evaluate(context)
+        for template in compiled { print(template.render(resolved)) }
     }
 
     private func runJob(_ path: String) throws {

@@ -9,7 +9,7 @@ struct Run: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run one instance of a job: read its Kafka window, write its partition.",
         discussion: """
-        Resolves the scheduling parameters for the scheduled time (--at, read in the job's zone; default now), plans the window per partition and stores the plan in the ledger (--state-dir, default .sluice/ next to the job file) before reading, then reads, maps, writes and commits the destination partition atomically. Running the same instance again replays its stored plan, so the partition comes out identical while the data is retained (--replan plans anew).
+        Resolves the scheduling parameters for the scheduled time (--at, read in the job's zone; default now), plans the window per partition and stores the plan in the ledger (--state-dir, default .sluice/ next to the job file) before reading, then reads, maps, writes and commits the destination partition atomically. Running the same instance again replays its stored plan, so the partition comes out identical while the data is retained; after a change of the job's window (begin, end, destination partition, topic, windowMode, Kafka partitions) it is refused, naming the change, unless --replan plans anew.
 
         Exit codes: 0 succeeded, 1 the instance failed (Kafka, destination, dirty-record limit), 2 invalid input.
 
@@ -75,13 +75,14 @@ struct Run: AsyncParsableCommand {
             var runOptions = RunOptions()
             let zone = try SchedulingZone.forJob(loaded.spec)
             if let at {
-                runOptions.scheduledTime = zone.instant(for: try WallTime.parseDisplay(at, subject: "--at"))
+                // Placed as the scheduler places the instance of that wall time (DST days).
+                runOptions.scheduledTime = zone.scheduledInstant(for: try WallTime.parseDisplay(at, subject: "--at")).instant
             }
             if let bizdate {
                 let date = try WallTime.parseDate(bizdate, subject: "--bizdate")
                 runOptions.businessDate = date
                 if at == nil {
-                    runOptions.scheduledTime = zone.instant(for: CivilDateTime(date: date.adding(days: 1), secondOfDay: 0))
+                    runOptions.scheduledTime = zone.scheduledInstant(for: CivilDateTime(date: date.adding(days: 1), secondOfDay: 0)).instant
                 }
             }
             // The scheduler passes the exact instant: a wall time in the hour repeated at a DST change is ambiguous.

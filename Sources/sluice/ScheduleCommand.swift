@@ -16,7 +16,7 @@ struct SchedulePreview: ParsableCommand {
         commandName: "preview",
         abstract: "List a job's instances in a time range with their business dates and parameters.",
         discussion: """
-        Prints one line per instance scheduled in [--from, --to): the scheduled time (ISO-8601 with offset), bizdate=YYYYMMDD, then name=value for each parameter. Week and month cycles also list the daily dry-run instances on unselected days, marked dry-run. Times are read and shown in the job's scheduling zone (schedule.timeZone, else source.timeZone, else the machine's; --tz overrides). With --backfill-from/--backfill-to, lists the backfill instances of those business dates instead (scheduled date = business date + 1).
+        Prints one line per instance scheduled in [--from, --to): the scheduled time (ISO-8601 with offset), bizdate=YYYYMMDD, then name=value for each parameter. Week and month cycles also list the daily dry-run instances on unselected days, marked dry-run; so is a day, week or month instance whose time a spring-forward gap skips (delayed by the gap, as DataWorks does). Times are read and shown in the job's scheduling zone (schedule.timeZone, else source.timeZone, else the machine's; --tz overrides). With --backfill-from/--backfill-to, lists the backfill instances of those business dates instead (scheduled date = business date + 1).
 
         Examples:
           sluice schedule preview jobs/events_hourly.yaml \\
@@ -77,11 +77,15 @@ struct SchedulePreview: ParsableCommand {
                 let end = zone.instant(for: try WallTime.parseDisplay(to, subject: "--to"))
                 instances = calendar.instances(from: start, to: end)
             }
+            // Offsets are fixed, so the first and the last instance reach the extreme dates.
+            for instance in [instances.first, instances.prefix(max(0, limit)).last].compactMap({ $0 }) {
+                try parameters.checkDates(instance.context(zone: zone, jobId: spec.name, nodeId: spec.name))
+            }
             var values: [String] = []
             var out = ""
             for instance in instances.prefix(max(0, limit)) {
                 var context = instance.context(zone: zone, jobId: spec.name, nodeId: spec.name)
-                context.taskId = "\(spec.name).\(instance.scheduledLocal.compact)"
+                context.taskId = "\(spec.name).\(context.scheduledLocal.compact)"
                 parameters.evaluate(context, into: &values)
                 out += zone.iso8601(instance.scheduledTime)
                 out += " bizdate=\(instance.businessDate.compact)"

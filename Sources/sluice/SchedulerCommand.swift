@@ -52,6 +52,10 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: .hidden)
     var retryDelay: Double?
 
+    /// For the fault tests: how long claims last without renewal (default 30 s).
+    @Option(help: .hidden)
+    var lease: Double?
+
     @Option(help: "Log lines as text or json (one JSON object per line) on standard error.")
     var logFormat: LogFormat = .text
 
@@ -63,11 +67,11 @@ struct SchedulerCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             SluiceLogging.bootstrap(format: logFormat)
-            let signals = SignalWatcher([SIGTERM, SIGINT])
             var options = SchedulerServiceOptions(jobs: jobs)
             options.stateDirectory = location.stateDir
             options.ledgerURL = location.ledger
             if let id { options.id = id }
+            if let lease { options.lease = lease }
             options.maxParallel = maxParallel
             options.stopTimeout = .seconds(stopTimeout)
             options.datasources = datasources
@@ -75,7 +79,7 @@ struct SchedulerCommand: AsyncParsableCommand {
             options.runStartDelay = runStartDelay
             options.retryDelay = retryDelay
             let service = try await SchedulerService.make(options)
-            await service.run(stops: signals.stream)
+            try await service.serve()
         }
     }
 }

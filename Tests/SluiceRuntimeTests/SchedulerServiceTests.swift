@@ -1,6 +1,7 @@
 import Foundation
 import SluiceTestSupport
 import Logging
+import ServiceLifecycle
 import SluiceCore
 import Synchronization
 import Testing
@@ -33,13 +34,15 @@ import Testing
         // One scheduler per state directory.
         await #expect(throws: SluiceError.self) { _ = try await SchedulerService.make(options, logger: log) }
 
-        let (stops, stop) = AsyncStream<Int32>.makeStream()
-        let serving = Task { await service.run(stops: stops) }
-        stop.yield(SIGTERM)
-        await serving.value
+        let group = ServiceGroup(configuration: service.groupConfiguration(signals: []))
+        let serving = Task { try await group.run() }
+        while !lines.all.contains(where: { $0.hasPrefix("scheduler started") }) { await Task.yield() }
+        await group.triggerGracefulShutdown()
+        try await serving.value
         let logged = lines.all
-        #expect(logged.contains { $0.hasPrefix("scheduler started") } && logged.last == "scheduler stopped")
-        #expect(logged.contains { $0.contains("signal \(SIGTERM): no new instances") })
+        let stopping = try #require(logged.firstIndex { $0.contains("stopping: no new instances") })
+        let stopped = try #require(logged.firstIndex(of: "scheduler stopped"))
+        #expect(logged.contains { $0.hasPrefix("scheduler started") } && stopping < stopped)
         // The lock is released: another scheduler may start.
         _ = try await SchedulerService.make(options, logger: log)
     }

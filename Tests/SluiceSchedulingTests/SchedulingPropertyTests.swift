@@ -113,7 +113,7 @@ import Testing
         await propertyCheck(count: 60, input: Gen<String?>.element(of: Self.zones), Gen.int(in: 1...180),
                             Gen.int64(in: 1_577_836_800...1_893_456_000), Gen.int64(in: 1...40 * 86_400)) { zoneName, interval, from, length in
             let zone = try SchedulingZone.named(zoneName!)
-            let spec = interval <= 60
+            let spec = interval < 60
                 ? ScheduleSpec(cycle: .minute, start: "00:07", interval: interval, end: "23:59")
                 : ScheduleSpec(cycle: .hour, start: "00:15", interval: interval % 6 + 1, end: "22:00")
             let cal = try InstanceCalendar(spec, zone: zone)

@@ -186,30 +186,34 @@ import Testing
         let spring = hourly.instances(from: s0, to: s1)
         #expect(spring.count == 23)
         #expect(!spring.map(\.scheduledLocal.hour).contains(2))
-        // Fall back: 01:15 once (its first occurrence); 24 instances.
+        // Fall back: 01:15 once, at its second occurrence (DataWorks keeps the second); 24 instances.
         let (f0, f1) = try range("2025-11-02", "2025-11-03", ny)
         let fall = hourly.instances(from: f0, to: f1)
         #expect(fall.count == 24)
         let oneAM: [Int64] = fall.filter { $0.scheduledLocal.hour == 1 }.map(\.scheduledTime)
-        #expect(oneAM == [Int64(1_762_060_500)])
-        // The hourly windows still tile the fall-back day without gaps.
+        #expect(oneAM == [Int64(1_762_064_100)])  // 06:15Z = 01:15 EST
+        // With the usual hourly parameters the windows then leave 00:15–01:15 EDT to no instance, as
+        // in DataWorks (offsets move the instant; window bounds read the first occurrence).
         let set = try CompiledParameterSet([
-            ParameterDefinition(name: "startTime", expression: "$[yyyymmddhh24-1/24]0000"),
-            ParameterDefinition(name: "endTime", expression: "$[yyyymmddhh24]0000"),
+            ParameterDefinition(name: "startTime", expression: "$[yyyymmddhh24mi-1/24]00"),
+            ParameterDefinition(name: "endTime", expression: "$[yyyymmddhh24mi]00"),
         ])
+        var uncovered: [(Int64, Int64)] = []
         var previousEnd: Int64?
         for instance in fall {
             let r = set.evaluate(instance.context(zone: ny))
             let start = try WallTime.instant(r.values[0], in: ny)
             let end = try WallTime.instant(r.values[1], in: ny)
-            if let previousEnd { #expect(start == previousEnd) }
-            #expect(end > start)
-            previousEnd = end
+            if let previousEnd, start > previousEnd { uncovered.append((previousEnd, start)) }
+            previousEnd = max(previousEnd ?? end, end)
         }
-        // A daily instance inside the gap runs at the first instant after it.
+        #expect(uncovered.count == 1)
+        #expect(uncovered.first.map { [$0.0, $0.1] } == [1_762_060_500 - 3600, 1_762_060_500])
+        // A daily instance inside the gap is delayed by the gap (03:30 EDT) and runs dry.
         let daily = try InstanceCalendar(ScheduleSpec(cycle: .day, start: "02:30"), zone: ny)
-        #expect(daily.instances(from: s0, to: s1).map(\.scheduledTime) == [1_741_503_600])
-        #expect(daily.backfill(businessDate: try WallTime.parseDate("20250308")).map(\.scheduledTime) == [1_741_503_600])
+        #expect(daily.instances(from: s0, to: s1).map(\.scheduledTime) == [1_741_505_400])
+        #expect(daily.instances(from: s0, to: s1).allSatisfy { $0.isDryRun })
+        #expect(daily.backfill(businessDate: try WallTime.parseDate("20250308")).map(\.scheduledTime) == [1_741_505_400])
     }
 
     @Test func backfillRange() throws {

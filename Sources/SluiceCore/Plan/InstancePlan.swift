@@ -16,9 +16,15 @@ public struct InstancePlan: Sendable, Hashable, Codable {
     /// Per Kafka partition, the offset after the last record the instance's last read reached (past
     /// the planned `toOffset` under idle completion); empty until a read was recorded.
     public var readEnds: [Int32: Int64]
+    /// The resolved window bounds the plan was made for (`time <epoch ms>`, `offset N`, `earliest`,
+    /// `latest`, `group offset`): a rerun replays the plan only while the job still resolves to them.
+    /// nil in plans stored before they were recorded.
+    public var begin: String?
+    public var end: String?
 
     public init(job: String, scheduledTime: Int64, businessDate: String, parameters: [String: String], partition: String,
-                windowMode: WindowMode, window: WindowPlan, readEnds: [Int32: Int64] = [:]) {
+                windowMode: WindowMode, window: WindowPlan, readEnds: [Int32: Int64] = [:],
+                begin: String? = nil, end: String? = nil) {
         self.job = job
         self.scheduledTime = scheduledTime
         self.businessDate = businessDate
@@ -27,6 +33,8 @@ public struct InstancePlan: Sendable, Hashable, Codable {
         self.windowMode = windowMode
         self.window = window
         self.readEnds = readEnds
+        self.begin = begin
+        self.end = end
     }
 
     /// The window a rerun reads: the plan, extended to where the earlier read stopped when it went

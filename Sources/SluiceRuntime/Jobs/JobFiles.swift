@@ -2,6 +2,7 @@ import Foundation
 import SluiceCore
 import SluiceJob
 import SluiceScheduling
+import SluiceLedger
 
 /// Reads job files (and their data-source and schedule sidecar files) from disk.
 public enum JobFiles {
@@ -25,6 +26,24 @@ public enum JobFiles {
         let directory = (path as NSString).deletingLastPathComponent
         return try JobLoader.parse(data: data, fileName: path, directory: directory.isEmpty ? "." : directory,
                                    options: options)
+    }
+
+    /// The jobs the ledger knows the files of (those a scheduler or a backfill ran), by name, with
+    /// `job` among them; a file that no longer loads, or now holds another job, is left out.
+    public static func registered(in ledger: any Ledger, including job: LoadedJob) async throws -> [String: LoadedJob] {
+        var loaded: [String: LoadedJob] = [job.spec.name: job]
+        for registered in try await ledger.registeredJobs() where loaded[registered.job] == nil {
+            if let j = try? load(path: registered.path), j.spec.name == registered.job { loaded[j.spec.name] = j }
+        }
+        return loaded
+    }
+
+    /// Jobs downstream of `job` (schedule.dependsOn, directly or through others) among those the
+    /// ledger knows, each after the jobs it depends on.
+    public static func downstream(of job: LoadedJob, in ledger: any Ledger) async throws -> [LoadedJob] {
+        let loaded = try await registered(in: ledger, including: job)
+        let graph = JobDependencyGraph(loaded.mapValues { $0.spec.schedule?.dependsOn ?? [] })
+        return graph.downstream(of: job.spec.name).compactMap { loaded[$0] }
     }
 
     /// Parses `name=expr` pairs from `--param` options.

@@ -39,7 +39,9 @@ public struct Operations: Sendable {
     }
 
     /// Runs the instance again in this process with its scheduled time and business date, under the
-    /// job's rerun policy; its stored plan is replayed. Throws `RunFailure` when the run fails.
+    /// job's rerun policy; its stored plan is replayed while the job gives the instance the same
+    /// window, and the rerun is refused otherwise unless `options.replan` plans it anew. Throws
+    /// `RunFailure` when the run fails.
     public func rerun(_ id: Int64, job: LoadedJob, options base: RunOptions = RunOptions()) async throws -> RunReport {
         let r = try await instance(id)
         guard job.spec.name == r.job else {
@@ -136,5 +138,68 @@ extension ScheduleSpec.Rerun {
         case .never: false
         case .onFailure: status != .succeeded && status != .dryRun
         }
+    }
+}
+
+// MARK: downstream
+
+extension Operations {
+    /// One instance of a rerun with its dependants, as it went.
+    public struct DownstreamRun: Sendable, Codable {
+        public var instanceId: Int64
+        public var job: String
+        public var scheduledAt: Date
+        public var status: String
+        public var error: String?
+    }
+
+    /// The instances that wait for instance `id` (through `schedule.dependsOn`, directly or through
+    /// other jobs), in the order they must run: jobs upstream first, then by scheduled time. The job
+    /// files are those the scheduler registered in the ledger; dependants never created are absent.
+    public func dependants(of id: Int64, job: LoadedJob) async throws -> [(job: LoadedJob, instance: InstanceRecord)] {
+        let r = try await instance(id)
+        let loaded = try await JobFiles.registered(in: ledger, including: job)
+        let graph = JobDependencyGraph(loaded.mapValues { $0.spec.schedule?.dependsOn ?? [] })
+        var affected: [String: Set<Int64>] = [r.job: [Int64(r.scheduledAt.timeIntervalSince1970.rounded())]]
+        var result: [(job: LoadedJob, instance: InstanceRecord)] = []
+        for name in graph.downstream(of: r.job) {
+            guard let down = loaded[name], let downCalendar = try InstanceCalendar.forJob(down.spec) else { continue }
+            var times = Set<Int64>()
+            for up in down.spec.schedule?.dependsOn ?? [] {
+                guard let upJob = loaded[up], let upCalendar = try InstanceCalendar.forJob(upJob.spec) else { continue }
+                for t in affected[up] ?? [] {
+                    times.formUnion(UpstreamDependencies.downstreamTimes(of: t, upstream: upCalendar, downstream: downCalendar))
+                }
+            }
+            affected[name] = times
+            for t in times.sorted() {
+                if let d = try await ledger.instance(job: name, scheduledAt: Date(timeIntervalSince1970: Double(t))) {
+                    result.append((down, d))
+                }
+            }
+        }
+        return result
+    }
+
+    /// Reruns instance `id`, then every instance that waits for it (`dependants(of:)`), in order;
+    /// stops at the first that fails or is refused, and reports each one.
+    public func rerunWithDependants(_ id: Int64, job: LoadedJob, options: RunOptions = RunOptions()) async throws -> [DownstreamRun] {
+        let chain = try await dependants(of: id, job: job)
+        var runs: [DownstreamRun] = []
+        for (j, r) in [(job, try await instance(id))] + chain {
+            do {
+                let report = try await rerun(r.id, job: j, options: options)
+                runs.append(DownstreamRun(instanceId: r.id, job: r.job, scheduledAt: r.scheduledAt, status: report.status))
+            } catch let failure as RunFailure {
+                runs.append(DownstreamRun(instanceId: r.id, job: r.job, scheduledAt: r.scheduledAt, status: "failed",
+                                          error: failure.error.description))
+                break
+            } catch let e as SluiceError {
+                runs.append(DownstreamRun(instanceId: r.id, job: r.job, scheduledAt: r.scheduledAt, status: "refused",
+                                          error: e.description))
+                break
+            }
+        }
+        return runs
     }
 }

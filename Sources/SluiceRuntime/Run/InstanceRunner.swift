@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SluiceCore
 import SluiceKafka
 import SluiceScheduling
@@ -27,6 +28,9 @@ public struct RunOptions: Sendable {
     public var ledger: LedgerLocation?
     /// Who launched the run, recorded with its attempt: a scheduler's id, or `manual`.
     public var launchedBy = "manual"
+    /// Where the run's log records go besides the instance's log in the ledger (default: nowhere
+    /// else; the CLI renders the outcome itself).
+    public var logger = Logger(label: "sluice.run") { _ in SwiftLogNoOpLogHandler() }
     public var showProgress = true
     /// How long a write waits for a locked destination (SQLite warehouse); nil = the sink's default (600 s).
     public var destinationLockTimeout: Double?
@@ -104,13 +108,19 @@ public struct InstanceRunner: Sendable {
         case .started(let l, let k, let i):
             (ledger, lock, instance) = (l, k, i)
         }
+        let log = LedgerLog(ledger: ledger)
+        var logger = log.attach(to: options.logger)
+        logger[metadataKey: "instance"] = "\(instance.id)"
+        logger[metadataKey: "job"] = "\(spec.name)"
+        logger[metadataKey: "attempt"] = "\(instance.attempts)"
         let outcome: Result<RunReport, any Error>
         do {
             outcome = .success(try await transfer(run, source: source, sink: sink, ledger: ledger, instance: instance,
-                                                  started: started, lap: lap))
+                                                  logger: logger, started: started, lap: lap))
         } catch {
             outcome = .failure(error)
         }
+        await log.flush()
         await lock.release()
         await ledger.close()
         return try outcome.get()
@@ -118,7 +128,8 @@ public struct InstanceRunner: Sendable {
 
     /// Checks the destination, plans, transfers and settles the started attempt.
     private func transfer<Source: WindowSource>(_ run: ResolvedRun, source: Source, sink: any Sink,
-                                                ledger: any Ledger, instance: InstanceRecord, started: ContinuousClock.Instant,
+                                                ledger: any Ledger, instance: InstanceRecord, logger: Logger,
+                                                started: ContinuousClock.Instant,
                                                 lap: Stopwatch) async throws -> RunReport {
         var lap = lap
         var report = run.report
@@ -147,14 +158,14 @@ public struct InstanceRunner: Sendable {
             report.record(transferred)
 
             let settle = SettleStage(source: source, ledger: ledger, instance: instance, mode: spec.destination.writeMode,
-                                     groupId: spec.source.groupId)
+                                     groupId: spec.source.groupId, logger: logger)
             try await settle.commit(transferred, report: &report, lap: &lap)
             report.seconds = started.duration(to: .now).seconds
             report.phases?.finish = lap.next()
             return report
         } catch {
             progress.finish()
-            throw await recordFailure(error, report: report, ledger: ledger, instance: instance)
+            throw await recordFailure(error, report: report, ledger: ledger, instance: instance, logger: logger)
         }
     }
 
@@ -167,7 +178,8 @@ public struct InstanceRunner: Sendable {
 
     /// Records a failed attempt in the ledger and returns the failure to throw. After the
     /// destination committed, the attempt is left for settlement instead: its rows are there.
-    func recordFailure(_ error: any Error, report: RunReport, ledger: any Ledger, instance: InstanceRecord) async -> RunFailure {
+    func recordFailure(_ error: any Error, report: RunReport, ledger: any Ledger, instance: InstanceRecord,
+                       logger: Logger) async -> RunFailure {
         var report = report
         let committed = error as? CommittedButUnrecorded
         let cause = committed?.error ?? error
@@ -175,13 +187,12 @@ public struct InstanceRunner: Sendable {
         report.status = "failed"
         report.error = message
         if committed != nil {
-            try? await ledger.appendLog(id: instance.id, level: .error,
-                                        "the destination committed but the ledger could not record it: \(message)")
+            logger.error("the destination committed but the ledger could not record it: \(message)")
         } else {
             let typed = cause as? SluiceError
             _ = try? await ledger.finish(id: instance.id, status: .failed, counts: report.records.ledgerCounts, error: message,
                                          failure: InstanceFailure(code: typed?.code ?? "failed", retriable: typed?.isRetriable ?? true))
-            try? await ledger.appendLog(id: instance.id, level: .error, message)
+            logger.error("\(message)")
         }
         return RunFailure(report: report, error: cause as? SluiceError ?? SluiceError(.failed, message))
     }

@@ -6,7 +6,8 @@ import SluiceLedger
 
 /// Stage 2 of a run: the instance's plan. A stored plan is replayed as it is (up to where its read
 /// stopped, when that went past the planned end); otherwise the window is planned, from the previous
-/// instance's end offsets in `contiguous` mode, and stored before any record is read.
+/// instance's end offsets in `contiguous` mode, and stored before any record is read. (A stored plan
+/// for another window than the job's now was refused before the attempt began: `PlanReplay`.)
 struct PlanStage<Source: WindowSource> {
     let runner: InstanceRunner
     let source: Source
@@ -36,7 +37,8 @@ struct PlanStage<Source: WindowSource> {
         if window.endMillis == nil, case .instant(let ms) = run.resolved.end { window.endMillis = ms }
         let plan = InstancePlan(job: spec.name, scheduledTime: run.context.scheduledTime,
                                 businessDate: run.context.businessDate.compact, parameters: run.report.parameters,
-                                partition: run.partition.description, windowMode: spec.source.windowMode, window: window)
+                                partition: run.partition.description, windowMode: spec.source.windowMode, window: window,
+                                begin: run.resolved.begin.planText, end: run.resolved.end.planText)
         try await ledger.storePlan(id: instance.id, plan: plan)
         return Planned(plan: plan, window: window, replayed: false, readOptions: readOptions)
     }

@@ -61,8 +61,8 @@ struct PrepareStage {
             throw error
         }
         do {
-            if let current = try await ledger.instance(job: spec.name, scheduledAt: run.scheduledAt),
-               let settled = try await settleEarlierAttempt(current, ledger: ledger, sink: sink) {
+            let current = try await ledger.instance(job: spec.name, scheduledAt: run.scheduledAt)
+            if let current, let settled = try await settleEarlierAttempt(current, ledger: ledger, sink: sink) {
                 var report = run.report
                 report.instanceId = settled.record.id
                 report.status = settled.record.status.rawValue
@@ -71,6 +71,12 @@ struct PrepareStage {
                 await lock.release()
                 await ledger.close()
                 return .settled(report)
+            }
+            // A stored plan is replayed only while the job gives the instance the same window: the
+            // ledger records the window about to be written.
+            if let current, !options.replan, let stored = try await ledger.plan(id: current.id) {
+                let changes = PlanReplay.changes(stored: stored, now: run, source: spec.source)
+                if !changes.isEmpty { throw PlanReplay.refusal(instance: current.id, job: spec.name, changes: changes) }
             }
             let described = NewInstance(
                 job: spec.name, scheduledAt: run.scheduledAt, businessDate: run.context.businessDate.compact,

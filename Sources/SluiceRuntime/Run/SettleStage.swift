@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SluiceCore
 import SluiceLedger
 
@@ -18,6 +19,7 @@ struct SettleStage<Source: WindowSource> {
     let instance: InstanceRecord
     let mode: WriteMode
     let groupId: String?
+    let logger: Logger
 
     /// Commits `transferred` and records it; fills in the report's counts, status and phases.
     func commit(_ transferred: TransferStage<Source>.Transferred, report: inout RunReport, lap: inout Stopwatch) async throws {
@@ -60,7 +62,7 @@ struct SettleStage<Source: WindowSource> {
         do {
             try await source.commitGroupOffsets(summary.plan)
         } catch {
-            try? await ledger.appendLog(id: instance.id, level: .warning, "group offsets not committed to \(groupId ?? ""): \(error)")
+            logger.warning("group offsets not committed to \(groupId ?? ""): \(error)")
         }
     }
 }

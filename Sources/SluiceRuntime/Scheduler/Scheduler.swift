@@ -96,6 +96,8 @@ public actor Scheduler {
         var compiled: CompiledJobParameters?
         var firstSeen: Date
         var selfDependent: Bool
+        /// `schedule.dependsOn`: the jobs whose instances this job's instances wait for.
+        var upstream: [String]
     }
 
     struct Execution {
@@ -122,6 +124,8 @@ public actor Scheduler {
     public let executor: any InstanceExecutor
     public let options: SchedulerOptions
     private let logger: Logger
+    /// Instance-tagged log records also go into the instances' logs in the ledger (one channel).
+    private let ledgerLog: LedgerLog
     /// The destination of a job, asked whether an interrupted attempt committed.
     private let destination: @Sendable (LoadedJob) throws -> any Sink
     private var jobs: [String: JobEntry] = [:]
@@ -131,6 +135,8 @@ public actor Scheduler {
     private var aborting = false
     /// The claims of earlier schedulers were taken over (an exclusive scheduler does it once).
     private var tookOverClaims = false
+    /// The wait reason last recorded per instance (so that it is written once).
+    private var waitReasons: [Int64: String] = [:]
 
     public init(ledger: any Ledger, stateDirectory: String, clock: any SchedulerClock, executor: any InstanceExecutor,
                 options: SchedulerOptions = SchedulerOptions(), logger: Logger = Logger(label: "sluice.scheduler"),
@@ -141,7 +147,9 @@ public actor Scheduler {
         self.clock = clock
         self.executor = executor
         self.options = options
-        self.logger = logger
+        let ledgerLog = LedgerLog(ledger: ledger)
+        self.ledgerLog = ledgerLog
+        self.logger = ledgerLog.attach(to: logger)
     }
 
     /// Adds or replaces a job. Throws when it has no valid `schedule` (the previous version, if any,
@@ -154,12 +162,18 @@ public actor Scheduler {
         let registered = try await ledger.registerJob(name, path: (job.path as NSString).standardizingPath)
         let selfDependent = job.spec.schedule?.dependsOnPrevious ?? (job.spec.source.windowMode == .contiguous)
         jobs[name] = JobEntry(job: job, calendar: calendar, compiled: try? CompiledJobParameters(job: job.spec, zone: calendar.zone),
-                              firstSeen: registered.firstSeen, selfDependent: selfDependent)
+                              firstSeen: registered.firstSeen, selfDependent: selfDependent,
+                              upstream: job.spec.schedule?.dependsOn ?? [])
     }
 
     public func removeJob(named name: String) { jobs[name] = nil }
 
     public var jobNames: [String] { jobs.keys.sorted() }
+
+    /// Unknown upstream jobs and dependency cycles among the loaded jobs, one line each.
+    public var dependencyProblems: [String] {
+        JobDependencyGraph(jobs.mapValues(\.upstream)).problems()
+    }
 
     /// Instances being run now (by this scheduler, or watched runs of other processes).
     public var runningCount: Int { executions.count + watched.count }
@@ -183,13 +197,18 @@ public actor Scheduler {
             }
         }
         try await watchOthers(now: now)
-        guard !stopping else { return 0 }
         var started = 0
-        for name in jobs.keys.sorted() {
-            guard let entry = jobs[name] else { continue }
-            try await createInstances(entry, now: now)
-            started += try await launchReady(entry, now: now)
+        do {
+            for name in jobs.keys.sorted() where !stopping {
+                guard let entry = jobs[name] else { continue }
+                try await createInstances(entry, now: now)
+                started += try await launchReady(entry, now: now)
+            }
+        } catch {
+            await ledgerLog.flush()
+            throw error
         }
+        await ledgerLog.flush()
         return started
     }
 
@@ -253,7 +272,7 @@ public actor Scheduler {
             guard record.status == .pending, record.attempts == 0 else { continue }
             if s.isDryRun {
                 try await ledger.setStatus(id: record.id, .dryRun)
-                try await ledger.appendLog(id: record.id, "dry run: \(schedule.cycle.rawValue) cycle, \(s.scheduledLocal.date) is not a selected day")
+                log(instance: record.id, job: name, "dry run: " + (s.dryRunNote(cycle: schedule.cycle) ?? ""))
                 continue
             }
             switch schedule.type {
@@ -262,7 +281,7 @@ public actor Scheduler {
                 continue
             case .dryRun:
                 try await ledger.setStatus(id: record.id, .dryRun)
-                try await ledger.appendLog(id: record.id, "dry run: schedule.type is dryRun; marked successful without running")
+                log(instance: record.id, job: name, "dry run: schedule.type is dryRun; marked successful without running")
                 continue
             case .normal:
                 break
@@ -282,7 +301,7 @@ public actor Scheduler {
                 try await ledger.markSkipped(id: record.id, reason: skip)
                 log(job: name, "\(name): skipped the instance scheduled \(entry.calendar.zone.iso8601(s.scheduledTime)): \(skip)")
             } else if missed {
-                try await ledger.appendLog(id: record.id, "created \(late) s after its scheduled time (catch-up after the scheduler was down)")
+                log(instance: record.id, job: name, "created \(late) s after its scheduled time (catch-up after the scheduler was down)")
             }
         }
     }
@@ -325,10 +344,12 @@ public actor Scheduler {
         for r in candidates {
             if let blocker = blockedBy {
                 // Self-dependent: everything after a blocked instance waits too.
-                if r.status == .pending {
-                    try await ledger.setStatus(id: r.id, .waiting)
-                    try await ledger.appendLog(id: r.id, "waiting: an earlier instance (\(blocker.id)) has not succeeded (self-dependency)")
-                }
+                try await wait(r, "an earlier instance (\(blocker.id)) has not succeeded (self-dependency)")
+                continue
+            }
+            if let reason = try await upstreamBlock(entry, r) {
+                try await wait(r, reason)
+                if entry.selfDependent { blockedBy = r }
                 continue
             }
             guard executions.count + watched.count < options.maxParallel else { break }
@@ -341,10 +362,7 @@ public actor Scheduler {
             if entry.selfDependent, let previous = try await ledger.previousInstance(job: name, before: r.scheduledAt) {
                 let ok = previous.status == .succeeded || previous.status == .dryRun
                 if !ok || !isIdle(previous.id) {
-                    if r.status == .pending {
-                        try await ledger.setStatus(id: r.id, .waiting)
-                        try await ledger.appendLog(id: r.id, "waiting for the previous instance \(previous.id) (\(previous.status.rawValue)) to succeed (self-dependency)")
-                    }
+                    try await wait(r, "the previous instance \(previous.id) (\(previous.status.rawValue)) has not succeeded (self-dependency)")
                     blockedBy = previous
                     continue
                 }
@@ -352,7 +370,7 @@ public actor Scheduler {
                     allowGap = true
                 }
             }
-            if r.status == .failed { try await ledger.appendLog(id: r.id, "automatic retry after failure") }
+            if r.status == .failed { log(instance: r.id, job: r.job, "automatic retry after failure") }
             // Recorded before the child starts: the child runs only as this attempt, so a run of the
             // same instance by an orphan of a crashed scheduler and this one cannot both happen.
             guard let attempt = try await ledger.claimAttempt(id: r.id, by: options.id, leaseUntil: leaseEnd(now)) else {
@@ -362,6 +380,38 @@ public actor Scheduler {
             started += 1
         }
         return started
+    }
+
+    /// Marks a pending instance waiting and records why (logged once per reason), so that
+    /// `sluice instance list` shows what it waits for.
+    private func wait(_ r: InstanceRecord, _ reason: String) async throws {
+        guard r.status == .pending || r.status == .waiting, waitReasons[r.id] != reason else { return }
+        if r.status == .pending { try await ledger.setStatus(id: r.id, .waiting) }
+        try await ledger.setWaitReason(id: r.id, reason)
+        log(instance: r.id, job: r.job, "waiting: \(reason)")
+        waitReasons[r.id] = reason
+    }
+
+    /// Why the instance cannot run yet because of its upstream jobs (`schedule.dependsOn`): the
+    /// first upstream instance it waits for that has not succeeded (or dry-run). Nil when none.
+    /// Upstream instances scheduled before the upstream job was first seen were never created
+    /// and do not block.
+    private func upstreamBlock(_ entry: JobEntry, _ r: InstanceRecord) async throws -> String? {
+        let time = Int64(r.scheduledAt.timeIntervalSince1970.rounded())
+        for name in entry.upstream {
+            guard let up = jobs[name] else { return "upstream job \(name) is not loaded by this scheduler" }
+            let times = UpstreamDependencies.upstreamTimes(of: time, downstream: entry.calendar, upstream: up.calendar)
+            for t in times where Double(t) >= up.firstSeen.timeIntervalSince1970.rounded(.down) {
+                let when = up.calendar.zone.iso8601(t)
+                guard let u = try await ledger.instance(job: name, scheduledAt: Date(timeIntervalSince1970: Double(t))) else {
+                    return "upstream \(name) scheduled \(when) has no instance yet"
+                }
+                if u.status != .succeeded && u.status != .dryRun {
+                    return "upstream \(name) instance \(u.id) scheduled \(when) is \(u.status.rawValue)"
+                }
+            }
+        }
+        return nil
     }
 
     /// Asks the destination about an attempt that ended without recording its outcome, before any
@@ -384,8 +434,7 @@ public actor Scheduler {
         case .unknown(let why) where job.spec.destination.writeMode == .append && !sink.replacesEarlierAppends:
             let message = "cannot tell whether attempt \(r.attempts) committed its append (\(why)); not retried automatically, so that its rows are not added twice"
             try await ledger.setStatus(id: r.id, .failed, error: message)
-            try await ledger.appendLog(id: r.id, level: .error, message)
-            log(instance: r.id, job: r.job, "instance \(r.id) of \(r.job): failed: \(message)")
+            log(instance: r.id, job: r.job, level: .error, "instance \(r.id) of \(r.job): failed: \(message)")
             return true
         case .unknown, .notCommitted, .nothingToSettle:
             return false
@@ -404,6 +453,7 @@ public actor Scheduler {
     private func isIdle(_ id: Int64) -> Bool { executions[id] == nil && watched[id] == nil }
 
     private func launch(_ entry: JobEntry, _ r: InstanceRecord, attempt: Int, allowGap: Bool, now: Date) {
+        waitReasons[r.id] = nil
         let request = ExecutionRequest(instance: r, job: entry.job, stateDirectory: stateDirectory, allowGap: allowGap,
                                        attempt: attempt)
         let executor = self.executor
@@ -425,6 +475,7 @@ public actor Scheduler {
         } catch {
             log(instance: id, level: .error, "recording the end of instance \(id) failed: \(error)")
         }
+        await ledgerLog.flush()
     }
 
     // MARK: runs of other processes
@@ -510,8 +561,7 @@ public actor Scheduler {
         if timedOut, r.status != .succeeded {
             let message = "timed out after \(schedule?.timeout ?? 0) s (schedule.timeout): the run was stopped; no automatic rerun"
             try await ledger.setStatus(id: id, .failed, error: message)
-            try await ledger.appendLog(id: id, level: .error, message)
-            log(instance: id, job: r.job, "instance \(id) of \(r.job): \(message)")
+            log(instance: id, job: r.job, level: .error, "instance \(id) of \(r.job): \(message)")
             return
         }
         if r.status == .killed {
@@ -520,7 +570,7 @@ public actor Scheduler {
         }
         if aborting, outcome != nil, outcome == .cancelled || !r.status.isFinal {
             try await ledger.setStatus(id: id, .pending, error: "aborted when the scheduler stopped; it runs again when a scheduler starts")
-            try await ledger.appendLog(id: id, level: .warning, "aborted when the scheduler stopped")
+            log(instance: id, job: r.job, level: .warning, "aborted when the scheduler stopped")
             return
         }
         var r = r
@@ -535,14 +585,13 @@ public actor Scheduler {
                 }
             }
             r = try await ledger.setStatus(id: id, .failed, error: why)
-            if interrupted { try await ledger.appendLog(id: id, level: .warning, why) }
+            if interrupted { log(instance: id, job: r.job, level: .warning, why) }
         }
         log(instance: id, job: r.job, "instance \(id) of \(r.job): \(r.status.rawValue)\(r.error.map { ": \($0)" } ?? "")\(outcome == nil ? " (run by another process)" : "")")
         guard r.status == .failed, let schedule, schedule.rerun.allowsRerun(of: .failed) else { return }
         if let failure = try await ledger.schedulingState(id: id).failure, !failure.retriable {
             let why = "not retried automatically: the failure (\(failure.code)) would happen again; fix its cause and rerun it"
-            try await ledger.appendLog(id: id, level: .warning, why)
-            log(instance: id, job: r.job, "instance \(id) of \(r.job): \(why)")
+            log(instance: id, job: r.job, level: .warning, "instance \(id) of \(r.job): \(why)")
             return
         }
         // An interrupted attempt is retried at least once (it did not fail on its own).
@@ -550,7 +599,7 @@ public actor Scheduler {
         if r.attempts <= retries, try await ledger.schedulingState(id: id).retryAt == nil {
             let delay = options.retryDelay ?? TimeInterval(schedule.retryInterval)
             try await ledger.setRetry(id: id, at: clock.now().addingTimeInterval(delay))
-            try await ledger.appendLog(id: id, "automatic retry \(r.attempts) of \(retries) due in \(String(format: "%g", delay)) s")
+            log(instance: id, job: r.job, "automatic retry \(r.attempts) of \(retries) due in \(String(format: "%g", delay)) s")
         }
     }
 }

@@ -7,6 +7,8 @@ import Synchronization
 import Glibc
 #endif
 import SluiceLedger
+import ServiceLifecycle
+import UnixSignals
 
 /// How `sluice scheduler` is set up.
 public struct SchedulerServiceOptions: Sendable {
@@ -20,6 +22,8 @@ public struct SchedulerServiceOptions: Sendable {
     public var ledgerURL: String?
     /// This scheduler's id (default: host name and pid), recorded on every attempt it launches.
     public var id: String = SchedulerOptions.defaultId
+    /// How long its claims last without renewal (another scheduler takes over after that).
+    public var lease: Double = 30
     public var maxParallel = 4
     /// How long running instances may take to finish after the first stop signal before they are aborted.
     public var stopTimeout: Duration = .seconds(30)
@@ -88,13 +92,17 @@ public final class SchedulerService: Sendable {
                     + (options.runStartDelay.map { ["--start-delay", String($0)] } ?? []),
                 environment: childEnvironment)
             let schedulerOptions = SchedulerOptions(maxParallel: options.maxParallel, retryDelay: options.retryDelay,
-                                                    id: options.id, exclusive: !location.isShared)
+                                                    id: options.id, lease: options.lease, exclusive: !location.isShared)
             let scheduler = Scheduler(ledger: ledger, stateDirectory: dir, clock: SystemClock(), executor: executor,
                                       options: schedulerOptions, logger: logger)
             let watcher = JobWatcher(roots: options.jobs, datasources: options.datasources, logger: logger)
             try await watcher.refresh(scheduler)
             guard !(await scheduler.jobNames).isEmpty else {
                 throw SluiceError.invalid("no scheduled job in \(options.jobs.joined(separator: ", "))", hint: "jobs need a schedule block")
+            }
+            let problems = await scheduler.dependencyProblems
+            guard problems.isEmpty else {
+                throw SluiceError.invalid(problems.joined(separator: "; "), hint: "fix schedule.dependsOn in the job files")
             }
             return SchedulerService(scheduler: scheduler, stateDirectory: dir, options: options, lock: lock,
                                     watcher: watcher, logger: logger)
@@ -104,10 +112,27 @@ public final class SchedulerService: Sendable {
         }
     }
 
-    /// Serves until `stops` ends or yields twice: the first stop starts no more instances and lets
-    /// running ones finish for `stopTimeout`, then aborts them (destinations unchanged; they run
-    /// again at the next start); a second stop aborts them at once.
-    public func run(stops: AsyncStream<Int32>) async {
+    /// Serves until SIGTERM or SIGINT (through ServiceLifecycle): the signal starts no more
+    /// instances and lets running ones finish for `stopTimeout`; then they are aborted (destinations
+    /// unchanged; they run again at the next start).
+    public func serve() async throws {
+        try await ServiceGroup(configuration: groupConfiguration(signals: [.sigterm, .sigint])).run()
+    }
+
+    /// The service group of the scheduler: graceful shutdown on `signals`, cancellation (which aborts
+    /// running instances) after `stopTimeout`.
+    public func groupConfiguration(signals: [UnixSignal]) -> ServiceGroupConfiguration {
+        var config = ServiceGroupConfiguration(services: [.init(service: self)], gracefulShutdownSignals: signals,
+                                               logger: logger)
+        config.maximumGracefulShutdownDuration = options.stopTimeout
+        return config
+    }
+}
+
+extension SchedulerService: Service {
+    /// Runs the scheduler until a graceful shutdown (no new instances; running ones finish) or a
+    /// cancellation (running ones are aborted), then releases the ledger and the lock.
+    public func run() async throws {
         let scheduler = self.scheduler, watcher = self.watcher, logger = self.logger, options = self.options
         let log: @Sendable (String) -> Void = { logger.info("\($0)") }
         log("scheduler started (pid \(getpid()), id \(options.id)) on \(scheduler.ledger.description): \(await scheduler.jobNames.joined(separator: ", "))")
@@ -118,56 +143,23 @@ public final class SchedulerService: Sendable {
                 try? await watcher.refresh(scheduler)
             }
         }
-        let stopping = Task {
-            var stopped = 0
-            var abortLater: Task<Void, Never>?
-            for await sig in stops {
-                stopped += 1
-                if stopped == 1 {
-                    log("signal \(sig): no new instances; waiting up to \(options.stopTimeout.components.seconds) s for running ones")
-                    await scheduler.stop(abort: false)
-                    abortLater = Task {
-                        try? await Task.sleep(for: options.stopTimeout)
-                        guard !Task.isCancelled else { return }
-                        log("aborting running instances")
-                        await scheduler.stop(abort: true)
-                    }
-                } else {
-                    log("signal \(sig) again: aborting running instances")
-                    await scheduler.stop(abort: true)
-                }
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await loop.value
+            } onGracefulShutdown: {
+                log("stopping: no new instances; waiting up to \(options.stopTimeout.components.seconds) s for running ones")
+                Task { await scheduler.stop(abort: false) }
             }
-            abortLater?.cancel()
+        } onCancel: {
+            log("aborting running instances")
+            Task { await scheduler.stop(abort: true) }
         }
         await loop.value
-        stopping.cancel()
         reload.cancel()
         await scheduler.ledger.close()
         lock?.release()
         log("scheduler stopped")
     }
-}
-
-/// Delivers signals as an async stream (the default action is disabled while it lives).
-public final class SignalWatcher: Sendable {
-    public let stream: AsyncStream<Int32>
-    private let continuation: AsyncStream<Int32>.Continuation
-    private let sources: Mutex<[any DispatchSourceSignal]>
-
-    public init(_ signals: [Int32]) {
-        let (stream, continuation) = AsyncStream<Int32>.makeStream()
-        self.stream = stream
-        self.continuation = continuation
-        sources = Mutex(signals.map { sig in
-            signal(sig, SIG_IGN)
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { continuation.yield(sig) }
-            s.resume()
-            return s
-        })
-    }
-
-    public func finish() { continuation.finish() }
 }
 
 /// The job files under the scheduler's arguments, reloaded when they change.
@@ -177,6 +169,8 @@ public actor JobWatcher {
     let logger: Logger
     /// Path → modification stamp of the version last loaded (valid or not).
     private var stamps: [String: String] = [:]
+    /// The dependency problems last logged.
+    private var problems: [String] = []
     private var names: [String: String] = [:]
 
     public init(roots: [String], datasources: String?, logger: Logger = Logger(label: "sluice.scheduler")) {
@@ -239,6 +233,11 @@ public actor JobWatcher {
             stamps[path] = nil
             await scheduler.removeJob(named: name)
             logger.info("\(path): removed; job \(name) no longer scheduled")
+        }
+        let now = await scheduler.dependencyProblems
+        if now != problems {
+            for p in now { logger.warning("\(p): the jobs on it wait until it is fixed") }
+            problems = now
         }
     }
 }
