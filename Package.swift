@@ -97,7 +97,8 @@ let package = Package(
         ),
         // The SQLite connection owner the warehouse and the ledger share.
         .target(name: "SluiceSQLite", dependencies: ["CSQLite"]),
-        // PostgreSQL connections: URLs (passwords redacted), pools and single connections, errors.
+        // PostgreSQL connections: URLs (passwords redacted), pools and single connections, errors;
+        // the PostgreSQL destination (binary COPY, write records, DDL, sql, partitions).
         .target(
             name: "SluicePostgres",
             dependencies: [
@@ -139,7 +140,7 @@ let package = Package(
         .target(
             name: "SluiceRuntime",
             dependencies: ["SluiceCore", "SluiceScheduling", "SluiceJob", "SluiceMapping", "SluiceKafka",
-                           "SluiceLedger", "SluiceWarehouse", "SluiceMaxCompute",
+                           "SluiceLedger", "SluiceWarehouse", "SluiceMaxCompute", "SluicePostgres",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "UnixSignals", package: "swift-service-lifecycle")]
@@ -200,7 +201,8 @@ let package = Package(
         // End to end: dev broker + runner + warehouse, in-process and through the binary.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SluiceCore", "SluiceJob", "SluiceLedger", "SluicePostgres", "SluiceRuntime", "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceTestSupport"]
+            dependencies: ["SluiceCore", "SluiceJob", "SluiceLedger", "SluicePostgres", "SluiceRuntime", "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceTestSupport",
+                           .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
         .testTarget(
             name: "SluiceKafkaTests",
@@ -226,6 +228,13 @@ let package = Package(
         .testTarget(
             name: "SluiceLedgerTests",
             dependencies: ["SluiceLedger", "SluiceCore", "SluiceSQLite", "SluicePostgres", "SluiceTestSupport"]
+        ),
+        // The PostgreSQL destination against a private PostgreSQL server started by the tests.
+        .testTarget(
+            name: "SluicePostgresTests",
+            dependencies: ["SluicePostgres", "SluiceCore", "SluiceJob", "SluiceMapping", "SluiceTestSupport",
+                           .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "SluiceMaxComputeTests",

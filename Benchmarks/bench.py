@@ -68,6 +68,10 @@ BENCHMARKS = [
     Benchmark("console", "sluice serve under 200 concurrent wrk clients on the instances page of a ledger of N "
               "instances (default 100,000): p50/p99 latency and errors per page, appended to RESULTS.md",
               components.console, ["sluice"], {"records", "seconds", "sluice", "results"}),
+    Benchmark("postgresql", "the PostgreSQL destination: its binary COPY of N rows against psql \\copy of the same rows "
+              "(the floor), and sluice run of a 24-hour window into PostgreSQL against → discard "
+              "(default 1,000,000 records; a private PostgreSQL server)", components.postgresql,
+              ["sluice", "postgres-copy-bench"], {"records", "repeat", "sluice"}),
     Benchmark("dev-kafka", "sluice dev-kafka serving kcat: records/s and the broker's CPU against kcat's "
               "(default 1,000,000 records)", components.dev_kafka, ["sluice"], KAFKA - {"repeat"}),
 ]

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from run import measure, start_broker, stop_broker
+from run import measure, start_broker, stop_broker, verify_sluice, write_job
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VALUE_SIZE = 200  # bytes per record value in the Kafka benchmarks
@@ -411,3 +411,130 @@ def report_console(o, instances, seconds, rows, metrics_ms):
                 f"a ledger of {instances:,} instances of 5 jobs in SQLite). Load after: `{load}`.\n\n"
                 + "\n".join(lines) + f"\n\n- {verdict}\n- `/metrics` computed from the ledger of {instances:,} instances: "
                 f"{metrics_ms:.0f} ms (median of 3 scrapes, no load; a scrape's answer is reused for 5 s)\n")
+def server_cpu(postmaster):
+    """CPU seconds of the server's postmaster and its ended children (the backends of finished
+    connections), from /proc, once the backends of closed connections have been reaped."""
+    time.sleep(0.3)
+    with open(f"/proc/{postmaster}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def postgresql(o, bins, extra):
+    """The PostgreSQL destination: (1) its writer's binary COPY of N demo-shaped rows
+    (postgres-copy-bench) against `psql \\copy` of the same rows, exported from the table, in binary and
+    in CSV: the floor; (2) `sluice run` of the 24-hour window of N loadgen records into PostgreSQL
+    against the same run into the discard destination, alternating. Every load is counted. The server
+    (`start_postgres`) keeps PostgreSQL's default settings (fsync on)."""
+    rows = o.records or (50_000 if o.quick else 1_000_000)
+    rounds = o.repeat or (1 if o.quick else 3)
+    work = tempfile.mkdtemp(prefix="sluice-bench-postgresql-")
+    server = broker = None
+    load = os.getloadavg()
+    try:
+        server, admin = start_postgres(work)
+        # The password from the environment, as a job would have it: the URLs below carry none.
+        os.environ["PGPASSWORD"] = re.match(r"postgresql://[^:]+:([^@]+)@", admin).group(1)
+        base = re.sub(r"//([^:]+):[^@]+@", r"//\1@", admin).rsplit("/", 1)[0]
+        url = base + "/bench"
+        with open(os.path.join(work, "pg", "data", "postmaster.pid")) as f:
+            postmaster = int(f.readline())
+        psql_bin = shutil.which("psql") or "/usr/bin/psql"
+
+        def psql(sql, db="bench"):
+            return output([psql_bin, f"{base}/{db}", "-v", "ON_ERROR_STOP=1", "-A", "-t", "-q", "-c", sql])
+
+        psql("CREATE DATABASE bench", db="postgres")
+        copy = copy_against_psql(bins, url, psql, psql_bin, postmaster, work, rows, rounds)
+        broker, servers = start_broker(bins["sluice"], work)
+        runs = run_into_postgres(bins, url, psql, postmaster, servers, work, rows, rounds)
+    finally:
+        if broker:
+            stop_broker(broker)
+        if server:
+            stop_postgres(server)
+        shutil.rmtree(work, ignore_errors=True)
+    version = re.search(r"\d+\.\d+", output([psql_bin, "--version"])).group(0)
+    print(f"\nPostgreSQL {version} (default settings, fsync on), {rows:,} rows, best of {rounds} by wall time; CPU: the "
+          f"client's, and the server's backends' (ended connections); load average before {load[0]:.2f}, after "
+          f"{os.getloadavg()[0]:.2f}")
+    print("\n| what | rows | wall s | client CPU s | server CPU s | rows/s | × floor |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    floor = copy["psql \\copy, binary (floor)"][0]
+    for name, (wall, cpu, scpu) in list(copy.items()) + list(runs.items()):
+        ratio = f"{wall / floor:.2f}" if not name.startswith("sluice run") else "—"
+        print(f"| {name} | {rows:,} | {wall:.2f} | {cpu:.2f} | {scpu:.2f} | {rows / wall:,.0f} | {ratio} |")
+    pg, discard = runs["sluice run → postgresql"][0], runs["sluice run → discard"][0]
+    print(f"\nsluice run → postgresql: {rows / pg:,.0f} records/s, {pg / discard:.2f}× the wall of → discard "
+          f"({rows / discard:,.0f} records/s) on the same window")
+
+
+def copy_against_psql(bins, url, psql, psql_bin, postmaster, work, rows, rounds):
+    """The writer's COPY (a new partition, as `sluice run` fills one) and psql \\copy of the same rows
+    into a table like it (its index included), each best of `rounds`: name → (wall, client CPU, server CPU)."""
+    best = {}
+
+    def keep(name, sample):
+        if name not in best or sample[0] < best[name][0]:
+            best[name] = sample
+
+    exported = False
+    for r in range(1, rounds + 1):
+        psql("DROP TABLE IF EXISTS bench_events; DROP TABLE IF EXISTS _sluice_partitions; DROP TABLE IF EXISTS floor_events")
+        before = server_cpu(postmaster)
+        text = output([bins["postgres-copy-bench"], url, str(rows)])
+        print(text, flush=True)
+        m = re.search(r"\(overwrite, new partition\): (\d+) rows in ([\d.]+) s \(commit [\d.]+ s, CPU ([\d.]+) s\)", text)
+        if not m or int(m.group(1)) != rows:
+            raise SystemExit(f"VERIFICATION FAILED: postgres-copy-bench: {text}")
+        # Three writes ran; the server's share of the first is taken as a third.
+        keep("writer's binary COPY (postgres-copy-bench)", (float(m.group(2)), float(m.group(3)),
+                                                           (server_cpu(postmaster) - before) / 3))
+        if not exported:
+            for fmt in ("binary", "csv"):
+                psql(f"\\copy (SELECT * FROM bench_events WHERE ds = '2022112210') TO '{work}/rows.{fmt}' WITH (FORMAT {fmt})")
+            exported = True
+        psql("CREATE TABLE floor_events (LIKE bench_events INCLUDING ALL)")
+        for fmt in (("binary", "csv") if r % 2 else ("csv", "binary")):
+            psql("TRUNCATE floor_events")
+            before = server_cpu(postmaster)
+            wall, cpu, *_ = measure([psql_bin, url, "-v", "ON_ERROR_STOP=1", "-q",
+                                     "-c", f"\\copy floor_events FROM '{work}/rows.{fmt}' WITH (FORMAT {fmt})"])
+            scpu = server_cpu(postmaster) - before
+            got = int(psql("SELECT count(*) FROM floor_events"))
+            if got != rows:
+                raise SystemExit(f"VERIFICATION FAILED: psql \\copy ({fmt}) loaded {got} rows, expected {rows}")
+            keep(f"psql \\copy, {fmt}" + (" (floor)" if fmt == "binary" else ""), (wall, cpu, scpu))
+            print(f"round {r}: psql \\copy {fmt}: {wall:.2f} s wall, {rows / wall:,.0f} rows/s", flush=True)
+    return best
+
+
+def run_into_postgres(bins, url, psql, postmaster, servers, work, rows, rounds):
+    """`sluice run` over the 24-hour window of `rows` loadgen records into PostgreSQL (overwrite, a new
+    table's partition) and into discard, alternating: name → best (wall, client CPU, server CPU)."""
+    subprocess.run([bins["sluice"], "loadgen", "--bootstrap-servers", servers, "--topic", "events",
+                    "--records", str(rows), "--span", "24h"], check=True, stdout=sys.stderr)
+    params = ["--param", "startTime=20221122000000", "--param", "endTime=20221123000000", "--param", "partition=20221122"]
+    best = {}
+    for dest in ("discard", "postgresql"):
+        write_job(os.path.join(work, f"{dest}.yaml"), servers, dest, url=url)
+    for r in range(1, rounds + 1):
+        for dest in ("discard", "postgresql"):
+            name = f"sluice run → {dest}"
+            # Every round the same work: a new table (created by the run), its partition filled.
+            psql("DROP TABLE IF EXISTS ods_events")
+            before = server_cpu(postmaster)
+            wall, cpu, _, _, text = measure([bins["sluice"], "run", os.path.join(work, f"{dest}.yaml"), "--json",
+                                             "--create-table", "--replan", "--state-dir", os.path.join(work, f"state-{dest}")]
+                                            + params, capture=True)
+            phases = verify_sluice(name, text, rows)
+            scpu = server_cpu(postmaster) - before if dest == "postgresql" else 0.0
+            if dest == "postgresql":
+                got = int(psql("SELECT count(*) FROM ods_events WHERE ds = '20221122'"))
+                if got != rows:
+                    raise SystemExit(f"VERIFICATION FAILED: {name}: the partition holds {got} rows, expected {rows}")
+            if name not in best or wall < best[name][0]:
+                best[name] = (wall, cpu, scpu)
+            shown = ", ".join(f"{k} {v:.2f}" for k, v in phases.items() if k in ("destination", "open", "read", "commit"))
+            print(f"round {r}: {name}: {wall:.2f} s wall, {cpu:.2f} s CPU, {rows / wall:,.0f} records/s ({shown})", flush=True)
+    return best

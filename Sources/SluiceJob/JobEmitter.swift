@@ -84,6 +84,10 @@ public enum JobEmitter {
             dst += [(str("type"), str("sqlite")), (str("path"), str(path))]
         case .discard:
             dst.append((str("type"), str("discard")))
+        case .postgresql(let url):
+            let shown = url.isReference || !PostgresURLText.hasPassword(url.source) ? str(url.source)
+                : secrets == .redact ? str(PostgresURLText.redacted(url.source)) : secret(url, "SLUICE_POSTGRES_URL")
+            dst += [(str("type"), str("postgresql")), (str("url"), shown)]
         case .unresolved(let name, _):
             dst += [(str("type"), str("maxcompute")), (str("datasource"), str(name))]
         case .maxcompute(let c):

@@ -361,7 +361,7 @@ struct SluiceJobReader {
 
     // MARK: destination
 
-    static let destinationKeys = ["type", "path", "datasource", "endpoint", "tunnelEndpoint", "project", "schema",
+    static let destinationKeys = ["type", "path", "url", "datasource", "endpoint", "tunnelEndpoint", "project", "schema",
                                   "accessKeyId", "accessKeySecret", "securityToken", "region", "table", "partition",
                                   "columns", "columnTypes", "writeMode", "emptyAsNull", "overLengthRule",
                                   "maxFieldLength", "compress", "blockSizeMB"]
@@ -389,11 +389,13 @@ struct SluiceJobReader {
                         region: m.string("region")))
                 }
             }
+        case "postgresql", "postgres":
+            kind = postgresURL(m).map { DestinationKind.postgresql(url: $0) }
         case "discard":
             kind = .discard
         default:
-            reader.error(m.path("type"), "destination type '\(type)' is not supported: use sqlite, maxcompute or discard" +
-                         didYouMean(type, ["sqlite", "maxcompute", "discard"]))
+            reader.error(m.path("type"), "destination type '\(type)' is not supported: use sqlite, maxcompute, postgresql or discard" +
+                         didYouMean(type, ["sqlite", "maxcompute", "postgresql", "discard"]))
         }
         let table = m.required("table", what: "the destination table")
         let partition = m.string("partition") ?? ""
@@ -403,7 +405,7 @@ struct SluiceJobReader {
             for key in ct.keys {
                 guard let t = ct.string(key) else { continue }
                 if let parsed = ColumnType(parsing: t) { types[key] = parsed } else {
-                    reader.error(ct.path(key), "'\(t)' is not a MaxCompute column type (BIGINT, INT, SMALLINT, TINYINT, DOUBLE, FLOAT, DECIMAL(p,s), STRING, VARCHAR(n), CHAR(n), BOOLEAN, DATETIME, DATE, TIMESTAMP, BINARY)")
+                    reader.error(ct.path(key), "'\(t)' is not a MaxCompute column type (BIGINT, INT, SMALLINT, TINYINT, DOUBLE, FLOAT, DECIMAL(p,s), STRING, VARCHAR(n), CHAR(n), BOOLEAN, DATETIME, DATE, TIMESTAMP, BINARY, JSON)")
                 }
             }
         }
@@ -418,6 +420,25 @@ struct SluiceJobReader {
         return DestinationSpec(kind: kind, table: table, partition: partition, columns: columns, writeMode: writeMode,
                                emptyAsNull: emptyAsNull, overLengthRule: rule, maxFieldLength: maxLen,
                                compress: compress, columnTypes: types, blockSizeBytes: block)
+    }
+
+    /// `url` of a PostgreSQL destination. A URL written in the file is checked here (scheme, host);
+    /// one with a password in it is a warning: the file would share it.
+    func postgresURL(_ m: MapView) -> SecretValue? {
+        guard let text = m.required("url", what: "the PostgreSQL URL, e.g. postgresql://user@host:5432/database (password from PGPASSWORD or ?passwordFile=PATH)") else {
+            return nil
+        }
+        let url = SecretValue(parsing: text)
+        guard !url.isReference else { return url }
+        let parts = URLComponents(string: text)
+        guard let parts, ["postgresql", "postgres"].contains(parts.scheme?.lowercased() ?? ""), !(parts.host ?? "").isEmpty else {
+            reader.error(m.path("url"), "'\(PostgresURLText.redacted(text))' is not a PostgreSQL URL: write postgresql://USER@HOST:PORT/DATABASE")
+            return nil
+        }
+        if parts.password != nil {
+            reader.warning(m.path("url"), "a password in the job file's URL; leave it out and set PGPASSWORD, add ?passwordFile=PATH, or write url: \"${env:NAME}\"")
+        }
+        return url
     }
 
     // MARK: settings

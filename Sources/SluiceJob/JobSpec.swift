@@ -140,6 +140,9 @@ public enum DestinationKind: Sendable, Equatable {
     /// The embedded SQLite warehouse; `path` as written in the job (relative to the job file).
     case sqlite(path: String)
     case maxcompute(MaxComputeConnection)
+    /// A PostgreSQL database: `url` as written (`postgresql://user@host:5432/db`, its password from
+    /// `PGPASSWORD` or `?passwordFile=PATH`), or a `${env:…}`/`${file:…}` reference to it.
+    case postgresql(url: SecretValue)
     /// Rows are counted and dropped: for dry measurements.
     case discard
     /// A named data source (DataWorks `datasource`) that no `--datasources` file resolved yet.
@@ -150,6 +153,7 @@ public enum DestinationKind: Sendable, Equatable {
         switch self {
         case .sqlite: "sqlite"
         case .maxcompute: "maxcompute"
+        case .postgresql: "postgresql"
         case .discard: "discard"
         case .unresolved(_, let type): type
         }

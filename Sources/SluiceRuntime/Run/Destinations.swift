@@ -1,6 +1,7 @@
 import Foundation
 import SluiceCore
 import SluiceMaxCompute
+import SluicePostgres
 import SluiceWarehouse
 import SluiceJob
 
@@ -21,6 +22,12 @@ public enum Destinations {
             return DiscardDestination(table: d.table)
         case .maxcompute:
             return try MaxComputeSink(destination: d, settings: job.spec.settings, relativeTo: job.directory)
+        case .postgresql(let url):
+            let parsed = try PostgresURL(parsing: try url.resolve(relativeTo: job.directory))
+            return PostgresDestination(PostgresSink(
+                url: parsed, table: d.table, partitionKeys: TableDDL.partitionKeys(template: d.partition),
+                writeMode: d.writeMode, writtenColumns: d.columns == ["*"] ? nil : job.spec.mapping.compactMap(\.to),
+                createTable: createTable))
         case .unresolved(let name, _):
             throw SluiceError.invalid("destination data source '\(name)' is not resolved",
                                       hint: "pass --datasources FILE with an entry named \(name)")
