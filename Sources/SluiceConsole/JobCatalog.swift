@@ -101,6 +101,9 @@ actor LagCache {
 
     func lag(_ job: LoadedJob, ledger: any Ledger) async -> Result<JobLag, ConsoleError> {
         let name = job.spec.name
+        guard job.spec.task == .sync else {
+            return .failure(ConsoleError(status: .notFound, message: "\(name) is an SQL node: it reads no topic, so it has no lag"))
+        }
         if var m = byJob[name], m.spec == job.spec.source, m.directory == job.directory {
             if let last = m.last, Date().timeIntervalSince(last.at) < ttl { return last.result }
             let result = await Self.measure(job, source: m.source, ledger: ledger)

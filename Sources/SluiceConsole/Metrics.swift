@@ -130,6 +130,7 @@ extension Console {
             for name in await self.jobs.names() {
                 guard let job = await self.jobs.entry(named: name, registeredPath: nil)?.job else { continue }
                 cycles[name] = MetricsExporter.cycleSeconds(job.spec)
+                guard job.spec.task == .sync else { continue }
                 lags.updateValue(try? await self.lag.lag(job, ledger: ledger).get(), forKey: name)
             }
             return MetricsExporter(totals: totals, attempts: attempts, lags: lags, cycles: cycles).render()

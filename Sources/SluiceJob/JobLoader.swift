@@ -90,6 +90,8 @@ public enum JobLoader {
         if isDataWorks {
             let (r, w) = stepIndices(map)
             paths = .dataWorks(readerIndex: r, writerIndex: w)
+        } else if job.task != .sync {
+            paths = .sqlNode
         } else {
             paths = .sluice(usesMappingList: map.has("mapping"))
         }
@@ -138,9 +140,17 @@ struct SluiceJobReader {
     let reader: DocReader
     let defaultName: String
 
-    static let topKeys = ["name", "description", "source", "columns", "mapping", "destination", "settings", "schedule"]
+    static let topKeys = ["name", "description", "type", "source", "columns", "mapping", "destination", "settings", "schedule"]
 
     func read(_ map: MapView) -> JobSpec? {
+        switch map.string("type")?.lowercased() {
+        case "sql"?: return sqlNode(map)
+        case nil, "sync"?: break
+        case let other?:
+            reader.error(map.path("type"), "job type '\(other)' is not supported: leave `type` out (or write `sync`) for a sync, write `sql` for an SQL node"
+                         + didYouMean(other, ["sync", "sql"]))
+            return nil
+        }
         let name = map.string("name") ?? defaultName
         map.accept("description")
         let source: KafkaSourceSpec?
@@ -367,6 +377,34 @@ struct SluiceJobReader {
                                   "maxFieldLength", "compress", "blockSizeMB"]
 
     func destination(_ m: MapView) -> DestinationSpec? {
+        let kind = destinationKind(m, what: "destination")
+        let table = m.required("table", what: "the destination table")
+        let partition = m.string("partition") ?? ""
+        let columns = m.stringList("columns") ?? []
+        var types: [String: ColumnType] = [:]
+        if let ct = m.mapping("columnTypes") {
+            for key in ct.keys {
+                guard let t = ct.string(key) else { continue }
+                if let parsed = ColumnType(parsing: t) { types[key] = parsed } else {
+                    reader.error(ct.path(key), "'\(t)' is not a MaxCompute column type (BIGINT, INT, SMALLINT, TINYINT, DOUBLE, FLOAT, DECIMAL(p,s), STRING, VARCHAR(n), CHAR(n), BOOLEAN, DATETIME, DATE, TIMESTAMP, BINARY, JSON)")
+                }
+            }
+        }
+        let writeMode = m.choice("writeMode", WriteMode.self) ?? .overwrite
+        let emptyAsNull = m.bool("emptyAsNull") ?? false
+        let rule = m.choice("overLengthRule", OverLengthRule.self)
+        let maxLen = m.int("maxFieldLength", in: 1...(8 << 20)).map { Int($0) }
+        let compress = m.choice("compress", UploadCompression.self) ?? .none
+        let block = m.int("blockSizeMB", in: 1...1024).map { Int($0) << 20 } ?? (64 << 20)
+        m.finish(known: Self.destinationKeys)
+        guard let kind, let table else { return nil }
+        return DestinationSpec(kind: kind, table: table, partition: partition, columns: columns, writeMode: writeMode,
+                               emptyAsNull: emptyAsNull, overLengthRule: rule, maxFieldLength: maxLen,
+                               compress: compress, columnTypes: types, blockSizeBytes: block)
+    }
+
+    /// The database of a destination (or of an SQL node's `target`): `type` and its connection keys.
+    func destinationKind(_ m: MapView, what: String) -> DestinationKind? {
         let type = m.string("type")?.lowercased() ?? "sqlite"
         var kind: DestinationKind?
         switch type {
@@ -394,32 +432,10 @@ struct SluiceJobReader {
         case "discard":
             kind = .discard
         default:
-            reader.error(m.path("type"), "destination type '\(type)' is not supported: use sqlite, maxcompute, postgresql or discard" +
+            reader.error(m.path("type"), "\(what) type '\(type)' is not supported: use sqlite, maxcompute, postgresql or discard" +
                          didYouMean(type, ["sqlite", "maxcompute", "postgresql", "discard"]))
         }
-        let table = m.required("table", what: "the destination table")
-        let partition = m.string("partition") ?? ""
-        let columns = m.stringList("columns") ?? []
-        var types: [String: ColumnType] = [:]
-        if let ct = m.mapping("columnTypes") {
-            for key in ct.keys {
-                guard let t = ct.string(key) else { continue }
-                if let parsed = ColumnType(parsing: t) { types[key] = parsed } else {
-                    reader.error(ct.path(key), "'\(t)' is not a MaxCompute column type (BIGINT, INT, SMALLINT, TINYINT, DOUBLE, FLOAT, DECIMAL(p,s), STRING, VARCHAR(n), CHAR(n), BOOLEAN, DATETIME, DATE, TIMESTAMP, BINARY, JSON)")
-                }
-            }
-        }
-        let writeMode = m.choice("writeMode", WriteMode.self) ?? .overwrite
-        let emptyAsNull = m.bool("emptyAsNull") ?? false
-        let rule = m.choice("overLengthRule", OverLengthRule.self)
-        let maxLen = m.int("maxFieldLength", in: 1...(8 << 20)).map { Int($0) }
-        let compress = m.choice("compress", UploadCompression.self) ?? .none
-        let block = m.int("blockSizeMB", in: 1...1024).map { Int($0) << 20 } ?? (64 << 20)
-        m.finish(known: Self.destinationKeys)
-        guard let kind, let table else { return nil }
-        return DestinationSpec(kind: kind, table: table, partition: partition, columns: columns, writeMode: writeMode,
-                               emptyAsNull: emptyAsNull, overLengthRule: rule, maxFieldLength: maxLen,
-                               compress: compress, columnTypes: types, blockSizeBytes: block)
+        return kind
     }
 
     /// `url` of a PostgreSQL destination. A URL written in the file is checked here (scheme, host);

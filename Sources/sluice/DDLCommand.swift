@@ -40,7 +40,7 @@ struct DDLCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            let loaded = try options.load(job)
+            let loaded = try options.loadSync(job, for: "ddl")
             let spec = loaded.spec
             let columns = try TableDDL.destinationColumns(of: spec)
             let keys = TableDDL.partitionKeys(template: spec.destination.partition)

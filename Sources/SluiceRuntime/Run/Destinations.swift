@@ -34,6 +34,27 @@ public enum Destinations {
         }
     }
 
+    /// The database an SQL node's statements run on (its `target`). Secrets are resolved here.
+    public static func sqlTarget(job: LoadedJob, lockTimeoutSeconds: Double? = nil) throws -> any SQLTarget {
+        let d = job.spec.destination
+        switch d.kind {
+        case .sqlite:
+            var warehouse = try WarehouseSink(destination: d, baseDirectory: job.directory, createTable: false)
+            if let lockTimeoutSeconds { warehouse.lockTimeoutSeconds = lockTimeoutSeconds }
+            return WarehouseStatements(warehouse)
+        case .maxcompute(let connection):
+            let config = try MaxComputeConfig(resolving: connection, relativeTo: job.directory)
+            return MaxComputeStatements(client: MaxComputeClient(config: config))
+        case .postgresql(let url):
+            return PostgresStatements(url: try PostgresURL(parsing: try url.resolve(relativeTo: job.directory)))
+        case .discard:
+            throw SluiceError.invalid("an SQL node cannot run on the discard destination", hint: "set target.type to sqlite, postgresql or maxcompute")
+        case .unresolved(let name, _):
+            throw SluiceError.invalid("target data source '\(name)' is not resolved",
+                                      hint: "pass --datasources FILE with an entry named \(name)")
+        }
+    }
+
     /// The sink that writes `job`'s partitions.
     public static func sink(job: LoadedJob, createTable: Bool, lockTimeoutSeconds: Double? = nil) throws -> any Sink {
         try make(job: job, createTable: createTable, lockTimeoutSeconds: lockTimeoutSeconds).sink

@@ -77,10 +77,19 @@ public struct InstanceRunner: Sendable {
     /// The ledger of this run: `--ledger`, else the SQLite ledger in the state directory.
     public var ledgerLocation: LedgerLocation { options.ledger ?? .stateDirectory(stateDirectory) }
 
-    /// Runs the instance from the job's Kafka topic into its destination. Throws `RunFailure` (its
-    /// error's kind decides the exit code) after recording the failure in the ledger; the report of a
-    /// successful run is returned.
+    /// Runs the instance: a sync from the job's Kafka topic into its destination, or an SQL node's
+    /// statements on its target. Throws `RunFailure` (its error's kind decides the exit code) after
+    /// recording the failure in the ledger; the report of a successful run is returned.
     public func run() async throws -> RunReport {
+        if spec.task != .sync {
+            let target: any SQLTarget
+            do {
+                target = try Destinations.sqlTarget(job: job, lockTimeoutSeconds: options.destinationLockTimeout)
+            } catch {
+                throw await recordFailureBeforeStart(error)
+            }
+            return try await SQLNodeRun(runner: self, target: target).run()
+        }
         let source: KafkaSource, sink: any Sink
         do {
             source = try KafkaSource(spec: spec.source, secretsDirectory: job.directory)
@@ -99,7 +108,7 @@ public struct InstanceRunner: Sendable {
     /// holds the instance's run lock (that run owns the instance). Returns the error to throw.
     func recordFailureBeforeStart(_ error: any Error) async -> any Error {
         guard !options.dryRun, let run = try? PrepareStage(runner: self).resolve(),
-              let (ledger, lock, instance) = try? await PrepareStage(runner: self).startFailingAttempt(run) else {
+              let (ledger, lock, instance) = try? await PrepareStage(runner: self).startAlone(run, wait: false) else {
             return error
         }
         let log = LedgerLog(ledger: ledger)
@@ -154,7 +163,7 @@ public struct InstanceRunner: Sendable {
     }
 
     /// The run's logger, writing to the instance log too, with the instance in its metadata.
-    private func instanceLogger(_ log: LedgerLog, instance: InstanceRecord) -> Logger {
+    func instanceLogger(_ log: LedgerLog, instance: InstanceRecord) -> Logger {
         var logger = log.attach(to: options.logger)
         logger[metadataKey: "instance"] = "\(instance.id)"
         logger[metadataKey: "job"] = "\(spec.name)"

@@ -54,7 +54,7 @@ struct PrepareStage {
         let lock: any HeldRunLock
         do {
             let known = try await ledger.instance(job: spec.name, scheduledAt: run.scheduledAt)
-            lock = try await ledger.runLocks.acquire(job: spec.name, partition: run.partition.description,
+            lock = try await ledger.runLocks.acquire(job: spec.name, partition: lockKey(run),
                                                      instanceId: known.map { String($0.id) }, wait: options.waitForLock)
         } catch {
             await ledger.close()
@@ -114,14 +114,21 @@ struct PrepareStage {
         return try await ledger.startAttempt(described)
     }
 
-    /// Opens the ledger, takes the run lock without waiting and starts an attempt, for a failure that
-    /// came before the run could start; the caller records the failure, releases and closes.
-    func startFailingAttempt(_ run: ResolvedRun) async throws -> (any Ledger, any HeldRunLock, InstanceRecord) {
+    /// What the run lock of the instance is held on besides the job: a sync's partition (two runs
+    /// never write one partition at once), an SQL node's scheduled time (its instances are apart).
+    func lockKey(_ run: ResolvedRun) -> String {
+        spec.task == .sync ? run.partition.description : "scheduled \(run.context.scheduledTime)"
+    }
+
+    /// Opens the ledger, takes the run lock and starts an attempt, with nothing to settle or replay:
+    /// an SQL node's run, or a failure that came before the run could start (`wait: false`). The
+    /// caller releases and closes.
+    func startAlone(_ run: ResolvedRun, wait: Bool) async throws -> (any Ledger, any HeldRunLock, InstanceRecord) {
         let ledger = try await Ledgers.open(runner.ledgerLocation, origin: .thisProcess(launchedBy: options.launchedBy))
         do {
             let known = try await ledger.instance(job: spec.name, scheduledAt: run.scheduledAt)
-            let lock = try await ledger.runLocks.acquire(job: spec.name, partition: run.partition.description,
-                                                         instanceId: known.map { String($0.id) }, wait: false)
+            let lock = try await ledger.runLocks.acquire(job: spec.name, partition: lockKey(run),
+                                                         instanceId: known.map { String($0.id) }, wait: wait)
             do {
                 return (ledger, lock, try await startAttempt(run, ledger: ledger))
             } catch {
