@@ -97,6 +97,8 @@ let package = Package(
         ),
         // The SQLite connection owner the warehouse and the ledger share.
         .target(name: "SluiceSQLite", dependencies: ["CSQLite"]),
+        // Child processes started with posix_spawn(3) and reaped on a thread of their own.
+        .target(name: "SluiceProcess"),
         // PostgreSQL connections: URLs (passwords redacted), pools and single connections, errors;
         // the PostgreSQL destination (binary COPY, write records, DDL, sql, partitions).
         .target(
@@ -139,7 +141,7 @@ let package = Package(
         ),
         .target(
             name: "SluiceRuntime",
-            dependencies: ["SluiceCore", "SluiceScheduling", "SluiceJob", "SluiceMapping", "SluiceKafka",
+            dependencies: ["SluiceCore", "SluiceProcess", "SluiceScheduling", "SluiceJob", "SluiceMapping", "SluiceKafka",
                            "SluiceLedger", "SluiceWarehouse", "SluiceMaxCompute", "SluicePostgres",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -149,7 +151,7 @@ let package = Package(
         .target(
             name: "SluiceConsole",
             dependencies: [
-                "SluiceCore", "SluiceScheduling", "SluiceJob", "SluiceLedger", "SluiceRuntime", "SluiceKafka",
+                "SluiceCore", "SluiceScheduling", "SluiceJob", "SluiceLedger", "SluiceRuntime", "SluiceKafka", "SluiceProcess",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -173,7 +175,7 @@ let package = Package(
         // Fixtures the test targets share: the `sluice` binary as a process.
         .target(
             name: "SluiceTestSupport",
-            dependencies: ["SluiceCore"],
+            dependencies: ["SluiceCore", "SluiceProcess"],
             path: "Tests/SluiceTestSupport"
         ),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceJob"]),

@@ -5,6 +5,7 @@ import SluiceJob
 import SluiceKafka
 import SluiceLedger
 import SluiceRuntime
+import SluiceProcess
 import Synchronization
 
 /// The job files the console knows: those under its arguments (rescanned at most every two
@@ -157,8 +158,6 @@ actor AnswerCache {
 final class Launcher: Sendable {
     let config: ConsoleConfiguration
     let logger: Logger
-    /// The processes still running, kept until they end.
-    private let running = RunningChildren()
 
     init(config: ConsoleConfiguration, logger: Logger) {
         self.config = config
@@ -176,38 +175,21 @@ final class Launcher: Sendable {
         guard FileManager.default.createFile(atPath: outputPath, contents: nil) else {
             throw SluiceError(.state, "cannot create \(outputPath)", hint: "check that the state directory is writable")
         }
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: config.sluiceBinary)
-        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["SLUICE_ACTOR"] = actor
         environment["SLUICE_CONSOLE_TOKEN"] = nil
         if let url = config.ledgerURL { environment["SLUICE_LEDGER"] = url }
-        process.environment = environment
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        let running = self.running, logger = self.logger, command = arguments.prefix(2).joined(separator: " ")
-        process.terminationHandler = { p in
-            running.remove(p.processIdentifier)
-            try? output.close()
-            logger.info("\(command) (pid \(p.processIdentifier)) ended with status \(p.terminationStatus)")
+        let output = try ChildProcess.open(outputPath, writing: true)
+        let input = try ChildProcess.open("/dev/null", writing: false)
+        defer { close(output); close(input) }
+        let pid = try ChildProcess.spawn(config.sluiceBinary, arguments, environment: environment,
+                                         stdin: input, stdout: output, stderr: output)
+        let logger = self.logger, command = arguments.prefix(2).joined(separator: " ")
+        Task {
+            let (status, signalled) = await ProcessExit(pid: pid).wait()
+            logger.info("\(command) (pid \(pid)) ended with \(signalled ? "signal" : "status") \(status)")
             try? FileManager.default.removeItem(atPath: outputPath)
         }
-        try process.run()
-        let pid = process.processIdentifier
-        running.add(pid, process)
         return pid
     }
-}
-
-/// The child processes kept alive while they run.
-final class RunningChildren: Sendable {
-    /// A child process. Only this table's lock touches it.
-    private struct Box: @unchecked Sendable { let process: Process }
-    private let table = Mutex<[Int32: Box]>([:])
-
-    func add(_ pid: Int32, _ process: Process) { table.withLock { $0[pid] = Box(process: process) } }
-    func remove(_ pid: Int32) { table.withLock { _ = $0.removeValue(forKey: pid) } }
 }

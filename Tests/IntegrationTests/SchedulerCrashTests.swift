@@ -21,10 +21,10 @@ import Glibc
             if !FileManager.default.fileExists(atPath: logPath) {
                 _ = FileManager.default.createFile(atPath: logPath, contents: nil)
             }
-            let log = try Spawn.open(logPath, writing: true)
-            let input = try Spawn.open("/dev/null", writing: false)
+            let log = try ChildProcess.open(logPath, writing: true)
+            let input = try ChildProcess.open("/dev/null", writing: false)
             defer { close(log); close(input) }
-            pid = try Spawn.start(SluiceBinary.path, arguments, environment: environment,
+            pid = try ChildProcess.spawn(SluiceBinary.path, arguments, environment: ChildProcess.environment(adding: environment),
                                   stdin: input, stdout: log, stderr: log)
             exit = ProcessExit(pid: pid)
         }

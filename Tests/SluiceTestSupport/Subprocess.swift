@@ -1,4 +1,5 @@
 import Foundation
+@_exported import SluiceProcess
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -31,11 +32,11 @@ public enum Subprocess {
                            onStart: @Sendable (Int32) -> Void = { _ in }) async throws -> ProcessResult {
         let files = try OutputFiles(stdin: stdin)
         defer { files.remove() }
-        let input = try Spawn.open(files.input.path, writing: false)
-        let out = try Spawn.open(files.out.path, writing: true)
-        let err = try Spawn.open(files.err.path, writing: true)
+        let input = try ChildProcess.open(files.input.path, writing: false)
+        let out = try ChildProcess.open(files.out.path, writing: true)
+        let err = try ChildProcess.open(files.err.path, writing: true)
         defer { for fd in [input, out, err] { close(fd) } }
-        let pid = try Spawn.start(executable, arguments, environment: environment, directory: directory,
+        let pid = try ChildProcess.spawn(executable, arguments, environment: mergedEnvironment(environment), directory: directory,
                                   stdin: input, stdout: out, stderr: err)
         let exit = ProcessExit(pid: pid)
         onStart(pid)
@@ -46,7 +47,7 @@ public enum Subprocess {
 
     /// This process's environment with `extra` added (and overriding).
     public static func mergedEnvironment(_ extra: [String: String]) -> [String: String] {
-        ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
+        ChildProcess.environment(adding: extra)
     }
 
     /// Finds a program on PATH.
@@ -104,13 +105,14 @@ public final class RunningProcess: Sendable {
                 directory: String? = nil, lines: Set<Output> = [.standardOutput]) throws {
         otherFile = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-test-out-\(UUID().uuidString)")
         _ = FileManager.default.createFile(atPath: otherFile.path, contents: nil)
-        let other = try Spawn.open(otherFile.path, writing: true)
-        let input = try Spawn.open("/dev/null", writing: false)
+        let other = try ChildProcess.open(otherFile.path, writing: true)
+        let input = try ChildProcess.open("/dev/null", writing: false)
         var pipes: [Output: (read: Int32, write: Int32)] = [:]
-        for output in lines { pipes[output] = try Spawn.pipe() }
+        for output in lines { pipes[output] = try ChildProcess.pipe() }
         defer { for fd in [other, input] + pipes.values.map(\.write) { close(fd) } }
         do {
-            pid = try Spawn.start(executable, arguments, environment: environment, directory: directory, stdin: input,
+            pid = try ChildProcess.spawn(executable, arguments, environment: Subprocess.mergedEnvironment(environment),
+                                         directory: directory, stdin: input,
                                   stdout: pipes[.standardOutput]?.write ?? other,
                                   stderr: pipes[.standardError]?.write ?? other)
         } catch {
