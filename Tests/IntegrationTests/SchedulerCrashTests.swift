@@ -33,9 +33,9 @@ import Glibc
 
         func signal(_ sig: Int32) { kill(pid, sig) }
 
-        /// Waits for the exit (killing the scheduler after ten minutes); returns the status.
+        /// Waits for the exit, killing the scheduler (SIGKILL) after `timeout`; returns the status.
         @discardableResult
-        func wait() async -> Int32 { await exit.wait(killingAfter: .seconds(600), pid: pid).0 }
+        func wait(timeout: Duration = .seconds(120)) async -> Int32 { await exit.wait(killingAfter: timeout, pid: pid).0 }
 
         deinit { if exit.ended == nil { kill(pid, SIGKILL) } }
     }

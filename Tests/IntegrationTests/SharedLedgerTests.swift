@@ -60,7 +60,7 @@ import SluicePostgres
         for p in steady + [last] {
             #expect(try await SchedulerCrashTests.poll(seconds: 30) { p.log.contains("scheduler started") })
             p.signal(SIGTERM)
-            #expect(await p.wait() == 0)
+            #expect(await p.wait() == 0, "a scheduler did not stop on SIGTERM; its log:\n\(p.log.suffix(6000))")
         }
         #expect(finished, "not all instances succeeded; logs:\n\(steady.map { $0.log.suffix(3000) }.joined(separator: "\n---\n"))")
 
