@@ -24,7 +24,7 @@ import SluicePostgres
         let url = server.url(database: try await server.createDatabase(prefix: "sched"))
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
-        let (job, stateDir, t0) = try await SchedulerCrashTests.setUpMinuteJob(h)
+        let (job, stateDir, t0) = try await SchedulerCrashTests.setUpMinuteJob(h, room: 0)
         let first = t0 - 60 * 60
         let ledger = try await Ledgers.open(.postgres(try PostgresURL(parsing: url)),
                                             now: { Date(timeIntervalSince1970: Double(first)) })
