@@ -15,17 +15,14 @@ public enum Destinations {
         let d = job.spec.destination
         switch d.kind {
         case .sqlite:
-            var sink = try WarehouseSink(destination: d, baseDirectory: job.directory, createTable: createTable)
-            if let lockTimeoutSeconds { sink.lockTimeoutSeconds = lockTimeoutSeconds }
-            return WarehouseDestination(sink)
+            return WarehouseDestination(try warehouse(job, createTable: createTable, lockTimeoutSeconds: lockTimeoutSeconds))
         case .discard:
             return DiscardDestination(table: d.table)
         case .maxcompute:
             return try MaxComputeSink(destination: d, settings: job.spec.settings, relativeTo: job.directory)
         case .postgresql(let url):
-            let parsed = try PostgresURL(parsing: try url.resolve(relativeTo: job.directory))
             return PostgresDestination(PostgresSink(
-                url: parsed, table: d.table, partitionKeys: TableDDL.partitionKeys(template: d.partition),
+                url: try postgresURL(url, job), table: d.table, partitionKeys: TableDDL.partitionKeys(template: d.partition),
                 writeMode: d.writeMode, writtenColumns: d.columns == ["*"] ? nil : job.spec.mapping.compactMap(\.to),
                 createTable: createTable))
         case .unresolved(let name, _):
@@ -39,20 +36,29 @@ public enum Destinations {
         let d = job.spec.destination
         switch d.kind {
         case .sqlite:
-            var warehouse = try WarehouseSink(destination: d, baseDirectory: job.directory, createTable: false)
-            if let lockTimeoutSeconds { warehouse.lockTimeoutSeconds = lockTimeoutSeconds }
-            return WarehouseStatements(warehouse)
+            return WarehouseStatements(try warehouse(job, createTable: false, lockTimeoutSeconds: lockTimeoutSeconds))
         case .maxcompute(let connection):
             let config = try MaxComputeConfig(resolving: connection, relativeTo: job.directory)
             return MaxComputeStatements(client: MaxComputeClient(config: config))
         case .postgresql(let url):
-            return PostgresStatements(url: try PostgresURL(parsing: try url.resolve(relativeTo: job.directory)))
+            return PostgresStatements(url: try postgresURL(url, job))
         case .discard:
             throw SluiceError.invalid("an SQL node cannot run on the discard destination", hint: "set target.type to sqlite, postgresql or maxcompute")
         case .unresolved(let name, _):
             throw SluiceError.invalid("target data source '\(name)' is not resolved",
                                       hint: "pass --datasources FILE with an entry named \(name)")
         }
+    }
+
+    private static func warehouse(_ job: LoadedJob, createTable: Bool, lockTimeoutSeconds: Double?) throws -> WarehouseSink {
+        var sink = try WarehouseSink(destination: job.spec.destination, baseDirectory: job.directory, createTable: createTable)
+        if let lockTimeoutSeconds { sink.lockTimeoutSeconds = lockTimeoutSeconds }
+        return sink
+    }
+
+    /// The PostgreSQL URL of a destination or target, its secret resolved.
+    private static func postgresURL(_ url: SecretValue, _ job: LoadedJob) throws -> PostgresURL {
+        try PostgresURL(parsing: try url.resolve(relativeTo: job.directory))
     }
 
     /// The sink that writes `job`'s partitions.
