@@ -51,6 +51,7 @@ struct JobValidator {
 
     func validate(_ job: JobSpec) {
         checkMapping(job)
+        checkValueFormat(job)
         checkParameters(job)
         checkSource(job.source)
         checkSecrets(job)

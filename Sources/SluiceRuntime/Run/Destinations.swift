@@ -19,8 +19,13 @@ public enum Destinations {
             return WarehouseDestination(sink)
         case .discard:
             return DiscardDestination(table: d.table)
-        case .maxcompute:
-            return try MaxComputeSink(destination: d, settings: job.spec.settings, relativeTo: job.directory)
+        case .maxcompute(let connection):
+            let secrets = SecretResolver(relativeTo: job.directory)
+            let credentials = MaxComputeCredentials(
+                accessKeyId: try secrets.resolve(connection.accessKeyId).reveal(),
+                accessKeySecret: try secrets.resolve(connection.accessKeySecret),
+                securityToken: try connection.securityToken.map { try secrets.resolve($0) })
+            return try MaxComputeSink(destination: d, settings: job.spec.settings, credentials: credentials)
         case .unresolved(let name, _):
             throw SluiceError.invalid("destination data source '\(name)' is not resolved",
                                       hint: "pass --datasources FILE with an entry named \(name)")

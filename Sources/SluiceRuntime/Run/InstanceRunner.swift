@@ -62,7 +62,7 @@ public struct InstanceRunner: Sendable {
 
     /// The resolved instance: parameters, window bounds, destination partition.
     public func resolve() throws -> (context: EvaluationContext, instance: ResolvedJobInstance) {
-        let compiled = try CompiledJobParameters(job: spec)
+        let compiled = try CompiledJobParameters(job: spec, zone: SchedulingZone.forJob(spec, fallback: .machine))
         let now = Int64(Date().timeIntervalSince1970)
         let context = EvaluationContext(scheduledTime: options.scheduledTime ?? now, zone: compiled.zone,
                                         businessDate: options.businessDate, jobId: spec.name, nodeId: spec.name)
@@ -81,7 +81,8 @@ public struct InstanceRunner: Sendable {
     /// error's kind decides the exit code) after recording the failure in the ledger; the report of a
     /// successful run is returned.
     public func run() async throws -> RunReport {
-        let source = try KafkaSource(spec: spec.source, secretsDirectory: job.directory)
+        let settings = try KafkaConnectionSettings.resolve(job, secrets: SecretResolver(relativeTo: job.directory))
+        let source = try KafkaSource(spec: spec.source, settings: settings)
         let sink = try Destinations.sink(job: job, createTable: options.createTable,
                                         lockTimeoutSeconds: options.destinationLockTimeout)
         return try await run(source: source, sink: sink)
