@@ -26,7 +26,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.25.0"),
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        // The operations console (sluice serve): HTTP server and Prometheus text exposition.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // librdkafka headers and link flags (Debian: librdkafka-dev). Only SluiceKafka imports it.
@@ -93,7 +97,10 @@ let package = Package(
         ),
         // The SQLite connection owner the warehouse and the ledger share.
         .target(name: "SluiceSQLite", dependencies: ["CSQLite"]),
-        // PostgreSQL connections: URLs (passwords redacted), pools and single connections, errors.
+        // Child processes started with posix_spawn(3) and reaped on a thread of their own.
+        .target(name: "SluiceProcess"),
+        // PostgreSQL connections: URLs (passwords redacted), pools and single connections, errors;
+        // the PostgreSQL destination (binary COPY, write records, DDL, sql, partitions).
         .target(
             name: "SluicePostgres",
             dependencies: [
@@ -134,25 +141,41 @@ let package = Package(
         ),
         .target(
             name: "SluiceRuntime",
-            dependencies: ["SluiceCore", "SluiceScheduling", "SluiceJob", "SluiceMapping", "SluiceKafka",
-                           "SluiceLedger", "SluiceWarehouse", "SluiceMaxCompute",
+            dependencies: ["SluiceCore", "SluiceProcess", "SluiceScheduling", "SluiceJob", "SluiceMapping", "SluiceKafka",
+                           "SluiceLedger", "SluiceWarehouse", "SluiceMaxCompute", "SluicePostgres",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "UnixSignals", package: "swift-service-lifecycle")]
+        ),
+        // The operations console: pages, actions, the JSON API, /metrics computed from the ledger.
+        .target(
+            name: "SluiceConsole",
+            dependencies: [
+                "SluiceCore", "SluiceScheduling", "SluiceJob", "SluiceLedger", "SluiceRuntime", "SluiceKafka", "SluiceProcess",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .executableTarget(
             name: "sluice",
             dependencies: [
                 "SluiceCore", "SluiceScheduling", "SluiceJob", "SluiceMapping", "SluiceLedger", "SluiceRuntime",
+                "SluiceConsole",
                 "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceMaxCompute",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Fixtures the test targets share: the `sluice` binary as a process.
         .target(
             name: "SluiceTestSupport",
-            dependencies: ["SluiceCore"],
+            dependencies: ["SluiceCore", "SluiceProcess"],
             path: "Tests/SluiceTestSupport"
         ),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceJob"]),
@@ -180,7 +203,8 @@ let package = Package(
         // End to end: dev broker + runner + warehouse, in-process and through the binary.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SluiceCore", "SluiceJob", "SluiceLedger", "SluicePostgres", "SluiceRuntime", "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceTestSupport"]
+            dependencies: ["SluiceCore", "SluiceJob", "SluiceLedger", "SluicePostgres", "SluiceRuntime", "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceTestSupport",
+                           .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
         .testTarget(
             name: "SluiceKafkaTests",
@@ -207,6 +231,13 @@ let package = Package(
             name: "SluiceLedgerTests",
             dependencies: ["SluiceLedger", "SluiceCore", "SluiceSQLite", "SluicePostgres", "SluiceTestSupport"]
         ),
+        // The PostgreSQL destination against a private PostgreSQL server started by the tests.
+        .testTarget(
+            name: "SluicePostgresTests",
+            dependencies: ["SluicePostgres", "SluiceCore", "SluiceJob", "SluiceMapping", "SluiceTestSupport",
+                           .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .testTarget(
             name: "SluiceMaxComputeTests",
             dependencies: [
@@ -219,6 +250,19 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             resources: [.copy("Resources")]
+        ),
+        // The console as a real HTTP server on a free port, driven with async-http-client; the browser
+        // tests (Playwright for Python, Debian's Chromium) and the Prometheus parser as subprocesses.
+        .testTarget(
+            name: "SluiceConsoleTests",
+            dependencies: [
+                "SluiceConsole", "SluiceRuntime", "SluiceLedger", "SluiceCore", "SluiceJob", "SluiceDevKafka", "SluiceKafka",
+                "SluicePostgres", "SluiceTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            exclude: ["Scripts"]
         ),
         .testTarget(
             name: "SluiceRuntimeTests",

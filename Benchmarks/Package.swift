@@ -48,6 +48,13 @@ let package = Package(
             dependencies: [.product(name: "SluiceCore", package: "Sluice"),
                            .product(name: "SluiceWarehouse", package: "Sluice")]
         ),
+        // PostgreSQL destination load throughput (binary COPY); timed against `psql \copy` by
+        // `scripts/bench postgresql`.
+        .executableTarget(
+            name: "postgres-copy-bench",
+            dependencies: [.product(name: "SluiceCore", package: "Sluice"),
+                           .product(name: "SluicePostgres", package: "Sluice")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

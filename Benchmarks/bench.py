@@ -65,6 +65,13 @@ BENCHMARKS = [
     Benchmark("ledger", "the ledger's cost per instance on SQLite and PostgreSQL (1 and 3 clients), and three "
               "schedulers on one PostgreSQL ledger against one (default 2,000 instances)", components.ledger,
               ["sluice", "ledger-bench"], {"records", "sluice"}, passes_args=True),
+    Benchmark("console", "sluice serve under 200 concurrent wrk clients on the instances page of a ledger of N "
+              "instances (default 100,000): p50/p99 latency and errors per page, appended to RESULTS.md",
+              components.console, ["sluice"], {"records", "seconds", "sluice", "results"}),
+    Benchmark("postgresql", "the PostgreSQL destination: its binary COPY of N rows against psql \\copy of the same rows "
+              "(the floor), and sluice run of a 24-hour window into PostgreSQL against → discard "
+              "(default 1,000,000 records; a private PostgreSQL server)", components.postgresql,
+              ["sluice", "postgres-copy-bench"], {"records", "repeat", "sluice"}),
     Benchmark("dev-kafka", "sluice dev-kafka serving kcat: records/s and the broker's CPU against kcat's "
               "(default 1,000,000 records)", components.dev_kafka, ["sluice"], KAFKA - {"repeat"}),
 ]
@@ -78,8 +85,8 @@ def parser():
     ap.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     ap.add_argument("--quick", action="store_true",
                     help="a short run of each (small data, one round); the harness does not append to RESULTS.md")
-    ap.add_argument("--records", type=int, help="data size: records (harness, reader, dev-kafka) or rows "
-                    "(maxcompute, warehouse); each has its own default")
+    ap.add_argument("--records", type=int, help="data size: records (harness, reader, dev-kafka), rows "
+                    "(maxcompute, warehouse) or ledger instances (console); each has its own default")
     ap.add_argument("--repeat", "--rounds", type=int, help="rounds (harness: 3, reader: 5)")
     ap.add_argument("--sluice", help="use this sluice binary instead of building one (harness, reader, dev-kafka)")
     ap.add_argument("--scale", action="store_true", help="harness: also at 10M records (linear time, flat RSS)")
@@ -88,7 +95,8 @@ def parser():
     ap.add_argument("--results", help="harness: the file the report is appended to (default Benchmarks/RESULTS.md)")
     ap.add_argument("--kafka-version", choices=["2.2", "0.10.2"], help="reader, dev-kafka: the broker's personality")
     ap.add_argument("--zone", help="scheduling: an IANA zone (default Asia/Shanghai)")
-    ap.add_argument("--seconds", type=float, help="mapping: CPU seconds per measurement (default 2)")
+    ap.add_argument("--seconds", type=float, help="mapping: CPU seconds per measurement (default 2); console: seconds of "
+                    "load per page (default 20)")
     return ap
 
 

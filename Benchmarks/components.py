@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from run import measure, start_broker, stop_broker
+from run import measure, start_broker, stop_broker, verify_sluice, write_job
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VALUE_SIZE = 200  # bytes per record value in the Kafka benchmarks
@@ -274,3 +274,267 @@ schedule:
         for p in procs:
             p.wait(timeout=60)
         stop_broker(broker)
+
+
+def console(o, bins, extra):
+    """`sluice serve` under 200 concurrent wrk clients on the instances page of a ledger of N instances
+    (default 100,000): p50/p99 latency, requests/s and errors, per page; appended to RESULTS.md."""
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: run scripts/install-deps")
+    instances = o.records or (10_000 if o.quick else 100_000)
+    seconds = int(o.seconds or (5 if o.quick else 20))
+    work = tempfile.mkdtemp(prefix="sluice-bench-console-")
+    try:
+        state = console_ledger(bins["sluice"], work, instances)
+        rows = []
+        for cache in ("1", "0"):
+            serve, base = start_console(bins["sluice"], state, cache)
+            try:
+                paths = ["/instances", "/instances?page=500", "/instances?job=job_3&status=failed", "/api/instances"]
+                for path in paths if cache == "1" else paths[:1]:
+                    rows.append((path, cache) + wrk(base + path, seconds))
+                if cache == "0":
+                    metrics_ms = scrape_ms(base + "/metrics")
+            finally:
+                serve.terminate()
+                serve.wait(timeout=30)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report_console(o, instances, seconds, rows, metrics_ms)
+
+
+def scrape_ms(url, rounds=3):
+    """The median milliseconds of a GET of `url` (each one computed: the server reuses nothing)."""
+    import urllib.request
+    times = []
+    for _ in range(rounds):
+        started = time.monotonic()
+        with urllib.request.urlopen(url, timeout=60) as r:
+            if r.status != 200 or b"sluice_instances" not in r.read():
+                raise SystemExit(f"VERIFICATION FAILED: {url} did not answer the metrics")
+        times.append((time.monotonic() - started) * 1000)
+    return statistics.median(times)
+
+
+def console_ledger(sluice, work, instances):
+    """A ledger made by `sluice run` (a job whose password file is missing fails at once and is recorded),
+    then filled with `instances` instances of five jobs and their attempts straight through SQLite."""
+    import sqlite3
+    job = os.path.join(work, "fails.yaml")
+    with open(job, "w") as f:
+        f.write("name: job_0\nsource:\n  bootstrapServers: 127.0.0.1:1\n  topic: events\n  timeZone: UTC\n"
+                "  kafkaConfig: { security.protocol: SASL_PLAINTEXT, sasl.mechanism: PLAIN, sasl.username: u,"
+                " sasl.password: \"${file:missing}\" }\ncolumns: [__key__]\ndestination:\n  path: w.db\n  table: t\n"
+                "  partition: \"ds=${partition}\"\n  columns: [k]\nschedule:\n  cycle: hour\n  start: \"00:05\"\n"
+                "  parameters:\n    startTime: \"$[yyyymmddhh24-1/24]0000\"\n    endTime: \"$[yyyymmddhh24]0000\"\n"
+                "    partition: \"$[yyyymmddhh24]\"\n")
+    subprocess.run([sluice, "run", job, "--at", "2020-01-01 00:05"], capture_output=True)
+    state = os.path.join(work, ".sluice")
+    db = sqlite3.connect(os.path.join(state, "ledger.db"))
+    start = 1_577_840_400_000  # 2020-01-01 01:00 UTC
+    statuses = ["succeeded"] * 18 + ["failed", "dryRun"]
+    def row(i):
+        at = start + (i // 5) * 3_600_000
+        status = statuses[i % len(statuses)]
+        return (f"job_{i % 5}", at, "20200101", '{"partition":"x"}', at - 3_600_000, at, f"ds={i}", status, 1, at, at,
+                at + 4_000, 1000, 998, 2, 3, None if status != "failed" else "kafka: the brokers did not answer")
+    db.executemany("INSERT INTO instances (job, scheduled_at_ms, business_date, parameters, window_start_ms, window_end_ms,"
+                   " partition, status, attempts, created_at_ms, started_at_ms, finished_at_ms, records_read,"
+                   " records_written, records_dirty, records_late, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   (row(i) for i in range(instances)))
+    db.execute("INSERT INTO attempts (instance_id, attempt, launched_by, host, pid, started_at_ms, finished_at_ms, status,"
+               " records_read, records_written, records_dirty, records_late) SELECT id, 1, 'bench', 'localhost', 1,"
+               " started_at_ms, finished_at_ms, status, records_read, records_written, records_dirty, records_late"
+               " FROM instances WHERE id NOT IN (SELECT instance_id FROM attempts)")
+    db.commit()
+    count = db.execute("SELECT COUNT(*) FROM instances").fetchone()[0]
+    db.close()
+    if count != instances + 1:
+        raise SystemExit(f"VERIFICATION FAILED: the ledger holds {count} instances, expected {instances + 1}")
+    return state
+
+
+def start_console(sluice, state, cache):
+    """`sluice serve` on a free loopback port; returns the process and its base URL."""
+    serve = subprocess.Popen([sluice, "serve", "--state-dir", state, "--listen", "127.0.0.1:0", "--tz", "UTC",
+                              "--cache-seconds", cache], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = serve.stderr.readline()
+        m = re.search(r"listening on (http://[0-9.]+:\d+)/", line)
+        if m:
+            threading_drain(serve.stderr)
+            return serve, m.group(1)
+        if not line and serve.poll() is not None:
+            break
+    serve.kill()
+    raise SystemExit("sluice serve did not say where it listens")
+
+
+def threading_drain(stream):
+    """Reads a child's remaining output in the background, so that it never blocks on a full pipe."""
+    import threading
+    threading.Thread(target=lambda: [None for _ in stream], daemon=True).start()
+
+
+def wrk(url, seconds):
+    """wrk with 200 connections on 2 threads: (p50 ms, p99 ms, requests/s, errors)."""
+    out = output(["wrk", "-t2", "-c200", f"-d{seconds}s", "--latency", "--timeout", "10s", url])
+    def ms(label):
+        m = re.search(rf"^\s*{label}%\s+([0-9.]+)(us|ms|s)\s*$", out, re.M)
+        if not m:
+            raise SystemExit(f"wrk printed no {label}% latency:\n{out}")
+        return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+    rate = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return ms("50"), ms("99"), rate, errors + (int(non2xx.group(1)) if non2xx else 0)
+
+
+def report_console(o, instances, seconds, rows, metrics_ms):
+    print(f"console: {instances:,} instances (+1), 200 connections, {seconds} s per page")
+    print(f"  /metrics computed from the ledger: {metrics_ms:.0f} ms (median of 3, no load)")
+    lines = ["| page | answers reused | p50 ms | p99 ms | requests/s | errors |", "|---|---|---:|---:|---:|---:|"]
+    for path, cache, p50, p99, rate, errors in rows:
+        print(f"  {path:40} cache {cache}s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  {rate:8.0f} req/s  errors {errors}")
+        reuse = f"up to {cache} s" if cache != "0" else "no (requests in flight at once share one computation)"
+        lines.append(f"| `{path}` | {reuse} | {p50:.2f} | {p99:.2f} | {rate:,.0f} | {errors} |")
+    target = rows[0][3] < 100 and all(r[5] == 0 for r in rows)
+    verdict = f"{'MET' if target else 'MISSED'}: the instances page p99 under 100 ms with no errors ({rows[0][3]:.1f} ms)"
+    print("  " + verdict)
+    if o.quick:
+        return
+    load = output(["uptime"])
+    with open(o.results, "a") as f:
+        f.write(f"\n\n## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} — console load, {os.cpu_count()} cores\n\n"
+                f"`scripts/bench console` (wrk -t2 -c200 -d{seconds}s on the same machine as `sluice serve`, release build; "
+                f"a ledger of {instances:,} instances of 5 jobs in SQLite). Load after: `{load}`.\n\n"
+                + "\n".join(lines) + f"\n\n- {verdict}\n- `/metrics` computed from the ledger of {instances:,} instances: "
+                f"{metrics_ms:.0f} ms (median of 3 scrapes, no load; a scrape's answer is reused for 5 s)\n")
+def server_cpu(postmaster):
+    """CPU seconds of the server's postmaster and its ended children (the backends of finished
+    connections), from /proc, once the backends of closed connections have been reaped."""
+    time.sleep(0.3)
+    with open(f"/proc/{postmaster}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def postgresql(o, bins, extra):
+    """The PostgreSQL destination: (1) its writer's binary COPY of N demo-shaped rows
+    (postgres-copy-bench) against `psql \\copy` of the same rows, exported from the table, in binary and
+    in CSV: the floor; (2) `sluice run` of the 24-hour window of N loadgen records into PostgreSQL
+    against the same run into the discard destination, alternating. Every load is counted. The server
+    (`start_postgres`) keeps PostgreSQL's default settings (fsync on)."""
+    rows = o.records or (50_000 if o.quick else 1_000_000)
+    rounds = o.repeat or (1 if o.quick else 3)
+    work = tempfile.mkdtemp(prefix="sluice-bench-postgresql-")
+    server = broker = None
+    load = os.getloadavg()
+    try:
+        server, admin = start_postgres(work)
+        # The password from the environment, as a job would have it: the URLs below carry none.
+        os.environ["PGPASSWORD"] = re.match(r"postgresql://[^:]+:([^@]+)@", admin).group(1)
+        base = re.sub(r"//([^:]+):[^@]+@", r"//\1@", admin).rsplit("/", 1)[0]
+        url = base + "/bench"
+        with open(os.path.join(work, "pg", "data", "postmaster.pid")) as f:
+            postmaster = int(f.readline())
+        psql_bin = shutil.which("psql") or "/usr/bin/psql"
+
+        def psql(sql, db="bench"):
+            return output([psql_bin, f"{base}/{db}", "-v", "ON_ERROR_STOP=1", "-A", "-t", "-q", "-c", sql])
+
+        psql("CREATE DATABASE bench", db="postgres")
+        copy = copy_against_psql(bins, url, psql, psql_bin, postmaster, work, rows, rounds)
+        broker, servers = start_broker(bins["sluice"], work)
+        runs = run_into_postgres(bins, url, psql, postmaster, servers, work, rows, rounds)
+    finally:
+        if broker:
+            stop_broker(broker)
+        if server:
+            stop_postgres(server)
+        shutil.rmtree(work, ignore_errors=True)
+    version = re.search(r"\d+\.\d+", output([psql_bin, "--version"])).group(0)
+    print(f"\nPostgreSQL {version} (default settings, fsync on), {rows:,} rows, best of {rounds} by wall time; CPU: the "
+          f"client's, and the server's backends' (ended connections); load average before {load[0]:.2f}, after "
+          f"{os.getloadavg()[0]:.2f}")
+    print("\n| what | rows | wall s | client CPU s | server CPU s | rows/s | × floor |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    floor = copy["psql \\copy, binary (floor)"][0]
+    for name, (wall, cpu, scpu) in list(copy.items()) + list(runs.items()):
+        ratio = f"{wall / floor:.2f}" if not name.startswith("sluice run") else "—"
+        print(f"| {name} | {rows:,} | {wall:.2f} | {cpu:.2f} | {scpu:.2f} | {rows / wall:,.0f} | {ratio} |")
+    pg, discard = runs["sluice run → postgresql"][0], runs["sluice run → discard"][0]
+    print(f"\nsluice run → postgresql: {rows / pg:,.0f} records/s, {pg / discard:.2f}× the wall of → discard "
+          f"({rows / discard:,.0f} records/s) on the same window")
+
+
+def copy_against_psql(bins, url, psql, psql_bin, postmaster, work, rows, rounds):
+    """The writer's COPY (a new partition, as `sluice run` fills one) and psql \\copy of the same rows
+    into a table like it (its index included), each best of `rounds`: name → (wall, client CPU, server CPU)."""
+    best = {}
+
+    def keep(name, sample):
+        if name not in best or sample[0] < best[name][0]:
+            best[name] = sample
+
+    exported = False
+    for r in range(1, rounds + 1):
+        psql("DROP TABLE IF EXISTS bench_events; DROP TABLE IF EXISTS _sluice_partitions; DROP TABLE IF EXISTS floor_events")
+        before = server_cpu(postmaster)
+        text = output([bins["postgres-copy-bench"], url, str(rows)])
+        print(text, flush=True)
+        m = re.search(r"\(overwrite, new partition\): (\d+) rows in ([\d.]+) s \(commit [\d.]+ s, CPU ([\d.]+) s\)", text)
+        if not m or int(m.group(1)) != rows:
+            raise SystemExit(f"VERIFICATION FAILED: postgres-copy-bench: {text}")
+        # Three writes ran; the server's share of the first is taken as a third.
+        keep("writer's binary COPY (postgres-copy-bench)", (float(m.group(2)), float(m.group(3)),
+                                                           (server_cpu(postmaster) - before) / 3))
+        if not exported:
+            for fmt in ("binary", "csv"):
+                psql(f"\\copy (SELECT * FROM bench_events WHERE ds = '2022112210') TO '{work}/rows.{fmt}' WITH (FORMAT {fmt})")
+            exported = True
+        psql("CREATE TABLE floor_events (LIKE bench_events INCLUDING ALL)")
+        for fmt in (("binary", "csv") if r % 2 else ("csv", "binary")):
+            psql("TRUNCATE floor_events")
+            before = server_cpu(postmaster)
+            wall, cpu, *_ = measure([psql_bin, url, "-v", "ON_ERROR_STOP=1", "-q",
+                                     "-c", f"\\copy floor_events FROM '{work}/rows.{fmt}' WITH (FORMAT {fmt})"])
+            scpu = server_cpu(postmaster) - before
+            got = int(psql("SELECT count(*) FROM floor_events"))
+            if got != rows:
+                raise SystemExit(f"VERIFICATION FAILED: psql \\copy ({fmt}) loaded {got} rows, expected {rows}")
+            keep(f"psql \\copy, {fmt}" + (" (floor)" if fmt == "binary" else ""), (wall, cpu, scpu))
+            print(f"round {r}: psql \\copy {fmt}: {wall:.2f} s wall, {rows / wall:,.0f} rows/s", flush=True)
+    return best
+
+
+def run_into_postgres(bins, url, psql, postmaster, servers, work, rows, rounds):
+    """`sluice run` over the 24-hour window of `rows` loadgen records into PostgreSQL (overwrite, a new
+    table's partition) and into discard, alternating: name → best (wall, client CPU, server CPU)."""
+    subprocess.run([bins["sluice"], "loadgen", "--bootstrap-servers", servers, "--topic", "events",
+                    "--records", str(rows), "--span", "24h"], check=True, stdout=sys.stderr)
+    params = ["--param", "startTime=20221122000000", "--param", "endTime=20221123000000", "--param", "partition=20221122"]
+    best = {}
+    for dest in ("discard", "postgresql"):
+        write_job(os.path.join(work, f"{dest}.yaml"), servers, dest, url=url)
+    for r in range(1, rounds + 1):
+        for dest in ("discard", "postgresql"):
+            name = f"sluice run → {dest}"
+            # Every round the same work: a new table (created by the run), its partition filled.
+            psql("DROP TABLE IF EXISTS ods_events")
+            before = server_cpu(postmaster)
+            wall, cpu, _, _, text = measure([bins["sluice"], "run", os.path.join(work, f"{dest}.yaml"), "--json",
+                                             "--create-table", "--replan", "--state-dir", os.path.join(work, f"state-{dest}")]
+                                            + params, capture=True)
+            phases = verify_sluice(name, text, rows)
+            scpu = server_cpu(postmaster) - before if dest == "postgresql" else 0.0
+            if dest == "postgresql":
+                got = int(psql("SELECT count(*) FROM ods_events WHERE ds = '20221122'"))
+                if got != rows:
+                    raise SystemExit(f"VERIFICATION FAILED: {name}: the partition holds {got} rows, expected {rows}")
+            if name not in best or wall < best[name][0]:
+                best[name] = (wall, cpu, scpu)
+            shown = ", ".join(f"{k} {v:.2f}" for k, v in phases.items() if k in ("destination", "open", "read", "commit"))
+            print(f"round {r}: {name}: {wall:.2f} s wall, {cpu:.2f} s CPU, {rows / wall:,.0f} records/s ({shown})", flush=True)
+    return best

@@ -126,10 +126,11 @@ def stop_broker(p):
         p.wait()
 
 
-def write_job(path, servers, dest):
+def write_job(path, servers, dest, url=None):
     destination = {
         "sqlite": "  type: sqlite\n  path: warehouse.db\n",
         "discard": "  type: discard\n",
+        "postgresql": f"  type: postgresql\n  url: {url}\n",
     }[dest]
     with open(path, "w") as f:
         f.write(f"""name: bench_{dest}

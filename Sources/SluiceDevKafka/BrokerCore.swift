@@ -337,85 +337,109 @@ final class BrokerCore: @unchecked Sendable {
     func evaluateFetch(_ plan: FetchPlan, waiter: (@Sendable () -> Void)?) -> (ByteBuffer, Bool, Int?) {
         let v = plan.version
         var out = ByteBuffer()
-        var total = 0
+        var budget = FetchBudget(remaining: Int(plan.maxBytes))
         var anyError = false
         var waiterId: Int? = nil
         lock.withLock {
             if v >= 1 { out.wInt32(0) }
             if v >= 7 { out.wError(.none); out.wInt32(0) }
-            var remaining = Int(plan.maxBytes)
             out.wInt32(Int32(plan.topics.count))
             for t in plan.topics {
                 out.wString(t.name)
                 out.wInt32(Int32(t.partitions.count))
                 for fp in t.partitions {
-                    out.wInt32(fp.partition)
-                    var code = plan.forcedError ?? .none
-                    var hw: Int64 = -1
-                    var start: Int64 = -1
-                    var slices: [ByteBuffer] = []
-                    var converted: ByteBuffer? = nil
-                    if code == .none {
-                        if let topic = topics[t.name], fp.partition >= 0, Int(fp.partition) < topic.partitions.count {
-                            let log = topic.partitions[Int(fp.partition)]
-                            hw = log.highWatermark
-                            start = log.logStartOffset
-                            if fp.offset < log.logStartOffset || fp.offset > log.logEndOffset {
-                                code = .offsetOutOfRange
-                            } else if fp.offset < hw {
-                                let limit = min(Int(fp.maxBytes), max(remaining, 0))
-                                let downMagic: Int8? = config.version == .v2_2 ? (v < 2 ? 0 : v < 4 ? 1 : nil)
-                                    : (v < 2 ? 0 : nil)
-                                if let magic = downMagic {
-                                    var buf = ByteBuffer()
-                                    var i = log.chunkIndex(for: fp.offset)
-                                    while i < log.chunks.count && buf.readableBytes < limit {
-                                        RecordFormat.downConvert(log.chunks[i], from: fp.offset, magic: magic, into: &buf)
-                                        i += 1
-                                    }
-                                    if buf.readableBytes > limit { buf.moveWriterIndex(to: buf.readerIndex + limit) }
-                                    converted = buf
-                                    remaining -= buf.readableBytes
-                                    total += buf.readableBytes
-                                } else {
-                                    slices = log.read(from: fp.offset, maxBytes: limit, minOneBatch: total == 0 && v >= 3)
-                                    if v < 10 && slices.contains(where: { Self.isZstd($0) }) {
-                                        slices = []
-                                        code = .unsupportedCompressionType
-                                    }
-                                    let n = slices.reduce(0) { $0 + $1.readableBytes }
-                                    remaining -= n
-                                    total += n
-                                }
-                            }
-                        } else {
-                            code = .unknownTopicOrPartition
-                        }
-                    }
-                    if code != .none { anyError = true }
-                    out.wError(code)
-                    out.wInt64(hw)
-                    if v >= 4 { out.wInt64(hw) }
-                    if v >= 5 { out.wInt64(start) }
-                    if v >= 4 { out.wInt32(-1) }  // aborted_transactions: null
-                    if var c = converted {
-                        out.wInt32(Int32(c.readableBytes))
-                        out.writeBuffer(&c)
-                    } else {
-                        out.wInt32(Int32(slices.reduce(0) { $0 + $1.readableBytes }))
-                        for s in slices { out.writeImmutableBuffer(s) }
-                    }
+                    var answer = fetchPartition(t.name, fp, version: v, forced: plan.forcedError, budget: &budget)
+                    if answer.code != .none { anyError = true }
+                    answer.write(into: &out, version: v)
                 }
             }
-            let ready = plan.maxWaitMs <= 0 || total >= Int(plan.minBytes) || anyError
+            let ready = plan.maxWaitMs <= 0 || budget.total >= Int(plan.minBytes) || anyError
             if !ready, let waiter {
                 nextWaiterId += 1
                 waiters[nextWaiterId] = waiter
                 waiterId = nextWaiterId
             }
         }
-        let ready = plan.maxWaitMs <= 0 || total >= Int(plan.minBytes) || anyError
+        let ready = plan.maxWaitMs <= 0 || budget.total >= Int(plan.minBytes) || anyError
         return (out, ready, waiterId)
+    }
+
+    /// The bytes a fetch may still return, and what it returns so far.
+    struct FetchBudget {
+        var remaining: Int
+        var total = 0
+
+        mutating func spend(_ n: Int) {
+            remaining -= n
+            total += n
+        }
+    }
+
+    /// One partition's part of a fetch answer.
+    struct PartitionFetch {
+        var partition: Int32
+        var code: KafkaErrorCode
+        var highWatermark: Int64 = -1
+        var logStart: Int64 = -1
+        /// Stored batches as they are, or records converted down to an older message format.
+        var slices: [ByteBuffer] = []
+        var converted: ByteBuffer?
+
+        mutating func write(into out: inout ByteBuffer, version v: Int16) {
+            out.wInt32(partition)
+            out.wError(code)
+            out.wInt64(highWatermark)
+            if v >= 4 { out.wInt64(highWatermark) }
+            if v >= 5 { out.wInt64(logStart) }
+            if v >= 4 { out.wInt32(-1) }  // aborted_transactions: null
+            if var c = converted {
+                out.wInt32(Int32(c.readableBytes))
+                out.writeBuffer(&c)
+            } else {
+                out.wInt32(Int32(slices.reduce(0) { $0 + $1.readableBytes }))
+                for s in slices { out.writeImmutableBuffer(s) }
+            }
+        }
+    }
+
+    /// Reads one requested partition within the budget (called with the lock held).
+    private func fetchPartition(_ topicName: String, _ fp: FetchPartition, version v: Int16, forced: KafkaErrorCode?,
+                                budget: inout FetchBudget) -> PartitionFetch {
+        var answer = PartitionFetch(partition: fp.partition, code: forced ?? .none)
+        guard answer.code == .none else { return answer }
+        guard let topic = topics[topicName], fp.partition >= 0, Int(fp.partition) < topic.partitions.count else {
+            answer.code = .unknownTopicOrPartition
+            return answer
+        }
+        let log = topic.partitions[Int(fp.partition)]
+        answer.highWatermark = log.highWatermark
+        answer.logStart = log.logStartOffset
+        if fp.offset < log.logStartOffset || fp.offset > log.logEndOffset {
+            answer.code = .offsetOutOfRange
+            return answer
+        }
+        guard fp.offset < log.highWatermark else { return answer }
+        let limit = min(Int(fp.maxBytes), max(budget.remaining, 0))
+        let downMagic: Int8? = config.version == .v2_2 ? (v < 2 ? 0 : v < 4 ? 1 : nil) : (v < 2 ? 0 : nil)
+        if let magic = downMagic {
+            var buf = ByteBuffer()
+            var i = log.chunkIndex(for: fp.offset)
+            while i < log.chunks.count && buf.readableBytes < limit {
+                RecordFormat.downConvert(log.chunks[i], from: fp.offset, magic: magic, into: &buf)
+                i += 1
+            }
+            if buf.readableBytes > limit { buf.moveWriterIndex(to: buf.readerIndex + limit) }
+            answer.converted = buf
+            budget.spend(buf.readableBytes)
+        } else {
+            answer.slices = log.read(from: fp.offset, maxBytes: limit, minOneBatch: budget.total == 0 && v >= 3)
+            if v < 10 && answer.slices.contains(where: { Self.isZstd($0) }) {
+                answer.slices = []
+                answer.code = .unsupportedCompressionType
+            }
+            budget.spend(answer.slices.reduce(0) { $0 + $1.readableBytes })
+        }
+        return answer
     }
 
     static func isZstd(_ slice: ByteBuffer) -> Bool {

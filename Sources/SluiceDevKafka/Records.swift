@@ -62,6 +62,16 @@ enum RecordFormat {
     /// Kafka's default `message.max.bytes`: the largest batch (or shallow message) a produce may carry.
     static let maxMessageBytes = 1_000_012
 
+    /// The header fields of a produced batch v2 that storing it needs.
+    struct V2Header {
+        var attributes: Int16
+        var codec: CompressionCodec
+        var lastOffsetDelta: Int64
+        var firstTimestamp: Int64
+        var maxTimestamp: Int64
+        var count: Int
+    }
+
     /// Validates a produced batch v2, assigns `baseOffset`, applies LogAppendTime, and returns the
     /// chunk to store. `allowZstd` is false below Produce v7.
     static func ingestV2(_ input: ByteBuffer, baseOffset: Int64, logAppendTime: Int64?, allowZstd: Bool) throws -> Chunk {
@@ -71,6 +81,37 @@ enum RecordFormat {
         var batch = ByteBufferAllocator().buffer(capacity: input.readableBytes)
         batch.writeImmutableBuffer(input)
         let r = batch.readerIndex
+        let header = try checkV2Header(batch, allowZstd: allowZstd)
+        var payload = batch.getSlice(at: r + v2HeaderSize, length: batch.readableBytes - v2HeaderSize)!
+        do {
+            payload = try Codecs.decompress(header.codec, payload)
+        } catch {
+            throw ProduceRejection(code: .corruptMessage, reason: "\(error)")
+        }
+        let timestamps = try v2Timestamps(payload, header: header)
+        batch.setInteger(baseOffset, at: r)
+        batch.setInteger(Int32(0), at: r + 12)
+        var maxTimestamp = timestamps.max() ?? Int64.min
+        var attributes = header.attributes
+        if let appendTime = logAppendTime {
+            attributes |= 0x08
+            batch.setInteger(attributes, at: r + 21)
+            maxTimestamp = appendTime
+        }
+        if logAppendTime != nil || maxTimestamp != header.maxTimestamp {
+            batch.setInteger(maxTimestamp, at: r + 35)
+            let crc = CRC32C.checksum(batch, from: r + 21, to: r + batch.readableBytes)
+            batch.setInteger(crc, at: r + 17)
+        }
+        let lastOffset = baseOffset + header.lastOffsetDelta
+        return Chunk(baseOffset: baseOffset, lastOffset: lastOffset, maxTimestamp: maxTimestamp,
+                     timestamps: logAppendTime == nil ? timestamps : nil, bytes: batch, entryLastOffsets: [lastOffset],
+                     entryPositions: [0], magic: 2)
+    }
+
+    /// Checks a produced batch v2's header: magic, length, codec, attributes, CRC, count, size.
+    static func checkV2Header(_ batch: ByteBuffer, allowZstd: Bool) throws -> V2Header {
+        let r = batch.readerIndex
         guard let magic = batch.getInteger(at: r + 16, as: Int8.self), magic == 2 else {
             throw ProduceRejection(code: .invalidRecord, reason: "not a record batch v2")
         }
@@ -78,7 +119,7 @@ enum RecordFormat {
         guard batchLength + 12 == batch.readableBytes else {
             throw ProduceRejection(code: .corruptMessage, reason: "batch length does not match its size")
         }
-        var attributes = batch.getInteger(at: r + 21, as: Int16.self)!
+        let attributes = batch.getInteger(at: r + 21, as: Int16.self)!
         guard let codec = CompressionCodec(rawValue: Int8(attributes & 0x7)) else {
             throw ProduceRejection(code: .unsupportedCompressionType, reason: "unknown codec")
         }
@@ -95,35 +136,36 @@ enum RecordFormat {
         guard storedCRC == CRC32C.checksum(batch, from: r + 21, to: r + batch.readableBytes) else {
             throw ProduceRejection(code: .corruptMessage, reason: "record batch CRC mismatch")
         }
-        let lastOffsetDelta = Int64(batch.getInteger(at: r + 23, as: Int32.self)!)
-        let firstTimestamp = batch.getInteger(at: r + 27, as: Int64.self)!
-        let storedMax = batch.getInteger(at: r + 35, as: Int64.self)!
-        let count = Int(batch.getInteger(at: r + 57, as: Int32.self)!)
-        guard count > 0, Int64(count) == lastOffsetDelta + 1 else {
+        let header = V2Header(attributes: attributes, codec: codec,
+                              lastOffsetDelta: Int64(batch.getInteger(at: r + 23, as: Int32.self)!),
+                              firstTimestamp: batch.getInteger(at: r + 27, as: Int64.self)!,
+                              maxTimestamp: batch.getInteger(at: r + 35, as: Int64.self)!,
+                              count: Int(batch.getInteger(at: r + 57, as: Int32.self)!))
+        guard header.count > 0, Int64(header.count) == header.lastOffsetDelta + 1 else {
             throw ProduceRejection(code: .invalidRecord, reason: "record count does not match the last offset delta")
         }
         guard batch.readableBytes <= maxMessageBytes else {
             throw ProduceRejection(code: .messageTooLarge, reason: "batch of \(batch.readableBytes) bytes exceeds message.max.bytes")
         }
-        var payload = batch.getSlice(at: r + v2HeaderSize, length: batch.readableBytes - v2HeaderSize)!
-        do {
-            payload = try Codecs.decompress(codec, payload)
-        } catch {
-            throw ProduceRejection(code: .corruptMessage, reason: "\(error)")
-        }
-        guard count <= payload.readableBytes else {
+        return header
+    }
+
+    /// Walks the (decompressed) records of a batch v2, checking their structure, and returns their
+    /// timestamps in order.
+    static func v2Timestamps(_ records: ByteBuffer, header: V2Header) throws -> [Int64] {
+        var payload = records
+        guard header.count <= payload.readableBytes else {
             throw ProduceRejection(code: .corruptMessage, reason: "record count exceeds the batch")
         }
         var timestamps = [Int64]()
-        timestamps.reserveCapacity(count)
-        var maxTimestamp = Int64.min
+        timestamps.reserveCapacity(header.count)
         do {
-            for i in 0..<count {
+            for i in 0..<header.count {
                 let length = try payload.rVarint()
                 guard length >= 0, length <= Int64(payload.readableBytes) else { throw WireError("record length") }
                 var record = payload.readSlice(length: Int(length))!
                 _ = try record.rInt8()
-                let ts = firstTimestamp &+ (try record.rVarint())
+                let ts = header.firstTimestamp &+ (try record.rVarint())
                 let offsetDelta = try record.rVarint()
                 guard offsetDelta == Int64(i) else { throw WireError("offset delta \(offsetDelta) at \(i)") }
                 try skipField(&record, nullable: true)  // key
@@ -136,32 +178,12 @@ enum RecordFormat {
                 }
                 guard record.readableBytes == 0 else { throw WireError("record \(i) has \(record.readableBytes) bytes left over") }
                 timestamps.append(ts)
-                maxTimestamp = max(maxTimestamp, ts)
             }
             guard payload.readableBytes == 0 else { throw WireError("bytes after the last record") }
         } catch {
             throw ProduceRejection(code: .corruptMessage, reason: "\(error)")
         }
-        batch.setInteger(baseOffset, at: r)
-        batch.setInteger(Int32(0), at: r + 12)
-        var storedTimestamps: [Int64]? = timestamps
-        var rewrite = false
-        if let appendTime = logAppendTime {
-            attributes |= 0x08
-            batch.setInteger(attributes, at: r + 21)
-            maxTimestamp = appendTime
-            storedTimestamps = nil
-            rewrite = true
-        }
-        if maxTimestamp != storedMax { rewrite = true }
-        if rewrite {
-            batch.setInteger(maxTimestamp, at: r + 35)
-            let crc = CRC32C.checksum(batch, from: r + 21, to: r + batch.readableBytes)
-            batch.setInteger(crc, at: r + 17)
-        }
-        return Chunk(baseOffset: baseOffset, lastOffset: baseOffset + lastOffsetDelta, maxTimestamp: maxTimestamp,
-                     timestamps: storedTimestamps, bytes: batch, entryLastOffsets: [baseOffset + lastOffsetDelta],
-                     entryPositions: [0], magic: 2)
+        return timestamps
     }
 
     /// Decodes the records of a stored batch v2.
@@ -347,22 +369,7 @@ enum RecordFormat {
             throw ProduceRejection(code: .corruptMessage, reason: "\(error)")
         }
         guard !messages.isEmpty else { throw ProduceRejection(code: .corruptMessage, reason: "empty message set") }
-        var out = ByteBufferAllocator().buffer(capacity: input.readableBytes + 16)
-        var next = baseOffset
-        var timestamps = [Int64]()
-        var lastOffsets = [Int64]()
-        var positions = [Int]()
-        var maxTimestamp = Int64(-1)
-        func appendPlain(timestamp: Int64, key: ByteBuffer?, value: ByteBuffer?) {
-            positions.append(out.writerIndex)
-            let attributes: Int8 = logAppendTime != nil ? 0x08 : 0
-            let ts = logAppendTime ?? timestamp
-            encodeMessage(offset: next, magic: 1, attributes: attributes, timestamp: ts, key: key, value: value, into: &out)
-            timestamps.append(ts)
-            maxTimestamp = max(maxTimestamp, ts)
-            lastOffsets.append(next)
-            next += 1
-        }
+        var log = V1LogBuilder(baseOffset: baseOffset, logAppendTime: logAppendTime, capacity: input.readableBytes + 16)
         for m in messages {
             if m.entry.readableBytes > maxMessageBytes {
                 throw ProduceRejection(code: .messageTooLarge, reason: "message exceeds message.max.bytes")
@@ -372,17 +379,7 @@ enum RecordFormat {
             }
             let codecBits = m.attributes & 0x07
             if codecBits == 0 {
-                if m.magic == 1 && logAppendTime == nil {
-                    positions.append(out.writerIndex)
-                    out.writeImmutableBuffer(m.entry)
-                    out.setInteger(next, at: positions.last!)
-                    timestamps.append(m.timestamp)
-                    maxTimestamp = max(maxTimestamp, m.timestamp)
-                    lastOffsets.append(next)
-                    next += 1
-                } else {
-                    appendPlain(timestamp: m.timestamp, key: m.key, value: m.value)
-                }
+                if m.magic == 1 && logAppendTime == nil { log.appendAsIs(m) } else { log.appendPlain(m.timestamp, m.key, m.value) }
                 continue
             }
             guard let codec = CompressionCodec(rawValue: codecBits), codec != .zstd else {
@@ -398,17 +395,59 @@ enum RecordFormat {
             let inPlace = m.magic == 1 && inner.enumerated().allSatisfy { i, x in
                 x.magic == 1 && x.offset == Int64(i) && x.attributes & 0x0f == 0
             }
-            if !inPlace {
-                for x in inner { appendPlain(timestamp: m.magic == 1 ? x.timestamp : -1, key: x.key, value: x.value) }
-                continue
+            if inPlace {
+                log.appendWrapper(m, inner: inner)
+            } else {
+                for x in inner { log.appendPlain(m.magic == 1 ? x.timestamp : -1, x.key, x.value) }
             }
-            let innerMax = inner.map(\.timestamp).max() ?? -1
+        }
+        return log.chunk
+    }
+
+    /// The stored message set of the 0.10.2 log being built, entry by entry.
+    struct V1LogBuilder {
+        let baseOffset: Int64
+        let logAppendTime: Int64?
+        var out: ByteBuffer
+        var next: Int64
+        var timestamps: [Int64] = []
+        var lastOffsets: [Int64] = []
+        var positions: [Int] = []
+        var maxTimestamp = Int64(-1)
+
+        init(baseOffset: Int64, logAppendTime: Int64?, capacity: Int) {
+            self.baseOffset = baseOffset
+            self.logAppendTime = logAppendTime
+            out = ByteBufferAllocator().buffer(capacity: capacity)
+            next = baseOffset
+        }
+
+        /// A message written anew as magic 1 (converted, or with LogAppendTime).
+        mutating func appendPlain(_ timestamp: Int64, _ key: ByteBuffer?, _ value: ByteBuffer?) {
+            positions.append(out.writerIndex)
+            let ts = logAppendTime ?? timestamp
+            encodeMessage(offset: next, magic: 1, attributes: logAppendTime != nil ? 0x08 : 0, timestamp: ts,
+                          key: key, value: value, into: &out)
+            record(ts, last: next)
+        }
+
+        /// An uncompressed magic 1 message kept byte for byte, with its offset assigned.
+        mutating func appendAsIs(_ m: Message) {
+            positions.append(out.writerIndex)
+            out.writeImmutableBuffer(m.entry)
+            out.setInteger(next, at: positions.last!)
+            record(m.timestamp, last: next)
+        }
+
+        /// A compressed magic 1 wrapper kept as it is, with its last offset and (maximum or append)
+        /// timestamp set.
+        mutating func appendWrapper(_ m: Message, inner: [Message]) {
             let last = next + Int64(inner.count) - 1
             let start = out.writerIndex
             positions.append(start)
             out.writeImmutableBuffer(m.entry)
             out.setInteger(last, at: start)
-            let wrapperTs = logAppendTime ?? innerMax
+            let wrapperTs = logAppendTime ?? (inner.map(\.timestamp).max() ?? -1)
             if wrapperTs != m.timestamp || logAppendTime != nil {
                 out.setInteger(wrapperTs, at: start + 18)
                 out.setInteger(m.attributes | (logAppendTime != nil ? 0x08 : 0), at: start + 17)
@@ -420,9 +459,18 @@ enum RecordFormat {
             lastOffsets.append(last)
             next = last + 1
         }
-        return Chunk(baseOffset: baseOffset, lastOffset: next - 1, maxTimestamp: maxTimestamp,
-                     timestamps: timestamps, bytes: out, entryLastOffsets: lastOffsets, entryPositions: positions,
-                     magic: 1)
+
+        private mutating func record(_ ts: Int64, last: Int64) {
+            timestamps.append(ts)
+            maxTimestamp = max(maxTimestamp, ts)
+            lastOffsets.append(last)
+            next = last + 1
+        }
+
+        var chunk: Chunk {
+            Chunk(baseOffset: baseOffset, lastOffset: next - 1, maxTimestamp: maxTimestamp, timestamps: timestamps,
+                  bytes: out, entryLastOffsets: lastOffsets, entryPositions: positions, magic: 1)
+        }
     }
 
     /// A magic 0/1 message set produced to the 2.2 log: converted to one uncompressed batch v2.

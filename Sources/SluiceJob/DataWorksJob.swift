@@ -412,14 +412,13 @@ public struct DataSourceCatalog: Sendable, Equatable {
             }
         }
         if case .unresolved(let name, _) = job.destination.kind {
+            let path = isDataWorks ? "steps[1].parameter.datasource" : job.task == .sync ? "destination.datasource" : "target.datasource"
             switch entries[name] {
             case .maxcompute(let conn): job.destination.kind = .maxcompute(conn)
             case .kafka:
-                reader.error(isDataWorks ? "steps[1].parameter.datasource" : "destination.datasource",
-                             "data source '\(name)' is a Kafka connection, not MaxCompute")
+                reader.error(path, "data source '\(name)' is a Kafka connection, not MaxCompute")
             case nil:
-                reader.error(isDataWorks ? "steps[1].parameter.datasource" : "destination.datasource",
-                             "data source '\(name)' is not in the --datasources file" + didYouMean(name, Array(entries.keys)))
+                reader.error(path, "data source '\(name)' is not in the --datasources file" + didYouMean(name, Array(entries.keys)))
             }
         }
     }

@@ -14,6 +14,10 @@ public enum JobEmitter {
         case moveToEnvironment
     }
 
+    /// Writes a secret value: as written when it is a reference, else redacted or moved to the
+    /// environment variable named second.
+    typealias SecretWriter = (SecretValue, String) -> Node
+
     /// The YAML text, and the environment variables the user must set (with `.moveToEnvironment`).
     public static func yaml(_ job: JobSpec, secrets: Secrets) -> (text: String, environment: [String]) {
         var env: [String] = []
@@ -27,9 +31,22 @@ public enum JobEmitter {
             }
         }
         var root: [(Node, Node)] = [(str("name"), str(job.name))]
+        if let statements = job.sqlStatements {
+            root.append((str("type"), str("sql")))
+            root.append((str("target"), Node(connection(job.destination.kind, secrets: secrets, secret))))
+            root.append((str("sql"), Node(statements.map { $0 + ";\n" }.joined(), .implicit, .literal)))
+        } else {
+            root.append((str("source"), Node(source(job.source, secret))))
+            root.append(mapping(job))
+            root.append((str("destination"), Node(destination(job, secrets: secrets, secret))))
+            if job.settings != JobSettings() { root.append((str("settings"), Node(settings(job.settings)))) }
+        }
+        if let sc = job.schedule { root.append((str("schedule"), schedule(sc))) }
+        let text = (try? Yams.serialize(node: Node(root), width: -1, allowUnicode: true)) ?? ""
+        return (text, env)
+    }
 
-        // source
-        let s = job.source
+    static func source(_ s: KafkaSourceSpec, _ secret: SecretWriter) -> [(Node, Node)] {
         var src: [(Node, Node)] = [(str("type"), str("kafka"))]
         if let ds = s.datasource { src.append((str("datasource"), str(ds))) } else {
             src.append((str("bootstrapServers"), str(s.bootstrapServers.joined(separator: ","))))
@@ -64,48 +81,35 @@ public enum JobEmitter {
         if let security = s.security { src.append((str("security"), Node(securityBlock(security, secret)))) }
         if s.autoOffsetReset != .none { src.append((str("autoOffsetReset"), str(s.autoOffsetReset.rawValue))) }
         if s.skipExceedRecord { src.append((str("skipExceedRecord"), str("true"))) }
-        root.append((str("source"), Node(src)))
+        return src
+    }
 
-        // mapping
+    /// `columns:` when the fields line up with the destination's columns, else `mapping:`.
+    static func mapping(_ job: JobSpec) -> (Node, Node) {
         let d = job.destination
-        // Date-time options live on mapping entries, so a job that has any is written as a mapping.
-        let aligned = job.mapping.allSatisfy { $0.to != nil && $0.unit == nil && $0.format == nil }
-            && job.mapping.compactMap(\.to) == d.columns
-        if aligned || d.columns == ["*"] {
-            root.append((str("columns"), Node(job.mapping.map { str($0.from) }, .implicit, .flow)))
-        } else {
-            root.append((str("mapping"), Node(job.mapping.map { m in
-                var entry: [(Node, Node)] = [(str("from"), str(m.from)), (str("to"), str(m.to ?? ""))]
-                if let u = m.unit { entry.append((str("unit"), str(u == .seconds ? "s" : "ms"))) }
-                if let f = m.format { entry.append((str("format"), str(f))) }
-                return Node(entry, .implicit, .flow)
-            })))
+        if isAligned(job) || d.columns == ["*"] {
+            return (str("columns"), Node(job.mapping.map { str($0.from) }, .implicit, .flow))
         }
+        return (str("mapping"), Node(job.mapping.map { m in
+            var entry: [(Node, Node)] = [(str("from"), str(m.from)), (str("to"), str(m.to ?? ""))]
+            if let u = m.unit { entry.append((str("unit"), str(u == .seconds ? "s" : "ms"))) }
+            if let f = m.format { entry.append((str("format"), str(f))) }
+            return Node(entry, .implicit, .flow)
+        }))
+    }
 
-        // destination
-        var dst: [(Node, Node)] = []
-        switch d.kind {
-        case .sqlite(let path):
-            dst += [(str("type"), str("sqlite")), (str("path"), str(path))]
-        case .discard:
-            dst.append((str("type"), str("discard")))
-        case .unresolved(let name, _):
-            dst += [(str("type"), str("maxcompute")), (str("datasource"), str(name))]
-        case .maxcompute(let c):
-            dst += [(str("type"), str("maxcompute")), (str("endpoint"), str(c.endpoint))]
-            if let t = c.tunnelEndpoint { dst.append((str("tunnelEndpoint"), str(t))) }
-            dst.append((str("project"), str(c.project)))
-            if let sc = c.schema { dst.append((str("schema"), str(sc))) }
-            // An AccessKey id is not secret on its own: shown by `show`, moved out of the file by `import`.
-            dst.append((str("accessKeyId"), secrets == .redact ? str(c.accessKeyId.source)
-                        : secret(c.accessKeyId, "ALIBABA_CLOUD_ACCESS_KEY_ID")))
-            dst.append((str("accessKeySecret"), secret(c.accessKeySecret, "ALIBABA_CLOUD_ACCESS_KEY_SECRET")))
-            if let t = c.securityToken { dst.append((str("securityToken"), secret(t, "ALIBABA_CLOUD_SECURITY_TOKEN"))) }
-            if let r = c.region { dst.append((str("region"), str(r))) }
-        }
+    /// Date-time options live on mapping entries, so a job that has any is written as a mapping.
+    static func isAligned(_ job: JobSpec) -> Bool {
+        job.mapping.allSatisfy { $0.to != nil && $0.unit == nil && $0.format == nil }
+            && job.mapping.compactMap(\.to) == job.destination.columns
+    }
+
+    static func destination(_ job: JobSpec, secrets: Secrets, _ secret: SecretWriter) -> [(Node, Node)] {
+        let d = job.destination
+        var dst = connection(d.kind, secrets: secrets, secret)
         dst.append((str("table"), str(d.table)))
         dst.append((str("partition"), str(d.partition)))
-        if aligned || d.columns == ["*"] { dst.append((str("columns"), Node(d.columns.map { str($0) }, .implicit, .flow))) }
+        if isAligned(job) || d.columns == ["*"] { dst.append((str("columns"), Node(d.columns.map { str($0) }, .implicit, .flow))) }
         if !d.columnTypes.isEmpty {
             dst.append((str("columnTypes"), Node(d.columnTypes.keys.sorted().map { (str($0), str(d.columnTypes[$0]!.description)) })))
         }
@@ -115,27 +119,49 @@ public enum JobEmitter {
         if let m = d.maxFieldLength { dst.append((str("maxFieldLength"), str(String(m)))) }
         if d.compress != .none { dst.append((str("compress"), str(d.compress.rawValue))) }
         if d.blockSizeBytes != 64 << 20 { dst.append((str("blockSizeMB"), str(String(d.blockSizeBytes >> 20)))) }
-        root.append((str("destination"), Node(dst)))
+        return dst
+    }
 
-        // settings
-        let st = job.settings
-        if st != JobSettings() {
-            var set: [(Node, Node)] = []
-            if !st.errorLimit.isUnlimited {
-                var e: [(Node, Node)] = []
-                if let r = st.errorLimit.records { e.append((str("record"), str(String(r)))) }
-                if let p = st.errorLimit.percentage { e.append((str("percentage"), str(String(p)))) }
-                set.append((str("errorLimit"), Node(e, .implicit, .flow)))
-            }
-            if st.concurrency != 1 { set.append((str("concurrency"), str(String(st.concurrency)))) }
-            if let m = st.mbps { set.append((str("mbps"), str(String(m)))) }
-            if st.missingField != .null { set.append((str("missingField"), str(st.missingField.rawValue))) }
-            root.append((str("settings"), Node(set)))
+    /// The database's keys: a destination's `type` and connection, or an SQL node's `target`.
+    static func connection(_ kind: DestinationKind, secrets: Secrets, _ secret: SecretWriter) -> [(Node, Node)] {
+        switch kind {
+        case .sqlite(let path):
+            return [(str("type"), str("sqlite")), (str("path"), str(path))]
+        case .discard:
+            return [(str("type"), str("discard"))]
+        case .postgresql(let url):
+            let shown = url.isReference || !PostgresURLText.hasPassword(url.source) ? str(url.source)
+                : secrets == .redact ? str(PostgresURLText.redacted(url.source)) : secret(url, "SLUICE_POSTGRES_URL")
+            return [(str("type"), str("postgresql")), (str("url"), shown)]
+        case .unresolved(let name, _):
+            return [(str("type"), str("maxcompute")), (str("datasource"), str(name))]
+        case .maxcompute(let c):
+            var out: [(Node, Node)] = [(str("type"), str("maxcompute")), (str("endpoint"), str(c.endpoint))]
+            if let t = c.tunnelEndpoint { out.append((str("tunnelEndpoint"), str(t))) }
+            out.append((str("project"), str(c.project)))
+            if let sc = c.schema { out.append((str("schema"), str(sc))) }
+            // An AccessKey id is not secret on its own: shown by `show`, moved out of the file by `import`.
+            out.append((str("accessKeyId"), secrets == .redact ? str(c.accessKeyId.source)
+                        : secret(c.accessKeyId, "ALIBABA_CLOUD_ACCESS_KEY_ID")))
+            out.append((str("accessKeySecret"), secret(c.accessKeySecret, "ALIBABA_CLOUD_ACCESS_KEY_SECRET")))
+            if let t = c.securityToken { out.append((str("securityToken"), secret(t, "ALIBABA_CLOUD_SECURITY_TOKEN"))) }
+            if let r = c.region { out.append((str("region"), str(r))) }
+            return out
         }
+    }
 
-        if let sc = job.schedule { root.append((str("schedule"), schedule(sc))) }
-        let text = (try? Yams.serialize(node: Node(root), width: -1, allowUnicode: true)) ?? ""
-        return (text, env)
+    static func settings(_ st: JobSettings) -> [(Node, Node)] {
+        var set: [(Node, Node)] = []
+        if !st.errorLimit.isUnlimited {
+            var e: [(Node, Node)] = []
+            if let r = st.errorLimit.records { e.append((str("record"), str(String(r)))) }
+            if let p = st.errorLimit.percentage { e.append((str("percentage"), str(String(p)))) }
+            set.append((str("errorLimit"), Node(e, .implicit, .flow)))
+        }
+        if st.concurrency != 1 { set.append((str("concurrency"), str(String(st.concurrency)))) }
+        if let m = st.mbps { set.append((str("mbps"), str(String(m)))) }
+        if st.missingField != .null { set.append((str("missingField"), str(st.missingField.rawValue))) }
+        return set
     }
 
     static func schedule(_ s: ScheduleSpec) -> Node {

@@ -92,6 +92,8 @@ public enum JobLoader {
         if isDataWorks {
             let (r, w) = stepIndices(map)
             paths = .dataWorks(readerIndex: r, writerIndex: w)
+        } else if job.task != .sync {
+            paths = .sqlNode
         } else {
             paths = .sluice(usesMappingList: map.has("mapping"))
         }
@@ -142,9 +144,17 @@ struct SluiceJobReader {
     let reader: DocReader
     let defaultName: String
 
-    static let topKeys = ["name", "description", "source", "columns", "mapping", "destination", "settings", "schedule"]
+    static let topKeys = ["name", "description", "type", "source", "columns", "mapping", "destination", "settings", "schedule"]
 
     func read(_ map: MapView) -> JobSpec? {
+        switch map.string("type")?.lowercased() {
+        case "sql"?: return sqlNode(map)
+        case nil, "sync"?: break
+        case let other?:
+            reader.error(map.path("type"), "job type '\(other)' is not supported: leave `type` out (or write `sync`) for a sync, write `sql` for an SQL node"
+                         + didYouMean(other, ["sync", "sql"]))
+            return nil
+        }
         let name = map.string("name") ?? defaultName
         map.accept("description")
         let source: KafkaSourceSpec?
@@ -369,12 +379,40 @@ struct SluiceJobReader {
 
     // MARK: destination
 
-    static let destinationKeys = ["type", "path", "datasource", "endpoint", "tunnelEndpoint", "project", "schema",
+    static let destinationKeys = ["type", "path", "url", "datasource", "endpoint", "tunnelEndpoint", "project", "schema",
                                   "accessKeyId", "accessKeySecret", "securityToken", "region", "table", "partition",
                                   "columns", "columnTypes", "writeMode", "emptyAsNull", "overLengthRule",
                                   "maxFieldLength", "compress", "blockSizeMB"]
 
     func destination(_ m: MapView) -> DestinationSpec? {
+        let kind = destinationKind(m, what: "destination")
+        let table = m.required("table", what: "the destination table")
+        let partition = m.string("partition") ?? ""
+        let columns = m.stringList("columns") ?? []
+        var types: [String: ColumnType] = [:]
+        if let ct = m.mapping("columnTypes") {
+            for key in ct.keys {
+                guard let t = ct.string(key) else { continue }
+                if let parsed = ColumnType(parsing: t) { types[key] = parsed } else {
+                    reader.error(ct.path(key), "'\(t)' is not a MaxCompute column type (BIGINT, INT, SMALLINT, TINYINT, DOUBLE, FLOAT, DECIMAL(p,s), STRING, VARCHAR(n), CHAR(n), BOOLEAN, DATETIME, DATE, TIMESTAMP, BINARY, JSON)")
+                }
+            }
+        }
+        let writeMode = m.choice("writeMode", WriteMode.self) ?? .overwrite
+        let emptyAsNull = m.bool("emptyAsNull") ?? false
+        let rule = m.choice("overLengthRule", OverLengthRule.self)
+        let maxLen = m.int("maxFieldLength", in: 1...(8 << 20)).map { Int($0) }
+        let compress = m.choice("compress", UploadCompression.self) ?? .none
+        let block = m.int("blockSizeMB", in: 1...1024).map { Int($0) << 20 } ?? (64 << 20)
+        m.finish(known: Self.destinationKeys)
+        guard let kind, let table else { return nil }
+        return DestinationSpec(kind: kind, table: table, partition: partition, columns: columns, writeMode: writeMode,
+                               emptyAsNull: emptyAsNull, overLengthRule: rule, maxFieldLength: maxLen,
+                               compress: compress, columnTypes: types, blockSizeBytes: block)
+    }
+
+    /// The database of a destination (or of an SQL node's `target`): `type` and its connection keys.
+    func destinationKind(_ m: MapView, what: String) -> DestinationKind? {
         let type = m.string("type")?.lowercased() ?? "sqlite"
         var kind: DestinationKind?
         switch type {
@@ -397,35 +435,34 @@ struct SluiceJobReader {
                         region: m.string("region")))
                 }
             }
+        case "postgresql", "postgres":
+            kind = postgresURL(m).map { DestinationKind.postgresql(url: $0) }
         case "discard":
             kind = .discard
         default:
-            reader.error(m.path("type"), "destination type '\(type)' is not supported: use sqlite, maxcompute or discard" +
-                         didYouMean(type, ["sqlite", "maxcompute", "discard"]))
+            reader.error(m.path("type"), "\(what) type '\(type)' is not supported: use sqlite, maxcompute, postgresql or discard" +
+                         didYouMean(type, ["sqlite", "maxcompute", "postgresql", "discard"]))
         }
-        let table = m.required("table", what: "the destination table")
-        let partition = m.string("partition") ?? ""
-        let columns = m.stringList("columns") ?? []
-        var types: [String: ColumnType] = [:]
-        if let ct = m.mapping("columnTypes") {
-            for key in ct.keys {
-                guard let t = ct.string(key) else { continue }
-                if let parsed = ColumnType(parsing: t) { types[key] = parsed } else {
-                    reader.error(ct.path(key), "'\(t)' is not a MaxCompute column type (BIGINT, INT, SMALLINT, TINYINT, DOUBLE, FLOAT, DECIMAL(p,s), STRING, VARCHAR(n), CHAR(n), BOOLEAN, DATETIME, DATE, TIMESTAMP, BINARY)")
-                }
-            }
+        return kind
+    }
+
+    /// `url` of a PostgreSQL destination. A URL written in the file is checked here (scheme, host);
+    /// one with a password in it is a warning: the file would share it.
+    func postgresURL(_ m: MapView) -> SecretValue? {
+        guard let text = m.required("url", what: "the PostgreSQL URL, e.g. postgresql://user@host:5432/database (password from PGPASSWORD or ?passwordFile=PATH)") else {
+            return nil
         }
-        let writeMode = m.choice("writeMode", WriteMode.self) ?? .overwrite
-        let emptyAsNull = m.bool("emptyAsNull") ?? false
-        let rule = m.choice("overLengthRule", OverLengthRule.self)
-        let maxLen = m.int("maxFieldLength", in: 1...(8 << 20)).map { Int($0) }
-        let compress = m.choice("compress", UploadCompression.self) ?? .none
-        let block = m.int("blockSizeMB", in: 1...1024).map { Int($0) << 20 } ?? (64 << 20)
-        m.finish(known: Self.destinationKeys)
-        guard let kind, let table else { return nil }
-        return DestinationSpec(kind: kind, table: table, partition: partition, columns: columns, writeMode: writeMode,
-                               emptyAsNull: emptyAsNull, overLengthRule: rule, maxFieldLength: maxLen,
-                               compress: compress, columnTypes: types, blockSizeBytes: block)
+        let url = SecretValue(parsing: text)
+        guard !url.isReference else { return url }
+        let parts = URLComponents(string: text)
+        guard let parts, ["postgresql", "postgres"].contains(parts.scheme?.lowercased() ?? ""), !(parts.host ?? "").isEmpty else {
+            reader.error(m.path("url"), "'\(PostgresURLText.redacted(text))' is not a PostgreSQL URL: write postgresql://USER@HOST:PORT/DATABASE")
+            return nil
+        }
+        if parts.password != nil {
+            reader.warning(m.path("url"), "a password in the job file's URL; leave it out and set PGPASSWORD, add ?passwordFile=PATH, or write url: \"${env:NAME}\"")
+        }
+        return url
     }
 
     // MARK: settings

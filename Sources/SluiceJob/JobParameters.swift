@@ -19,6 +19,8 @@ public struct CompiledJobParameters: Sendable {
     /// The zone `yyyymmddhhmmss` bounds are read in: `source.timeZone`, else the scheduling zone.
     public let boundZone: SchedulingZone
     public let partition: ParameterTemplate
+    /// An SQL node's statements; nil for a sync.
+    public let statements: [ParameterTemplate]?
     private let begin: Bound
     private let end: Bound
 
@@ -37,6 +39,7 @@ public struct CompiledJobParameters: Sendable {
         let set = try CompiledParameterSet(job.schedule?.parameters ?? [])
         self.parameters = set
         self.partition = try set.template(job.destination.partition, subject: "destination.partition")
+        self.statements = try job.sqlStatements?.map { try set.template($0, subject: "sql") }
         switch job.source.begin {
         case .time(let t): begin = .time(try set.template(t, subject: "source.begin.time"))
         case .timestampMillis(let t): begin = .millis(try set.template(t, subject: "source.begin.timestamp"))
@@ -59,13 +62,15 @@ public struct CompiledJobParameters: Sendable {
     public func resolve(_ context: EvaluationContext) throws -> ResolvedJobInstance {
         try parameters.checkDates(context)
         try partition.checkDates(context)
+        for template in statements ?? [] { try template.checkDates(context) }
         for case .time(let template) in [begin, end] { try template.checkDates(context) }
         for case .millis(let template) in [begin, end] { try template.checkDates(context) }
         let resolved = parameters.evaluate(context)
         let (b, bText) = try resolve(begin, resolved, subject: "source.begin")
         let (e, eText) = try resolve(end, resolved, subject: "source.end")
         return ResolvedJobInstance(parameters: resolved, begin: b, end: e, beginText: bText, endText: eText,
-                                   partition: partition.render(resolved))
+                                   partition: partition.render(resolved),
+                                   statements: statements?.map { $0.render(resolved) })
     }
 
     private func resolve(_ bound: Bound, _ resolved: ResolvedParameters,
@@ -93,4 +98,6 @@ public struct ResolvedJobInstance: Sendable, Equatable {
     public var endText: String?
     /// The destination partition spec after substitution (`ds=2022112210`).
     public var partition: String
+    /// An SQL node's statements after substitution; nil for a sync.
+    public var statements: [String]? = nil
 }

@@ -15,17 +15,47 @@ public struct JobSpec: Sendable, Equatable {
     public var destination: DestinationSpec
     public var settings: JobSettings
     public var schedule: ScheduleSpec?
+    /// What an instance does: a sync (the default), or an SQL node's statements.
+    public var task: JobTask
 
     public init(name: String, source: KafkaSourceSpec, mapping: [FieldMapping],
                 destination: DestinationSpec, settings: JobSettings = JobSettings(),
-                schedule: ScheduleSpec? = nil) {
+                schedule: ScheduleSpec? = nil, task: JobTask = .sync) {
         self.name = name
         self.source = source
         self.mapping = mapping
         self.destination = destination
         self.settings = settings
         self.schedule = schedule
+        self.task = task
     }
+
+    /// An SQL node (`type: sql`): `statements` run on `target` (kept as the destination's kind, with
+    /// no table); it reads no source and maps no fields.
+    public static func sqlNode(name: String, target: DestinationKind, statements: [String],
+                               schedule: ScheduleSpec?) -> JobSpec {
+        JobSpec(name: name, source: .none, mapping: [], destination: DestinationSpec(kind: target, table: ""),
+                schedule: schedule, task: .sql(statements: statements))
+    }
+
+    /// The statements of an SQL node; nil for a sync.
+    public var sqlStatements: [String]? {
+        if case .sql(let statements) = task { statements } else { nil }
+    }
+}
+
+/// What a job's instance does.
+public enum JobTask: Sendable, Equatable {
+    /// Reads the window of the Kafka source, maps the records and writes one destination partition.
+    case sync
+    /// Runs SQL statements (parameters written `${name}`) on the job's target database, in one
+    /// transaction where it has them: DataWorks' ODPS SQL node, the job users chain after a sync.
+    case sql(statements: [String])
+}
+
+extension KafkaSourceSpec {
+    /// The source of a job that reads none (an SQL node): no servers, no topic, no window.
+    public static let none = KafkaSourceSpec(bootstrapServers: [], topic: "", begin: .earliest, end: .latest)
 }
 
 /// One mapped field: `from` is a source field definition (`__value__`, `a.a1`, `'const'`, …),
@@ -146,6 +176,9 @@ public enum DestinationKind: Sendable, Equatable {
     /// The embedded SQLite warehouse; `path` as written in the job (relative to the job file).
     case sqlite(path: String)
     case maxcompute(MaxComputeConnection)
+    /// A PostgreSQL database: `url` as written (`postgresql://user@host:5432/db`, its password from
+    /// `PGPASSWORD` or `?passwordFile=PATH`), or a `${env:…}`/`${file:…}` reference to it.
+    case postgresql(url: SecretValue)
     /// Rows are counted and dropped: for dry measurements.
     case discard
     /// A named data source (DataWorks `datasource`) that no `--datasources` file resolved yet.
@@ -156,6 +189,7 @@ public enum DestinationKind: Sendable, Equatable {
         switch self {
         case .sqlite: "sqlite"
         case .maxcompute: "maxcompute"
+        case .postgresql: "postgresql"
         case .discard: "discard"
         case .unresolved(_, let type): type
         }

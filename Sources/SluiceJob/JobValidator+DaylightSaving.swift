@@ -9,7 +9,7 @@ extension JobValidator {
     /// records nowhere (see docs/scheduling.md, "The days clocks change"). `contiguous` jobs read
     /// every offset whatever their windows say.
     func checkDaylightSavingWindows(_ job: JobSpec) {
-        guard let schedule = job.schedule, [.minute, .hour, .day].contains(schedule.cycle),
+        guard job.task == .sync, let schedule = job.schedule, [.minute, .hour, .day].contains(schedule.cycle),
               job.source.windowMode == .offsets,
               let name = schedule.timeZone ?? job.source.timeZone, let zone = try? SchedulingZone.named(name),
               let calendar = try? InstanceCalendar(schedule, zone: zone),

@@ -23,6 +23,11 @@ struct JobPaths {
             beginTime: "source.begin", endTime: "source.end")
     }
 
+    /// An SQL node's: its database is `target`.
+    static var sqlNode: JobPaths { JobPaths(
+        sourceField: { "sql[\($0)]" }, destinationColumn: { "sql[\($0)]" }, source: { "sql.\($0)" },
+        destination: { "target.\($0)" }, parameter: { "schedule.parameters.\($0)" }, beginTime: "sql", endTime: "sql") }
+
     static func dataWorks(readerIndex r: Int, writerIndex w: Int) -> JobPaths {
         let readerKey: (String) -> String = { key in
             let map = ["timeZone": "timeZone", "keyType": "keyType", "valueType": "valueType", "encoding": "encoding"]
@@ -50,10 +55,12 @@ struct JobValidator {
     let paths: JobPaths
 
     func validate(_ job: JobSpec) {
-        checkMapping(job)
-        checkValueFormat(job)
+        if job.task == .sync {
+            checkMapping(job)
+            checkValueFormat(job)
+            checkSource(job.source)
+        }
         checkParameters(job)
-        checkSource(job.source)
         checkSecrets(job)
         if let upstream = job.schedule?.dependsOn, let i = upstream.firstIndex(of: job.name) {
             reader.error("schedule.dependsOn[\(i)]",
@@ -114,26 +121,13 @@ struct JobValidator {
                 reader.error(path, msg + hint)
             }
         }
-        let bounds = [(Self.boundText(job.source.begin), paths.beginTime, "$[yyyymmddhh24-1/24]0000"),
-                      (Self.boundText(job.source.end), paths.endTime, "$[yyyymmddhh24]0000")]
-        for (bound, path, example) in bounds {
-            switch bound {
-            case .time(let t)?:
-                check(t, path, example: example)
-                checkLiteralTime(t, path)
-            case .millis(let t)?:
-                check(t, path, example: nil)
-                checkLiteralMillis(t, path)
-            case nil: break
-            }
+        let templates: [(text: String, path: String)]
+        if let statements = job.sqlStatements {
+            templates = statements.map { ($0, "sql") }
+            for t in templates { check(t.text, t.path, example: nil) }
+        } else {
+            templates = checkSyncTemplates(job, check: check)
         }
-        let partitionPath = paths.destination("partition")
-        check(job.destination.partition, partitionPath, example: "$[yyyymmddhh24]")
-        // The partition spec must parse once its parameters are substituted.
-        let probe = ParameterReferences.substitute(job.destination.partition) { _ in "X" }
-        do { _ = try PartitionSpec(parsing: probe) } catch let e as SluiceError {
-            reader.error(partitionPath, e.message)
-        } catch {}
         // Parameter expressions: each parsed with the scheduling grammar (pointed messages), then the
         // set as a whole (references between parameters, cycles).
         let params = job.schedule?.parameters ?? []
@@ -149,9 +143,6 @@ struct JobValidator {
         do {
             let set = try CompiledParameterSet(params)
             // Job strings that are templates over the parameters.
-            var templates = [(job.destination.partition, partitionPath)]
-            if case .time(let t) = job.source.begin { templates.append((t, paths.beginTime)) }
-            if case .time(let t) = job.source.end { templates.append((t, paths.endTime)) }
             for (text, path) in templates where ParameterReferences.names(in: text).allSatisfy(defined.contains) {
                 do { _ = try set.template(parsing: text, subject: nil) } catch {
                     reader.error(path, error.description)
@@ -160,6 +151,35 @@ struct JobValidator {
         } catch let e as SluiceError {
             reader.error(params.count == 1 ? paths.parameter(params[0].name) : "schedule.parameters", e.description)
         } catch {}
+    }
+
+    /// Checks the parameters a sync's bounds and partition use; returns those job strings, which are
+    /// templates over the parameters.
+    private func checkSyncTemplates(_ job: JobSpec, check: (String, String, String?) -> Void) -> [(text: String, path: String)] {
+        let bounds = [(Self.boundText(job.source.begin), paths.beginTime, "$[yyyymmddhh24-1/24]0000"),
+                      (Self.boundText(job.source.end), paths.endTime, "$[yyyymmddhh24]0000")]
+        for (bound, path, example) in bounds {
+            switch bound {
+            case .time(let t)?:
+                check(t, path, example)
+                checkLiteralTime(t, path)
+            case .millis(let t)?:
+                check(t, path, nil)
+                checkLiteralMillis(t, path)
+            case nil: break
+            }
+        }
+        let partitionPath = paths.destination("partition")
+        check(job.destination.partition, partitionPath, "$[yyyymmddhh24]")
+        // The partition spec must parse once its parameters are substituted.
+        let probe = ParameterReferences.substitute(job.destination.partition) { _ in "X" }
+        do { _ = try PartitionSpec(parsing: probe) } catch let e as SluiceError {
+            reader.error(partitionPath, e.message)
+        } catch {}
+        var templates = [(job.destination.partition, partitionPath)]
+        if case .time(let t) = job.source.begin { templates.append((t, paths.beginTime)) }
+        if case .time(let t) = job.source.end { templates.append((t, paths.endTime)) }
+        return templates
     }
 
     /// The hourly job's expressions for the usual parameter names, suggested when one is missing.

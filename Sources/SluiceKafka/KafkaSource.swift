@@ -85,6 +85,16 @@ public final class KafkaSource: WindowSource {
         return try await guarded { try await client.run { try client.partitions(topic: topic) } }
     }
 
+    /// The end offset (high watermark) of each of the topic's partitions: what a consumer that has
+    /// read everything has reached. Consumer lag is this minus the offsets read.
+    public func endOffsets() async throws -> [Int32: Int64] {
+        let client = client, topic = topic
+        return try await client.run {
+            let partitions = try client.partitions(topic: topic)
+            return try client.watermarks(topic: topic, partitions: partitions).mapValues(\.high)
+        }
+    }
+
     /// Plans a window: per partition `[fromOffset, toOffset)` with Kafka's offsets-for-times semantics
     /// (see `WindowPlanner`). `partitions` selects a subset (a partition the topic lacks is an error).
     public func plan(begin: PlanBegin, end: PlanEnd, partitions subset: [Int32]? = nil,

@@ -95,14 +95,46 @@ final class ReadSession: @unchecked Sendable {
         if !idle { client.pause(topic: plan.topic, partition: states[i].partition) }
     }
 
+    /// What the messages of one step did to the read.
+    struct StepTally {
+        var kept = 0
+        var sawRecord = false
+        var progressed = false
+        var failure: SluiceError?
+    }
+
     /// Consumes up to one batch (waiting at most `timeoutMs`), filters it to the plan and counts it.
     func step(timeoutMs: Int32) throws -> StepResult {
         buffer.release()
         // The queue only grows between steps (this read is its only consumer), so its length now is
         // the most it held since the last step.
         let queuedBefore = Int(rd_kafka_queue_length(queue))
-        // Take what is queued without waiting; only when nothing is, wait for one message (a batch
-        // call with a timeout would wait to fill the whole batch), then take what followed it.
+        let n = try consume(timeoutMs: timeoutMs)
+        var tally = StepTally()
+        for i in 0..<n {
+            let m = buffer.messages[i].unsafelyUnwrapped
+            buffer.messages[i] = nil
+            if tally.failure == nil, admit(m, into: &tally) {
+                buffer.messages[tally.kept] = m
+                tally.kept += 1
+            } else {
+                rd_kafka_message_destroy(m)
+            }
+        }
+        buffer.count = tally.kept
+        if let failure = tally.failure {
+            buffer.release()
+            throw failure
+        }
+        wakeFetchersIfDrained(queuedBefore: queuedBefore)
+        return StepResult(buffer: buffer, sawRecord: tally.sawRecord, progressed: tally.progressed,
+                          plannedEndReached: remaining == 0,
+                          allAtLogEnd: states.allSatisfy(\.atLogEnd))
+    }
+
+    /// Takes what is queued without waiting; only when nothing is, waits for one message (a batch
+    /// call with a timeout would wait to fill the whole batch), then takes what followed it.
+    private func consume(timeoutMs: Int32) throws -> Int {
         var n = rd_kafka_consume_batch_queue(queue, 0, buffer.messages, buffer.capacity)
         if n == 0 && timeoutMs > 0 {
             n = rd_kafka_consume_batch_queue(queue, timeoutMs, buffer.messages, 1)
@@ -114,84 +146,72 @@ final class ReadSession: @unchecked Sendable {
         if n < 0 {
             throw SluiceError(.kafka, "reading topic \(plan.topic) from \(client.bootstrap) failed: \(client.describe(rd_kafka_last_error()))")
         }
-        let startMillis = plan.startMillis, endMillis = plan.endMillis
-        let byTime = plan.isByTime
-        let skipExceed = options.skipExceedRecord
-        var kept = 0
-        var sawRecord = false
-        var progressed = false
-        var failure: SluiceError?
-        for i in 0..<Int(n) {
-            let m = buffer.messages[i].unsafelyUnwrapped
-            buffer.messages[i] = nil
-            if failure != nil { rd_kafka_message_destroy(m); continue }
-            let p = m.pointee.partition
-            let idx = (p >= 0 && Int(p) < slot.count) ? slot[Int(p)] : -1
-            let err = m.pointee.err
-            if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                if err == RD_KAFKA_RESP_ERR__PARTITION_EOF, idx >= 0 {
-                    let off = m.pointee.offset
-                    if off > states[idx].position { states[idx].position = off }
-                    states[idx].atLogEnd = true
-                    if !states[idx].reachedEnd { progressed = true }
-                    if off >= states[idx].to { markReachedEnd(idx) }
-                } else {
-                    failure = consumeError(m, index: idx)
-                }
-                rd_kafka_message_destroy(m)
-                continue
-            }
-            guard idx >= 0 else { rd_kafka_message_destroy(m); continue }
-            let off = m.pointee.offset
-            if off < states[idx].position || (!idle && states[idx].reachedEnd) {
-                rd_kafka_message_destroy(m)
-                continue
-            }
-            if !idle && off >= states[idx].to {
-                states[idx].position = states[idx].to
-                progressed = true
-                markReachedEnd(idx)
-                rd_kafka_message_destroy(m)
-                continue
-            }
-            sawRecord = true
-            progressed = true
-            consumedRecords += 1
-            consumedValueBytes += m.pointee.len
-            let ts = rd_kafka_message_timestamp(m, nil)
-            if byTime && ts < 0 {
-                failure = SluiceError(.kafka,
-                    "topic \(plan.topic) partition \(p) offset \(off) has no timestamp, but the window is by time",
-                    hint: "time windows need a broker ≥ 0.10 with message format ≥ 0.10 (log.message.format.version) and timestamps on the records; use begin/end offsets for this topic otherwise")
-                rd_kafka_message_destroy(m)
-                continue
-            }
-            states[idx].position = off + 1
-            states[idx].atLogEnd = false
-            if let s = startMillis, ts < s { states[idx].stats.late += 1 }
-            var skip = false
-            if let e = endMillis, ts >= e {
-                states[idx].stats.exceeding += 1
-                if skipExceed { states[idx].stats.skipped += 1; skip = true }
-            }
-            if states[idx].position >= states[idx].to { markReachedEnd(idx) }
-            if skip {
-                rd_kafka_message_destroy(m)
-            } else {
-                states[idx].stats.delivered += 1
-                buffer.messages[kept] = m
-                kept += 1
-            }
+        return n
+    }
+
+    /// Accounts one consumed message against the plan: true when it is delivered (kept), false when
+    /// it is dropped (an event, outside the plan, a record skipped as exceeding the window, or an
+    /// error, which goes into `tally.failure`).
+    @inline(__always)
+    private func admit(_ m: UnsafeMutablePointer<rd_kafka_message_t>, into tally: inout StepTally) -> Bool {
+        let p = m.pointee.partition
+        let idx = (p >= 0 && Int(p) < slot.count) ? slot[Int(p)] : -1
+        let err = m.pointee.err
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            event(m, err: err, index: idx, into: &tally)
+            return false
         }
-        buffer.count = kept
-        if let failure {
-            buffer.release()
-            throw failure
+        guard idx >= 0 else { return false }
+        let off = m.pointee.offset
+        if off < states[idx].position || (!idle && states[idx].reachedEnd) { return false }
+        if !idle && off >= states[idx].to {
+            states[idx].position = states[idx].to
+            tally.progressed = true
+            markReachedEnd(idx)
+            return false
         }
-        wakeFetchersIfDrained(queuedBefore: queuedBefore)
-        return StepResult(buffer: buffer, sawRecord: sawRecord, progressed: progressed,
-                          plannedEndReached: remaining == 0,
-                          allAtLogEnd: states.allSatisfy(\.atLogEnd))
+        tally.sawRecord = true
+        tally.progressed = true
+        consumedRecords += 1
+        consumedValueBytes += m.pointee.len
+        let ts = rd_kafka_message_timestamp(m, nil)
+        if plan.isByTime && ts < 0 {
+            tally.failure = SluiceError(.kafka,
+                "topic \(plan.topic) partition \(p) offset \(off) has no timestamp, but the window is by time",
+                hint: "time windows need a broker ≥ 0.10 with message format ≥ 0.10 (log.message.format.version) and timestamps on the records; use begin/end offsets for this topic otherwise")
+            return false
+        }
+        states[idx].position = off + 1
+        states[idx].atLogEnd = false
+        return deliver(timestamp: ts, index: idx)
+    }
+
+    /// Counts a record in the window's statistics; false when it is skipped (`skipExceedRecord`).
+    @inline(__always)
+    private func deliver(timestamp ts: Int64, index idx: Int) -> Bool {
+        if let s = plan.startMillis, ts < s { states[idx].stats.late += 1 }
+        var skip = false
+        if let e = plan.endMillis, ts >= e {
+            states[idx].stats.exceeding += 1
+            if options.skipExceedRecord { states[idx].stats.skipped += 1; skip = true }
+        }
+        if states[idx].position >= states[idx].to { markReachedEnd(idx) }
+        if !skip { states[idx].stats.delivered += 1 }
+        return !skip
+    }
+
+    /// An event message: the end of a partition's log, or an error (kept in `tally.failure`).
+    private func event(_ m: UnsafeMutablePointer<rd_kafka_message_t>, err: rd_kafka_resp_err_t, index idx: Int,
+                       into tally: inout StepTally) {
+        guard err == RD_KAFKA_RESP_ERR__PARTITION_EOF, idx >= 0 else {
+            tally.failure = consumeError(m, index: idx)
+            return
+        }
+        let off = m.pointee.offset
+        if off > states[idx].position { states[idx].position = off }
+        states[idx].atLogEnd = true
+        if !states[idx].reachedEnd { tally.progressed = true }
+        if off >= states[idx].to { markReachedEnd(idx) }
     }
 
     /// Wakes librdkafka's fetchers once the queue, after having reached a prefetch limit, is down to

@@ -135,6 +135,26 @@ public protocol Ledger: Sendable {
     func releaseClaim(id: Int64) async throws
     /// Instances of `job` with a claimed attempt, oldest scheduled first.
     func claimedInstances(job: String) async throws -> [InstanceRecord]
+
+    // MARK: the console and its metrics
+
+    /// How many instances `filter` selects, ignoring its limit and offset (for pagination).
+    func countInstances(_ filter: InstanceFilter) async throws -> Int
+    /// The names of every job with instances or registered by a scheduler, sorted.
+    func jobNames() async throws -> [String]
+    /// Records an action a person took (rerun, kill, set-success, backfill), with who and when.
+    @discardableResult
+    func recordAction(_ action: NewLedgerAction) async throws -> LedgerAction
+    /// Recorded actions, newest first: all, or those of one job or one instance.
+    func actions(job: String?, instanceId: Int64?, limit: Int) async throws -> [LedgerAction]
+    /// Stores what attempt `attempt` measured: phases and bytes read.
+    func recordAttemptMetrics(id: Int64, attempt: Int, _ metrics: AttemptMetrics) async throws
+    /// What each attempt of the instance measured, by attempt number.
+    func attemptMetrics(id: Int64) async throws -> [Int: AttemptMetrics]
+    /// The totals /metrics exposes; `now` decides which pending instances are due.
+    func totals(now: Date) async throws -> LedgerTotals
+    /// Every finished attempt with its duration and phases (for /metrics' histograms).
+    func finishedAttempts() async throws -> [FinishedAttempt]
 }
 
 extension Ledger {

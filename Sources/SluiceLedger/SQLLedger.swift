@@ -198,11 +198,15 @@ public final class SQLLedger: Ledger {
                   .integer(k.early), .integer(k.skipped)])
     }
 
-    /// Ends the instance's current attempt in `attempts` with the instance's status and error.
+    /// Ends the instance's current attempt in `attempts` with the instance's status, error and counts.
     static func endAttempt(_ c: any LedgerConnection, id: Int64, now: Int64) async throws {
         try await c.execute("""
             UPDATE attempts SET status = (SELECT status FROM instances WHERE id = ?1),
-              error = (SELECT error FROM instances WHERE id = ?1), finished_at_ms = ?2
+              error = (SELECT error FROM instances WHERE id = ?1), finished_at_ms = ?2,
+              records_read = (SELECT records_read FROM instances WHERE id = ?1),
+              records_written = (SELECT records_written FROM instances WHERE id = ?1),
+              records_dirty = (SELECT records_dirty FROM instances WHERE id = ?1),
+              records_late = (SELECT records_late FROM instances WHERE id = ?1)
             WHERE instance_id = ?1 AND attempt = (SELECT attempts FROM instances WHERE id = ?1) AND finished_at_ms IS NULL
             """, [.integer(id), .integer(now)])
     }
@@ -266,22 +270,28 @@ public final class SQLLedger: Ledger {
         }
     }
 
+    /// The WHERE condition of `f` (without its order, limit and offset) and its binds.
+    static func condition(_ f: InstanceFilter) -> (String, [LedgerValue]) {
+        var conds = ["1 = 1"]
+        var binds: [LedgerValue] = []
+        func add(_ condition: (Int) -> String, _ value: LedgerValue) {
+            binds.append(value)
+            conds.append(condition(binds.count))
+        }
+        if let job = f.job { add({ "job = ?\($0)" }, .text(job)) }
+        if let status = f.status { add({ "status = ?\($0)" }, .text(status.rawValue)) }
+        if let from = f.scheduledFrom { add({ "scheduled_at_ms >= ?\($0)" }, .date(from)) }
+        if let before = f.scheduledBefore { add({ "scheduled_at_ms < ?\($0)" }, .date(before)) }
+        return (conds.joined(separator: " AND "), binds)
+    }
+
     public func instances(_ f: InstanceFilter) async throws -> [InstanceRecord] {
         try await read("listing instances") { c in
-            var conds = ["1 = 1"]
-            var binds: [LedgerValue] = []
-            func add(_ condition: (Int) -> String, _ value: LedgerValue) {
-                binds.append(value)
-                conds.append(condition(binds.count))
-            }
-            if let job = f.job { add({ "job = ?\($0)" }, .text(job)) }
-            if let status = f.status { add({ "status = ?\($0)" }, .text(status.rawValue)) }
-            if let from = f.scheduledFrom { add({ "scheduled_at_ms >= ?\($0)" }, .date(from)) }
-            if let before = f.scheduledBefore { add({ "scheduled_at_ms < ?\($0)" }, .date(before)) }
+            let (condition, binds) = Self.condition(f)
             var suffix = f.newestFirst ? " ORDER BY scheduled_at_ms DESC, id DESC" : " ORDER BY scheduled_at_ms, id"
             if let limit = f.limit { suffix += " LIMIT \(max(0, limit))" }
             if f.offset > 0 { suffix += (f.limit == nil && self.db.dialect == .sqlite ? " LIMIT -1" : "") + " OFFSET \(f.offset)" }
-            return try await Self.instances(c, where: conds.joined(separator: " AND "), binds, suffix: suffix)
+            return try await Self.instances(c, where: condition, binds, suffix: suffix)
         }
     }
 

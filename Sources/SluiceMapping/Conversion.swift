@@ -83,10 +83,13 @@ struct Converter {
     var digits: [UInt8] = []
     /// Values of the current record that `overLengthRule` changed (or kept whole).
     var overLength = 0
+    /// The rows go to PostgreSQL: NUL in text and JSON `jsonb` refuses make a record dirty.
+    let postgresText: Bool
 
     init(emptyAsNull: Bool, zone: TimeZone, patterns: [DateTimePattern] = [], maxFieldLength: Int? = nil,
-         overLengthRule: OverLengthRule? = nil) {
+         overLengthRule: OverLengthRule? = nil, postgresText: Bool = false) {
         self.emptyAsNull = emptyAsNull
+        self.postgresText = postgresText
         self.patterns = patterns
         self.maxFieldLength = maxFieldLength
         self.overLengthRule = overLengthRule
@@ -156,6 +159,8 @@ struct Converter {
         case .date: out.set(c, stored: .date(try date(cell, column)))
         case .binary:
             try withBinary(cell) { (b) throws(DirtyReason) in try putBinary(b, column, into: &out, at: c) }
+        case .json:
+            try json(cell, column, into: &out, at: c)
         }
     }
 
@@ -166,6 +171,9 @@ struct Converter {
     /// or follows `overLengthRule`.
     @inline(__always)
     mutating func putText(_ b: UnsafeRawBufferPointer, _ column: ColumnConversion, into out: inout RowWriter, at c: Int) throws(DirtyReason) {
+        if postgresText, let base = b.baseAddress, memchr(base, 0, b.count) != nil {
+            throw DirtyReason(.invalidText, "text with a NUL character (U+0000), which PostgreSQL text cannot hold: \(Self.preview(b))")
+        }
         let limit = maxFieldLength ?? Self.maxStringBytes
         var chars = Int.max
         if case .varchar(let n) = column.type { chars = n } else if case .char(let n) = column.type { chars = n }
@@ -244,6 +252,49 @@ struct Converter {
             }
         }
         return UnsafeRawBufferPointer(rebasing: b[0..<end])
+    }
+
+    // MARK: - JSON
+
+    /// A JSON cell: an object, array or (from a path) string as written, numbers and booleans as
+    /// JSON literals, text and bytes when they are one JSON value. Anything else is dirty, so that
+    /// the destination never refuses a load for it.
+    mutating func json(_ cell: Cell, _ column: ColumnConversion, into out: inout RowWriter, at c: Int) throws(DirtyReason) {
+        switch cell {
+        case .null:
+            out.set(c, stored: .null)
+        case .int(let v):
+            FastText.withUTF8(String(v)) { out.setBytes(c, $0, .string) }
+        case .double(let d):
+            guard d.isFinite else { throw DirtyReason(.incompatible, "\(d) is not a JSON number") }
+            FastText.withUTF8(d.description) { out.setBytes(c, $0, .string) }
+        case .bool(let b):
+            FastText.withUTF8(b ? "true" : "false") { out.setBytes(c, $0, .string) }
+        case .text(let b), .number(let b), .json(let b), .bytes(let b):
+            guard FastText.isValidUTF8(b) else {
+                throw DirtyReason(.invalidText, "bytes that are not valid UTF-8 into JSON: \(Self.preview(b))")
+            }
+            if let problem = JSONText.problem(in: b, rules: JSONText.Rules(postgres: postgresText)) {
+                throw DirtyReason(.notJSON, "not JSON for a JSON column (\(problem)): \(Self.preview(b))")
+            }
+            try putJSON(b, column, into: &out, at: c)
+        }
+    }
+
+    /// Writes valid JSON text, applying `maxFieldLength` (default 8 MiB): JSON is never truncated,
+    /// so an over-long value is dirty unless `overLengthRule` is `keepOn` or `setNull`.
+    mutating func putJSON(_ b: UnsafeRawBufferPointer, _ column: ColumnConversion, into out: inout RowWriter, at c: Int) throws(DirtyReason) {
+        let limit = maxFieldLength ?? Self.maxStringBytes
+        guard b.count > limit else { return out.setBytes(c, b, .string) }
+        switch overLengthRule {
+        case .keepOn?:
+            out.setBytes(c, b, .string)
+        case .setNull? where column.nullable:
+            out.set(c, stored: .null)
+        default:
+            throw DirtyReason(.tooLong, "JSON of \(b.count) bytes is longer than \(maxFieldLength == nil ? "the 8 MiB limit" : "maxFieldLength (\(limit) bytes)"), and JSON is not truncated")
+        }
+        overLength += 1
     }
 
     // MARK: - Text

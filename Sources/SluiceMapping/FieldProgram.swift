@@ -29,11 +29,15 @@ public struct FieldProgramOptions: Sendable, Hashable {
     /// DataWorks `overLengthRule` for values over `maxFieldLength` (or VARCHAR(n)/CHAR(n)'s n
     /// characters); nil = such a value makes the record dirty.
     public var overLengthRule: OverLengthRule?
+    /// The rows go to PostgreSQL: text holding a NUL character (U+0000), and JSON that `jsonb` refuses
+    /// (`\u0000`, numbers beyond `numeric`), make their record dirty instead of failing the load.
+    public var postgresText: Bool
 
     public init(keyType: KafkaDataType = .string, valueType: KafkaDataType = .string, encoding: String = "UTF-8",
                 emptyAsNull: Bool = false, missingField: MissingFieldPolicy = .null,
                 timeZone: TimeZone = TimeZone(identifier: "UTC")!, datetimeUnit: EpochUnit = .milliseconds,
-                datetimeFormat: String? = nil, maxFieldLength: Int? = nil, overLengthRule: OverLengthRule? = nil) {
+                datetimeFormat: String? = nil, maxFieldLength: Int? = nil, overLengthRule: OverLengthRule? = nil,
+                postgresText: Bool = false) {
         self.keyType = keyType
         self.valueType = valueType
         self.encoding = encoding
@@ -44,17 +48,20 @@ public struct FieldProgramOptions: Sendable, Hashable {
         self.datetimeFormat = datetimeFormat
         self.maxFieldLength = maxFieldLength
         self.overLengthRule = overLengthRule
+        self.postgresText = postgresText
     }
 
     /// The options a job implies: key/value types, encoding and zone from its source (no zone =
     /// `fallbackZone`, which the application gives: the machine's), `emptyAsNull`, `maxFieldLength`
-    /// and `overLengthRule` from its destination, `missingField` from its settings. (Date-time units
-    /// and formats are per mapping entry.)
+    /// and `overLengthRule` from its destination, `missingField` from its settings, `postgresText`
+    /// from its destination's kind. (Date-time units and formats are per mapping entry.)
     public init(job: JobSpec, fallbackZone: TimeZone) {
+        let postgres = if case .postgresql = job.destination.kind { true } else { false }
         self.init(keyType: job.source.keyType, valueType: job.source.valueType, encoding: job.source.encoding,
                   emptyAsNull: job.destination.emptyAsNull, missingField: job.settings.missingField,
                   timeZone: job.source.timeZone.flatMap { TimeZone(identifier: $0) } ?? fallbackZone,
-                  maxFieldLength: job.destination.maxFieldLength, overLengthRule: job.destination.overLengthRule)
+                  maxFieldLength: job.destination.maxFieldLength, overLengthRule: job.destination.overLengthRule,
+                  postgresText: postgres)
         headerEncoding = job.source.headerEncoding
         valueFormat = job.source.valueFormat
     }
@@ -197,7 +204,8 @@ public struct FieldProgram: Sendable {
         var keyPaths: [[PathComponent]] = []
         var needsHeaders = false
         var converter = Converter(emptyAsNull: options.emptyAsNull, zone: options.timeZone, patterns: patterns,
-                                  maxFieldLength: options.maxFieldLength, overLengthRule: options.overLengthRule)
+                                  maxFieldLength: options.maxFieldLength, overLengthRule: options.overLengthRule,
+                                  postgresText: options.postgresText)
         for (c, b) in bindings.enumerated() {
             let col = b.column
             guard let def = b.definition else {
@@ -456,7 +464,8 @@ struct RunState {
         valueScanner = program.valueScanner
         keyScanner = program.keyScanner
         converter = Converter(emptyAsNull: program.options.emptyAsNull, zone: program.options.timeZone,
-                              patterns: program.patterns, maxFieldLength: program.options.maxFieldLength, overLengthRule: program.options.overLengthRule)
+                              patterns: program.patterns, maxFieldLength: program.options.maxFieldLength,
+                              overLengthRule: program.options.overLengthRule, postgresText: program.options.postgresText)
         transcoder = program.utf8 ? nil : Transcoder(from: program.options.encoding)
         headerDecoder = TextEncoding.isUTF8(program.options.headerEncoding) ? nil
             : Transcoder(from: program.options.headerEncoding).map { HeaderDecoder(transcoder: $0) }
@@ -669,6 +678,10 @@ struct RunState {
         case .false: try convert(.bool(false), column, &rows, c)
         case .number: try convert(.number(UnsafeRawBufferPointer(rebasing: doc[span.start..<span.end])), column, &rows, c)
         case .string:
+            // A JSON column takes the string as JSON (quotes and escapes as written).
+            if case .json = column.type {
+                return try convert(.json(UnsafeRawBufferPointer(rebasing: doc[span.start..<span.end])), column, &rows, c)
+            }
             if !span.escaped {
                 return try convert(.text(UnsafeRawBufferPointer(rebasing: doc[(span.start + 1)..<(span.end - 1)])), column, &rows, c)
             }

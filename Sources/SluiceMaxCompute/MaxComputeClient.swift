@@ -245,7 +245,9 @@ public final class MaxComputeClient: Sendable {
                                     operation: "reading the result of SQL instance \(id)")
         let text = MiniXML.text(of: "Result", in: String(decoding: result.body, as: UTF8.self)) ?? ""
         guard status == "SUCCESS" else {
-            throw SluiceError(.destination, "MaxCompute SQL \(status.lowercased()) (instance \(id)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
+            // MaxCompute refused the statement: it would refuse it again.
+            throw SluiceError(.destination, "MaxCompute SQL \(status.lowercased()) (instance \(id)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))",
+                              retriable: status != "FAILED")
         }
         return text
     }

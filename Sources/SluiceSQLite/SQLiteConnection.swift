@@ -253,6 +253,9 @@ public final class SQLiteConnection {
     /// Rows changed by the last INSERT, UPDATE or DELETE.
     public var changes: Int { Int(sqlite3_changes64(handle)) }
 
+    /// Rows changed by every INSERT, UPDATE and DELETE since the connection opened.
+    public var totalChanges: Int64 { sqlite3_total_changes64(handle) }
+
     /// Caps a runtime limit (e.g. `SQLITE_LIMIT_ATTACHED`).
     public func setLimit(_ id: Int32, _ value: Int32) {
         sqlite3_limit(handle, id, value)

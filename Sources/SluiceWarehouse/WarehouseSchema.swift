@@ -24,7 +24,7 @@ public struct WarehouseColumn: Sendable, Hashable {
     /// Whether the job may write values of `type` into this column. A column declared with a
     /// MaxCompute type name takes exactly that type. One declared with SQLite's own names (tables
     /// made by hand) takes every type stored the same way: `INTEGER` the integer types and BOOLEAN,
-    /// `REAL` DOUBLE and FLOAT, `TEXT`/`CLOB` the string, date and time types, `BLOB` BINARY,
+    /// `REAL` DOUBLE and FLOAT, `TEXT`/`CLOB` the string, date, time and JSON types, `BLOB` BINARY,
     /// `NUMERIC` the numbers. Any other declared type takes anything.
     public func accepts(_ type: ColumnType) -> Bool {
         switch declaredType.trimmingCharacters(in: .whitespaces).uppercased() {
@@ -34,7 +34,7 @@ public struct WarehouseColumn: Sendable, Hashable {
             switch type { case .double, .float: return true; default: return false }
         case "TEXT", "CLOB":
             switch type {
-            case .string, .varchar, .char, .date, .datetime, .timestamp: return true
+            case .string, .varchar, .char, .date, .datetime, .timestamp, .json: return true
             default: return false
             }
         case "BLOB":

@@ -18,17 +18,7 @@ enum InstanceText {
         return zone.iso8601(Int64(date.timeIntervalSince1970.rounded(.down)))
     }
 
-    static func status(_ r: InstanceRecord, skipReason: String?) -> String {
-        if r.status == .dryRun, skipReason != nil { return "skipped" }
-        return r.status.rawValue
-    }
-
-    static func jsonString<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
+    static func jsonString<T: Encodable>(_ value: T) throws -> String { try InstanceViews.jsonString(value) }
 
     /// The bytes as text when they are UTF-8 without control characters, else as hex.
     static func bytes(_ b: [UInt8]?, fullLength: Int?) -> String {
@@ -42,6 +32,27 @@ enum InstanceText {
         }
         if let fullLength, fullLength > b.count { text += " … (\(fullLength) bytes)" }
         return text
+    }
+
+    /// Each attempt (who, where, how long, its phases and bytes) and the actions taken on the instance.
+    static func attemptLines(_ shown: InstanceDetail, zone: SchedulingZone) -> [String] {
+        var lines: [String] = []
+        if !shown.attempts.isEmpty { lines.append("  attempts") }
+        for a in shown.attempts {
+            let t = a.attempt
+            var l = "    #\(t.attempt) \(t.status.rawValue)  \(t.launchedBy) on \(t.host) (pid \(t.pid))  \(time(t.startedAt, zone: zone))"
+            if let f = t.finishedAt { l += String(format: "  %.2fs", f.timeIntervalSince(t.startedAt)) }
+            let order = ["setup", "destination", "plan", "open", "read", "commit", "finish"]
+            let phases = (a.phases ?? [:]).sorted { (order.firstIndex(of: $0.key) ?? 99) < (order.firstIndex(of: $1.key) ?? 99) }
+            if !phases.isEmpty { l += "  (" + phases.map { "\($0.key) " + String(format: "%.2fs", $0.value) }.joined(separator: ", ") + ")" }
+            if let b = a.bytesRead, b > 0 { l += "  \(b) bytes read" }
+            lines.append(l)
+        }
+        if !shown.actions.isEmpty { lines.append("  actions") }
+        for a in shown.actions {
+            lines.append("    \(time(a.at, zone: zone)) \(a.actor) \(a.action)\(a.detail.map { " (\($0))" } ?? ""): \(a.outcome)")
+        }
+        return lines
     }
 
     static func parseID(_ text: String) throws -> Int64 {
@@ -92,14 +103,6 @@ struct Instances: AsyncParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
-    struct Row: Codable {
-        var instance: InstanceRecord
-        var displayStatus: String
-        var skipReason: String?
-        /// Why a waiting instance waits (an upstream instance, its previous instance).
-        var waitReason: String?
-    }
-
     func run() async throws {
         try await runReportingErrors {
             var jobName: String?
@@ -115,35 +118,17 @@ struct Instances: AsyncParsableCommand {
                     jobName = job
                 }
             }
-            let wanted: InstanceStatus?
-            var onlySkipped = false
-            switch status {
-            case nil: wanted = nil
-            case "skipped": wanted = .dryRun; onlySkipped = true
-            case let s?:
-                guard let st = InstanceStatus(rawValue: s) else {
-                    throw SluiceError.invalid("--status \(s) is not a status",
-                                              hint: "one of \(InstanceStatus.allCases.map(\.rawValue).joined(separator: ", ")), skipped")
-                }
-                wanted = st
-            }
+            let (wanted, onlySkipped) = try InstanceViews.statusFilter(status)
             func instant(_ text: String?, _ name: String) throws -> Date? {
                 guard let text else { return nil }
                 return Date(timeIntervalSince1970: Double(zone.instant(for: try WallTime.parseDisplay(text, subject: name))))
             }
             let fromDate = try instant(from, "--from"), toDate = try instant(to, "--to")
             let (ledger, _, _) = try await location.open(jobFile: jobFile)
-            var records = try await ledger.instances(job: jobName, status: wanted, scheduledFrom: fromDate, scheduledBefore: toDate)
-            var rows: [Row] = []
-            for r in records {
-                let state = [.dryRun, .waiting, .pending].contains(r.status) ? try await ledger.schedulingState(id: r.id) : nil
-                let skip = r.status == .dryRun ? state?.skipReason : nil
-                if onlySkipped && skip == nil { continue }
-                rows.append(Row(instance: r, displayStatus: InstanceText.status(r, skipReason: skip), skipReason: skip,
-                                waitReason: state?.waitReason))
-            }
+            var rows = try await InstanceViews.list(
+                ledger, InstanceFilter(job: jobName, status: wanted, scheduledFrom: fromDate, scheduledBefore: toDate),
+                onlySkipped: onlySkipped)
             if let limit, rows.count > limit { rows = Array(rows.suffix(max(0, limit))) }
-            records = rows.map(\.instance)
             if json {
                 print(try InstanceText.jsonString(rows))
                 return
@@ -154,10 +139,7 @@ struct Instances: AsyncParsableCommand {
             }
             print("ID\tJOB\tSCHEDULED\tSTATUS\tATTEMPTS\tREAD\tWRITTEN\tDIRTY\tPARTITION\tNOTE")
             for row in rows {
-                let r = row.instance
-                let success: String? = r.successReason.map { "set to success: " + $0 }
-                let error: String? = r.error.map { String($0.split(separator: "\n").first ?? "") }
-                let note: String = row.skipReason ?? row.waitReason ?? success ?? error ?? ""
+                let r = row.instance, note = row.note
                 print("\(r.id)\t\(r.job)\t\(InstanceText.time(r.scheduledAt, zone: zone))\t\(row.displayStatus)\t\(r.attempts)\t\(r.counts.read)\t\(r.counts.written)\t\(r.counts.dirty)\t\(r.partition ?? "")\t\(note)")
             }
         }
@@ -220,30 +202,17 @@ struct ShowInstance: AsyncParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
-    struct Shown: Codable {
-        var instance: InstanceRecord
-        var status: String
-        var skipReason: String?
-        var waitReason: String?
-        var attempts: [AttemptRecord]
-        var retryAt: Date?
-        var plan: InstancePlan?
-        var log: [InstanceLogLine]
-        var dirtyRecords: [LedgerDirtyRecord]
-    }
-
     func run() async throws {
         try await runReportingErrors {
             let id = try InstanceText.parseID(self.id)
             var zone = SchedulingZone.machine
             if let job { zone = try SchedulingZone.forJob(try JobFiles.load(path: job).spec, fallback: .machine) }
             let (ledger, _, _) = try await location.open(jobFile: job)
-            let r = try await InstanceText.require(ledger, id)
-            let state = try await ledger.schedulingState(id: id)
-            let shown = Shown(instance: r, status: InstanceText.status(r, skipReason: state.skipReason),
-                              skipReason: state.skipReason, waitReason: state.waitReason,
-                              attempts: try await ledger.attempts(id: id), retryAt: state.retryAt, plan: try await ledger.plan(id: id),
-                              log: try await ledger.log(id: id), dirtyRecords: try await ledger.dirtyRecords(id: id, limit: dirtyLimit))
+            guard let shown = try await InstanceViews.detail(ledger, id: id, dirtyLimit: dirtyLimit) else {
+                _ = try await InstanceText.require(ledger, id)
+                return
+            }
+            let r = shown.instance
             if json {
                 print(try InstanceText.jsonString(shown))
                 return
@@ -260,12 +229,9 @@ struct ShowInstance: AsyncParsableCommand {
             lines.append("  finished    \(InstanceText.time(r.finishedAt, zone: zone))"
                          + ((r.startedAt != nil && r.finishedAt != nil)
                             ? String(format: "  (%.1fs)", r.finishedAt!.timeIntervalSince(r.startedAt!)) : ""))
-            if let retry = state.retryAt { lines.append("  retry at    \(InstanceText.time(retry, zone: zone))") }
-            if let s = state.skipReason { lines.append("  skipped     \(s)") }
-            if let w = state.waitReason { lines.append("  waiting     \(w)") }
-            for a in shown.attempts {
-                lines.append("  attempt \(a.attempt)   \(a.status.rawValue), launched by \(a.launchedBy) on \(a.host) (pid \(a.pid)) at \(InstanceText.time(a.startedAt, zone: zone))")
-            }
+            if let retry = shown.retryAt { lines.append("  retry at    \(InstanceText.time(retry, zone: zone))") }
+            if let s = shown.skipReason { lines.append("  skipped     \(s)") }
+            if let w = shown.waitReason { lines.append("  waiting     \(w)") }
             if let s = r.successReason { lines.append("  set to success by hand: \(s)") }
             if let e = r.error { lines.append("  error       \(e)") }
             let c = r.counts
@@ -274,6 +240,7 @@ struct ShowInstance: AsyncParsableCommand {
                 lines.append("  parameters")
                 for k in r.parameters.keys.sorted() { lines.append("    \(k)=\(r.parameters[k]!)") }
             }
+            lines += InstanceText.attemptLines(shown, zone: zone)
             if let plan = shown.plan {
                 let plannedAt = Date(timeIntervalSince1970: Double(plan.window.plannedAtMillis) / 1000)
                 lines.append("  plan        topic \(plan.window.topic), \(plan.windowMode.rawValue), planned \(InstanceText.time(plannedAt, zone: zone))")
@@ -350,8 +317,8 @@ struct Rerun: AsyncParsableCommand {
             let loaded = try jobOptions.load(try await operations.jobPath(of: try await operations.instance(id), given: job))
             var options = RunOptions()
             options.waitForLock = wait
-            options.allowDuplicateAppend = allowDuplicateAppend
             options.replan = replan
+            options.allowDuplicateAppend = allowDuplicateAppend
             options.showProgress = !json
             if downstream {
                 try await rerunDownstream(operations, id, loaded, options)

@@ -35,7 +35,7 @@ struct MapFields: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            let loaded = try options.load(job)
+            let loaded = try options.loadSync(job, for: "map")
             let sink = try Destinations.sink(job: loaded, createTable: false)
             guard let table = try await sink.tableColumns() else {
                 throw SluiceError(.destination, "destination table \(loaded.spec.destination.table) does not exist",

@@ -38,7 +38,7 @@ struct PartitionsCommand: AsyncParsableCommand {
         try await runReportingErrors {
             let partitions: [PartitionInfo]
             if WarehouseTarget.isJobFile(self.target) {
-                let job = try options.load(self.target)
+                let job = try table == nil ? options.loadSync(self.target, for: "partitions") : options.load(self.target)
                 var destination = try Destinations.make(job: job)
                 if let table, table != destination.table {
                     // Another table of the job's warehouse.

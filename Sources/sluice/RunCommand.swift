@@ -123,6 +123,16 @@ enum ReportText {
         var lines: [String] = []
         let id = r.instanceId.map { " #\($0)" } ?? ""
         lines.append("instance\(id) of \(r.job) scheduled \(r.scheduledTime) (bizdate \(r.businessDate)): \(r.status)")
+        if let statements = r.statements {
+            lines.append("  on \(r.destination)")
+            for (i, st) in statements.enumerated() {
+                let rows = st.rowsChanged.map { "  (\($0) row\($0 == 1 ? "" : "s") changed)" } ?? ""
+                lines.append("  \(i + 1). \(st.sql.replacingOccurrences(of: "\n", with: " "))\(rows)")
+            }
+            if r.status != "planned" { lines.append("  in \(String(format: "%.2f", r.seconds))s") }
+            if let e = r.error { lines.append("  error: \(e)") }
+            return lines.joined(separator: "\n")
+        }
         if let s = r.windowStart, let e = r.windowEnd { lines.append("  window  [\(s), \(e))") }
         lines.append("  topic \(r.topic) → \(r.destination) partition \(r.partition.isEmpty ? "(none)" : r.partition)"
                      + (r.replayedPlan ? "  (stored plan replayed)" : ""))

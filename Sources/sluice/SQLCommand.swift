@@ -24,7 +24,7 @@ enum WarehouseTarget {
 struct SQLCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sql",
-        abstract: "Run a read-only SQL query on the embedded warehouse, or on a job's MaxCompute project.",
+        abstract: "Run a read-only SQL query on the embedded warehouse, or on a job's MaxCompute project or PostgreSQL database.",
         discussion: """
         WAREHOUSE_OR_JOB is a warehouse .db file, or a job file (.yaml/.yml/.json) whose destination is \
         the SQLite warehouse. The file is opened read-only; statements that would write are refused. \
@@ -32,6 +32,8 @@ struct SQLCommand: AsyncParsableCommand {
         objects; blobs are base64 in both.
 
         With a job whose destination is MaxCompute, the query runs in its project through the instances API (it is not checked for being read-only there); the result is printed in the chosen format, NULL (\\N) as an empty CSV field.
+
+        With a job whose destination is PostgreSQL, the statement runs in a READ ONLY transaction (one that would write is refused, exit 2); numeric values print exactly, timestamps in UTC.
 
         Example (the DataWorks tutorial's step 5 check):
           sluice sql jobs/events_hourly.yaml "SELECT * FROM ods_events WHERE ds='2022112210' LIMIT 20"

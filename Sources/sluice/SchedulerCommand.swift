@@ -4,6 +4,9 @@ import Foundation
 import SluiceCore
 import Synchronization
 import SluiceRuntime
+import SluiceConsole
+import SluiceLedger
+import ServiceLifecycle
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -59,6 +62,9 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "Log lines as text or json (one JSON object per line) on standard error.")
     var logFormat: LogFormat = .text
 
+    /// The operations console inside the scheduler (`--listen ADDR`, `--token-file FILE`).
+    @OptionGroup var console: ConsoleOptions
+
     func validate() throws {
         guard !jobs.isEmpty else { throw ValidationError("give at least one job file or directory") }
         guard maxParallel >= 1 else { throw ValidationError("--max-parallel must be at least 1") }
@@ -79,7 +85,30 @@ struct SchedulerCommand: AsyncParsableCommand {
             options.runStartDelay = runStartDelay
             options.retryDelay = retryDelay
             let service = try await SchedulerService.make(options)
-            try await service.serve()
+            try await service.serve(alongside: try await console(options))
+        }
+    }
+
+    /// With --listen, the console over the scheduler's ledger, until the scheduler stops.
+    func console(_ options: SchedulerServiceOptions) async throws -> [any Service] {
+        guard console.listen != nil else { return [] }
+        let dir = options.resolvedStateDirectory
+        let config = try console.configuration(ledger: try LedgerLocation.resolve(url: options.ledgerURL, stateDirectory: dir),
+                                               ledgerURL: options.ledgerURL, stateDirectory: dir, jobs: jobs,
+                                               datasources: datasources, defaultListen: "127.0.0.1:8080")
+        return [ConsoleService(app: try await ConsoleApp.make(config, onListening: ConsoleOptions.listening(config)),
+                               address: "\(config.host):\(config.port)")]
+    }
+}
+
+/// The console inside the scheduler: when it cannot serve, it says so and the scheduler goes on.
+struct ConsoleService<App: Service>: Service {
+    let app: App
+    let address: String
+
+    func run() async throws {
+        do { try await app.run() } catch {
+            printError("error: the console stopped: \(error) (is \(address) free? choose another with --listen)")
         }
     }
 }

@@ -37,6 +37,7 @@ struct Sluice: AsyncParsableCommand {
             LegacySpelling<Dirty>.self,
             SchedulerCommand.self,
             BackfillCommand.self,
+            Serve.self,
         ]
     )
 

@@ -16,6 +16,17 @@ struct JobOptions: ParsableArguments {
     func load(_ path: String) throws -> LoadedJob {
         try JobFiles.load(path: path, datasourcesPath: datasources, parameters: JobFiles.parameters(params))
     }
+
+    /// Loads a job that must be a sync (one with a source, a mapping and a destination table):
+    /// `command` names what needs it, for the error an SQL node gets.
+    func loadSync(_ path: String, for command: String) throws -> LoadedJob {
+        let job = try load(path)
+        guard job.spec.task == .sync else {
+            throw SluiceError.invalid("\(path) is an SQL node (type: sql): it has no source, mapping or table of its own, which `sluice \(command)` needs",
+                                      hint: "give `sluice \(command)` the sync job that writes the table")
+        }
+        return job
+    }
 }
 
 /// Where a command finds the ledger: `--ledger URL` (or `SLUICE_LEDGER`) names a PostgreSQL

@@ -104,4 +104,57 @@ import Testing
         #expect(dailyRuns.count == 1 && dailyRuns[0].status == .succeeded)
         #expect(try #require(dailyRuns[0].startedAt) >= (try #require(lastHour)))
     }
+
+    /// An SQL node downstream of the hourly sync: `sluice run` runs its statements on the warehouse
+    /// with the instance's parameters and prints them, and `rerun --downstream` runs it again after
+    /// the sync it depends on.
+    @Test func anSQLNodeSummarisesTheSyncedDayAndFollowsItsUpstream() async throws {
+        let h = try await Harness.start()
+        defer { Task { await h.stop() } }
+        let day: Int64 = 1_669_075_200   // 2022-11-22 00:00 UTC
+        try await h.produce((0..<30).map { Harness.Produced(partition: Int32($0 % 3), key: "k\($0)", value: #"{"id":\#($0)}"#,
+                                                             timestamp: (day + 3600 + Int64($0) * 60) * 1000) })
+        let hourly = try h.writeHourlyJob(), summary = h.path("summary.yaml")
+        try """
+        name: summary
+        type: sql
+        target: { type: sqlite, path: warehouse.db }
+        sql: |
+          CREATE TABLE IF NOT EXISTS daily_counts (ds TEXT, n INTEGER);
+          DELETE FROM daily_counts WHERE ds = '${day}';
+          INSERT INTO daily_counts SELECT '${day}', COUNT(*) FROM t WHERE ds LIKE '${day}%'
+        schedule:
+          cycle: day
+          start: "00:30"
+          timeZone: UTC
+          dependsOn: [hourly]
+          parameters: { day: "$[yyyymmdd]" }
+
+        """.write(toFile: summary, atomically: true, encoding: .utf8)
+        let state = h.path(".sluice")
+        let sync = try await SluiceBinary.run(["run", hourly, "--at", "2022-11-22 02:05:00", "--create-table", "--state-dir", state])
+        #expect(sync.status == 0, "\(sync.stderr)")
+        let node = try await SluiceBinary.run(["run", summary, "--at", "2022-11-22 00:30:00", "--state-dir", state])
+        #expect(node.status == 0, "\(node.stderr)")
+        #expect(node.stdout.contains("3. INSERT INTO daily_counts SELECT '20221122', COUNT(*) FROM t WHERE ds LIKE '20221122%'  (1 row changed)"),
+                "\(node.stdout)")
+        let counts = try await SluiceBinary.run(["sql", h.path("warehouse.db"), "SELECT ds, n FROM daily_counts", "--format", "csv"])
+        #expect(counts.stdout.contains("20221122,30"), "\(counts.stdout)")
+
+        let ledger = try await Ledgers.openSQLite(stateDirectory: state)
+        try await ledger.registerJob("hourly", path: hourly)
+        try await ledger.registerJob("summary", path: summary)
+        let hourlyInstance = try #require(try await ledger.instances(job: "hourly").first)
+        let rerun = try await SluiceBinary.run(["instance", "rerun", String(hourlyInstance.id), "--downstream", "--state-dir", state, "--json"])
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(rerun.stdout.contains("\"summary\""), "\(rerun.stdout)")
+        let node2 = try #require(try await ledger.instances(job: "summary").first)
+        #expect(node2.status == .succeeded && node2.attempts == 2)
+        let again = try await SluiceBinary.run(["sql", h.path("warehouse.db"), "SELECT COUNT(*), MAX(n) FROM daily_counts", "--format", "csv"])
+        #expect(again.stdout.contains("1,30"), "\(again.stdout)")
+
+        // The commands that need a sync say so for an SQL node.
+        let ddl = try await SluiceBinary.run(["ddl", summary])
+        #expect(ddl.status == 2 && ddl.stderr.contains("is an SQL node (type: sql)"), "\(ddl.stderr)")
+    }
 }

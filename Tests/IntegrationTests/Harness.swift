@@ -49,27 +49,30 @@ struct Harness {
 
     /// Writes an hourly job over `topic` into the warehouse of this harness.
     /// `dailyPartition` lands every hour of a day in the day's partition (`ds=yyyymmdd`).
+    /// `postgres` (a URL) writes into table `t` of that PostgreSQL database instead of the warehouse.
     func writeHourlyJob(name: String = "job.yaml", windowMode: WindowMode = .offsets, errorLimit: Int? = nil,
                         extraColumns: Bool = false, servers: String? = nil, completion: String? = nil,
-                        writeMode: WriteMode = .overwrite, dailyPartition: Bool = false) throws -> String {
+                        writeMode: WriteMode = .overwrite, dailyPartition: Bool = false, postgres: String? = nil) throws -> String {
         try writeJob(name: name, jobName: "hourly", windowMode: windowMode, errorLimit: errorLimit, servers: servers,
-                     completion: completion, writeMode: writeMode, cycle: "cycle: hour\n  start: \"00:05\"",
+                     completion: completion, writeMode: writeMode, postgres: postgres, cycle: "cycle: hour\n  start: \"00:05\"",
                      parameters: ("$[yyyymmddhh24-1/24]0000", "$[yyyymmddhh24]0000",
                                   dailyPartition ? "$[yyyymmdd-1/24]" : "$[yyyymmddhh24-1/24]"))
     }
 
     /// Writes a job `minutely` with a minute cycle, window [scheduled − 1 min, scheduled).
     func writeMinuteJob(name: String = "minutely.yaml", windowMode: WindowMode = .offsets, completion: String? = nil,
-                        writeMode: WriteMode = .overwrite, retries: Int? = nil) throws -> String {
+                        writeMode: WriteMode = .overwrite, retries: Int? = nil, postgres: String? = nil) throws -> String {
         try writeJob(name: name, jobName: "minutely", windowMode: windowMode, completion: completion, writeMode: writeMode,
+                     postgres: postgres,
                      cycle: "cycle: minute\n  start: \"00:00\"" + (retries.map { "\n  retries: \($0)" } ?? ""),
                      parameters: ("$[yyyymmddhh24mi-1/24/60]00", "$[yyyymmddhh24mi]00", "$[yyyymmddhh24mi-1/24/60]"))
     }
 
     private func writeJob(name: String, jobName: String, windowMode: WindowMode, errorLimit: Int? = nil, servers: String? = nil,
-                          completion: String?, writeMode: WriteMode = .overwrite, cycle: String,
+                          completion: String?, writeMode: WriteMode = .overwrite, postgres: String? = nil, cycle: String,
                           parameters: (start: String, end: String, partition: String)) throws -> String {
         let limit = errorLimit.map { "settings:\n  errorLimit: { record: \($0) }\n" } ?? ""
+        let destination = postgres.map { "type: postgresql\n  url: \($0)" } ?? "path: warehouse.db"
         let text = """
         name: \(jobName)
         source:
@@ -79,7 +82,7 @@ struct Harness {
           windowMode: \(windowMode.rawValue)\(completion.map { "\n  completion: \($0)" } ?? "")
         columns: [__key__, __partition__, __offset__, __timestamp__, id]
         destination:
-          path: warehouse.db
+          \(destination)
           table: t
           partition: "ds=${partition}"
           writeMode: \(writeMode.rawValue)

@@ -10,45 +10,34 @@ import Glibc
 /// `sluice scheduler` as a real process against the dev broker: SIGKILLed repeatedly while it catches
 /// up a minute-cycle job, `sluice kill` of a running child, SIGTERM while a child runs.
 @Suite struct SchedulerCrashTests {
-    /// A scheduler process with its standard error in a file.
-    final class SchedulerProcess: @unchecked Sendable {
-        let process: Process
+    /// A scheduler process with its standard output and error appended to a file.
+    final class SchedulerProcess: Sendable {
+        let pid: Int32
         let logPath: String
+        private let exit: ProcessExit
 
         init(_ arguments: [String], logPath: String, environment: [String: String] = [:]) throws {
             self.logPath = logPath
             if !FileManager.default.fileExists(atPath: logPath) {
                 _ = FileManager.default.createFile(atPath: logPath, contents: nil)
             }
-            let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-            try log.seekToEnd()
-            process = Process()
-            process.executableURL = URL(fileURLWithPath: SluiceBinary.path)
-            process.arguments = arguments
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-            process.standardOutput = log
-            process.standardError = log
-            try process.run()
-            try log.close()
+            let log = try ChildProcess.open(logPath, writing: true)
+            let input = try ChildProcess.open("/dev/null", writing: false)
+            defer { close(log); close(input) }
+            pid = try ChildProcess.spawn(SluiceBinary.path, arguments, environment: ChildProcess.environment(adding: environment),
+                                  stdin: input, stdout: log, stderr: log)
+            exit = ProcessExit(pid: pid)
         }
 
-        var pid: Int32 { process.processIdentifier }
         var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-        func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+        func signal(_ sig: Int32) { kill(pid, sig) }
 
-        /// Waits for the exit without blocking a cooperative thread; returns the status.
+        /// Waits for the exit (killing the scheduler after ten minutes); returns the status.
         @discardableResult
-        func wait() async -> Int32 {
-            await withCheckedContinuation { c in
-                DispatchQueue.global().async {
-                    self.process.waitUntilExit()
-                    c.resume(returning: self.process.terminationStatus)
-                }
-            }
-        }
+        func wait() async -> Int32 { await exit.wait(killingAfter: .seconds(600), pid: pid).0 }
 
-        deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        deinit { if exit.ended == nil { kill(pid, SIGKILL) } }
     }
 
     /// A reproducible pseudo-random sequence (a 64-bit LCG with an xor-shift output), so a failing run

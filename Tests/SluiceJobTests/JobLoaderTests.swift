@@ -277,6 +277,48 @@ import Testing
         #expect(imported.environment.contains("KAFKA_SASL_PASSWORD"))
     }
 
+    /// `type: postgresql` with its URL: a password in the file is a warning and never shown; the
+    /// emitted YAML loads back into the same spec; a URL that is not PostgreSQL's is an error.
+    @Test func postgresqlDestinations() throws {
+        func job(_ url: String, extra: String = "") -> String {
+            """
+            source: { bootstrapServers: "h:1", topic: t, begin: {earliest: true}, end: {latest: true} }
+            columns: [__value__, __offset__]
+            destination:
+              type: postgresql
+              url: \(url)
+              table: analytics.ods_events
+              partition: "ds=${partition}"
+              columns: [payload, o]
+              columnTypes: { payload: JSON, o: BIGINT }
+              writeMode: append\(extra)
+            schedule: { cycle: day, parameters: { partition: "$[yyyymmdd-1]" } }
+            """
+        }
+        let plain = try Self.load(yaml: job("postgresql://etl@db.internal:5432/warehouse"))
+        #expect(plain.spec.destination.kind == .postgresql(url: .literal("postgresql://etl@db.internal:5432/warehouse")))
+        #expect(plain.spec.destination.columnTypes["payload"] == .json)
+        #expect(plain.warnings.isEmpty)
+        let emitted = JobEmitter.yaml(plain.spec, secrets: .redact).text
+        #expect(try Self.load(yaml: emitted).spec == plain.spec)
+
+        let secret = try Self.load(yaml: job("postgresql://etl:hunter2@db.internal/warehouse"))
+        #expect(secret.warnings.contains { $0.path == "destination.url" && $0.message.contains("PGPASSWORD") })
+        let shown = JobEmitter.yaml(secret.spec, secrets: .redact).text
+        #expect(!shown.contains("hunter2") && shown.contains("postgresql://etl:******@db.internal/warehouse"))
+        let imported = JobEmitter.yaml(secret.spec, secrets: .moveToEnvironment)
+        #expect(!imported.text.contains("hunter2") && imported.environment == ["SLUICE_POSTGRES_URL"])
+
+        let referenced = try Self.load(yaml: job("\"${env:WAREHOUSE_URL}\""))
+        #expect(referenced.spec.destination.kind == .postgresql(url: .env("WAREHOUSE_URL")))
+
+        let bad = Self.errors(yaml: job("mysql://etl:hunter2@db/warehouse"))
+        #expect(bad.map(\.path) == ["destination.url"] && bad[0].message.contains("is not a PostgreSQL URL"))
+        #expect(!bad[0].message.contains("hunter2"))
+        #expect(Self.errors(yaml: job("postgresql://etl@db/w").replacingOccurrences(of: "  url: postgresql://etl@db/w\n", with: ""))
+                .contains { $0.path == "destination" && $0.message.contains("missing `url`") })
+    }
+
     @Test func unresolvedDataSourceIsAnErrorWhenACatalogIsGiven() throws {
         let catalog = DataSourceCatalog(entries: [:])
         #expect(throws: JobFileError.self) {

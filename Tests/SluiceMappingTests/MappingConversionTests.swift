@@ -224,6 +224,28 @@ import Testing
             try FieldProgram(mapping: [("'abc'", ColumnSpec(name: "a", type: .int))])
         }
     }
+
+    /// A JSON column takes the JSON value at a path as written (objects and arrays compacted,
+    /// strings with their quotes), and a whole key or value when it is one JSON text.
+    @Test func jsonColumns() throws {
+        #expect(try ok(#"{"a": [1, 2], "b": null}"#, .json) == .string(#"{"a":[1,2],"b":null}"#))
+        #expect(try ok(#""x\u00e9""#, .json) == .string(#""x\u00e9""#))
+        #expect(try ok("12.50", .json) == .string("12.50"))
+        #expect(try ok("true", .json) == .string("true"))
+        #expect(try ok("null", .json) == .null)
+        let whole = try FieldProgram(mapping: [("__value__", ColumnSpec(name: "c", type: .json))])
+        #expect(try whole.evaluate(OwnedRecord(value: Array(#" {"id": 7} "#.utf8))).get() == [.string(#" {"id": 7} "#)])
+        let bad = whole.evaluate(OwnedRecord(value: Array("not json".utf8)))
+        guard case .failure(let failure) = bad else { Issue.record("not JSON must be dirty"); return }
+        #expect(failure.reason.kind == .notJSON && failure.reason.message.contains("at byte 1"), "\(failure.reason)")
+        // For PostgreSQL, what jsonb refuses is dirty too, and so is text holding NUL.
+        let postgres = FieldProgramOptions(postgresText: true)
+        #expect(try ok(#""\u0000""#, .json) == .string(#""\u0000""#))
+        #expect(try dirty(#""\u0000""#, .json, postgres) == .notJSON)
+        #expect(try dirty(#""a\u0000b""#, .string, postgres) == .invalidText)
+        #expect(try ok(#""a\u0000b""#, .string) == .string("a\u{0}b"))
+        #expect(try ok(#""a\u0001b""#, .string, postgres) == .string("a\u{1}b"))
+    }
 }
 
 extension Value {

@@ -52,7 +52,7 @@ import Testing
             Issue.record("expected a dirty record")
             return
         }
-        #expect(reason.message.contains("field '[3]' is missing from the value: it has 2 fields"))
+        #expect(reason.reason.message.contains("field '[3]' is missing from the value: it has 2 fields"))
         // GBK text is decoded before it is split.
         var gbk = FieldProgramOptions()
         gbk.valueFormat = .text(delimiter: ",")

@@ -113,6 +113,7 @@ func pyodpsTag(_ v: Value) -> String? {
                 case .date: row.append(.date(Int32(r % 3_652_059) - 719_162))
                 case .timestamp: row.append(.timestamp(seconds: Int64(bitPattern: r) % 5_000_000_000, nanos: Int32(r % 1_000_000_000)))
                 case .binary: row.append(.binary((0..<(r % 20)).map { UInt8(truncatingIfNeeded: r >> $0) }))
+                case .json: row.append(.string("{\"n\":\(r % 1000)}"))
                 }
             }
             rows.append(row)

@@ -98,7 +98,7 @@ struct TunnelStreamDecoder {
                     crc.update(uint64: UInt64(bitPattern: s))
                     crc.update(uint32: UInt32(bitPattern: n))
                     row[i] = .timestamp(seconds: s, nanos: n)
-                case .string, .varchar, .char, .decimal, .binary:
+                case .string, .varchar, .char, .decimal, .binary, .json:
                     guard wire == 2 else { throw DecodeError(description: "field \(field): wire type \(wire)") }
                     let n = Int(try varint())
                     let data = Array(try take(n))

@@ -77,6 +77,24 @@ func goldenBatch() -> RowBatch {
         }
     }
 
+    /// A JSON column goes as its text, the bytes a STRING column would get (pyodps's record writer
+    /// writes JSON with its string writer).
+    @Test func jsonColumnsAreWrittenAsTheirText() throws {
+        func encoded(_ type: ColumnType) throws -> [UInt8] {
+            let columns = [ColumnSpec(name: "j", type: type)]
+            var encoder = try TunnelRecordEncoder(tableColumns: columns, writeColumns: columns)
+            var batch = RowBatch(columns: columns)
+            batch.append(row: [.string(#"{"a":[1,"é"]}"#)])
+            var out: [UInt8] = []
+            try encoder.encode(batch, into: &out)
+            encoder.finish(into: &out)
+            return out
+        }
+        #expect(try encoded(.json) == encoded(.string))
+        #expect(try TunnelStreamDecoder(columns: [ColumnSpec(name: "j", type: .json)]).decode(try encoded(.json))
+                == [[.string(#"{"a":[1,"é"]}"#)]])
+    }
+
     @Test func typeMismatchAndRangeAreErrors() throws {
         let cols = [ColumnSpec(name: "a", type: .tinyint), ColumnSpec(name: "b", type: .string)]
         var encoder = try TunnelRecordEncoder(tableColumns: cols, writeColumns: cols)

@@ -1,4 +1,5 @@
 import Foundation
+@_exported import SluiceProcess
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -31,17 +32,13 @@ public enum Subprocess {
                            onStart: @Sendable (Int32) -> Void = { _ in }) async throws -> ProcessResult {
         let files = try OutputFiles(stdin: stdin)
         defer { files.remove() }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
-        p.environment = mergedEnvironment(environment)
-        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        p.standardInput = try FileHandle(forReadingFrom: files.input)
-        p.standardOutput = try FileHandle(forWritingTo: files.out)
-        p.standardError = try FileHandle(forWritingTo: files.err)
-        let exit = ProcessExit(p)
-        try p.run()
-        let pid = p.processIdentifier
+        let input = try ChildProcess.open(files.input.path, writing: false)
+        let out = try ChildProcess.open(files.out.path, writing: true)
+        let err = try ChildProcess.open(files.err.path, writing: true)
+        defer { for fd in [input, out, err] { close(fd) } }
+        let pid = try ChildProcess.spawn(executable, arguments, environment: mergedEnvironment(environment), directory: directory,
+                                  stdin: input, stdout: out, stderr: err)
+        let exit = ProcessExit(pid: pid)
         onStart(pid)
         let ended = await exit.wait(killingAfter: timeout, pid: pid)
         return ProcessResult(status: ended.0, stdout: files.read(files.out), stderr: files.read(files.err),
@@ -50,7 +47,7 @@ public enum Subprocess {
 
     /// This process's environment with `extra` added (and overriding).
     public static func mergedEnvironment(_ extra: [String: String]) -> [String: String] {
-        ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
+        ChildProcess.environment(adding: extra)
     }
 
     /// Finds a program on PATH.
@@ -106,29 +103,24 @@ public final class RunningProcess: Sendable {
     /// Starts `executable` with an empty standard input; `lines` are the outputs read line by line.
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                 directory: String? = nil, lines: Set<Output> = [.standardOutput]) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
-        p.environment = Subprocess.mergedEnvironment(environment)
-        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
         otherFile = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-test-out-\(UUID().uuidString)")
         _ = FileManager.default.createFile(atPath: otherFile.path, contents: nil)
-        let other = try FileHandle(forWritingTo: otherFile)
-        var pipes: [Output: Pipe] = [:]
-        for output in lines { pipes[output] = Pipe() }
-        p.standardInput = FileHandle.nullDevice
-        p.standardOutput = pipes[.standardOutput] ?? other
-        p.standardError = pipes[.standardError] ?? other
-        exit = ProcessExit(p)
-        try p.run()
-        readers = pipes.mapValues { pipe in
-            defer {
-                try? pipe.fileHandleForReading.close()
-                try? pipe.fileHandleForWriting.close()
-            }
-            return LineReader(fd: dup(pipe.fileHandleForReading.fileDescriptor))
+        let other = try ChildProcess.open(otherFile.path, writing: true)
+        let input = try ChildProcess.open("/dev/null", writing: false)
+        var pipes: [Output: (read: Int32, write: Int32)] = [:]
+        for output in lines { pipes[output] = try ChildProcess.pipe() }
+        defer { for fd in [other, input] + pipes.values.map(\.write) { close(fd) } }
+        do {
+            pid = try ChildProcess.spawn(executable, arguments, environment: Subprocess.mergedEnvironment(environment),
+                                         directory: directory, stdin: input,
+                                  stdout: pipes[.standardOutput]?.write ?? other,
+                                  stderr: pipes[.standardError]?.write ?? other)
+        } catch {
+            for fd in pipes.values.map(\.read) { close(fd) }
+            throw error
         }
-        pid = p.processIdentifier
+        exit = ProcessExit(pid: pid)
+        readers = pipes.mapValues { LineReader(fd: $0.read) }
     }
 
     deinit {
@@ -203,43 +195,6 @@ final class LineReader: Sendable {
                 }
                 buffer += chunk[..<n]
             }
-        }
-    }
-}
-
-/// The end of a process: its status and whether a signal ended it, delivered to every waiter.
-final class ProcessExit: Sendable {
-    private let state = Mutex<(ended: (Int32, Bool)?, waiters: [CheckedContinuation<(Int32, Bool), Never>])>((nil, []))
-
-    /// Watches `process`, which must not have been started yet. (The process keeps this object
-    /// alive until it has ended.)
-    init(_ process: Process) {
-        process.terminationHandler = { p in
-            let ended = (p.terminationStatus, p.terminationReason == .uncaughtSignal)
-            let waiters = self.state.withLock { s in
-                s.ended = ended
-                defer { s.waiters = [] }
-                return s.waiters
-            }
-            for w in waiters { w.resume(returning: ended) }
-        }
-    }
-
-    var ended: (Int32, Bool)? { state.withLock { $0.ended } }
-
-    /// Waits for the end; sends SIGKILL to `pid` when it has not come after `timeout`.
-    func wait(killingAfter timeout: Duration, pid: Int32) async -> (Int32, Bool) {
-        let killer = Task {
-            try await Task.sleep(for: timeout)
-            kill(pid, SIGKILL)
-        }
-        defer { killer.cancel() }
-        return await withCheckedContinuation { c in
-            let done = state.withLock { s -> (Int32, Bool)? in
-                if s.ended == nil { s.waiters.append(c) }
-                return s.ended
-            }
-            if let done { c.resume(returning: done) }
         }
     }
 }

@@ -6,17 +6,21 @@ public enum DDLDialect: String, Sendable, Hashable, CaseIterable {
     case sqlite
     /// MaxCompute SQL.
     case maxcompute
+    /// PostgreSQL: the partition columns are ordinary `text NOT NULL` columns with an index
+    /// (docs/decisions/2026-12-07-postgresql-destination.md).
+    case postgresql
 }
 
 /// CREATE TABLE text for a destination (DataWorks' "Generate Target Table Schema"). Pure text; no I/O.
 ///
 /// SQLite type mapping: every MaxCompute type keeps its MaxCompute name as the SQLite declared type
 /// (so it round-trips), except STRING, which is declared `TEXT`: SQLite would give a column declared
-/// `STRING` numeric affinity and turn `'007'` into `7`. Partition columns are `TEXT NOT NULL`.
+/// `STRING` numeric affinity and turn `'007'` into `7`, and JSON, which is `TEXT` too (SQLite has no
+/// JSON type; its JSON functions read text). Partition columns are `TEXT NOT NULL`.
 public enum TableDDL {
     /// The SQLite declared type of a column of type `type`.
     public static func sqliteDeclaredType(_ type: ColumnType) -> String {
-        type == .string ? "TEXT" : type.description
+        type == .string || type == .json ? "TEXT" : type.description
     }
 
     /// The column type a SQLite declared type stands for: the inverse of `sqliteDeclaredType`, plus
@@ -72,6 +76,8 @@ public enum TableDDL {
                 text += "\nPARTITIONED BY (\(partitionKeys.map { "\(quoteMaxCompute($0)) STRING" }.joined(separator: ", ")))"
             }
             return text + ";"
+        case .postgresql:
+            return createPostgresTable(name: name, columns: columns, partitionKeys: partitionKeys)
         }
     }
 

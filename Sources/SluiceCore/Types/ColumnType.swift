@@ -1,6 +1,6 @@
 import Foundation
 
-/// A destination column type: the MaxCompute set, which the SQLite warehouse maps too.
+/// A destination column type: the MaxCompute set, which the SQLite warehouse and PostgreSQL map too.
 public enum ColumnType: Hashable, Sendable, CustomStringConvertible {
     case bigint, int, smallint, tinyint
     case double, float
@@ -11,6 +11,8 @@ public enum ColumnType: Hashable, Sendable, CustomStringConvertible {
     case boolean
     case datetime, date, timestamp
     case binary
+    /// A JSON document, kept as its text (PostgreSQL `jsonb`, MaxCompute `JSON`, SQLite `TEXT`).
+    case json
 
     /// Parses a MaxCompute type name, case-insensitive: `BIGINT`, `decimal(18,2)`, `VARCHAR(64)`.
     /// `DECIMAL` without arguments is `DECIMAL(38,18)` as in MaxCompute 2.0.
@@ -37,6 +39,7 @@ public enum ColumnType: Hashable, Sendable, CustomStringConvertible {
         case "date": self = .date
         case "timestamp": self = .timestamp
         case "binary": self = .binary
+        case "json": self = .json
         default:
             if let a = args("decimal"), a.count == 2, (1...38).contains(a[0]), (0...a[0]).contains(a[1]) {
                 self = .decimal(precision: a[0], scale: a[1])
@@ -70,6 +73,7 @@ public enum ColumnType: Hashable, Sendable, CustomStringConvertible {
         case .date: "DATE"
         case .timestamp: "TIMESTAMP"
         case .binary: "BINARY"
+        case .json: "JSON"
         }
     }
 }

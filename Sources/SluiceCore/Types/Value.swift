@@ -3,7 +3,7 @@
 /// The case used for each `ColumnType`:
 /// BIGINT/INT/SMALLINT/TINYINT → `.int`; DOUBLE → `.double`; FLOAT → `.float`;
 /// DECIMAL → `.decimal` (plain decimal text such as `-12.50`, already scaled to the column);
-/// STRING/VARCHAR/CHAR → `.string`; BINARY → `.binary`; BOOLEAN → `.bool`;
+/// STRING/VARCHAR/CHAR → `.string`; JSON → `.string` (valid JSON text); BINARY → `.binary`; BOOLEAN → `.bool`;
 /// DATETIME → `.datetime` (epoch milliseconds, UTC); DATE → `.date` (days since 1970-01-01);
 /// TIMESTAMP → `.timestamp` (epoch seconds and nanoseconds, UTC).
 public enum Value: Hashable, Sendable {

@@ -145,6 +145,29 @@ enum LedgerMigrations {
           PRIMARY KEY (instance_id, attempt)
         );
         """),
+        // Actions people took (who, when, what) for the console, what each attempt measured (record
+        // counts, bytes read, seconds per phase) for /metrics, and the index the newest-first pages use.
+        (8, """
+        CREATE TABLE actions (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          at_ms INTEGER NOT NULL,
+          actor TEXT NOT NULL,
+          action TEXT NOT NULL,
+          instance_id INTEGER,
+          job TEXT,
+          detail TEXT,
+          outcome TEXT NOT NULL
+        );
+        CREATE INDEX actions_by_job ON actions (job, id);
+        CREATE INDEX actions_by_instance ON actions (instance_id, id);
+        ALTER TABLE attempts ADD COLUMN records_read INTEGER;
+        ALTER TABLE attempts ADD COLUMN records_written INTEGER;
+        ALTER TABLE attempts ADD COLUMN records_dirty INTEGER;
+        ALTER TABLE attempts ADD COLUMN records_late INTEGER;
+        ALTER TABLE attempts ADD COLUMN bytes_read INTEGER;
+        ALTER TABLE attempts ADD COLUMN phases_ms TEXT;
+        CREATE INDEX instances_by_time ON instances (scheduled_at_ms, id);
+        """),
     ]
 
     static let postgres: [(version: Int, sql: String)] = [
@@ -266,6 +289,29 @@ enum LedgerMigrations {
           pid BIGINT NOT NULL,
           acquired_at_ms BIGINT NOT NULL
         );
+        """),
+        // Actions people took (who, when, what) for the console, what each attempt measured (record
+        // counts, bytes read, seconds per phase) for /metrics, and the index the newest-first pages use.
+        (8, """
+        CREATE TABLE actions (
+          id BIGSERIAL PRIMARY KEY,
+          at_ms BIGINT NOT NULL,
+          actor TEXT NOT NULL,
+          action TEXT NOT NULL,
+          instance_id BIGINT,
+          job TEXT,
+          detail TEXT,
+          outcome TEXT NOT NULL
+        );
+        CREATE INDEX actions_by_job ON actions (job, id);
+        CREATE INDEX actions_by_instance ON actions (instance_id, id);
+        ALTER TABLE attempts ADD COLUMN records_read BIGINT;
+        ALTER TABLE attempts ADD COLUMN records_written BIGINT;
+        ALTER TABLE attempts ADD COLUMN records_dirty BIGINT;
+        ALTER TABLE attempts ADD COLUMN records_late BIGINT;
+        ALTER TABLE attempts ADD COLUMN bytes_read BIGINT;
+        ALTER TABLE attempts ADD COLUMN phases_ms TEXT;
+        CREATE INDEX instances_by_time ON instances (scheduled_at_ms, id);
         """),
     ]
 

@@ -81,7 +81,8 @@ public struct TunnelRecordEncoder: Sendable {
             case .date: kind = .date; wire = 0
             case .timestamp: kind = .timestamp; wire = 2
             case .decimal: kind = .decimal; wire = 2
-            case .string, .varchar, .char: kind = .text(utf8: true); wire = 2
+            // JSON goes as its text, as pyodps's record writer sends it.
+            case .string, .varchar, .char, .json: kind = .text(utf8: true); wire = 2
             case .binary: kind = .text(utf8: false); wire = 2
             }
             slots.append(Slot(position: position, field: field, tag: (field << 3) | wire, kind: kind, type: type,

@@ -13,10 +13,39 @@ public struct Operations: Sendable {
     /// The state directory reruns use (the embedded ledger's, and the SQLite run locks').
     public let stateDirectory: String
 
-    public init(ledger: any Ledger, location: LedgerLocation, stateDirectory: String) {
+    /// Who does what these operations do, recorded in the ledger's actions: the console's user, or
+    /// `SLUICE_ACTOR` (set by the console for the runs it starts), else `cli:USER@HOST`.
+    public let actor: String
+
+    public init(ledger: any Ledger, location: LedgerLocation, stateDirectory: String, actor: String? = nil) {
         self.ledger = ledger
         self.location = location
         self.stateDirectory = stateDirectory
+        self.actor = actor ?? Self.defaultActor
+    }
+
+    /// `SLUICE_ACTOR`, else `cli:USER@HOST`.
+    public static var defaultActor: String {
+        let env = ProcessInfo.processInfo.environment
+        if let actor = env["SLUICE_ACTOR"], !actor.isEmpty { return actor }
+        return "cli:\(env["USER"] ?? env["LOGNAME"] ?? "unknown")@\(ProcessInfo.processInfo.hostName)"
+    }
+
+    /// Records `action` with its outcome, then returns (or rethrows) what `body` did. A failure to
+    /// record is not the action's failure: the action stands.
+    func recorded<T>(_ action: String, instance id: Int64?, job: String?, detail: String?,
+                     _ body: () async throws -> T) async throws -> T {
+        do {
+            let result = try await body()
+            _ = try? await ledger.recordAction(NewLedgerAction(actor: actor, action: action, instanceId: id, job: job,
+                                                               detail: detail, outcome: "done"))
+            return result
+        } catch {
+            let message = (error as? RunFailure)?.error.description ?? (error as? SluiceError)?.description ?? "\(error)"
+            _ = try? await ledger.recordAction(NewLedgerAction(actor: actor, action: action, instanceId: id, job: job,
+                                                               detail: detail, outcome: "failed: \(message)"))
+            throw error
+        }
     }
 
     /// The instance, or a clear error naming the id.
@@ -43,11 +72,23 @@ public struct Operations: Sendable {
     /// window, and the rerun is refused otherwise unless `options.replan` plans it anew. Throws
     /// `RunFailure` when the run fails.
     public func rerun(_ id: Int64, job: LoadedJob, options base: RunOptions = RunOptions()) async throws -> RunReport {
+        try await recorded("rerun", instance: id, job: job.spec.name, detail: base.replan ? "replan" : nil) {
+            let r = try await checkRerun(id, job: job)
+            return try await runAgain(r, job: job, options: base)
+        }
+    }
+
+    /// The instance, when `job` is its job and the job's rerun policy lets it run again by hand.
+    public func checkRerun(_ id: Int64, job: LoadedJob) async throws -> InstanceRecord {
         let r = try await instance(id)
         guard job.spec.name == r.job else {
             throw SluiceError.invalid("instance \(id) belongs to job \(r.job), but \(job.path) is job \(job.spec.name)")
         }
         try Self.checkManualRerun(r, policy: job.spec.schedule?.rerun ?? .always)
+        return r
+    }
+
+    private func runAgain(_ r: InstanceRecord, job: LoadedJob, options base: RunOptions) async throws -> RunReport {
         var options = base
         options.scheduledTime = Int64(r.scheduledAt.timeIntervalSince1970.rounded())
         if let b = r.businessDate { options.businessDate = try WallTime.parseDate(b, subject: "business date") }
@@ -91,13 +132,19 @@ public struct Operations: Sendable {
     /// Marks a running, pending or waiting instance killed (no automatic retry follows) and stops
     /// the process that runs it: SIGTERM, then SIGKILL after `grace`.
     public func kill(_ id: Int64, grace: Duration = .seconds(10)) async throws -> KillOutcome {
+        try await recorded("kill", instance: id, job: try? await ledger.instance(id: id)?.job, detail: nil) {
+            try await killNow(id, grace: grace)
+        }
+    }
+
+    private func killNow(_ id: Int64, grace: Duration) async throws -> KillOutcome {
         let r = try await instance(id)
         guard r.status == .running || r.status == .pending || r.status == .waiting else {
             throw SluiceError.invalid("instance \(id) of \(r.job) is not running (it is \(r.status.rawValue))")
         }
-        _ = try await ledger.setStatus(id: id, .killed, error: "killed by `sluice instance kill`")
+        _ = try await ledger.setStatus(id: id, .killed, error: "killed by \(actor)")
         try? await ledger.setRetry(id: id, at: nil)
-        try? await ledger.appendLog(id: id, level: .warning, "killed by `sluice instance kill` (pid \(getpid()))")
+        try? await ledger.appendLog(id: id, level: .warning, "killed by \(actor) (pid \(getpid()))")
         let locks = ledger.runLocks, job = r.job, partition = r.partition ?? ""
         var outcome = KillOutcome(instance: r)
         if let holder = await locks.currentHolder(job: job, partition: partition), holder.pid > 0 {
@@ -119,6 +166,12 @@ public struct Operations: Sendable {
     /// Marks an instance successful by hand, recording why; it unblocks the next instance of a
     /// self-dependent job. Refused while it runs, or without a reason.
     public func setSuccess(_ id: Int64, reason: String) async throws -> InstanceRecord {
+        try await recorded("setSuccess", instance: id, job: try? await ledger.instance(id: id)?.job, detail: reason) {
+            try await setSuccessNow(id, reason: reason)
+        }
+    }
+
+    private func setSuccessNow(_ id: Int64, reason: String) async throws -> InstanceRecord {
         guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw SluiceError.invalid("--reason is empty", hint: "say why the instance counts as successful")
         }

@@ -1,6 +1,7 @@
 import Foundation
 import SluiceCore
 import SluiceMaxCompute
+import SluicePostgres
 import SluiceWarehouse
 import SluiceJob
 
@@ -20,16 +21,48 @@ public enum Destinations {
         case .discard:
             return DiscardDestination(table: d.table)
         case .maxcompute(let connection):
-            let secrets = SecretResolver(relativeTo: job.directory)
-            let credentials = MaxComputeCredentials(
-                accessKeyId: try secrets.resolve(connection.accessKeyId).reveal(),
-                accessKeySecret: try secrets.resolve(connection.accessKeySecret),
-                securityToken: try connection.securityToken.map { try secrets.resolve($0) })
-            return try MaxComputeSink(destination: d, settings: job.spec.settings, credentials: credentials)
+            return try MaxComputeSink(destination: d, settings: job.spec.settings,
+                                      credentials: credentials(connection, job: job))
+        case .postgresql(let url):
+            let parsed = try PostgresURL(parsing: try SecretResolver(relativeTo: job.directory).resolve(url).reveal())
+            return PostgresDestination(PostgresSink(
+                url: parsed, table: d.table, partitionKeys: TableDDL.partitionKeys(template: d.partition),
+                writeMode: d.writeMode, writtenColumns: d.columns == ["*"] ? nil : job.spec.mapping.compactMap(\.to),
+                createTable: createTable))
         case .unresolved(let name, _):
             throw SluiceError.invalid("destination data source '\(name)' is not resolved",
                                       hint: "pass --datasources FILE with an entry named \(name)")
         }
+    }
+
+    /// The database an SQL node's statements run on (its `target`). Secrets are resolved here.
+    public static func sqlTarget(job: LoadedJob, lockTimeoutSeconds: Double? = nil) throws -> any SQLTarget {
+        let d = job.spec.destination
+        switch d.kind {
+        case .sqlite:
+            var warehouse = try WarehouseSink(destination: d, baseDirectory: job.directory, createTable: false)
+            if let lockTimeoutSeconds { warehouse.lockTimeoutSeconds = lockTimeoutSeconds }
+            return WarehouseStatements(warehouse)
+        case .maxcompute(let connection):
+            let config = try MaxComputeConfig(connection: connection, credentials: credentials(connection, job: job))
+            return MaxComputeStatements(client: MaxComputeClient(config: config))
+        case .postgresql(let url):
+            return PostgresStatements(url: try PostgresURL(parsing: try SecretResolver(relativeTo: job.directory).resolve(url).reveal()))
+        case .discard:
+            throw SluiceError.invalid("an SQL node cannot run on the discard destination", hint: "set target.type to sqlite, postgresql or maxcompute")
+        case .unresolved(let name, _):
+            throw SluiceError.invalid("target data source '\(name)' is not resolved",
+                                      hint: "pass --datasources FILE with an entry named \(name)")
+        }
+    }
+
+    /// The MaxCompute credentials of `connection`, its secret references resolved.
+    static func credentials(_ connection: MaxComputeConnection, job: LoadedJob) throws -> MaxComputeCredentials {
+        let secrets = SecretResolver(relativeTo: job.directory)
+        return MaxComputeCredentials(
+            accessKeyId: try secrets.resolve(connection.accessKeyId).reveal(),
+            accessKeySecret: try secrets.resolve(connection.accessKeySecret),
+            securityToken: try connection.securityToken.map { try secrets.resolve($0) })
     }
 
     /// The sink that writes `job`'s partitions.

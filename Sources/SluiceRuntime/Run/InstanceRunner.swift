@@ -77,15 +77,48 @@ public struct InstanceRunner: Sendable {
     /// The ledger of this run: `--ledger`, else the SQLite ledger in the state directory.
     public var ledgerLocation: LedgerLocation { options.ledger ?? .stateDirectory(stateDirectory) }
 
-    /// Runs the instance from the job's Kafka topic into its destination. Throws `RunFailure` (its
-    /// error's kind decides the exit code) after recording the failure in the ledger; the report of a
-    /// successful run is returned.
+    /// Runs the instance: a sync from the job's Kafka topic into its destination, or an SQL node's
+    /// statements on its target. Throws `RunFailure` (its error's kind decides the exit code) after
+    /// recording the failure in the ledger; the report of a successful run is returned.
     public func run() async throws -> RunReport {
-        let settings = try KafkaConnectionSettings.resolve(job, secrets: SecretResolver(relativeTo: job.directory))
-        let source = try KafkaSource(spec: spec.source, settings: settings)
-        let sink = try Destinations.sink(job: job, createTable: options.createTable,
+        if spec.task != .sync {
+            let target: any SQLTarget
+            do {
+                target = try Destinations.sqlTarget(job: job, lockTimeoutSeconds: options.destinationLockTimeout)
+            } catch {
+                throw await recordFailureBeforeStart(error)
+            }
+            return try await SQLNodeRun(runner: self, target: target).run()
+        }
+        let source: KafkaSource, sink: any Sink
+        do {
+            let settings = try KafkaConnectionSettings.resolve(job, secrets: SecretResolver(relativeTo: job.directory))
+            source = try KafkaSource(spec: spec.source, settings: settings)
+            sink = try Destinations.sink(job: job, createTable: options.createTable,
                                         lockTimeoutSeconds: options.destinationLockTimeout)
+        } catch {
+            throw await recordFailureBeforeStart(error)
+        }
         return try await run(source: source, sink: sink)
+    }
+
+    /// Records a failure that came before the attempt started (the Kafka client or the destination
+    /// could not be set up, an earlier attempt could not be settled) as a failed attempt of the
+    /// instance, so that the ledger, the console and alerts see it. Nothing is recorded for a dry
+    /// run, an instance that cannot be resolved, or when the ledger cannot be opened or another run
+    /// holds the instance's run lock (that run owns the instance). Returns the error to throw.
+    func recordFailureBeforeStart(_ error: any Error) async -> any Error {
+        guard !options.dryRun, let run = try? PrepareStage(runner: self).resolve(),
+              let (ledger, lock, instance) = try? await PrepareStage(runner: self).startAlone(run, wait: false) else {
+            return error
+        }
+        let log = LedgerLog(ledger: ledger)
+        let failure = await recordFailure(error, report: run.report, ledger: ledger, instance: instance,
+                                          logger: instanceLogger(log, instance: instance))
+        await log.flush()
+        await lock.release()
+        await ledger.close()
+        return failure
     }
 
     /// Runs the instance with the given source and destination (tests pass fakes).
@@ -102,7 +135,13 @@ public struct InstanceRunner: Sendable {
             return run.report
         }
         let ledger: any Ledger, lock: any HeldRunLock, instance: InstanceRecord
-        switch try await prepare.start(run, sink: sink) {
+        let prepared: PrepareStage.Outcome
+        do {
+            prepared = try await prepare.start(run, sink: sink)
+        } catch let error as PrepareStage.SettlementFailed {
+            throw await recordFailureBeforeStart(error.error)
+        }
+        switch prepared {
         case .settled(var report):
             report.seconds = started.duration(to: .now).seconds
             return report
@@ -110,10 +149,7 @@ public struct InstanceRunner: Sendable {
             (ledger, lock, instance) = (l, k, i)
         }
         let log = LedgerLog(ledger: ledger)
-        var logger = log.attach(to: options.logger)
-        logger[metadataKey: "instance"] = "\(instance.id)"
-        logger[metadataKey: "job"] = "\(spec.name)"
-        logger[metadataKey: "attempt"] = "\(instance.attempts)"
+        let logger = instanceLogger(log, instance: instance)
         let outcome: Result<RunReport, any Error>
         do {
             outcome = .success(try await transfer(run, source: source, sink: sink, ledger: ledger, instance: instance,
@@ -125,6 +161,15 @@ public struct InstanceRunner: Sendable {
         await lock.release()
         await ledger.close()
         return try outcome.get()
+    }
+
+    /// The run's logger, writing to the instance log too, with the instance in its metadata.
+    func instanceLogger(_ log: LedgerLog, instance: InstanceRecord) -> Logger {
+        var logger = log.attach(to: options.logger)
+        logger[metadataKey: "instance"] = "\(instance.id)"
+        logger[metadataKey: "job"] = "\(spec.name)"
+        logger[metadataKey: "attempt"] = "\(instance.attempts)"
+        return logger
     }
 
     /// Checks the destination, plans, transfers and settles the started attempt.
@@ -163,10 +208,15 @@ public struct InstanceRunner: Sendable {
             try await settle.commit(transferred, report: &report, lap: &lap)
             report.seconds = started.duration(to: .now).seconds
             report.phases?.finish = lap.next()
+            try? await ledger.recordAttemptMetrics(id: instance.id, attempt: instance.attempts,
+                                                   AttemptMetrics(phases: report.phases?.byName ?? [:], bytesRead: transferred.bytesRead))
             return report
         } catch {
             progress.finish()
-            throw await recordFailure(error, report: report, ledger: ledger, instance: instance, logger: logger)
+            let failure = await recordFailure(error, report: report, ledger: ledger, instance: instance, logger: logger)
+            try? await ledger.recordAttemptMetrics(id: instance.id, attempt: instance.attempts,
+                                                   AttemptMetrics(phases: report.phases?.byName ?? [:]))
+            throw failure
         }
     }
 

@@ -54,7 +54,7 @@ struct PrepareStage {
         let lock: any HeldRunLock
         do {
             let known = try await ledger.instance(job: spec.name, scheduledAt: run.scheduledAt)
-            lock = try await ledger.runLocks.acquire(job: spec.name, partition: run.partition.description,
+            lock = try await ledger.runLocks.acquire(job: spec.name, partition: lockKey(run),
                                                      instanceId: known.map { String($0.id) }, wait: options.waitForLock)
         } catch {
             await ledger.close()
@@ -62,7 +62,17 @@ struct PrepareStage {
         }
         do {
             let current = try await ledger.instance(job: spec.name, scheduledAt: run.scheduledAt)
-            if let current, let settled = try await settleEarlierAttempt(current, ledger: ledger, sink: sink) {
+            let earlier: (record: InstanceRecord, note: String)?
+            do {
+                earlier = try await current.asyncMap { try await settleEarlierAttempt($0, ledger: ledger, sink: sink) } ?? nil
+            } catch let error as SluiceError where error.kind == .invalidInput || error.kind == .state {
+                throw error
+            } catch {
+                // The destination could not be asked about the earlier attempt: a failure of this one
+                // (the catch below lets go of the lock and the ledger).
+                throw SettlementFailed(error: error)
+            }
+            if let settled = earlier {
                 var report = run.report
                 report.instanceId = settled.record.id
                 report.status = settled.record.status.rawValue
@@ -78,18 +88,54 @@ struct PrepareStage {
                 let changes = PlanReplay.changes(stored: stored, now: run, source: spec.source)
                 if !changes.isEmpty { throw PlanReplay.refusal(instance: current.id, job: spec.name, changes: changes) }
             }
-            let described = NewInstance(
-                job: spec.name, scheduledAt: run.scheduledAt, businessDate: run.context.businessDate.compact,
-                parameters: run.report.parameters, windowStart: run.resolved.begin.date, windowEnd: run.resolved.end.date,
-                partition: run.partition.description)
-            let instance = if let attempt = options.attempt {
-                try await ledger.startAttempt(described, number: attempt)
-            } else {
-                try await ledger.startAttempt(described)
-            }
-            return .started(ledger: ledger, lock: lock, instance: instance)
+            return .started(ledger: ledger, lock: lock, instance: try await startAttempt(run, ledger: ledger))
         } catch {
             await lock.release()
+            await ledger.close()
+            throw error
+        }
+    }
+
+    /// The earlier attempt could not be settled because the destination failed: recorded as a
+    /// failure of this attempt (`InstanceRunner.recordFailureBeforeStart`).
+    struct SettlementFailed: Error {
+        var error: any Error
+    }
+
+    /// Starts the instance's attempt (the scheduler's numbered one, or the next).
+    func startAttempt(_ run: ResolvedRun, ledger: any Ledger) async throws -> InstanceRecord {
+        let described = NewInstance(
+            job: spec.name, scheduledAt: run.scheduledAt, businessDate: run.context.businessDate.compact,
+            parameters: run.report.parameters, windowStart: run.resolved.begin.date, windowEnd: run.resolved.end.date,
+            partition: run.partition.description)
+        if let attempt = options.attempt {
+            return try await ledger.startAttempt(described, number: attempt)
+        }
+        return try await ledger.startAttempt(described)
+    }
+
+    /// What the run lock of the instance is held on besides the job: a sync's partition (two runs
+    /// never write one partition at once), an SQL node's scheduled time (its instances are apart).
+    func lockKey(_ run: ResolvedRun) -> String {
+        spec.task == .sync ? run.partition.description : "scheduled \(run.context.scheduledTime)"
+    }
+
+    /// Opens the ledger, takes the run lock and starts an attempt, with nothing to settle or replay:
+    /// an SQL node's run, or a failure that came before the run could start (`wait: false`). The
+    /// caller releases and closes.
+    func startAlone(_ run: ResolvedRun, wait: Bool) async throws -> (any Ledger, any HeldRunLock, InstanceRecord) {
+        let ledger = try await Ledgers.open(runner.ledgerLocation, origin: .thisProcess(launchedBy: options.launchedBy))
+        do {
+            let known = try await ledger.instance(job: spec.name, scheduledAt: run.scheduledAt)
+            let lock = try await ledger.runLocks.acquire(job: spec.name, partition: lockKey(run),
+                                                         instanceId: known.map { String($0.id) }, wait: wait)
+            do {
+                return (ledger, lock, try await startAttempt(run, ledger: ledger))
+            } catch {
+                await lock.release()
+                throw error
+            }
+        } catch {
             await ledger.close()
             throw error
         }
@@ -144,5 +190,13 @@ struct PrepareStage {
             return ColumnSpec(name: name, type: spec.destination.columnTypes[name] ?? TableDDL.defaultType(forSourceField: m.from))
         }
         return (existing ?? mapped, mapped)
+    }
+}
+
+extension Optional {
+    /// `map` with an async transform.
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let self else { return nil }
+        return try await transform(self)
     }
 }

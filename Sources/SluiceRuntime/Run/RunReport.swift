@@ -51,6 +51,15 @@ public struct RunReport: Sendable, Codable {
     /// Set when the run found the instance's previous attempt committed to the destination but
     /// unrecorded (its process was killed): it recorded that attempt as succeeded and wrote nothing.
     public var settled: String?
+    /// An SQL node's statements, parameters substituted, with the rows each changed once run.
+    public var statements: [Statement]?
+
+    /// One statement of an SQL node.
+    public struct Statement: Sendable, Codable {
+        public var sql: String
+        /// Rows it inserted, updated or deleted (nil until it ran, or where the database does not say).
+        public var rowsChanged: Int64?
+    }
 
     /// The phases of a run, in seconds (absent when the run did not get that far).
     public struct Phases: Sendable, Codable {
@@ -69,6 +78,13 @@ public struct RunReport: Sendable, Codable {
         public var commit: Double?
         /// Recording the outcome in the ledger and committing group offsets.
         public var finish: Double?
+
+        /// The phases the run got to, by name (what the ledger keeps with the attempt).
+        public var byName: [String: Double] {
+            let all: [(String, Double?)] = [("setup", setup), ("destination", destination), ("plan", plan), ("open", open),
+                                            ("read", read), ("commit", commit), ("finish", finish)]
+            return Dictionary(uniqueKeysWithValues: all.compactMap { name, v in v.map { (name, $0) } })
+        }
     }
 }
 

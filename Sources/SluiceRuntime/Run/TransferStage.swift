@@ -28,6 +28,8 @@ struct TransferStage<Source: WindowSource> {
         var dirty: Int64
         var overLength: Int64
         var openSeconds: Double
+        /// Key and value bytes of the records read.
+        var bytesRead: Int64
     }
 
     func run(_ window: WindowPlan, options: ReadOptions, partition: PartitionSpec, provenance: WriteProvenance) async throws -> Transferred {
@@ -44,9 +46,11 @@ struct TransferStage<Source: WindowSource> {
             var dirty = DirtyCollector(limit: errorLimit)
             var rows = RowBatch(columns: columns, reservingRows: batchRows)
             var handed: Int64 = 0
+            var bytesRead: Int64 = 0
             // At most two row batches are in memory: the one being written and the one being filled.
             let summary = try await source.read(window, options: options) { batch in
                 progress.advance(by: batch)
+                bytesRead += Self.bytes(of: batch)
                 try await map(batch, into: &rows, dirty: &dirty)
                 if rows.rowCount >= batchRows {
                     if let previous = pendingWrite {
@@ -72,12 +76,21 @@ struct TransferStage<Source: WindowSource> {
             }
             try dirty.finish()
             return Transferred(writer: writer, summary: summary, rowsHanded: handed, dirty: Int64(dirty.dirtyCount),
-                               overLength: Int64(dirty.overLengthCount), openSeconds: openSeconds)
+                               overLength: Int64(dirty.overLengthCount), openSeconds: openSeconds, bytesRead: bytesRead)
         } catch {
             if let pendingWrite { _ = try? await pendingWrite.value }
             if let writer = try? await opening.value.writer { await writer.abort() }
             throw error
         }
+    }
+
+    /// The key and value bytes of the batch's records.
+    static func bytes(of batch: Source.Batch) -> Int64 {
+        var total = 0
+        for i in 0..<batch.count {
+            total += batch.withKey(at: i) { $0?.count ?? 0 } + batch.withValue(at: i) { $0?.count ?? 0 }
+        }
+        return Int64(total)
     }
 
     /// Maps one batch, storing the dirty records it found (those before the limit, when it fails).

@@ -5,6 +5,7 @@ import Synchronization
 import Glibc
 #endif
 import SluiceLedger
+import SluiceProcess
 
 /// Runs each instance as a child process `sluice run JOB --at-epoch … --state-dir … [--attempt N]`,
 /// so a kill or timeout is a real signal and a crash of the run leaves the destination unchanged.
@@ -56,52 +57,45 @@ public struct ProcessExecutor: InstanceExecutor {
         let id = request.instance.id
         let dir = Self.outputDirectory(request.stateDirectory)
         let outputPath = dir + "/" + Self.outputPrefix(instance: id) + UUID().uuidString + ".log"
-        let output: FileHandle
+        let pid: pid_t
         do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            guard FileManager.default.createFile(atPath: outputPath, contents: nil) else {
-                throw SluiceError(.state, "cannot create \(outputPath)")
-            }
-            output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+            pid = try start(request, output: outputPath, directory: dir)
         } catch {
-            return .failed("cannot create the run's output file in \(dir): \(error)")
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments(request)
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        let exit = ExitBox()
-        process.terminationHandler = { p in exit.finish(status: p.terminationStatus, reason: p.terminationReason) }
-        do {
-            try process.run()
-        } catch {
-            try? output.close()
             try? FileManager.default.removeItem(atPath: outputPath)
-            return .failed("cannot start \(binary): \(error.localizedDescription)")
+            return .failed("cannot start \(binary): \(error)")
         }
-        try? output.close()
-        let pid = process.processIdentifier
+        let exit = ProcessExit(pid: pid)
         let grace = self.grace
         let cancelled = Atomic<Bool>(false)
-        let (status, reason) = await withTaskCancellationHandler {
+        let (status, signalled) = await withTaskCancellationHandler {
             await exit.wait()
         } onCancel: {
             cancelled.store(true, ordering: .relaxed)
             kill(pid, SIGTERM)
             Task {
                 try? await Task.sleep(for: grace)
-                if !exit.isFinished { kill(pid, SIGKILL) }
+                if exit.ended == nil { kill(pid, SIGKILL) }
             }
         }
         let lines = await keepOutput(of: outputPath, instance: id)
         if cancelled.load(ordering: .relaxed) { return .cancelled }
-        if reason == .uncaughtSignal { return .failed("the run was killed by signal \(status)") }
+        if signalled { return .failed("the run was killed by signal \(status)") }
         if status == 0 { return .succeeded }
         let last = lines.last(where: { $0.hasPrefix("error:") }) ?? lines.last ?? ""
         return .failed("`sluice run` exited with status \(status)\(last.isEmpty ? "" : ": " + last)")
+    }
+
+    /// Starts the child with its output (both streams) in the file at `output`.
+    private func start(_ request: ExecutionRequest, output: String, directory: String) throws -> pid_t {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        guard FileManager.default.createFile(atPath: output, contents: nil) else {
+            throw SluiceError(.state, "cannot create the run's output file \(output)")
+        }
+        let out = try ChildProcess.open(output, writing: true)
+        let input = try ChildProcess.open("/dev/null", writing: false)
+        defer { close(out); close(input) }
+        return try ChildProcess.spawn(binary, arguments(request), environment: ChildProcess.environment(adding: environment),
+                                      stdin: input, stdout: out, stderr: out)
     }
 
     /// The output of runs of the instance that other processes started (an orphaned child of a
@@ -128,32 +122,5 @@ public struct ProcessExecutor: InstanceExecutor {
             try? await ledger.appendLog(id: id, (cut ? ["(earlier output cut)"] : []) + lines.map { "run: " + $0 })
         }
         return lines
-    }
-}
-
-/// A child's exit, awaited once.
-final class ExitBox: Sendable {
-    private let state = Mutex<(result: (Int32, Process.TerminationReason)?, waiter: CheckedContinuation<(Int32, Process.TerminationReason), Never>?)>((nil, nil))
-
-    func finish(status: Int32, reason: Process.TerminationReason) {
-        let waiter = state.withLock { s -> CheckedContinuation<(Int32, Process.TerminationReason), Never>? in
-            s.result = (status, reason)
-            defer { s.waiter = nil }
-            return s.waiter
-        }
-        waiter?.resume(returning: (status, reason))
-    }
-
-    var isFinished: Bool { state.withLock { $0.result != nil } }
-
-    func wait() async -> (Int32, Process.TerminationReason) {
-        await withCheckedContinuation { c in
-            let done = state.withLock { s -> (Int32, Process.TerminationReason)? in
-                if let r = s.result { return r }
-                s.waiter = c
-                return nil
-            }
-            if let done { c.resume(returning: done) }
-        }
     }
 }

@@ -419,7 +419,8 @@ public actor Scheduler {
     /// destination cannot tell about, appending to a destination that cannot replace rows, fails
     /// without an automatic retry. Returns whether that settled the attempt.
     private func settledFromDestination(_ r: InstanceRecord) async throws -> Bool {
-        guard r.status != .succeeded, let job = jobs[r.job]?.job else { return false }
+        // An SQL node commits nothing a destination could be asked about: it runs again.
+        guard r.status != .succeeded, let job = jobs[r.job]?.job, job.spec.task == .sync else { return false }
         let sink: any Sink
         do {
             sink = try destination(job)

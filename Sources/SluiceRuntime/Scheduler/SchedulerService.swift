@@ -115,14 +115,20 @@ public final class SchedulerService: Sendable {
     /// Serves until SIGTERM or SIGINT (through ServiceLifecycle): the signal starts no more
     /// instances and lets running ones finish for `stopTimeout`; then they are aborted (destinations
     /// unchanged; they run again at the next start).
-    public func serve() async throws {
-        try await ServiceGroup(configuration: groupConfiguration(signals: [.sigterm, .sigint])).run()
+    /// `alongside` are services that share the scheduler's lifetime (the console of `--listen`):
+    /// they are shut down gracefully with it.
+    public func serve(alongside: [any Service] = []) async throws {
+        try await ServiceGroup(configuration: groupConfiguration(signals: [.sigterm, .sigint], alongside: alongside)).run()
     }
 
     /// The service group of the scheduler: graceful shutdown on `signals`, cancellation (which aborts
-    /// running instances) after `stopTimeout`.
-    public func groupConfiguration(signals: [UnixSignal]) -> ServiceGroupConfiguration {
-        var config = ServiceGroupConfiguration(services: [.init(service: self)], gracefulShutdownSignals: signals,
+    /// running instances) after `stopTimeout`. When one of `alongside` ends, the scheduler goes on.
+    public func groupConfiguration(signals: [UnixSignal], alongside: [any Service] = []) -> ServiceGroupConfiguration {
+        let others = alongside.map {
+            ServiceGroupConfiguration.ServiceConfiguration(service: $0, successTerminationBehavior: .ignore,
+                                                           failureTerminationBehavior: .ignore)
+        }
+        var config = ServiceGroupConfiguration(services: [.init(service: self)] + others, gracefulShutdownSignals: signals,
                                                logger: logger)
         config.maximumGracefulShutdownDuration = options.stopTimeout
         return config
