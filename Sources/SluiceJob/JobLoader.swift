@@ -216,6 +216,8 @@ struct SluiceJobReader {
         let security = m.mapping("security").flatMap { self.security($0, kafkaConfig: config.entries, kafkaConfigPath: m.path("kafkaConfig")) }
         let reset = m.choice("autoOffsetReset", AutoOffsetReset.self) ?? .none
         let skip = m.bool("skipExceedRecord") ?? false
+        let headerEncoding = headerEncoding(m)
+        let valueFormat = valueFormat(m, formatKey: "valueFormat")
         m.finish()
         guard let topic, let begin, let end, let completion else { return nil }
         var spec = KafkaSourceSpec(bootstrapServers: servers, topic: topic, groupId: groupId, begin: begin, end: end,
@@ -224,8 +226,8 @@ struct SluiceJobReader {
                                    kafkaConfig: config.entries, autoOffsetReset: reset, skipExceedRecord: skip)
         spec.datasource = datasource
         spec.security = security
-        spec.headerEncoding = headerEncoding(m)
-        spec.valueFormat = valueFormat(m, formatKey: "valueFormat")
+        spec.headerEncoding = headerEncoding
+        spec.valueFormat = valueFormat
         if spec.groupId == nil { spec.groupId = config.groupId }
         return spec
     }
