@@ -233,7 +233,9 @@ public struct InstanceRunner: Sendable {
                        logger: Logger) async -> RunFailure {
         var report = report
         let committed = error as? CommittedButUnrecorded
-        let cause = committed?.error ?? error
+        var cause = committed?.error ?? error
+        // Settings of the job file refused when the run sets up its clients stay invalid input (exit 2).
+        if let e = cause as? JobFileError { cause = SluiceError.invalid(e.description) }
         let message = (cause as? SluiceError)?.description ?? "\(cause)"
         report.status = "failed"
         report.error = message
