@@ -123,6 +123,12 @@ public struct FieldProgram: Sendable {
     /// The delimiter of a text value whose parts are mapped (UTF-8); nil when none is.
     let textDelimiter: [UInt8]?
 
+    /// The UTF-8 delimiter of a text value when `ops` read its parts.
+    static func textDelimiter(_ format: ValueFormat, _ ops: [Op]) -> [UInt8]? {
+        guard case .text(let delimiter) = format, ops.contains(where: { if case .textField = $0 { true } else { false } }) else { return nil }
+        return Array(delimiter.utf8)
+    }
+
     /// True when records' values are parsed as JSON (some value path is mapped).
     public var parsesValueJSON: Bool { !valuePaths.isEmpty }
     /// True when records' keys are parsed as JSON.
@@ -271,11 +277,7 @@ public struct FieldProgram: Sendable {
         self.valueScanner = JSONPathScanner(paths: valuePaths)
         self.keyScanner = JSONPathScanner(paths: keyPaths)
         self.needsHeaders = needsHeaders
-        if case .text(let delimiter) = options.valueFormat, ops.contains(where: { if case .textField = $0 { true } else { false } }) {
-            textDelimiter = Array(delimiter.utf8)
-        } else {
-            textDelimiter = nil
-        }
+        textDelimiter = Self.textDelimiter(options.valueFormat, ops)
         self.conversions = conversions
         self.patterns = patterns
         self.constants = constants
@@ -494,44 +496,23 @@ struct RunState {
         var keyDecoded = false
         var valueDecoded = false
 
-        if !program.valuePaths.isEmpty, let value {
-            if valueType == .string {
-                switch text(value, valueText, what: "value") {
-                case .success(let v): valueView = v
-                case .failure(let r): return (nil, r)
-                }
-                valueDecoded = true
-            } else {
-                valueView = value
+        if !program.valuePaths.isEmpty || program.textDelimiter != nil, let value {
+            switch view(value, valueType, valueText, what: "value", decoded: &valueDecoded) {
+            case .success(let v): valueView = v
+            case .failure(let r): return (nil, r)
             }
-            if let e = valueScanner.scan(valueView!) {
+            if !program.valuePaths.isEmpty, let e = valueScanner.scan(valueView!) {
                 return (nil, DirtyReason(.notJSON, "the value is \(e.description), but JSON fields are mapped (\(program.valuePaths.map { SourceField.valuePath($0).description }.joined(separator: ", ")))"))
             }
-        }
-        if let delimiter = program.textDelimiter {
-            textFields.removeAll(keepingCapacity: true)
-            if let value {
-                if valueType == .string {
-                    switch text(value, valueText, what: "value") {
-                    case .success(let v): valueView = v
-                    case .failure(let r): return (nil, r)
-                    }
-                    valueDecoded = true
-                } else {
-                    valueView = value
-                }
+            if let delimiter = program.textDelimiter {
+                textFields.removeAll(keepingCapacity: true)
                 Self.split(valueView!, at: delimiter, into: &textFields)
             }
         }
         if !program.keyPaths.isEmpty, let key {
-            if keyType == .string {
-                switch text(key, keyText, what: "key") {
-                case .success(let v): keyView = v
-                case .failure(let r): return (nil, r)
-                }
-                keyDecoded = true
-            } else {
-                keyView = key
+            switch view(key, keyType, keyText, what: "key", decoded: &keyDecoded) {
+            case .success(let v): keyView = v
+            case .failure(let r): return (nil, r)
             }
             if let e = keyScanner.scan(keyView!) {
                 return (nil, DirtyReason(.notJSON, "the key is \(e.description), but JSON fields of the key are mapped (\(program.keyPaths.map { SourceField.keyPath($0).description }.joined(separator: ", ")))"))
@@ -598,6 +579,16 @@ struct RunState {
         } else {
             try convert(.null, column, &rows, c)
         }
+    }
+
+    /// `bytes` as the text that paths address: transcoded into `buffer` when `type` is `string`
+    /// (`decoded` then says so), as they are otherwise.
+    @inline(__always)
+    mutating func view(_ bytes: UnsafeRawBufferPointer, _ type: KafkaDataType, _ buffer: ByteBuffer, what: String,
+                       decoded: inout Bool) -> Result<UnsafeRawBufferPointer, DirtyReason> {
+        guard type == .string else { return .success(bytes) }
+        decoded = true
+        return text(bytes, buffer, what: what)
     }
 
     /// Part `n` of the text value `doc` (nil when null) into cell `c`.
