@@ -11,11 +11,14 @@ struct Run: AsyncParsableCommand {
         discussion: """
         Resolves the scheduling parameters for the scheduled time (--at, read in the job's zone; default now), plans the window per partition and stores the plan in the ledger (--state-dir, default .sluice/ next to the job file) before reading, then reads, maps, writes and commits the destination partition atomically. Running the same instance again replays its stored plan, so the partition comes out identical while the data is retained; after a change of the job's window (begin, end, destination partition, topic, windowMode, Kafka partitions) it is refused, naming the change, unless --replan plans anew.
 
-        Exit codes: 0 succeeded, 1 the instance failed (Kafka, destination, dirty-record limit), 2 invalid input.
+        An SQL node (a job with type: sql) runs its statements, parameters substituted, on its target in one transaction where the database has them, and prints each with the rows it changed; --dry-run prints them without running.
+
+        Exit codes: 0 succeeded, 1 the instance failed (Kafka, destination, dirty-record limit, a failing statement), 2 invalid input.
 
         Examples:
           sluice run jobs/events_hourly.yaml --at "2022-11-22 10:05:00"
           sluice run jobs/events_hourly.yaml --at "2022-11-22 10:05:00" --dry-run
+          sluice run jobs/events_daily_summary.yaml --at "2022-11-23 00:30:00"
           sluice run legacy.json --datasources ds.yaml --param startTime=20221122090000 \\
               --param endTime=20221122100000 --param partition=2022112209 --json
         """)

@@ -226,7 +226,7 @@ struct PostgresTarget {
         let pg = try await PostgresTarget.fresh()
         let job = try h.writeMinuteJob(writeMode: .append, retries: 0, postgres: pg.url)
         #expect(try await pg.run(["ddl", job, "--apply"]).status == 0)
-        let stateDir = h.path(".sluice"), t0 = Int64(Date().timeIntervalSince1970) / 60 * 60
+        let stateDir = h.path(".sluice"), t0 = try await SchedulerCrashTests.currentMinute()
         let records = SchedulerCrashTests.records(ids: 0..<30, from: t0 - 60, to: t0 - 1)
         try await h.produce(records)
         let ledger = try await Ledgers.openSQLite(stateDirectory: stateDir, now: { Date(timeIntervalSince1970: Double(t0)) })

@@ -33,9 +33,9 @@ import Glibc
 
         func signal(_ sig: Int32) { kill(pid, sig) }
 
-        /// Waits for the exit (killing the scheduler after ten minutes); returns the status.
+        /// Waits for the exit, killing the scheduler (SIGKILL) after `timeout`; returns the status.
         @discardableResult
-        func wait() async -> Int32 { await exit.wait(killingAfter: .seconds(600), pid: pid).0 }
+        func wait(timeout: Duration = .seconds(120)) async -> Int32 { await exit.wait(killingAfter: timeout, pid: pid).0 }
 
         deinit { if exit.ended == nil { kill(pid, SIGKILL) } }
     }
@@ -52,11 +52,22 @@ import Glibc
 
     /// The harness's minute-cycle job (with its table created), its ledger directory, and the
     /// current minute.
-    static func setUpMinuteJob(_ h: Harness, completion: String? = nil) async throws -> (job: String, stateDir: String, t0: Int64) {
+    /// `t0` is the start of the current minute, with at least `room` seconds of it left (see
+    /// `currentMinute(withRoom:)`); a test that catches up many minutes passes 0.
+    static func setUpMinuteJob(_ h: Harness, completion: String? = nil, room: Int = 30) async throws -> (job: String, stateDir: String, t0: Int64) {
         let job = try h.writeMinuteJob(windowMode: .contiguous, completion: completion)
         let ddl = try await SluiceBinary.run(["ddl", job, "--apply"])
         #expect(ddl.status == 0, "\(ddl.stderr)")
-        return (job, h.path(".sluice"), Int64(Date().timeIntervalSince1970) / 60 * 60)
+        return (job, h.path(".sluice"), try await currentMinute(withRoom: room))
+    }
+
+    /// The start of the current minute once at least `room` seconds of it remain, waiting for the next
+    /// minute otherwise: a test whose scheduler must find exactly one due instance of a minute job
+    /// does not race the next minute's instance when the machine is slow.
+    static func currentMinute(withRoom room: Int = 30) async throws -> Int64 {
+        let left = 60 - Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 60)
+        if left < Double(room) { try await Task.sleep(for: .milliseconds(Int(left * 1000) + 50)) }
+        return Int64(Date().timeIntervalSince1970) / 60 * 60
     }
 
     static func records(ids: Range<Int>, from start: Int64, to end: Int64) -> [Harness.Produced] {
@@ -95,7 +106,7 @@ import Glibc
         var random = SeededGenerator(state: seed)
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
-        let (job, stateDir, t0) = try await Self.setUpMinuteJob(h)
+        let (job, stateDir, t0) = try await Self.setUpMinuteJob(h, room: 0)
         // 61 instances to catch up: the ledger says a scheduler first saw the job an hour ago.
         let first = t0 - 60 * 60
         let ledger = try await Ledgers.openSQLite(stateDirectory: stateDir, now: { Date(timeIntervalSince1970: Double(first)) })

@@ -24,7 +24,7 @@ import SluicePostgres
         let url = server.url(database: try await server.createDatabase(prefix: "sched"))
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
-        let (job, stateDir, t0) = try await SchedulerCrashTests.setUpMinuteJob(h)
+        let (job, stateDir, t0) = try await SchedulerCrashTests.setUpMinuteJob(h, room: 0)
         let first = t0 - 60 * 60
         let ledger = try await Ledgers.open(.postgres(try PostgresURL(parsing: url)),
                                             now: { Date(timeIntervalSince1970: Double(first)) })
@@ -60,7 +60,7 @@ import SluicePostgres
         for p in steady + [last] {
             #expect(try await SchedulerCrashTests.poll(seconds: 30) { p.log.contains("scheduler started") })
             p.signal(SIGTERM)
-            #expect(await p.wait() == 0)
+            #expect(await p.wait() == 0, "a scheduler did not stop on SIGTERM; its log:\n\(p.log.suffix(6000))")
         }
         #expect(finished, "not all instances succeeded; logs:\n\(steady.map { $0.log.suffix(3000) }.joined(separator: "\n---\n"))")
 
