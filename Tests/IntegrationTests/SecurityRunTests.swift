@@ -163,6 +163,17 @@ final class SecureCluster: Sendable {
 
     static func password(_ mechanism: String) -> String { users.first { $0.0 == mechanism }!.2 }
 
+    /// The files under the job's directory (the ledger in `.sluice/`, the warehouse, …) whose bytes
+    /// contain `text`.
+    func filesContaining(_ text: String) throws -> [String] {
+        let needle = Data(text.utf8)
+        let root = URL(fileURLWithPath: path(""))
+        guard let walk = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else { return [] }
+        return walk.compactMap { $0 as? URL }.filter { url in
+            (try? Data(contentsOf: url))?.range(of: needle) != nil
+        }.map(\.path)
+    }
+
     /// Copies a certificate file into the job's directory (jobs name them relative to themselves).
     func copy(_ file: String, as name: String) throws {
         try? FileManager.default.removeItem(atPath: path(name))
@@ -265,7 +276,11 @@ struct SecurityRunTests {
         #expect(errors.count == 1, "\(r.stderr)")
         #expect(errors.first?.contains(cause) == true, "\(r.stderr)")
         #expect(r.stderr.split(separator: "\n").allSatisfy { !$0.hasPrefix("  hint:") }, "one line: \(r.stderr)")
-        if let secret { #expect(!(r.stdout + r.stderr).contains(secret)) }
+        if let secret {
+            #expect(!(r.stdout + r.stderr).contains(secret))
+            // Nor in the ledger (its recorded error and log), the warehouse or any other file the run wrote.
+            #expect(try cluster.filesContaining(secret).isEmpty)
+        }
         #expect(try await cluster.rows() == SecureCluster.expectedRows, "the partition changed")
     }
 
