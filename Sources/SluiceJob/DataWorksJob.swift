@@ -276,7 +276,7 @@ struct DataWorksJobReader {
         let columns = p.stringList("column")
         if !p.has("column") { reader.error(p.path, "missing `column`: the writer columns in the order of the reader's", line: p.line) }
         if !p.has("truncate") {
-            reader.error(p.path, "missing `truncate`: DataWorks requires it; true overwrites the partition (INSERT OVERWRITE), false appends to it", line: p.line)
+            reader.warning(p.path, "missing `truncate` (DataWorks requires it): the partition is overwritten, its rows replaced by this instance's; write \"truncate\": true to keep that, or false to append", line: p.line)
         }
         let truncate = p.bool("truncate") ?? true
         let emptyAsNull = p.bool("emptyAsNull") ?? false

@@ -89,9 +89,14 @@ import Testing
         try JobLoaderTests.load(yaml: json, name: "dw.json").warnings.filter { !$0.path.hasSuffix("datasource") }
     }
 
-    @Test func aWriterWithoutTruncateIsAnError() {
-        let errors = JobLoaderTests.errors(yaml: Self.dataWorks(writer: ""), name: "dw.json")
-        #expect(errors.map(\.path) == ["steps[1].parameter"] && errors[0].message.contains("missing `truncate`"), "\(errors)")
+    @Test func aWriterWithoutTruncateOverwritesAndSaysSo() throws {
+        let job = try JobLoaderTests.load(yaml: Self.dataWorks(writer: ""), name: "dw.json")
+        let warnings = job.warnings.filter { $0.path == "steps[1].parameter" }
+        #expect(warnings.count == 1 && warnings[0].message.contains("missing `truncate`")
+                && warnings[0].message.contains("overwritten"), "\(job.warnings)")
+        #expect(job.spec.destination.writeMode == .overwrite)
+        let given = try JobLoaderTests.load(yaml: Self.dataWorks(writer: #""truncate":false"#), name: "dw.json")
+        #expect(given.warnings.allSatisfy { $0.path != "steps[1].parameter" } && given.spec.destination.writeMode == .append)
     }
 
     @Test func keysThatWouldChangeNothingAreSaid() throws {
