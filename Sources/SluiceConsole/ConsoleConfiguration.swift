@@ -2,6 +2,7 @@ import Foundation
 import Crypto
 import SluiceCore
 import SluiceLedger
+import SluiceRuntime
 import SluiceScheduling
 
 /// How `sluice serve` (or the scheduler's `--listen`) runs the console.
@@ -24,7 +25,7 @@ public struct ConsoleConfiguration: Sendable {
     /// The `sluice` binary the console runs reruns and backfills with.
     public var sluiceBinary: String
     /// The zone times are shown in.
-    public var zone: SchedulingZone = .current
+    public var zone: SchedulingZone = .machine
     /// Instances per page.
     public var pageSize = 50
     /// Seconds between the instances page's refreshes.

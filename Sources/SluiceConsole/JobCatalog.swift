@@ -114,7 +114,8 @@ actor LagCache {
         }
         let source: KafkaSource
         do {
-            source = try KafkaSource(spec: job.spec.source, requestTimeout: .seconds(5), secretsDirectory: job.directory)
+            let settings = try KafkaConnectionSettings.resolve(job, secrets: SecretResolver(relativeTo: job.directory))
+            source = try KafkaSource(spec: job.spec.source, settings: settings, requestTimeout: .seconds(5))
         } catch {
             return .failure(ConsoleError(status: .serviceUnavailable, message: "cannot set up a Kafka client for \(name): \(ConsoleError.from(error).message)"))
         }

@@ -133,22 +133,18 @@ struct DataWorksJobReader {
         if p.bool("stopWhenPollEmpty") == true {
             if wait <= 0 { reader.error(p.path(waitKey), "must be more than 0 seconds") }
             completion = .idle(seconds: wait, alsoStopAtLatest: alsoLatest)
+        } else {
+            for key in [waitKey, "stopWhenReachEndOffset"] where p.has(key) {
+                reader.warning(p.path(key), "ignored: \(key) applies with \"stopWhenPollEmpty\": true; without it the read stops at the window's end position (add stopWhenPollEmpty: true to wait for silence)")
+            }
         }
         let partitions = p.int("partition", in: 0...Int64(Int32.max)).map { [Int32($0)] }
         let reset = p.choice("autoOffsetReset", AutoOffsetReset.self) ?? .none
         let skip = p.bool("skipExceedRecord") ?? false
         let windowMode = p.choice("windowMode", WindowMode.self) ?? .offsets
         let timeZone = reader.timeZone(p.node("timeZone"), p.path("timeZone"))
-        if let format = p.string("dataFormat"), format.lowercased() != "json" {
-            reader.error(p.path("dataFormat"), "dataFormat '\(format)' is not supported: Sluice reads JSON values (map the raw value with __value__)")
-        }
-        if p.has("fieldDelimiter") {
-            p.accept("fieldDelimiter")
-            reader.warning(p.path("fieldDelimiter"), "ignored: it only applies to dataFormat text")
-        }
-        if let he = p.string("headerEncoding"), !["utf-8", "utf8"].contains(he.lowercased()) {
-            reader.warning(p.path("headerEncoding"), "'\(he)' is not decoded: header values that are not UTF-8 render as base64")
-        }
+        let valueFormat = SluiceJobReader(reader: reader, defaultName: "").valueFormat(p, formatKey: "dataFormat")
+        let headerEncoding = SluiceJobReader(reader: reader, defaultName: "").headerEncoding(p)
         let columns = p.stringList("column")
         if !p.has("column") {
             reader.error(p.path, "missing `column`: the source fields, e.g. [\"__key__\", \"__value__\"]", line: p.line)
@@ -163,10 +159,13 @@ struct DataWorksJobReader {
                                    windowMode: windowMode, partitions: partitions, kafkaConfig: config,
                                    autoOffsetReset: reset, skipExceedRecord: skip)
         spec.datasource = datasource
+        spec.headerEncoding = headerEncoding
+        spec.valueFormat = valueFormat
         return (spec, columns)
     }
 
     private func beginBound(_ p: MapView) -> BeginBound? {
+        warnIgnoredBounds(p, ["beginOffset", "beginTimestampMillis", "beginDateTime"])
         if p.has("beginOffset") {
             p.accept("beginType", "beginDateTime", "beginTimestampMillis")
             guard let s = p.string("beginOffset") else { return nil }
@@ -203,6 +202,7 @@ struct DataWorksJobReader {
     }
 
     private func endBound(_ p: MapView) -> EndBound? {
+        warnIgnoredBounds(p, ["endOffset", "endTimestampMillis", "endDateTime"])
         if p.has("endOffset") {
             p.accept("endType", "endDateTime", "endTimestampMillis")
             guard let s = p.string("endOffset") else { return nil }
@@ -238,6 +238,16 @@ struct DataWorksJobReader {
         }
     }
 
+    /// Of bound keys given together (in precedence order), the first is used: the others are
+    /// ignored, which is said.
+    private func warnIgnoredBounds(_ p: MapView, _ keys: [String]) {
+        let given = keys.filter { p.has($0) }
+        guard let used = given.first, given.count > 1 else { return }
+        for ignored in given.dropFirst() {
+            reader.warning(p.path(ignored), "ignored: \(used) is also given and sets the window's \(used.hasPrefix("begin") ? "start" : "end"); remove one of them")
+        }
+    }
+
     // MARK: writer
 
     func destination(_ p: MapView) -> DestinationSpec? {
@@ -265,11 +275,17 @@ struct DataWorksJobReader {
         let partition = p.string("partition") ?? ""
         let columns = p.stringList("column")
         if !p.has("column") { reader.error(p.path, "missing `column`: the writer columns in the order of the reader's", line: p.line) }
+        if !p.has("truncate") {
+            reader.warning(p.path, "missing `truncate` (DataWorks requires it): the partition is overwritten, its rows replaced by this instance's; write \"truncate\": true to keep that, or false to append", line: p.line)
+        }
         let truncate = p.bool("truncate") ?? true
         let emptyAsNull = p.bool("emptyAsNull") ?? false
         let rule = p.choice("overLengthRule", OverLengthRule.self)
         let maxLen = p.int("maxFieldLength", in: 1...(8 << 20)).map { Int($0) }
-        p.accept("consistencyCommit")
+        if p.has("consistencyCommit") {
+            p.accept("consistencyCommit")
+            reader.warning(p.path("consistencyCommit"), "Sluice always commits once: the instance's rows become visible together when it commits (what consistencyCommit: true asks for), whatever this key says")
+        }
         let block = p.int("blockSizeInMB", in: 1...1024).map { Int($0) << 20 } ?? (64 << 20)
         var compress = UploadCompression.none
         if let node = p.node("compress") {
@@ -298,7 +314,10 @@ struct DataWorksJobReader {
             s.concurrency = speed.int("concurrent", in: 1...64).map { Int($0) } ?? 1
             let throttle = speed.bool("throttle") ?? false
             let mbps = speed.double("mbps")
-            if throttle { s.mbps = mbps ?? 1 }
+            if throttle, let mbps { s.mbps = mbps }
+            if throttle, mbps == nil {
+                reader.warning(speed.path("throttle"), "throttle is true without `mbps`: no rate is given, so the job is not throttled (give speed.mbps, in MB/s)")
+            }
             speed.accept("channel", "dmu")
             speed.finish()
         }

@@ -59,6 +59,10 @@ public enum JobEmitter {
         src.append((str("keyType"), str(s.keyType.rawValue)))
         src.append((str("valueType"), str(s.valueType.rawValue)))
         if s.encoding != "UTF-8" { src.append((str("encoding"), str(s.encoding))) }
+        if s.headerEncoding != "UTF-8" { src.append((str("headerEncoding"), str(s.headerEncoding))) }
+        if case .text(let delimiter) = s.valueFormat {
+            src += [(str("valueFormat"), str("text")), (str("fieldDelimiter"), str(ValueFormat.written(delimiter)))]
+        }
         switch s.completion {
         case .endOffset: break
         case .idle(let seconds, let latest):
@@ -74,6 +78,7 @@ public enum JobEmitter {
                 return (str(entry.key), SecretKeys.isSecret(entry.key) ? secret(entry.value, name) : str(entry.value.source))
             })))
         }
+        if let security = s.security { src.append((str("security"), Node(securityBlock(security, secret)))) }
         if s.autoOffsetReset != .none { src.append((str("autoOffsetReset"), str(s.autoOffsetReset.rawValue))) }
         if s.skipExceedRecord { src.append((str("skipExceedRecord"), str("true"))) }
         return src
@@ -230,3 +235,20 @@ public enum JobEmitter {
 }
 
 extension JobEmitter.Secrets: Equatable {}
+
+extension JobEmitter {
+    /// The `security:` block; `secret` writes a secret value (redacted or moved to the environment).
+    static func securityBlock(_ s: KafkaSecuritySpec, _ secret: (SecretValue, String) -> Node) -> [(Node, Node)] {
+        var out: [(Node, Node)] = [(str("protocol"), str(s.securityProtocol.rawValue))]
+        if let m = s.mechanism { out.append((str("mechanism"), str(m.rawValue))) }
+        // A user name is not secret on its own (like an AccessKey id): shown as written.
+        if let u = s.username { out.append((str("username"), str(u.source))) }
+        if let p = s.password { out.append((str("password"), secret(p, "KAFKA_PASSWORD"))) }
+        if let f = s.caFile { out.append((str("caFile"), str(f))) }
+        if let f = s.certificateFile { out.append((str("certificateFile"), str(f))) }
+        if let f = s.keyFile { out.append((str("keyFile"), str(f))) }
+        if let p = s.keyPassword { out.append((str("keyPassword"), secret(p, "KAFKA_SSL_KEY_PASSWORD"))) }
+        if !s.verifyHostName { out.append((str("verifyHostName"), str("false"))) }
+        return out
+    }
+}

@@ -13,6 +13,8 @@ public struct LoadedJob: Sendable {
     public var format: Format
     /// Problems that do not stop the job (literal secrets, unresolved data sources).
     public var warnings: [Diagnostic]
+    /// Where the Kafka source's keys are in the file: `source`, or `steps[N].parameter` (DataWorks).
+    public var sourcePath = "source"
 
     public init(spec: JobSpec, path: String, directory: String, format: Format, warnings: [Diagnostic]) {
         self.spec = spec
@@ -97,8 +99,10 @@ public enum JobLoader {
         }
         JobValidator(reader: reader, paths: paths).validate(job)
         guard !reader.hasErrors else { throw JobFileError(reader.diagnostics) }
-        return LoadedJob(spec: job, path: fileName, directory: directory,
-                         format: isDataWorks ? .dataworks : .sluice, warnings: reader.diagnostics)
+        var loaded = LoadedJob(spec: job, path: fileName, directory: directory,
+                               format: isDataWorks ? .dataworks : .sluice, warnings: reader.diagnostics)
+        if isDataWorks { loaded.sourcePath = "steps[\(stepIndices(map).reader)].parameter" }
+        return loaded
     }
 
     /// Indices of the reader and writer steps of a DataWorks job, for paths in messages.
@@ -209,8 +213,11 @@ struct SluiceJobReader {
             }
         }
         let config = m.mapping("kafkaConfig").map { kafkaConfig($0) } ?? (entries: [], groupId: nil)
+        let security = m.mapping("security").flatMap { self.security($0, kafkaConfig: config.entries, kafkaConfigPath: m.path("kafkaConfig")) }
         let reset = m.choice("autoOffsetReset", AutoOffsetReset.self) ?? .none
         let skip = m.bool("skipExceedRecord") ?? false
+        let headerEncoding = headerEncoding(m)
+        let valueFormat = valueFormat(m, formatKey: "valueFormat")
         m.finish()
         guard let topic, let begin, let end, let completion else { return nil }
         var spec = KafkaSourceSpec(bootstrapServers: servers, topic: topic, groupId: groupId, begin: begin, end: end,
@@ -218,6 +225,9 @@ struct SluiceJobReader {
                                    completion: completion, windowMode: windowMode, partitions: partitions,
                                    kafkaConfig: config.entries, autoOffsetReset: reset, skipExceedRecord: skip)
         spec.datasource = datasource
+        spec.security = security
+        spec.headerEncoding = headerEncoding
+        spec.valueFormat = valueFormat
         if spec.groupId == nil { spec.groupId = config.groupId }
         return spec
     }

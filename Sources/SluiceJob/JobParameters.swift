@@ -13,7 +13,8 @@ public enum ResolvedBound: Sendable, Hashable {
 /// A job's parameters, window bounds and destination partition, compiled once and resolved per instance.
 public struct CompiledJobParameters: Sendable {
     public let parameters: CompiledParameterSet
-    /// The scheduling zone: `schedule.timeZone`, else `source.timeZone`, else the machine's.
+    /// The scheduling zone: `schedule.timeZone`, else `source.timeZone`, else the machine's (see
+    /// `SchedulingZone.forJob(_:fallback:)`).
     public let zone: SchedulingZone
     /// The zone `yyyymmddhhmmss` bounds are read in: `source.timeZone`, else the scheduling zone.
     public let boundZone: SchedulingZone
@@ -29,10 +30,10 @@ public struct CompiledJobParameters: Sendable {
         case fixed(ResolvedBound)
     }
 
-    /// Compiles `job.schedule.parameters`, the source's begin/end and the destination partition.
-    /// Throws `SluiceError(.invalidInput)` with the field and the character at fault.
-    public init(job: JobSpec, zone: SchedulingZone? = nil) throws {
-        let zone = try zone ?? SchedulingZone.forJob(job)
+    /// Compiles `job.schedule.parameters`, the source's begin/end and the destination partition, for
+    /// the scheduling zone `zone`. Throws `SluiceError(.invalidInput)` with the field and the
+    /// character at fault.
+    public init(job: JobSpec, zone: SchedulingZone) throws {
         self.zone = zone
         self.boundZone = try job.source.timeZone.map { try SchedulingZone.named($0) } ?? zone
         let set = try CompiledParameterSet(job.schedule?.parameters ?? [])

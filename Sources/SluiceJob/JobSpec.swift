@@ -128,6 +128,12 @@ public struct KafkaSourceSpec: Sendable, Equatable {
     public var autoOffsetReset: AutoOffsetReset
     /// DataWorks `skipExceedRecord`: records at or after the end bound are skipped (and counted).
     public var skipExceedRecord: Bool
+    /// The native `security:` block (protocol, SASL, TLS); nil = none (kafkaConfig may still set them).
+    public var security: KafkaSecuritySpec? = nil
+    /// Charset of header values (`__headers__`; DataWorks `headerEncoding`).
+    public var headerEncoding = "UTF-8"
+    /// JSON, or delimited text addressed by index (DataWorks `dataFormat: text` + `fieldDelimiter`).
+    public var valueFormat = ValueFormat.json
 
     public init(bootstrapServers: [String], topic: String, groupId: String? = nil,
                 begin: BeginBound = .time("${startTime}"), end: EndBound = .time("${endTime}"),

@@ -57,6 +57,7 @@ struct JobValidator {
     func validate(_ job: JobSpec) {
         if job.task == .sync {
             checkMapping(job)
+            checkValueFormat(job)
             checkSource(job.source)
         }
         checkParameters(job)

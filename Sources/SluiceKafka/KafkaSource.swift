@@ -8,9 +8,9 @@ import SluiceJob
 /// to the consumer group. Wraps one librdkafka consumer whose blocking calls all run on a dedicated
 /// queue, never on the cooperative pool.
 ///
-/// Typical use by the runner:
+/// Typical use by the runner (the application resolves the job's secret references first):
 /// ```swift
-/// let source = try KafkaSource(spec: job.source)
+/// let source = try KafkaSource(spec: job.source, settings: resolvedSettings)
 /// let plan = try await source.plan(begin: .timestampMillis(s), end: .timestampMillis(e))
 /// // store the plan, then
 /// let summary = try await source.read(plan, options: ReadOptions(completion: job.source.completion)) { batch in
@@ -19,6 +19,9 @@ import SluiceJob
 /// // after the destination committed:
 /// try await source.commitGroupOffsets(summary.plan)
 /// ```
+///
+/// No resolved secret leaves it: every error it throws, its notes and librdkafka's log lines have the
+/// secret values of its settings replaced by `******`, whichever key held them.
 public final class KafkaSource: WindowSource {
     public let topic: String
     public let bootstrapServers: [String]
@@ -27,41 +30,50 @@ public final class KafkaSource: WindowSource {
     /// Remarks about the kafkaConfig (ignored Java settings); for `validate` output. No secrets.
     public let notes: [String]
     let client: RdKafkaClient
+    let scrubber: SecretScrubber
     /// One read at a time: a read owns the consumer's assignment.
     let reading = Mutex(false)
 
     /// - Parameters:
-    ///   - kafkaConfig: passed to librdkafka after translation of Java-style keys (`sasl.jaas.config`,
-    ///     `ssl.endpoint.identification.algorithm`, …); secret references resolved with
-    ///     `environment` and `secretsDirectory`.
+    ///   - settings: connection properties with their values resolved (secrets as `Secret`), passed
+    ///     to librdkafka after translation of Java-style keys (`sasl.jaas.config`,
+    ///     `ssl.endpoint.identification.algorithm`, …).
     ///   - requestTimeout: the bound on each metadata/offsets request (unreachable brokers fail in this time).
     public init(bootstrapServers: [String], topic: String, groupId: String? = nil,
-                kafkaConfig: [KafkaConfigEntry] = [], requestTimeout: Duration = .seconds(15),
-                environment: [String: String] = ProcessInfo.processInfo.environment,
-                secretsDirectory: String? = nil) throws {
+                settings: [KafkaSetting] = [], requestTimeout: Duration = .seconds(15)) throws {
         guard !bootstrapServers.isEmpty else {
             throw SluiceError.invalid("no Kafka bootstrap servers given for topic \(topic)")
         }
         guard !topic.isEmpty else { throw SluiceError.invalid("no Kafka topic given") }
-        let resolved = try kafkaConfig.map { (key: $0.key, value: try $0.value.resolve(environment: environment, relativeTo: secretsDirectory)) }
-        let translated = try KafkaConfigTranslation.translate(resolved)
-        self.topic = topic
-        self.bootstrapServers = bootstrapServers
-        let group = groupId ?? translated.groupId
-        self.groupId = group
-        self.notes = translated.notes
-        client = try RdKafkaClient(bootstrapServers: bootstrapServers,
-                                   groupId: group ?? "sluice-reader-\(UUID().uuidString.lowercased())",
-                                   properties: translated.properties, timeout: requestTimeout)
+        let scrubber = SecretScrubber(settings: settings)
+        do {
+            let translated = try KafkaConfigTranslation.translate(settings)
+            self.topic = topic
+            self.bootstrapServers = bootstrapServers
+            let group = groupId ?? translated.groupId
+            self.groupId = group
+            self.notes = translated.notes.map(scrubber.scrub)
+            self.scrubber = SecretScrubber(scrubber.secrets + translated.properties.compactMap {
+                if case .secret(let s) = $0.value { s.reveal() } else { nil }
+            })
+            client = try RdKafkaClient(bootstrapServers: bootstrapServers,
+                                       groupId: group ?? "sluice-reader-\(UUID().uuidString.lowercased())",
+                                       properties: translated.properties, scrubber: self.scrubber, timeout: requestTimeout)
+        } catch {
+            throw scrubber.scrub(error)
+        }
     }
 
-    /// A source for a job's Kafka settings.
-    public convenience init(spec: KafkaSourceSpec, requestTimeout: Duration = .seconds(15),
-                            environment: [String: String] = ProcessInfo.processInfo.environment,
-                            secretsDirectory: String? = nil) throws {
+    /// A source for a job's Kafka settings: `settings` are the job's `security` block and
+    /// `kafkaConfig`, resolved by the application.
+    public convenience init(spec: KafkaSourceSpec, settings: [KafkaSetting], requestTimeout: Duration = .seconds(15)) throws {
         try self.init(bootstrapServers: spec.bootstrapServers, topic: spec.topic, groupId: spec.groupId,
-                      kafkaConfig: spec.kafkaConfig, requestTimeout: requestTimeout,
-                      environment: environment, secretsDirectory: secretsDirectory)
+                      settings: settings, requestTimeout: requestTimeout)
+    }
+
+    /// Runs `body`; an error it throws leaves with the secrets scrubbed out.
+    func guarded<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch { throw scrubber.scrub(error) }
     }
 
     /// librdkafka's recent log lines (at most 50; no secrets), for `--verbose` output and bug reports.
@@ -70,7 +82,7 @@ public final class KafkaSource: WindowSource {
     /// The topic's partition ids.
     public func partitions() async throws -> [Int32] {
         let client = client, topic = topic
-        return try await client.run { try client.partitions(topic: topic) }
+        return try await guarded { try await client.run { try client.partitions(topic: topic) } }
     }
 
     /// The end offset (high watermark) of each of the topic's partitions: what a consumer that has
@@ -92,7 +104,7 @@ public final class KafkaSource: WindowSource {
             throw SluiceError.invalid("begin: groupOffset needs a groupId", hint: "set the source's groupId")
         }
         let client = client, topic = topic, groupId = groupId
-        return try await client.run {
+        return try await guarded { try await client.run {
             let all = try client.partitions(topic: topic)
             var selected = all
             if let subset {
@@ -124,7 +136,7 @@ public final class KafkaSource: WindowSource {
                                           topicPartitionCount: Int32(all.count), facts: facts,
                                           autoOffsetReset: autoOffsetReset, groupId: groupId,
                                           plannedAtMillis: plannedAtMillis)
-        }
+        } }
     }
 
     /// Plans an instance of a job's source. `startMillis`/`endMillis` are the job's `time` or
@@ -162,6 +174,12 @@ public final class KafkaSource: WindowSource {
     /// `options.stallTimeout`.
     public func read<C: Clock>(_ plan: WindowPlan, options: ReadOptions = ReadOptions(), clock: C,
                                deliver: (KafkaRecordBatch) async throws -> Void) async throws -> ReadSummary
+    where C.Duration == Duration {
+        try await guarded { try await readPlan(plan, options: options, clock: clock, deliver: deliver) }
+    }
+
+    private func readPlan<C: Clock>(_ plan: WindowPlan, options: ReadOptions, clock: C,
+                                    deliver: (KafkaRecordBatch) async throws -> Void) async throws -> ReadSummary
     where C.Duration == Duration {
         guard plan.topic == topic else {
             throw SluiceError(.failed, "the plan is for topic \(plan.topic), this source reads \(topic)")
@@ -215,6 +233,8 @@ public final class KafkaSource: WindowSource {
                     throw try await client.run { session.stallError(after: after) }
                 }
                 try Task.checkCancellation()
+                // A connection to another broker may be refused mid-read (its certificate, say).
+                if let fatal = client.events.fatal { throw fatal }
                 result = try await client.run { try session.step(timeoutMs: 100) }
             }
             return try await client.run {
@@ -242,12 +262,12 @@ public final class KafkaSource: WindowSource {
         let client = client, topic = topic
         let offsets = plan.partitions.map { (partition: $0.partition, offset: $0.toOffset) }
         guard !offsets.isEmpty else { return }
-        try await client.run { try client.commit(topic: topic, offsets: offsets) }
+        try await guarded { try await client.run { try client.commit(topic: topic, offsets: offsets) } }
     }
 
     /// The group's committed offsets for the given partitions (nil where none).
     public func committedOffsets(partitions: [Int32]) async throws -> [Int32: Int64?] {
         let client = client, topic = topic
-        return try await client.run { try client.committed(topic: topic, partitions: partitions) }
+        return try await guarded { try await client.run { try client.committed(topic: topic, partitions: partitions) } }
     }
 }

@@ -4,28 +4,55 @@ import Foundation
 import SluiceCore
 import Synchronization
 
-/// librdkafka's log lines and error callbacks, kept (bounded) to explain failures. librdkafka never
-/// logs configuration values, so these carry no secrets.
+/// librdkafka's log lines and error callbacks, kept (bounded) to explain failures, with every
+/// resolved secret scrubbed out as they arrive; and the first failure no retry can mend (a refused
+/// password, a certificate the client does not trust), which ends the requests waiting on it.
 final class ClientEvents: Sendable {
     private struct State {
         var lines: [String] = []
         var lastError: String?
+        var fatal: SluiceError?
     }
     private let state = Mutex(State())
+    let scrubber: SecretScrubber
+    let bootstrap: String
 
-    func log(_ line: String) {
+    init(scrubber: SecretScrubber = SecretScrubber([]), bootstrap: String = "") {
+        self.scrubber = scrubber
+        self.bootstrap = bootstrap
+    }
+
+    /// A log line; called on librdkafka's threads as it happens.
+    func log(level: Int32, facility: String, _ text: String) {
+        let line = scrubber.scrub("\(facility) \(text)")
+        let failure = level <= 3 ? SecurityFailure(logLine: scrubber.scrub(text), bootstrap: bootstrap) : nil
         state.withLock { s in
             s.lines.append(line)
             if s.lines.count > 50 { s.lines.removeFirst(s.lines.count - 50) }
+            if s.fatal == nil, let failure { s.fatal = failure.error }
         }
     }
 
     func error(_ code: rd_kafka_resp_err_t, _ reason: String) {
-        let text = "\(String(cString: rd_kafka_err2name(code))): \(reason)"
-        state.withLock { $0.lastError = text }
+        let text = scrubber.scrub("\(String(cString: rd_kafka_err2name(code))): \(reason)")
+        let failure = (code == RD_KAFKA_RESP_ERR__AUTHENTICATION || code == RD_KAFKA_RESP_ERR__SSL)
+            ? SecurityFailure(logLine: scrubber.scrub(reason), bootstrap: bootstrap) : nil
+        state.withLock { s in
+            s.lastError = text
+            if s.fatal == nil, let failure { s.fatal = failure.error }
+        }
+    }
+
+    /// OpenSSL refused a broker's certificate (`x509Error`, an X509_V_ERR code).
+    func certificateRejected(x509Error: Int32, broker: String) {
+        let failure = SecurityFailure(x509Error: x509Error, broker: scrubber.scrub(broker), bootstrap: bootstrap)
+        state.withLock { s in if s.fatal == nil { s.fatal = failure.error } }
     }
 
     var lastError: String? { state.withLock { $0.lastError } }
+
+    /// The failure that no retry mends, once one happened.
+    var fatal: SluiceError? { state.withLock { $0.fatal } }
 
     var recentLogs: [String] { state.withLock { $0.lines } }
 }
@@ -61,9 +88,9 @@ struct Prefetch: Sendable, Equatable {
     static let defaultKiB = 16_384
 
     /// The limits in effect with `properties` (the job's kafkaConfig) over Sluice's defaults.
-    init(properties: [(key: String, value: String)]) {
-        messages = properties.last(where: { $0.key == "queued.min.messages" }).flatMap { Int($0.value) } ?? Self.defaultMessages
-        let kib = properties.last(where: { $0.key == "queued.max.messages.kbytes" }).flatMap { Int($0.value) } ?? Self.defaultKiB
+    init(properties: [KafkaSetting]) {
+        messages = properties.last(where: { $0.key == "queued.min.messages" }).flatMap { Int($0.value.revealed) } ?? Self.defaultMessages
+        let kib = properties.last(where: { $0.key == "queued.max.messages.kbytes" }).flatMap { Int($0.value.revealed) } ?? Self.defaultKiB
         valueBytes = kib * 1024
     }
 }
@@ -84,13 +111,16 @@ final class RdKafkaClient: @unchecked Sendable {
     /// Wake-up requests sent (for tests).
     let wakeUps = Atomic<Int>(0)
 
-    init(bootstrapServers: [String], groupId: String, properties: [(key: String, value: String)],
-         timeout: Duration) throws {
+    /// - Parameters:
+    ///   - properties: the translated settings; secret values reach librdkafka and nothing else.
+    ///   - scrubber: takes the resolved secrets out of every message librdkafka gives.
+    init(bootstrapServers: [String], groupId: String, properties: [KafkaSetting],
+         scrubber: SecretScrubber = SecretScrubber([]), timeout: Duration) throws {
         bootstrap = bootstrapServers.joined(separator: ",")
         self.groupId = groupId
         let (sec, atto) = timeout.components
         timeoutMs = Int32(clamping: sec * 1000 + atto / 1_000_000_000_000_000)
-        events = ClientEvents()
+        events = ClientEvents(scrubber: scrubber, bootstrap: bootstrap)
         queue = DispatchQueue(label: "sluice.kafka.\(groupId)")
         wakeQueue = DispatchQueue(label: "sluice.kafka.wake.\(groupId)")
         prefetch = Prefetch(properties: properties)
@@ -100,47 +130,17 @@ final class RdKafkaClient: @unchecked Sendable {
         }
         var ownsConf = true
         defer { if ownsConf { rd_kafka_conf_destroy(conf) } }
-        let base: [(key: String, value: String)] = [
-            ("bootstrap.servers", bootstrap),
-            ("group.id", groupId),
-            ("client.id", "sluice"),
-            ("enable.auto.commit", "false"),
-            ("enable.auto.offset.store", "false"),
-            ("enable.partition.eof", "true"),
-            ("auto.offset.reset", "error"),
-            ("allow.auto.create.topics", "false"),
-        ]
-        // Some librdkafka calls (watermarks, commits) wait for their request to finish whatever their
-        // timeout argument says; the socket timeout bounds them.
-        var extra: [(key: String, value: String)] = []
-        if !properties.contains(where: { $0.key == "socket.timeout.ms" }) {
-            extra.append(("socket.timeout.ms", String(max(1500, timeoutMs))))
+        let settings = Self.baseSettings(bootstrap: bootstrap, groupId: groupId, timeoutMs: timeoutMs, properties: properties)
+        var problems: [KafkaSettingsError.Problem] = []
+        for setting in settings + properties {
+            if let problem = Self.set(conf, setting) { problems.append(problem) }
         }
-        // A small prefetch (see `Prefetch`): the read wakes the fetchers when it has drained the queue.
-        if !properties.contains(where: { $0.key == "queued.min.messages" }) {
-            extra.append(("queued.min.messages", String(Prefetch.defaultMessages)))
-        }
-        if !properties.contains(where: { $0.key == "queued.max.messages.kbytes" }) {
-            extra.append(("queued.max.messages.kbytes", String(Prefetch.defaultKiB)))
-        }
-        for (key, value) in base + extra + properties {
-            try Self.set(conf, key, value)
-        }
-        rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(events).toOpaque())
-        rd_kafka_conf_set_log_cb(conf) { rk, level, fac, buf in
-            guard let rk, let opaque = rd_kafka_opaque(rk) else { return }
-            let events = Unmanaged<ClientEvents>.fromOpaque(opaque).takeUnretainedValue()
-            events.log("\(fac.map { String(cString: $0) } ?? "") \(buf.map { String(cString: $0) } ?? "")")
-        }
-        rd_kafka_conf_set_error_cb(conf) { rk, err, reason, _ in
-            guard let rk, let opaque = rd_kafka_opaque(rk) else { return }
-            let events = Unmanaged<ClientEvents>.fromOpaque(opaque).takeUnretainedValue()
-            events.error(rd_kafka_resp_err_t(err), reason.map { String(cString: $0) } ?? "")
-        }
+        guard problems.isEmpty else { throw scrubber.scrub(KafkaSettingsError(problems: problems)) }
+        Self.installCallbacks(conf, events: events)
         var errstr = [CChar](repeating: 0, count: 512)
         guard let rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, &errstr, errstr.count) else {
-            throw SluiceError.invalid("the Kafka settings for \(bootstrap) are not valid: \(cString(errstr))",
-                                      hint: "check kafkaConfig")
+            throw SluiceError.invalid("the Kafka settings for \(bootstrap) are not valid: \(scrubber.scrub(cString(errstr)))",
+                                      hint: "check the source's security and kafkaConfig settings")
         }
         ownsConf = false  // rd_kafka_new took it
         handle = rk
@@ -158,20 +158,90 @@ final class RdKafkaClient: @unchecked Sendable {
         }
     }
 
-    static func set(_ conf: OpaquePointer, _ key: String, _ value: String) throws {
-        var errstr = [CChar](repeating: 0, count: 512)
-        let r = rd_kafka_conf_set(conf, key, value, &errstr, errstr.count)
-        switch r {
-        case RD_KAFKA_CONF_OK: return
-        case RD_KAFKA_CONF_UNKNOWN:
-            throw SluiceError.invalid("kafkaConfig \(key) is not a librdkafka property",
-                                      hint: "see https://github.com/confluentinc/librdkafka/blob/v2.0.2/CONFIGURATION.md")
-        default:
-            if SecretKeys.isSecret(key) {
-                throw SluiceError.invalid("kafkaConfig \(key) has an invalid value")
-            }
-            throw SluiceError.invalid("kafkaConfig \(key): \(cString(errstr))")
+    /// What Sluice sets itself, before the job's properties.
+    static func baseSettings(bootstrap: String, groupId: String, timeoutMs: Int32, properties: [KafkaSetting]) -> [KafkaSetting] {
+        var base: [KafkaSetting] = [
+            KafkaSetting("bootstrap.servers", bootstrap),
+            KafkaSetting("group.id", groupId),
+            KafkaSetting("client.id", "sluice"),
+            KafkaSetting("enable.auto.commit", "false"),
+            KafkaSetting("enable.auto.offset.store", "false"),
+            KafkaSetting("enable.partition.eof", "true"),
+            KafkaSetting("auto.offset.reset", "error"),
+            KafkaSetting("allow.auto.create.topics", "false"),
+        ]
+        // Some librdkafka calls (watermarks, commits) wait for their request to finish whatever their
+        // timeout argument says; the socket timeout bounds them.
+        if !properties.contains(where: { $0.key == "socket.timeout.ms" }) {
+            base.append(KafkaSetting("socket.timeout.ms", String(max(1500, timeoutMs))))
         }
+        // A small prefetch (see `Prefetch`): the read wakes the fetchers when it has drained the queue.
+        if !properties.contains(where: { $0.key == "queued.min.messages" }) {
+            base.append(KafkaSetting("queued.min.messages", String(Prefetch.defaultMessages)))
+        }
+        if !properties.contains(where: { $0.key == "queued.max.messages.kbytes" }) {
+            base.append(KafkaSetting("queued.max.messages.kbytes", String(Prefetch.defaultKiB)))
+        }
+        return base
+    }
+
+    /// Log lines, errors and broker certificate checks go to `events`. The log callback runs on
+    /// librdkafka's threads as lines happen (errors wait for a poll), so it is what notices a
+    /// refused password or certificate while a request waits.
+    static func installCallbacks(_ conf: OpaquePointer, events: ClientEvents) {
+        rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(events).toOpaque())
+        rd_kafka_conf_set_log_cb(conf) { rk, level, fac, buf in
+            guard let rk, let opaque = rd_kafka_opaque(rk) else { return }
+            let events = Unmanaged<ClientEvents>.fromOpaque(opaque).takeUnretainedValue()
+            events.log(level: level, facility: fac.map { String(cString: $0) } ?? "", buf.map { String(cString: $0) } ?? "")
+        }
+        rd_kafka_conf_set_error_cb(conf) { rk, err, reason, _ in
+            guard let rk, let opaque = rd_kafka_opaque(rk) else { return }
+            let events = Unmanaged<ClientEvents>.fromOpaque(opaque).takeUnretainedValue()
+            events.error(rd_kafka_resp_err_t(err), reason.map { String(cString: $0) } ?? "")
+        }
+        // OpenSSL's verdict on each certificate of the broker's chain, unchanged; a refusal is recorded
+        // with its reason (expired, another host, an unknown CA), which librdkafka's message leaves out.
+        _ = rd_kafka_conf_set_ssl_cert_verify_cb(conf) { _, broker, _, x509Error, _, _, _, errstr, errstrSize, opaque in
+            guard let x509Error, x509Error.pointee != 0 else { return 1 }
+            if let opaque {
+                let events = Unmanaged<ClientEvents>.fromOpaque(opaque).takeUnretainedValue()
+                events.certificateRejected(x509Error: x509Error.pointee, broker: broker.map { String(cString: $0) } ?? "")
+            }
+            if let errstr, errstrSize > 0 {
+                let text = Array("X.509 error \(x509Error.pointee)".utf8CString.prefix(errstrSize - 1)) + [0]
+                text.withUnsafeBufferPointer { errstr.update(from: $0.baseAddress!, count: $0.count) }
+            }
+            return 0
+        }
+    }
+
+    /// Sets one property; the problem when librdkafka refuses it. An `.unresolved` value (validate
+    /// without the secret) only has its name checked.
+    static func set(_ conf: OpaquePointer, _ setting: KafkaSetting) -> KafkaSettingsError.Problem? {
+        let key = setting.key
+        var errstr = [CChar](repeating: 0, count: 512)
+        var r = rd_kafka_conf_set(conf, key, setting.value.revealed, &errstr, errstr.count)
+        if case .unresolved = setting.value, r == RD_KAFKA_CONF_INVALID { r = RD_KAFKA_CONF_OK }  // the name is known
+        switch r {
+        case RD_KAFKA_CONF_OK: return nil
+        case RD_KAFKA_CONF_UNKNOWN:
+            return .init(key: key, error: SluiceError.invalid("kafkaConfig \(key) is not a librdkafka property",
+                                                              hint: "see https://github.com/confluentinc/librdkafka/blob/v2.0.2/CONFIGURATION.md"))
+        default:
+            if setting.value.isSecret {
+                return .init(key: key, error: SluiceError.invalid("kafkaConfig \(key) has an invalid value (not shown: it is a secret)"))
+            }
+            return .init(key: key, error: SluiceError.invalid("kafkaConfig \(key): \(cString(errstr))"))
+        }
+    }
+
+    /// What librdkafka refuses of `properties`, without creating a client: names, and values where
+    /// librdkafka checks them when they are set.
+    static func problems(_ properties: [KafkaSetting]) -> [KafkaSettingsError.Problem] {
+        guard let conf = rd_kafka_conf_new() else { return [] }
+        defer { rd_kafka_conf_destroy(conf) }
+        return properties.compactMap { set(conf, $0) }
     }
 
     /// Runs `body` on the client's queue.
@@ -190,6 +260,8 @@ final class RdKafkaClient: @unchecked Sendable {
     /// An error for a failed request: unreachable brokers are named as such.
     func requestError(_ err: rd_kafka_resp_err_t, what: String, topic: String, partition: Int32? = nil) -> SluiceError {
         let place = partition.map { "topic \(topic) partition \($0)" } ?? "topic \(topic)"
+        // A refused password or certificate is why a request timed out or lost its connection.
+        if let fatal = events.fatal { return fatal }
         switch err {
         case RD_KAFKA_RESP_ERR__TRANSPORT, RD_KAFKA_RESP_ERR__TIMED_OUT, RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN,
              RD_KAFKA_RESP_ERR__RESOLVE, RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE:
@@ -224,11 +296,7 @@ final class RdKafkaClient: @unchecked Sendable {
         defer { rd_kafka_topic_destroy(rkt) }
         var attempt = 0
         while true {
-            var md: UnsafePointer<rd_kafka_metadata>?
-            let err = rd_kafka_metadata(handle, 0, rkt, &md, Int32(timeoutMs))
-            guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let md else {
-                throw requestError(err, what: "read the metadata", topic: topic)
-            }
+            let md = try metadata(topic: rkt, name: topic)
             defer { rd_kafka_metadata_destroy(md) }
             let topics = UnsafeBufferPointer(start: md.pointee.topics, count: Int(md.pointee.topic_cnt))
             guard let t = topics.first(where: { String(cString: $0.topic) == topic }) else {
@@ -244,6 +312,27 @@ final class RdKafkaClient: @unchecked Sendable {
             }
             let parts = UnsafeBufferPointer(start: t.partitions, count: Int(t.partition_cnt))
             return parts.map(\.id).sorted()
+        }
+    }
+
+    /// The topic's metadata, asked in slices of at most 250 ms until `timeoutMs` has passed, so that a
+    /// refused password or certificate (`events.fatal`) ends the wait at once. The caller destroys it.
+    func metadata(topic rkt: OpaquePointer, name topic: String) throws -> UnsafePointer<rd_kafka_metadata> {
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(timeoutMs)))
+        while true {
+            if let fatal = events.fatal { throw fatal }
+            let left = ContinuousClock.now.duration(to: deadline)
+            let slice = Int32(clamping: min(250, max(1, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)))
+            var md: UnsafePointer<rd_kafka_metadata>?
+            let err = rd_kafka_metadata(handle, 0, rkt, &md, slice)
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR, let md { return md }
+            let waiting = err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR__TRANSPORT
+                || err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN
+            if !waiting || ContinuousClock.now >= deadline {
+                throw requestError(err, what: "read the metadata", topic: topic)
+            }
+            // ALL_BROKERS_DOWN returns at once: do not spin.
+            if err != RD_KAFKA_RESP_ERR__TIMED_OUT { Thread.sleep(forTimeInterval: 0.05) }
         }
     }
 
@@ -289,7 +378,8 @@ final class RdKafkaClient: @unchecked Sendable {
         var attempt = 0
         while true {
             let r = body()
-            if r.1 == RD_KAFKA_RESP_ERR_NO_ERROR || !Self.retriable.contains(r.1.rawValue) || attempt >= 5 {
+            if r.1 == RD_KAFKA_RESP_ERR_NO_ERROR || !Self.retriable.contains(r.1.rawValue) || attempt >= 5
+                || events.fatal != nil {
                 return r
             }
             events.error(r.1, "retrying")

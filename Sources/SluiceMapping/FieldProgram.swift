@@ -8,6 +8,11 @@ public struct FieldProgramOptions: Sendable, Hashable {
     public var valueType: KafkaDataType
     /// Charset of `string` keys and values (`UTF-8`, `GBK`, `GB18030`, `UTF-16`, `ISO-8859-1`, …).
     public var encoding: String
+    /// Charset of header values in `__headers__` (DataWorks `headerEncoding`); a value that is not
+    /// text in it is given as base64.
+    public var headerEncoding = "UTF-8"
+    /// JSON (value fields are JSON paths), or delimited text (value fields are `[N]`, the Nth part).
+    public var valueFormat = ValueFormat.json
     /// Empty text becomes NULL (in every column type).
     public var emptyAsNull: Bool
     public var missingField: MissingFieldPolicy
@@ -46,17 +51,19 @@ public struct FieldProgramOptions: Sendable, Hashable {
         self.postgresText = postgresText
     }
 
-    /// The options a job implies: key/value types, encoding and zone from its source (no zone = the
-    /// machine's), `emptyAsNull`, `maxFieldLength` and `overLengthRule` from its destination,
-    /// `missingField` from its settings, `postgresText` from its destination's kind. (Date-time units
-    /// and formats are per mapping entry.)
-    public init(job: JobSpec) {
+    /// The options a job implies: key/value types, encoding and zone from its source (no zone =
+    /// `fallbackZone`, which the application gives: the machine's), `emptyAsNull`, `maxFieldLength`
+    /// and `overLengthRule` from its destination, `missingField` from its settings, `postgresText`
+    /// from its destination's kind. (Date-time units and formats are per mapping entry.)
+    public init(job: JobSpec, fallbackZone: TimeZone) {
         let postgres = if case .postgresql = job.destination.kind { true } else { false }
         self.init(keyType: job.source.keyType, valueType: job.source.valueType, encoding: job.source.encoding,
                   emptyAsNull: job.destination.emptyAsNull, missingField: job.settings.missingField,
-                  timeZone: job.source.timeZone.flatMap { TimeZone(identifier: $0) } ?? .current,
+                  timeZone: job.source.timeZone.flatMap { TimeZone(identifier: $0) } ?? fallbackZone,
                   maxFieldLength: job.destination.maxFieldLength, overLengthRule: job.destination.overLengthRule,
                   postgresText: postgres)
+        headerEncoding = job.source.headerEncoding
+        valueFormat = job.source.valueFormat
     }
 }
 
@@ -92,6 +99,8 @@ public struct FieldProgram: Sendable {
         case value(raw: Bool)
         case valuePath(Int)
         case keyPath(Int)
+        /// The Nth part of a text value (`valueFormat` text).
+        case textField(Int)
     }
 
     /// The output columns, in order (the `RowBatch` passed to `run` must have exactly these).
@@ -111,6 +120,14 @@ public struct FieldProgram: Sendable {
     let constants: [Value]
     let utf8: Bool
     let needsHeaders: Bool
+    /// The delimiter of a text value whose parts are mapped (UTF-8); nil when none is.
+    let textDelimiter: [UInt8]?
+
+    /// The UTF-8 delimiter of a text value when `ops` read its parts.
+    static func textDelimiter(_ format: ValueFormat, _ ops: [Op]) -> [UInt8]? {
+        guard case .text(let delimiter) = format, ops.contains(where: { if case .textField = $0 { true } else { false } }) else { return nil }
+        return Array(delimiter.utf8)
+    }
 
     /// True when records' values are parsed as JSON (some value path is mapped).
     public var parsesValueJSON: Bool { !valuePaths.isEmpty }
@@ -153,8 +170,9 @@ public struct FieldProgram: Sendable {
         })
         if let first = conflicts.first { throw SluiceError.invalid(first.description) }
         utf8 = TextEncoding.isUTF8(options.encoding)
-        if !utf8, !TextEncoding.isSupported(options.encoding) {
-            throw SluiceError.invalid("encoding '\(options.encoding)' is not known",
+        for (what, name) in [("encoding", options.encoding), ("headerEncoding", options.headerEncoding)]
+        where !TextEncoding.isUTF8(name) && !TextEncoding.isSupported(name) {
+            throw SluiceError.invalid("\(what) '\(name)' is not known",
                                       hint: "use a charset name such as UTF-8, GBK, GB18030, UTF-16, ISO-8859-1")
         }
         func pattern(_ f: String?, column: String?) throws(SluiceError) -> DateTimePattern? {
@@ -232,6 +250,13 @@ public struct FieldProgram: Sendable {
                     throw SluiceError.invalid("column '\(col.name)': field '\(def)' reads JSON from the value, but valueType is \(options.valueType.rawValue)",
                                               hint: "JSON paths need valueType string or bytearray")
                 }
+                if case .text = options.valueFormat {
+                    guard path.count == 1, case .index(let n) = path[0] else {
+                        throw SluiceError.invalid("column '\(col.name)': field '\(def)': a text value's fields are addressed by index, [0] for the first")
+                    }
+                    ops.append(.textField(n))
+                    continue
+                }
                 ops.append(.valuePath(valuePaths.count))
                 valuePaths.append(path)
             case .keyPath(let path):
@@ -252,6 +277,7 @@ public struct FieldProgram: Sendable {
         self.valueScanner = JSONPathScanner(paths: valuePaths)
         self.keyScanner = JSONPathScanner(paths: keyPaths)
         self.needsHeaders = needsHeaders
+        textDelimiter = Self.textDelimiter(options.valueFormat, ops)
         self.conversions = conversions
         self.patterns = patterns
         self.constants = constants
@@ -381,7 +407,7 @@ final class Runner {
     /// Renders record `i`'s headers for `__headers__`; called before `process` when the program maps them.
     @usableFromInline @_specialize(where B == OwnedRecordBatch)
     func renderHeaders<B: RecordBatch>(_ batch: B, record i: Int) {
-        HeadersJSON.render(batch, record: i, into: state.headersText)
+        HeadersJSON.render(batch, record: i, into: state.headersText, decoding: state.headerDecoder)
     }
 
     /// Appends the record's row to `rows` (its headers rendered by `renderHeaders` first); false when
@@ -424,6 +450,10 @@ struct RunState {
     let keyText = ByteBuffer()
     let valueText = ByteBuffer()
     let headersText = ByteBuffer()
+    /// The parts of this record's text value (byte ranges of its UTF-8 text), when they are mapped.
+    var textFields: [Range<Int>] = []
+    /// Header values in a `headerEncoding` other than UTF-8; nil for UTF-8.
+    let headerDecoder: HeaderDecoder?
     var scratch: [UInt8] = []
     let keyType: KafkaDataType
     let valueType: KafkaDataType
@@ -439,6 +469,8 @@ struct RunState {
                               patterns: program.patterns, maxFieldLength: program.options.maxFieldLength,
                               overLengthRule: program.options.overLengthRule, postgresText: program.options.postgresText)
         transcoder = program.utf8 ? nil : Transcoder(from: program.options.encoding)
+        headerDecoder = TextEncoding.isUTF8(program.options.headerEncoding) ? nil
+            : Transcoder(from: program.options.headerEncoding).map { HeaderDecoder(transcoder: $0) }
         scratch.reserveCapacity(256)
         keyType = program.options.keyType
         valueType = program.options.valueType
@@ -464,29 +496,23 @@ struct RunState {
         var keyDecoded = false
         var valueDecoded = false
 
-        if !program.valuePaths.isEmpty, let value {
-            if valueType == .string {
-                switch text(value, valueText, what: "value") {
-                case .success(let v): valueView = v
-                case .failure(let r): return (nil, r)
-                }
-                valueDecoded = true
-            } else {
-                valueView = value
+        if !program.valuePaths.isEmpty || program.textDelimiter != nil, let value {
+            switch view(value, valueType, valueText, what: "value", decoded: &valueDecoded) {
+            case .success(let v): valueView = v
+            case .failure(let r): return (nil, r)
             }
-            if let e = valueScanner.scan(valueView!) {
+            if !program.valuePaths.isEmpty, let e = valueScanner.scan(valueView!) {
                 return (nil, DirtyReason(.notJSON, "the value is \(e.description), but JSON fields are mapped (\(program.valuePaths.map { SourceField.valuePath($0).description }.joined(separator: ", ")))"))
+            }
+            if let delimiter = program.textDelimiter {
+                textFields.removeAll(keepingCapacity: true)
+                Self.split(valueView!, at: delimiter, into: &textFields)
             }
         }
         if !program.keyPaths.isEmpty, let key {
-            if keyType == .string {
-                switch text(key, keyText, what: "key") {
-                case .success(let v): keyView = v
-                case .failure(let r): return (nil, r)
-                }
-                keyDecoded = true
-            } else {
-                keyView = key
+            switch view(key, keyType, keyText, what: "key", decoded: &keyDecoded) {
+            case .success(let v): keyView = v
+            case .failure(let r): return (nil, r)
             }
             if let e = keyScanner.scan(keyView!) {
                 return (nil, DirtyReason(.notJSON, "the key is \(e.description), but JSON fields of the key are mapped (\(program.keyPaths.map { SourceField.keyPath($0).description }.joined(separator: ", ")))"))
@@ -525,6 +551,8 @@ struct RunState {
                     try pathCell(valueView, valueScanner.span(slot), slot, key: false, column, &rows, c)
                 case .keyPath(let slot):
                     try pathCell(keyView, keyScanner.span(slot), slot, key: true, column, &rows, c)
+                case .textField(let n):
+                    try textCell(valueView, n, column, &rows, c)
                 }
             } catch {
                 return (c, error)
@@ -551,6 +579,47 @@ struct RunState {
         } else {
             try convert(.null, column, &rows, c)
         }
+    }
+
+    /// `bytes` as the text that paths address: transcoded into `buffer` when `type` is `string`
+    /// (`decoded` then says so), as they are otherwise.
+    @inline(__always)
+    mutating func view(_ bytes: UnsafeRawBufferPointer, _ type: KafkaDataType, _ buffer: ByteBuffer, what: String,
+                       decoded: inout Bool) -> Result<UnsafeRawBufferPointer, DirtyReason> {
+        guard type == .string else { return .success(bytes) }
+        decoded = true
+        return text(bytes, buffer, what: what)
+    }
+
+    /// Part `n` of the text value `doc` (nil when null) into cell `c`.
+    @inline(__always)
+    mutating func textCell(_ doc: UnsafeRawBufferPointer?, _ n: Int, _ column: ColumnConversion,
+                           _ rows: inout RowWriter, _ c: Int) throws(DirtyReason) {
+        guard let doc else { return try convert(.null, column, &rows, c) }
+        if n < textFields.count {
+            return try convert(.text(UnsafeRawBufferPointer(rebasing: doc[textFields[n]])), column, &rows, c)
+        }
+        if missingDirty {
+            throw DirtyReason(.missingField, "field '[\(n)]' is missing from the value: it has \(textFields.count) field\(textFields.count == 1 ? "" : "s") (missingField: dirty)")
+        }
+        try convert(.null, column, &rows, c)
+    }
+
+    /// The byte ranges of `text`'s parts between `delimiter`s (an empty text is one empty part).
+    static func split(_ text: UnsafeRawBufferPointer, at delimiter: [UInt8], into parts: inout [Range<Int>]) {
+        let n = text.count, d = delimiter.count
+        var start = 0, i = 0
+        guard let first = delimiter.first else { parts.append(0..<n); return }
+        while i + d <= n {
+            if text[i] == first && (d == 1 || (1..<d).allSatisfy { text[i + $0] == delimiter[$0] }) {
+                parts.append(start..<i)
+                i += d
+                start = i
+            } else {
+                i += 1
+            }
+        }
+        parts.append(start..<n)
     }
 
     /// `__key__` or `__value__` into cell `c`: the raw bytes for BINARY, else read as `type`

@@ -156,6 +156,14 @@ final class ByteBuffer {
     }
 }
 
+/// Header values in a charset other than UTF-8 (`headerEncoding`), decoded to UTF-8 for
+/// `__headers__`. One per field-program run, like its `Transcoder`.
+final class HeaderDecoder {
+    let transcoder: Transcoder
+    let text = ByteBuffer()
+    init(transcoder: Transcoder) { self.transcoder = transcoder }
+}
+
 /// Renders a record's headers as a JSON object: name → value as a JSON string (the UTF-8 text, or
 /// base64 when the bytes are not UTF-8), `null` for a null value; a name that repeats becomes an array
 /// of its values in order. Names keep their first-appearance order.
@@ -170,7 +178,7 @@ public enum HeadersJSON {
     /// header bytes in place. Specialised here for the in-memory batch; other batches (librdkafka's)
     /// take the generic path, which still copies nothing.
     @_specialize(where B == OwnedRecordBatch)
-    static func render<B: RecordBatch>(_ batch: B, record i: Int, into out: ByteBuffer) {
+    static func render<B: RecordBatch>(_ batch: B, record i: Int, into out: ByteBuffer, decoding: HeaderDecoder? = nil) {
         out.count = 0
         out.append(UInt8(ascii: "{"))
         let n = batch.headerCount(at: i)
@@ -188,16 +196,16 @@ public enum HeadersJSON {
                     count += 1
                 }
                 if count == 1 {
-                    self.value(value, into: out)
+                    self.value(value, into: out, decoding: decoding)
                     return
                 }
                 out.append(UInt8(ascii: "["))
-                self.value(value, into: out)
+                self.value(value, into: out, decoding: decoding)
                 for j in (h + 1)..<n {
                     batch.withHeader(at: i, j) { other, otherValue in
                         guard equal(other, name) else { return }
                         out.append(UInt8(ascii: ","))
-                        self.value(otherValue, into: out)
+                        self.value(otherValue, into: out, decoding: decoding)
                     }
                 }
                 out.append(UInt8(ascii: "]"))
@@ -210,9 +218,19 @@ public enum HeadersJSON {
         a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
     }
 
-    static func value(_ bytes: UnsafeRawBufferPointer?, into out: ByteBuffer) {
+    static func value(_ bytes: UnsafeRawBufferPointer?, into out: ByteBuffer, decoding: HeaderDecoder? = nil) {
         guard let b = bytes else {
             out.append(contentsOf: "null")
+            return
+        }
+        if let decoding {
+            if decoding.transcoder.decode(b, into: decoding.text) {
+                quote(decoding.text.bytes, into: out)
+            } else {
+                out.append(UInt8(ascii: "\""))
+                base64(b, into: out)
+                out.append(UInt8(ascii: "\""))
+            }
             return
         }
         if FastText.isValidUTF8(b) {

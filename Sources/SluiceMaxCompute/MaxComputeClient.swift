@@ -29,21 +29,17 @@ public struct MaxComputeConfig: Sendable {
         self.region = region
     }
 
-    /// Resolves the connection's secret references (`${env:…}`, `${file:…}`).
-    public init(resolving connection: MaxComputeConnection,
-                environment: [String: String] = ProcessInfo.processInfo.environment,
-                relativeTo directory: String? = nil) throws {
-        let id = try connection.accessKeyId.resolve(environment: environment, relativeTo: directory)
-        let secret = try connection.accessKeySecret.resolve(environment: environment, relativeTo: directory)
-        let token = try connection.securityToken?.resolve(environment: environment, relativeTo: directory)
-        guard !id.isEmpty, !secret.isEmpty else {
+    /// The connection with its credentials, which the application resolved from its secret
+    /// references. Throws when they are empty.
+    public init(connection: MaxComputeConnection, credentials: MaxComputeCredentials) throws {
+        guard !credentials.accessKeyId.isEmpty, !credentials.accessKeySecret.isEmpty else {
             throw SluiceError.invalid("MaxCompute destination: accessKeyId and accessKeySecret must not be empty")
         }
+        var credentials = credentials
+        if credentials.securityToken?.isEmpty == true { credentials.securityToken = nil }
         self.init(endpoint: connection.endpoint, tunnelEndpoint: connection.tunnelEndpoint, project: connection.project,
                   schema: connection.schema?.isEmpty == true ? nil : connection.schema,
-                  credentials: MaxComputeCredentials(accessKeyId: id, accessKeySecret: secret,
-                                                     securityToken: token?.isEmpty == true ? nil : token),
-                  region: connection.region)
+                  credentials: credentials, region: connection.region)
     }
 }
 
@@ -402,7 +398,7 @@ public final class MaxComputeClient: Sendable {
             if !contentType.isEmpty { headers.append(("Content-Type", contentType)) }
             if !service { headers.append(("x-odps-tunnel-version", "6")) }
             headers.append(contentsOf: extraHeaders)
-            if let token = config.credentials.securityToken { headers.append(("authorization-sts-token", token)) }
+            if let token = config.credentials.securityToken { headers.append(("authorization-sts-token", token.reveal())) }
             let toSign = RequestSigner.stringToSign(
                 method: method.rawValue, contentType: contentType, date: headers[0].1, headers: headers,
                 canonicalResource: RequestSigner.canonicalResource(path: path, query: fullQuery.map { ($0.0, $0.1.map(Self.encodeQuery)) }))

@@ -18,16 +18,14 @@ public final class MaxComputeSink: Sink, Destination {
         self.settings = settings
     }
 
-    /// A sink for `destination` (which must be a MaxCompute destination) with the connection's secrets
-    /// resolved from `environment` / files relative to `relativeTo`.
-    public convenience init(destination: DestinationSpec, settings: JobSettings,
-                            environment: [String: String] = ProcessInfo.processInfo.environment,
-                            relativeTo directory: String? = nil,
+    /// A sink for `destination` (which must be a MaxCompute destination) with the credentials the
+    /// application resolved from the connection's secret references.
+    public convenience init(destination: DestinationSpec, settings: JobSettings, credentials: MaxComputeCredentials,
                             httpClient: HTTPClient = MaxComputeClient.defaultHTTPClient) throws {
         guard case .maxcompute(let connection) = destination.kind else {
             throw SluiceError.invalid("destination type is \(destination.kind.typeName), not maxcompute")
         }
-        let config = try MaxComputeConfig(resolving: connection, environment: environment, relativeTo: directory)
+        let config = try MaxComputeConfig(connection: connection, credentials: credentials)
         self.init(client: MaxComputeClient(config: config, httpClient: httpClient), destination: destination,
                   settings: settings)
     }

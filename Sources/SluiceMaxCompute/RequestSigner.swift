@@ -5,11 +5,11 @@ import SluiceCore
 /// Already-resolved MaxCompute credentials. `description` never shows the secret or the token.
 public struct MaxComputeCredentials: Sendable, CustomStringConvertible {
     public var accessKeyId: String
-    public var accessKeySecret: String
+    public var accessKeySecret: Secret
     /// STS token, sent as `authorization-sts-token`.
-    public var securityToken: String?
+    public var securityToken: Secret?
 
-    public init(accessKeyId: String, accessKeySecret: String, securityToken: String? = nil) {
+    public init(accessKeyId: String, accessKeySecret: Secret, securityToken: Secret? = nil) {
         self.accessKeyId = accessKeyId
         self.accessKeySecret = accessKeySecret
         self.securityToken = securityToken
@@ -71,11 +71,11 @@ public struct RequestSigner: Sendable {
     public func authorization(stringToSign: String, date: Date) -> String {
         if let region {
             let day = Self.yyyymmdd(date)
-            let key = Self.v4Key(secret: credentials.accessKeySecret, day: day, region: region)
+            let key = Self.v4Key(secret: credentials.accessKeySecret.reveal(), day: day, region: region)
             let mac = HMAC<Insecure.SHA1>.authenticationCode(for: Data(stringToSign.utf8), using: key)
             return "ODPS \(credentials.accessKeyId)/\(day)/\(region)/odps/aliyun_v4_request:\(Data(mac).base64EncodedString())"
         }
-        let key = SymmetricKey(data: Data(credentials.accessKeySecret.utf8))
+        let key = SymmetricKey(data: Data(credentials.accessKeySecret.reveal().utf8))
         let mac = HMAC<Insecure.SHA1>.authenticationCode(for: Data(stringToSign.utf8), using: key)
         return "ODPS \(credentials.accessKeyId):\(Data(mac).base64EncodedString())"
     }

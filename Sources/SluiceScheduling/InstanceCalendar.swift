@@ -62,9 +62,10 @@ public struct InstanceCalendar: Sendable {
     private let monthDayMask: UInt32
     private let monthLast: Bool
 
-    /// Uses `schedule.timeZone`, else `fallbackZone` (the source's, else the machine's).
-    public init(_ schedule: ScheduleSpec, fallbackZone: SchedulingZone? = nil) throws {
-        let zone = try schedule.timeZone.map { try SchedulingZone.named($0) } ?? fallbackZone ?? .current
+    /// Uses `schedule.timeZone`, else `fallbackZone` (the source's, else the machine's, which the
+    /// caller passes).
+    public init(_ schedule: ScheduleSpec, fallbackZone: SchedulingZone) throws {
+        let zone = try schedule.timeZone.map { try SchedulingZone.named($0) } ?? fallbackZone
         try self.init(schedule, zone: zone)
     }
 

@@ -33,12 +33,15 @@ public final class SchedulingZone: Sendable, Hashable, CustomStringConvertible {
         return zone
     }
 
-    /// The machine's zone.
-    public static var current: SchedulingZone {
-        let tz = TimeZone.current
-        if let zone = cache.get(tz.identifier) { return zone }
-        let zone = SchedulingZone(timeZone: tz, identifier: tz.identifier)
-        cache.put(tz.identifier, zone)
+    /// UTC.
+    public static var utc: SchedulingZone { of(TimeZone(identifier: "UTC")!) }
+
+    /// The zone of `timeZone`, cached by its identifier like `named` (the application passes the
+    /// machine's zone this way: this module reads no system state).
+    public static func of(_ timeZone: TimeZone) -> SchedulingZone {
+        if let zone = cache.get(timeZone.identifier) { return zone }
+        let zone = SchedulingZone(timeZone: timeZone, identifier: timeZone.identifier)
+        cache.put(timeZone.identifier, zone)
         return zone
     }
 

@@ -107,13 +107,13 @@ struct Instances: AsyncParsableCommand {
         try await runReportingErrors {
             var jobName: String?
             var jobFile: String?
-            var zone = SchedulingZone.current
+            var zone = SchedulingZone.machine
             if let job {
                 if FileManager.default.fileExists(atPath: job) {
                     let loaded = try JobFiles.load(path: job)
                     jobName = loaded.spec.name
                     jobFile = job
-                    zone = try SchedulingZone.forJob(loaded.spec)
+                    zone = try SchedulingZone.forJob(loaded.spec, fallback: .machine)
                 } else {
                     jobName = job
                 }
@@ -205,8 +205,8 @@ struct ShowInstance: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             let id = try InstanceText.parseID(self.id)
-            var zone = SchedulingZone.current
-            if let job { zone = try SchedulingZone.forJob(try JobFiles.load(path: job).spec) }
+            var zone = SchedulingZone.machine
+            if let job { zone = try SchedulingZone.forJob(try JobFiles.load(path: job).spec, fallback: .machine) }
             let (ledger, _, _) = try await location.open(jobFile: job)
             guard let shown = try await InstanceViews.detail(ledger, id: id, dirtyLimit: dirtyLimit) else {
                 _ = try await InstanceText.require(ledger, id)

@@ -30,8 +30,12 @@ struct Validate: ParsableCommand {
         for path in jobs {
             do {
                 let job = try options.load(path)
-                loaded.append((path, job))
                 for w in job.warnings { printError(w.description) }
+                // The connection settings, checked as a run checks them.
+                let connection = KafkaConnectionSettings.validate(job, secrets: SecretResolver(relativeTo: job.directory))
+                for d in connection { printError(d.description) }
+                if connection.contains(where: { $0.severity == .error }) { failed = true; continue }
+                loaded.append((path, job))
                 if !quiet { print("\(path): ok (\(job.format == .dataworks ? "DataWorks script job" : "Sluice job") '\(job.spec.name)')") }
             } catch let e as JobFileError {
                 failed = true
@@ -99,6 +103,30 @@ struct Import: ParsableCommand {
 }
 
 struct ImportDataWorks: ParsableCommand {
+    /// Whether the job's schedule comes from the job itself (a "schedule" object in the JSON, or a
+    /// JOB.schedule.yaml sidecar) rather than from --param alone.
+    static func hasOwnSchedule(_ path: String) -> Bool {
+        let base = (path as NSString).deletingPathExtension
+        if [base + ".schedule.yaml", base + ".schedule.yml"].contains(where: { FileManager.default.fileExists(atPath: $0) }) {
+            return true
+        }
+        guard let data = FileManager.default.contents(atPath: path),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+        return object["schedule"] != nil
+    }
+
+    static func scheduleNote(_ inferred: ScheduleInference.Inferred) -> String {
+        let cycle: String
+        switch inferred.cycle {
+        case .minute: cycle = "a minute cycle every \(inferred.interval) minute\(inferred.interval == 1 ? "" : "s")"
+        case .hour: cycle = "an hour cycle every \(inferred.interval) hour\(inferred.interval == 1 ? "" : "s") from 00:00"
+        default: cycle = "a daily cycle at 00:00"
+        }
+        let why = inferred.because.map { "inferred from the --param expression of \($0)" }
+            ?? "no --param expression has an hour or minute field or offset"
+        return "note: the DataWorks job has no schedule (DataWorks keeps it with the node); the YAML gets \(cycle) (\(why)). Check schedule: against the node's scheduling properties."
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "dataworks",
         abstract: "Convert a DataWorks script-mode Kafka → MaxCompute job into Sluice YAML.",
@@ -122,7 +150,14 @@ struct ImportDataWorks: ParsableCommand {
                 throw SluiceError.invalid("\(job) is already a Sluice job file", hint: "use `sluice show \(job)` to print it resolved")
             }
             for w in loaded.warnings { printError(w.description) }
-            let (text, env) = JobEmitter.yaml(loaded.spec, secrets: .moveToEnvironment)
+            var spec = loaded.spec
+            if !Self.hasOwnSchedule(job), let schedule = spec.schedule {
+                // A script-mode job holds no schedule (DataWorks keeps it with the node): say what is written.
+                let inferred = ScheduleInference.infer(schedule.parameters)
+                spec.schedule = ScheduleInference.schedule(inferred, parameters: schedule.parameters)
+                printError(Self.scheduleNote(inferred))
+            }
+            let (text, env) = JobEmitter.yaml(spec, secrets: .moveToEnvironment)
             print(text, terminator: "")
             if !env.isEmpty {
                 printError("note: literal secrets were replaced by references; set \(env.joined(separator: ", ")) in the environment before running")

@@ -61,7 +61,7 @@ struct Params: ParsableCommand {
 
     /// Evaluates the arguments as values, with the `--param` definitions as their parameters.
     private func runExpressions() throws {
-        let zone = try tz.map { try SchedulingZone.named($0) } ?? .current
+        let zone = try tz.map { try SchedulingZone.named($0) } ?? .machine
         let set = try CompiledParameterSet(try JobFiles.parameters(options.params))
         let compiled = try arguments.enumerated().map { i, text in
             try set.value(text, subject: arguments.count > 1 ? "expression \(i + 1)" : nil)
@@ -82,7 +82,7 @@ struct Params: ParsableCommand {
         let loaded = try options.load(path)
         for w in loaded.warnings { printError(w.description) }
         let job = loaded.spec
-        let zone = try tz.map { try SchedulingZone.named($0) } ?? SchedulingZone.forJob(job)
+        let zone = try tz.map { try SchedulingZone.named($0) } ?? SchedulingZone.forJob(job, fallback: .machine)
         let compiled = try CompiledJobParameters(job: job, zone: zone)
         let context = try makeContext(zone: zone, ids: job.name)
         let resolved = try compiled.resolve(context)

@@ -76,7 +76,7 @@ struct Run: AsyncParsableCommand {
             let loaded = try options.load(job)
             for w in loaded.warnings { printError(w.description) }
             var runOptions = RunOptions()
-            let zone = try SchedulingZone.forJob(loaded.spec)
+            let zone = try SchedulingZone.forJob(loaded.spec, fallback: .machine)
             if let at {
                 // Placed as the scheduler places the instance of that wall time (DST days).
                 runOptions.scheduledTime = zone.scheduledInstant(for: try WallTime.parseDisplay(at, subject: "--at")).instant

@@ -57,7 +57,7 @@ struct SchedulePreview: ParsableCommand {
                 throw SluiceError.invalid("\(job): the job has no schedule block",
                                           hint: "add schedule: { cycle: hour, start: \"00:15\", … } (for a DataWorks job: a JOB.schedule.yaml next to it)")
             }
-            let zone = try tz.map { try SchedulingZone.named($0) } ?? SchedulingZone.forJob(spec)
+            let zone = try tz.map { try SchedulingZone.named($0) } ?? SchedulingZone.forJob(spec, fallback: .machine)
             let calendar = try InstanceCalendar(schedule, zone: zone)
             let parameters = try CompiledParameterSet(schedule.parameters)
             let instances: [ScheduledInstance]

@@ -67,6 +67,50 @@ import Testing
         #expect(v.status == 0, "\(v.stderr)\n\(r.stdout)")
     }
 
+    @Test("import dataworks infers the cycle from the --param expressions and says so on stderr")
+    func importDataWorksInfersTheCycle() async throws {
+        let hourly = try await SluiceBinary.run(["import", "dataworks", fixture("dataworks_example.json"),
+                                                 "--param", "startTime=$[yyyymmddhh24-1/24]0000", "--param", "endTime=$[yyyymmddhh24]0000"])
+        #expect(hourly.status == 0, "\(hourly.stderr)")
+        #expect(hourly.stdout.contains("cycle: hour"), "\(hourly.stdout)")
+        #expect(hourly.stderr.contains("note: the DataWorks job has no schedule") && hourly.stderr.contains("an hour cycle every 1 hour"),
+                "\(hourly.stderr)")
+        let daily = try await SluiceBinary.run(["import", "dataworks", fixture("dataworks_example.json"),
+                                                "--param", "bizdate=$[yyyymmdd-1]"])
+        #expect(daily.status == 0, "\(daily.stderr)")
+        #expect(daily.stdout.contains("cycle: day"), "\(daily.stdout)")
+        #expect(daily.stderr.contains("a daily cycle at 00:00 (no --param expression has an hour or minute field or offset)"),
+                "\(daily.stderr)")
+    }
+
+    @Test("validate and run refuse kafkaConfig keys librdkafka would refuse, with the same lines")
+    func validateRefusesWhatRunRefuses() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-kc-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let job = dir.appendingPathComponent("job.yaml")
+        try """
+        name: kc
+        source:
+          bootstrapServers: "127.0.0.1:9"
+          topic: t
+          begin: {earliest: true}
+          end: {latest: true}
+          kafkaConfig:
+            bootstrap.servers: "127.0.0.1:9"
+            ssl.truststore.location: /etc/kafka/truststore.jks
+            fetch.max.bytez: 1
+        columns: [__value__]
+        destination: { path: w.db, table: t, columns: [v] }
+        """.write(to: job, atomically: true, encoding: .utf8)
+        let v = try await SluiceBinary.run(["validate", job.path])
+        let r = try await SluiceBinary.run(["run", job.path])
+        #expect(v.status == 2 && r.status == 2, "\(v.stderr)\n\(r.stderr)")
+        let lines = v.stderr.split(separator: "\n").filter { $0.hasPrefix(job.path + ":source.kafkaConfig.") }
+        #expect(lines.count == 3, "\(v.stderr)")
+        for line in lines { #expect(r.stderr.contains(line), "\(line)\n\(r.stderr)") }
+    }
+
     @Test func versionAndHelp() async throws {
         let v = try await SluiceBinary.run(["--version"])
         #expect(v.status == 0)

@@ -43,8 +43,8 @@ import Testing
     @Test func secretsAreRedacted() throws {
         #expect(SecretValue(parsing: "${env:PW}") == .env("PW"))
         #expect(SecretValue(parsing: "hunter2").description == "******")
-        #expect(try SecretValue.env("PW").resolve(environment: ["PW": "x"]) == "x")
-        #expect(throws: SluiceError.self) { try SecretValue.env("PW").resolve(environment: [:]) }
+        #expect(SecretValue(parsing: "${file:pw.txt}") == .file("pw.txt") && SecretValue.file("pw.txt").description == "${file:pw.txt}")
+        #expect("\(Secret("hunter2"))" == "******" && Secret("hunter2").reveal() == "hunter2")
     }
 
     @Test func rowBatchIsRowMajor() {

@@ -1,6 +1,7 @@
 import Foundation
 import SluiceCore
 import Testing
+import SluiceTestSupport
 @testable import SluiceDevKafka
 
 /// One user per mechanism, each its own principal.

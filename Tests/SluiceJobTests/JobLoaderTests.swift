@@ -186,7 +186,7 @@ import Testing
             let json = """
             {"type":"job","steps":[{"stepType":"kafka","category":"reader","parameter":{"server":"h:9092","topic":"t",
              "column":["__value__"], \(params)}},
-             {"stepType":"odps","category":"writer","parameter":{"datasource":"o","table":"t","column":["v"]}}]}
+             {"stepType":"odps","category":"writer","parameter":{"datasource":"o","table":"t","column":["v"],"truncate":true}}]}
             """
             return try Self.load(yaml: json, name: "j.json").spec.source
         }

@@ -39,7 +39,7 @@ import Testing
 
     @Test func statementsResolveTheInstancesParameters() throws {
         let job = try JobLoaderTests.load(yaml: Self.node)
-        let compiled = try CompiledJobParameters(job: job.spec)
+        let compiled = try CompiledJobParameters(job: job.spec, zone: SchedulingZone.forJob(job.spec, fallback: .utc))
         let context = EvaluationContext(scheduledLocal: try WallTime.parseDisplay("2022-11-23 00:30"), zone: compiled.zone)
         let resolved = try compiled.resolve(context)
         #expect(resolved.statements?[0] == "DELETE FROM events_daily WHERE ds = '20221122'")

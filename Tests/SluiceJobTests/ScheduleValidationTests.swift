@@ -47,8 +47,8 @@ import Testing
         #expect(try JobLoaderTests.load(yaml: Self.job(schedule: "cycle: hour\ninterval: 23\n" + Self.hourlyParameters))
             .spec.schedule?.interval == 23)
         // The calendar states the same rule for a schedule built in code.
-        #expect(throws: SluiceError.self) { try InstanceCalendar(ScheduleSpec(cycle: .hour, interval: 24), zone: .current) }
-        #expect(throws: SluiceError.self) { try InstanceCalendar(ScheduleSpec(cycle: .minute, interval: 60), zone: .current) }
+        #expect(throws: SluiceError.self) { try InstanceCalendar(ScheduleSpec(cycle: .hour, interval: 24), zone: .of(TimeZone(identifier: "UTC")!)) }
+        #expect(throws: SluiceError.self) { try InstanceCalendar(ScheduleSpec(cycle: .minute, interval: 60), zone: .of(TimeZone(identifier: "UTC")!)) }
     }
 
     @Test func theMissingParameterHintFitsEachParameter() {

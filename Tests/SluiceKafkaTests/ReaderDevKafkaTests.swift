@@ -211,8 +211,8 @@ import SluiceMapping
             }
         }
         let config = [("max.partition.fetch.bytes", "20000"), ("fetch.max.bytes", "40000"), ("message.max.bytes", "40000"),
-                      ("queued.max.messages.kbytes", "64")].map { KafkaConfigEntry(key: $0.0, value: .literal($0.1)) }
-        let source = try KafkaSource(bootstrapServers: [b.bootstrapServers], topic: topic, kafkaConfig: config)
+                      ("queued.max.messages.kbytes", "64")].map { KafkaSetting($0.0, $0.1) }
+        let source = try KafkaSource(bootstrapServers: [b.bootstrapServers], topic: topic, settings: config)
         b.failNextRequests(apiKey: 2, count: 1, errorCode: 6)  // one ListOffsets: NOT_LEADER_FOR_PARTITION
         let plan = try await source.plan(begin: .timestampMillis(Self.base), end: .latest)
         #expect(plan.partitions.map(\.toOffset) == [2000, 2000])
@@ -272,8 +272,8 @@ import SluiceMapping
             })
         }
         let config = [("max.partition.fetch.bytes", "16000"), ("fetch.max.bytes", "16000"), ("message.max.bytes", "16000"),
-                      ("queued.max.messages.kbytes", "16")].map { KafkaConfigEntry(key: $0.0, value: .literal($0.1)) }
-        let source = try KafkaSource(bootstrapServers: [b.bootstrapServers], topic: topic, kafkaConfig: config)
+                      ("queued.max.messages.kbytes", "16")].map { KafkaSetting($0.0, $0.1) }
+        let source = try KafkaSource(bootstrapServers: [b.bootstrapServers], topic: topic, settings: config)
         let plan = try await source.plan(begin: .earliest, end: .latest)
         var delivered = 0
         var deleted = false
@@ -349,9 +349,9 @@ import SluiceMapping
 /// the queue.
 @Suite struct PrefetchWakeUpTests {
     @Test func prefetchLimitsComeFromKafkaConfigOrSluicesDefaults() {
-        #expect(Prefetch(properties: []) == Prefetch(properties: [("queued.min.messages", String(Prefetch.defaultMessages)),
-                                                                ("queued.max.messages.kbytes", String(Prefetch.defaultKiB))]))
-        let p = Prefetch(properties: [("queued.min.messages", "300"), ("queued.max.messages.kbytes", "64")])
+        #expect(Prefetch(properties: []) == Prefetch(properties: [KafkaSetting("queued.min.messages", String(Prefetch.defaultMessages)),
+                                                                KafkaSetting("queued.max.messages.kbytes", String(Prefetch.defaultKiB))]))
+        let p = Prefetch(properties: [KafkaSetting("queued.min.messages", "300"), KafkaSetting("queued.max.messages.kbytes", "64")])
         #expect(p.messages == 300)
         #expect(p.valueBytes == 64 * 1024)
     }
@@ -371,8 +371,8 @@ import SluiceMapping
         }
         // One fetch (64 KiB per partition) brings more than the 300 records the queue may hold.
         let config = [("queued.min.messages", "300"), ("max.partition.fetch.bytes", "65536")]
-            .map { KafkaConfigEntry(key: $0.0, value: .literal($0.1)) }
-        let source = try KafkaSource(bootstrapServers: [b.bootstrapServers], topic: topic, kafkaConfig: config)
+            .map { KafkaSetting($0.0, $0.1) }
+        let source = try KafkaSource(bootstrapServers: [b.bootstrapServers], topic: topic, settings: config)
         let plan = try await source.plan(begin: .earliest, end: .latest)
         var offsets = Set<String>()
         let summary = try await source.read(plan, options: ReadOptions(maxBatchSize: 50)) { batch in

@@ -175,7 +175,7 @@ import SluiceJob
         let (mock, topic, producer) = try await setUp([5, 3])
         let spec = KafkaSourceSpec(bootstrapServers: [mock.bootstrapServers], topic: topic, begin: .earliest, end: .latest,
                                    windowMode: .contiguous)
-        let source = try KafkaSource(spec: spec)
+        let source = try KafkaSource(spec: spec, settings: [])
         let first = try await source.plan(for: spec, startMillis: nil, endMillis: nil)
         #expect(first.partitions.map(\.fromOffset) == [0, 0] && first.partitions.map(\.toOffset) == [5, 3])
         try await producer.produce([TestRecord(partition: 1, key: nil, value: bytes("x"))], to: topic)
@@ -268,8 +268,8 @@ import SluiceJob
         // Small fetches and a small prefetch queue, so the read really depends on the broker.
         let config = [("max.partition.fetch.bytes", "2048"), ("fetch.max.bytes", "4096"), ("message.max.bytes", "4096"),
                       ("queued.max.messages.kbytes", "1"), ("queued.min.messages", "1")]
-            .map { KafkaConfigEntry(key: $0.0, value: .literal($0.1)) }
-        let source = try KafkaSource(bootstrapServers: [mock.bootstrapServers], topic: topic, kafkaConfig: config,
+            .map { KafkaSetting($0.0, $0.1) }
+        let source = try KafkaSource(bootstrapServers: [mock.bootstrapServers], topic: topic, settings: config,
                                      requestTimeout: .seconds(2))
         let plan = try await source.plan(begin: .earliest, end: .latest)
         let clock = ManualClock()

@@ -189,7 +189,7 @@ import Testing
     @Test func optionsFromAJobIncludeTheRule() {
         let job = JobSpec(name: "j", source: KafkaSourceSpec(bootstrapServers: ["h:9092"], topic: "t"), mapping: [],
                           destination: DestinationSpec(kind: .discard, table: "x", overLengthRule: .setNull, maxFieldLength: 10))
-        let o = FieldProgramOptions(job: job)
+        let o = FieldProgramOptions(job: job, fallbackZone: TimeZone(identifier: "UTC")!)
         #expect(o.overLengthRule == .setNull && o.maxFieldLength == 10)
     }
 }

@@ -15,6 +15,54 @@ import Testing
         ("__timestamp__", ColumnSpec(name: "t", type: .datetime)),
     ]
 
+    @Test("headers in a headerEncoding other than UTF-8 are decoded; bytes that are not text in it are base64")
+    func headerEncoding() throws {
+        var options = FieldProgramOptions()
+        options.headerEncoding = "GBK"
+        let program = try FieldProgram(mapping: [("__headers__", ColumnSpec(name: "h", type: .string))], options: options)
+        // 中文 in GBK, and a byte that starts no GBK character.
+        let record = OwnedRecord(headers: [KafkaHeader(name: "name", value: [0xD6, 0xD0, 0xCE, 0xC4]),
+                                           KafkaHeader(name: "raw", value: [0xFF])])
+        #expect(try program.evaluate(record).get() == [.string(#"{"name":"中文","raw":"/w=="}"#)])
+        // The same header under UTF-8 is not text: base64.
+        let utf8 = try FieldProgram(mapping: [("__headers__", ColumnSpec(name: "h", type: .string))])
+        #expect(try utf8.evaluate(OwnedRecord(headers: [KafkaHeader(name: "name", value: [0xD6, 0xD0])])).get() == [.string(#"{"name":"1tA="}"#)])
+        options.headerEncoding = "NO-SUCH-CHARSET"
+        #expect(throws: SluiceError.self) { try FieldProgram(mapping: [("__headers__", ColumnSpec(name: "h", type: .string))], options: options) }
+    }
+
+    @Test("a text value split at its delimiter, fields by index; missing fields null or dirty")
+    func delimitedTextValues() throws {
+        var options = FieldProgramOptions()
+        options.valueFormat = .text(delimiter: "||")
+        let mapping: [(definition: String, column: ColumnSpec)] = [
+            ("[2]", ColumnSpec(name: "c", type: .bigint)), ("[0]", ColumnSpec(name: "a", type: .string)),
+            ("__value__", ColumnSpec(name: "v", type: .string)), ("[3]", ColumnSpec(name: "d", type: .string)),
+        ]
+        let program = try FieldProgram(mapping: mapping, options: options)
+        #expect(!program.parsesValueJSON)
+        #expect(try program.evaluate(OwnedRecord(value: Array("x||||42".utf8))).get() == [.int(42), .string("x"), .string("x||||42"), .null])
+        #expect(try program.evaluate(OwnedRecord(value: nil)).get() == [.null, .null, .null, .null])
+        #expect(try program.evaluate(OwnedRecord(value: Array("only".utf8))).get() == [.null, .string("only"), .string("only"), .null])
+        // A part that is not a number is a dirty record for a BIGINT column.
+        if case .success = program.evaluate(OwnedRecord(value: Array("a||b||c".utf8))) { Issue.record("c is not a BIGINT") }
+        options.missingField = .dirty
+        let strict = try FieldProgram(mapping: [("[3]", ColumnSpec(name: "d", type: .string))], options: options)
+        guard case .failure(let reason) = strict.evaluate(OwnedRecord(value: Array("a||b".utf8))) else {
+            Issue.record("expected a dirty record")
+            return
+        }
+        #expect(reason.reason.message.contains("field '[3]' is missing from the value: it has 2 fields"))
+        // GBK text is decoded before it is split.
+        var gbk = FieldProgramOptions()
+        gbk.valueFormat = .text(delimiter: ",")
+        gbk.encoding = "GBK"
+        let decoded = try FieldProgram(mapping: [("[1]", ColumnSpec(name: "b", type: .string))], options: gbk)
+        #expect(try decoded.evaluate(OwnedRecord(value: [0x61, 0x2C, 0xD6, 0xD0])).get() == [.string("中")])
+        // JSON paths are not text fields.
+        #expect(throws: SluiceError.self) { try FieldProgram(mapping: [("a.b", ColumnSpec(name: "a", type: .string))], options: options) }
+    }
+
     @Test func builtinsOfOneRecord() throws {
         let program = try FieldProgram(mapping: Self.builtins)
         #expect(!program.parsesValueJSON)
@@ -309,9 +357,13 @@ extension Value {
                                     keyType: .long, valueType: .bytearray, encoding: "GBK"),
             mapping: [], destination: DestinationSpec(kind: .discard, table: "x", emptyAsNull: true),
             settings: JobSettings(missingField: .dirty))
-        let o = FieldProgramOptions(job: job)
+        let o = FieldProgramOptions(job: job, fallbackZone: TimeZone(identifier: "Europe/Berlin")!)
         #expect(o.keyType == .long && o.valueType == .bytearray && o.encoding == "GBK")
         #expect(o.emptyAsNull && o.missingField == .dirty)
         #expect(o.timeZone.identifier == "Asia/Shanghai")
+        // A source without a zone takes the one the caller gives (the application's: the machine's).
+        var zoneless = job
+        zoneless.source.timeZone = nil
+        #expect(FieldProgramOptions(job: zoneless, fallbackZone: TimeZone(identifier: "Europe/Berlin")!).timeZone.identifier == "Europe/Berlin")
     }
 }

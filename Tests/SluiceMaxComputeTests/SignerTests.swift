@@ -6,7 +6,7 @@ import Testing
 @Suite struct SignerTests {
     static let date = "Tue, 02 Jan 2024 03:04:05 GMT"
     static let dateValue = Date(timeIntervalSince1970: 1_704_164_645)
-    static let credentials = MaxComputeCredentials(accessKeyId: "ak-test", accessKeySecret: "test-secret")
+    static let credentials = MaxComputeCredentials(accessKeyId: "ak-test", accessKeySecret: Secret("test-secret"))
 
     struct Case: Sendable, CustomTestStringConvertible {
         var method: String
@@ -73,7 +73,7 @@ import Testing
     }
 
     @Test func credentialsNeverShowTheSecret() {
-        let c = MaxComputeCredentials(accessKeyId: "id", accessKeySecret: "s3cr3t", securityToken: "tok3n")
+        let c = MaxComputeCredentials(accessKeyId: "id", accessKeySecret: Secret("s3cr3t"), securityToken: Secret("tok3n"))
         #expect(!"\(c)".contains("s3cr3t"))
         #expect(!"\(c)".contains("tok3n"))
     }

@@ -32,8 +32,8 @@ func makeClient(_ server: MaxComputeTestServer, secret: String? = nil, configure
     let config = MaxComputeConfig(endpoint: server.serviceEndpoint, tunnelEndpoint: configuredTunnel ? server.tunnelEndpoint : nil,
                                   project: server.project,
                                   credentials: MaxComputeCredentials(accessKeyId: server.accessKeyId,
-                                                                     accessKeySecret: secret ?? server.accessKeySecret,
-                                                                     securityToken: token),
+                                                                     accessKeySecret: Secret(secret ?? server.accessKeySecret),
+                                                                     securityToken: token.map { Secret($0) }),
                                   region: region)
     return MaxComputeClient(config: config, retry: RetryPolicy(attempts: 3, initialDelay: .milliseconds(1)),
                             pollInterval: .milliseconds(1))
@@ -175,7 +175,8 @@ func makeSink(_ client: MaxComputeClient, mode: WriteMode = .overwrite, compress
                                               accessKeyId: .env("MC_ID"), accessKeySecret: .env("MC_SECRET"))
         let destination = DestinationSpec(kind: .maxcompute(connection), table: "fresh", partition: "ds=${p}")
         let sink = try MaxComputeSink(destination: destination, settings: JobSettings(),
-                                      environment: ["MC_ID": server.accessKeyId, "MC_SECRET": server.accessKeySecret])
+                                      credentials: MaxComputeCredentials(accessKeyId: server.accessKeyId,
+                                                                         accessKeySecret: Secret(server.accessKeySecret)))
         let error = await #expect(throws: SluiceError.self) { try await sink.prepare(columns: eventColumns, partitionKeys: ["ds"]) }
         #expect(error?.hint?.contains("sluice ddl") == true)
         #expect(try await sink.tableColumns() == nil)
@@ -299,7 +300,7 @@ func makeSink(_ client: MaxComputeClient, mode: WriteMode = .overwrite, compress
         await server.shutdown()
         let sleeps = SleepCounter()
         let config = MaxComputeConfig(endpoint: endpoint, project: "proj",
-                                      credentials: MaxComputeCredentials(accessKeyId: "a", accessKeySecret: "do-not-print"))
+                                      credentials: MaxComputeCredentials(accessKeyId: "a", accessKeySecret: Secret("do-not-print")))
         let client = MaxComputeClient(config: config, retry: RetryPolicy(attempts: 4, initialDelay: .milliseconds(1)),
                                       sleep: { _ in sleeps.increment() })
         let error = await #expect(throws: SluiceError.self) { try await client.tableSchema("events") }
@@ -314,7 +315,7 @@ func makeSink(_ client: MaxComputeClient, mode: WriteMode = .overwrite, compress
         server.createTable("plain", columns: [("k", "string"), ("n", "int")])
         let config = MaxComputeConfig(endpoint: server.serviceEndpoint, project: "proj", schema: "default",
                                       credentials: MaxComputeCredentials(accessKeyId: server.accessKeyId,
-                                                                         accessKeySecret: server.accessKeySecret))
+                                                                         accessKeySecret: Secret(server.accessKeySecret)))
         let client = MaxComputeClient(config: config, retry: RetryPolicy(attempts: 2, initialDelay: .milliseconds(1)),
                                       pollInterval: .milliseconds(1))
         let connection = MaxComputeConnection(endpoint: server.serviceEndpoint, project: "proj", accessKeyId: .literal("x"),

@@ -379,7 +379,7 @@ func parseError(_ expression: String) -> ExpressionError? {
             ParameterDefinition(name: "endTime", expression: "$[yyyymmddhh24]0000"),
             ParameterDefinition(name: "partition", expression: "$[yyyymmddhh24]"),
         ])
-        let compiled = try CompiledJobParameters(job: job)
+        let compiled = try CompiledJobParameters(job: job, zone: SchedulingZone.forJob(job, fallback: .utc))
         let context = EvaluationContext(scheduledLocal: try WallTime.parseDisplay("2022-11-22 10:05"), zone: compiled.zone)
         let r = try compiled.resolve(context)
         #expect(r.partition == "ds=2022112210")
@@ -390,14 +390,14 @@ func parseError(_ expression: String) -> ExpressionError? {
 
         // A source zone different from the scheduling zone reads the bounds in the source's zone.
         job.source.timeZone = "UTC"
-        let utcBounds = try CompiledJobParameters(job: job).resolve(context)
+        let utcBounds = try CompiledJobParameters(job: job, zone: SchedulingZone.forJob(job, fallback: .utc)).resolve(context)
         #expect(utcBounds.end == .instant(millis: 1_669_082_400_000 + 8 * 3_600_000))
 
         job.source.begin = .timestampMillis("${startTime}")
-        #expect(try CompiledJobParameters(job: job).resolve(context).begin == .instant(millis: 20_221_122_090_000))
+        #expect(try CompiledJobParameters(job: job, zone: SchedulingZone.forJob(job, fallback: .utc)).resolve(context).begin == .instant(millis: 20_221_122_090_000))
         job.source.begin = .time("${startTime}x")
         #expect {
-            try CompiledJobParameters(job: job).resolve(context)
+            try CompiledJobParameters(job: job, zone: SchedulingZone.forJob(job, fallback: .utc)).resolve(context)
         } throws: { error in
             let message = (error as? SluiceError)?.message ?? ""
             return message.contains("source.begin") && message.contains("column 15")

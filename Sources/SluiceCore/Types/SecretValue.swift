@@ -1,8 +1,8 @@
-import Foundation
-
 /// A value that may be secret. Job files should reference secrets (`${env:NAME}`, `${file:PATH}`)
 /// rather than hold them; a literal is allowed but `sluice validate` warns about it when the key
-/// looks secret. `description` never reveals a secret.
+/// looks secret. `description` never reveals a secret. Resolving a reference (reading the
+/// environment or a file) is the application's job (`SluiceRuntime.SecretResolver`), which hands
+/// the result on as a `Secret`.
 public enum SecretValue: Sendable, Hashable, CustomStringConvertible {
     case literal(String)
     case env(String)
@@ -34,29 +34,6 @@ public enum SecretValue: Sendable, Hashable, CustomStringConvertible {
     public var redacted: String { isReference ? source : "******" }
 
     public var description: String { redacted }
-
-    /// Reads the secret. `relativeTo` is the directory that relative file paths are read from.
-    /// Throws `SluiceError.invalidInput` naming the variable or file, never the value.
-    public func resolve(environment: [String: String] = ProcessInfo.processInfo.environment,
-                        relativeTo directory: String? = nil) throws -> String {
-        switch self {
-        case .literal(let s):
-            return s
-        case .env(let name):
-            guard let v = environment[name] else {
-                throw SluiceError.invalid("environment variable \(name) is not set",
-                                          hint: "export \(name)=… before running, or use ${file:PATH}")
-            }
-            return v
-        case .file(let path):
-            let full = (path.hasPrefix("/") || directory == nil) ? path : directory! + "/" + path
-            guard let data = FileManager.default.contents(atPath: full),
-                  let text = String(data: data, encoding: .utf8) else {
-                throw SluiceError.invalid("secret file \(full) cannot be read")
-            }
-            return text.trimmingCharacters(in: .newlines)
-        }
-    }
 }
 
 /// A resolved secret (a password, a key, a token). Every way of printing it (`description`,

@@ -216,10 +216,10 @@ extension Operations {
         var affected: [String: Set<Int64>] = [r.job: [Int64(r.scheduledAt.timeIntervalSince1970.rounded())]]
         var result: [(job: LoadedJob, instance: InstanceRecord)] = []
         for name in graph.downstream(of: r.job) {
-            guard let down = loaded[name], let downCalendar = try InstanceCalendar.forJob(down.spec) else { continue }
+            guard let down = loaded[name], let downCalendar = try InstanceCalendar.forJob(down.spec, fallback: .machine) else { continue }
             var times = Set<Int64>()
             for up in down.spec.schedule?.dependsOn ?? [] {
-                guard let upJob = loaded[up], let upCalendar = try InstanceCalendar.forJob(upJob.spec) else { continue }
+                guard let upJob = loaded[up], let upCalendar = try InstanceCalendar.forJob(upJob.spec, fallback: .machine) else { continue }
                 for t in affected[up] ?? [] {
                     times.formUnion(UpstreamDependencies.downstreamTimes(of: t, upstream: upCalendar, downstream: downCalendar))
                 }

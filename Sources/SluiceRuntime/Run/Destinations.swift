@@ -18,8 +18,9 @@ public enum Destinations {
             return WarehouseDestination(try warehouse(job, createTable: createTable, lockTimeoutSeconds: lockTimeoutSeconds))
         case .discard:
             return DiscardDestination(table: d.table)
-        case .maxcompute:
-            return try MaxComputeSink(destination: d, settings: job.spec.settings, relativeTo: job.directory)
+        case .maxcompute(let connection):
+            return try MaxComputeSink(destination: d, settings: job.spec.settings,
+                                      credentials: credentials(connection, job: job))
         case .postgresql(let url):
             return PostgresDestination(PostgresSink(
                 url: try postgresURL(url, job), table: d.table, partitionKeys: TableDDL.partitionKeys(template: d.partition),
@@ -38,7 +39,7 @@ public enum Destinations {
         case .sqlite:
             return WarehouseStatements(try warehouse(job, createTable: false, lockTimeoutSeconds: lockTimeoutSeconds))
         case .maxcompute(let connection):
-            let config = try MaxComputeConfig(resolving: connection, relativeTo: job.directory)
+            let config = try MaxComputeConfig(connection: connection, credentials: credentials(connection, job: job))
             return MaxComputeStatements(client: MaxComputeClient(config: config))
         case .postgresql(let url):
             return PostgresStatements(url: try postgresURL(url, job))
@@ -58,7 +59,16 @@ public enum Destinations {
 
     /// The PostgreSQL URL of a destination or target, its secret resolved.
     private static func postgresURL(_ url: SecretValue, _ job: LoadedJob) throws -> PostgresURL {
-        try PostgresURL(parsing: try url.resolve(relativeTo: job.directory))
+        try PostgresURL(parsing: try SecretResolver(relativeTo: job.directory).resolve(url).reveal())
+    }
+
+    /// The MaxCompute credentials of `connection`, its secret references resolved.
+    static func credentials(_ connection: MaxComputeConnection, job: LoadedJob) throws -> MaxComputeCredentials {
+        let secrets = SecretResolver(relativeTo: job.directory)
+        return MaxComputeCredentials(
+            accessKeyId: try secrets.resolve(connection.accessKeyId).reveal(),
+            accessKeySecret: try secrets.resolve(connection.accessKeySecret),
+            securityToken: try connection.securityToken.map { try secrets.resolve($0) })
     }
 
     /// The sink that writes `job`'s partitions.

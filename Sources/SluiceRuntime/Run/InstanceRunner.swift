@@ -62,7 +62,7 @@ public struct InstanceRunner: Sendable {
 
     /// The resolved instance: parameters, window bounds, destination partition.
     public func resolve() throws -> (context: EvaluationContext, instance: ResolvedJobInstance) {
-        let compiled = try CompiledJobParameters(job: spec)
+        let compiled = try CompiledJobParameters(job: spec, zone: SchedulingZone.forJob(spec, fallback: .machine))
         let now = Int64(Date().timeIntervalSince1970)
         let context = EvaluationContext(scheduledTime: options.scheduledTime ?? now, zone: compiled.zone,
                                         businessDate: options.businessDate, jobId: spec.name, nodeId: spec.name)
@@ -92,7 +92,8 @@ public struct InstanceRunner: Sendable {
         }
         let source: KafkaSource, sink: any Sink
         do {
-            source = try KafkaSource(spec: spec.source, secretsDirectory: job.directory)
+            let settings = try KafkaConnectionSettings.resolve(job, secrets: SecretResolver(relativeTo: job.directory))
+            source = try KafkaSource(spec: spec.source, settings: settings)
             sink = try Destinations.sink(job: job, createTable: options.createTable,
                                         lockTimeoutSeconds: options.destinationLockTimeout)
         } catch {
@@ -232,7 +233,9 @@ public struct InstanceRunner: Sendable {
                        logger: Logger) async -> RunFailure {
         var report = report
         let committed = error as? CommittedButUnrecorded
-        let cause = committed?.error ?? error
+        var cause = committed?.error ?? error
+        // Settings of the job file refused when the run sets up its clients stay invalid input (exit 2).
+        if let e = cause as? JobFileError { cause = SluiceError.invalid(e.description) }
         let message = (cause as? SluiceError)?.description ?? "\(cause)"
         report.status = "failed"
         report.error = message

@@ -55,7 +55,7 @@ public struct Backfill: Sendable {
     /// Runs the backfill; `progress` is called as each day ends. Returns the days that ran, in date
     /// order (days never started after a failure are absent).
     public func run(progress: @escaping @Sendable (BackfillDayResult) -> Void = { _ in }) async throws -> [BackfillDayResult] {
-        guard let calendar = try InstanceCalendar.forJob(job.spec) else {
+        guard let calendar = try InstanceCalendar.forJob(job.spec, fallback: .machine) else {
             throw SluiceError.invalid("job \(job.spec.name) has no schedule block", hint: "a backfill runs the instances of its schedule")
         }
         guard from <= to else { throw SluiceError.invalid("--from \(from.compact) is after --to \(to.compact)") }

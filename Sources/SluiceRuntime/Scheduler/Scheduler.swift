@@ -156,7 +156,7 @@ public actor Scheduler {
     /// stays).
     public func setJob(_ job: LoadedJob) async throws {
         let name = job.spec.name
-        guard let calendar = try InstanceCalendar.forJob(job.spec) else {
+        guard let calendar = try InstanceCalendar.forJob(job.spec, fallback: .machine) else {
             throw SluiceError.invalid("job \(name) (\(job.path)) has no schedule block", hint: "add `schedule:` to run it with the scheduler")
         }
         let registered = try await ledger.registerJob(name, path: (job.path as NSString).standardizingPath)

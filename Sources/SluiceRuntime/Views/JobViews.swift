@@ -94,7 +94,7 @@ public enum JobViews {
 
     /// The schedule with its next `count` instances after `now`; nil for a job without schedule.
     public static func schedule(_ spec: JobSpec, after now: Date, count: Int) throws -> ScheduleView? {
-        guard let schedule = spec.schedule, let calendar = try InstanceCalendar.forJob(spec) else { return nil }
+        guard let schedule = spec.schedule, let calendar = try InstanceCalendar.forJob(spec, fallback: .machine) else { return nil }
         let parameters = try CompiledParameterSet(schedule.parameters)
         var values: [String] = []
         var next: [UpcomingInstance] = []
