@@ -4,23 +4,41 @@ import NIOCore
 import PostgresNIO
 import SluiceCore
 import SluicePostgres
+import Synchronization
 
 /// The shared ledger: a PostgreSQL database that schedulers and workers on several hosts use at
 /// once. A pool of connections (postgres-nio's `PostgresClient`, which reconnects after the server
 /// restarts); statements use `$1`-style parameters, rewritten from the ledger's `?1`.
+///
+/// Every operation is bounded by `operationTimeout`. A pool can wait forever for a connection after
+/// the server restarted (a scheduler stopped scheduling in tests that restart PostgreSQL under
+/// load): an operation that has not finished in time fails as retriable, and the pool is replaced
+/// by a new one, which connects afresh.
 final class PostgresLedgerDatabase: LedgerDatabase {
     let dialect = LedgerDialect.postgres
     let url: PostgresURL
-    private let client: PostgresClient
-    private let running: Task<Void, Never>
+    private let pool: Mutex<Pool>
     private let logger = Logger(label: "sluice.ledger.postgres")
+    static let operationTimeout: Duration = .seconds(30)
+
+    /// A client and the task that runs it.
+    private struct Pool {
+        let client: PostgresClient
+        let running: Task<Void, Never>
+
+        init(_ url: PostgresURL) throws {
+            let client = PostgresClient(configuration: try PostgresConnector.clientConfiguration(url),
+                                        backgroundLogger: Logger(label: "sluice.ledger.postgres"))
+            self.client = client
+            running = Task { await client.run() }
+        }
+    }
 
     var description: String { url.description }
 
-    private init(url: PostgresURL, client: PostgresClient) {
+    private init(url: PostgresURL) throws {
         self.url = url
-        self.client = client
-        running = Task { await client.run() }
+        pool = Mutex(try Pool(url))
     }
 
     /// Opens the ledger at `url`: checks that the server answers and accepts us (a one-line error
@@ -29,8 +47,7 @@ final class PostgresLedgerDatabase: LedgerDatabase {
                            now: @escaping @Sendable () -> Date) async throws -> SQLLedger {
         let probe = try await PostgresConnector.connect(url)
         try? await probe.close()
-        let db = PostgresLedgerDatabase(url: url, client: PostgresClient(
-            configuration: try PostgresConnector.clientConfiguration(url), backgroundLogger: Logger(label: "sluice.ledger.postgres")))
+        let db = try PostgresLedgerDatabase(url: url)
         do {
             let id = try await db.migrate()
             return SQLLedger(db: db, id: id, limits: limits, origin: origin,
@@ -42,20 +59,69 @@ final class PostgresLedgerDatabase: LedgerDatabase {
     }
 
     func read<T: Sendable>(_ body: @Sendable (any LedgerConnection) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in
-            try await body(PostgresLedgerConnection(connection: connection, logger: logger))
+        let logger = self.logger
+        return try await withoutActuallyEscaping(body) { body in
+            try await bounded(doing: "reading") { client in
+                try await client.withConnection { connection in
+                    try await body(PostgresLedgerConnection(connection: connection, logger: logger))
+                }
+            }
         }
     }
 
     func write<T: Sendable>(_ body: @Sendable (any LedgerConnection) async throws -> T) async throws -> T {
+        let logger = self.logger
         do {
-            return try await client.withTransaction(logger: logger) { connection in
-                try await body(PostgresLedgerConnection(connection: connection, logger: logger))
+            return try await withoutActuallyEscaping(body) { body in
+                try await bounded(doing: "writing") { client in
+                    try await client.withTransaction(logger: logger) { connection in
+                        try await body(PostgresLedgerConnection(connection: connection, logger: logger))
+                    }
+                }
             }
         } catch let e as PostgresTransactionError {
             // The error of the body (e.g. a refused attempt) is the one to report, as it is.
             throw e.closureError ?? e.beginError ?? e.commitError ?? e.rollbackError ?? e
         }
+    }
+
+    private enum Outcome<T: Sendable>: Sendable {
+        case done(T)
+        case timedOut
+    }
+
+    /// Runs `operation` on the current pool; when it has not finished within `operationTimeout`,
+    /// replaces the pool (which ends the old one's waits) and throws a retriable error.
+    private func bounded<T: Sendable>(doing: String, _ operation: @escaping @Sendable (PostgresClient) async throws -> T) async throws -> T {
+        let client = pool.withLock { $0.client }
+        return try await withThrowingTaskGroup(of: Outcome<T>.self) { group in
+            group.addTask { .done(try await operation(client)) }
+            group.addTask {
+                try? await Task.sleep(for: Self.operationTimeout)
+                return .timedOut
+            }
+            defer { group.cancelAll() }
+            switch try await group.next() {
+            case .done(let value)?:
+                return value
+            case .timedOut?, nil:
+                replacePool(client)
+                throw SluiceError(.state, "the ledger \(url) did not answer within \(Self.operationTimeout) while \(doing)",
+                                  hint: "check that PostgreSQL runs and accepts connections; Sluice connects again", retriable: true)
+            }
+        }
+    }
+
+    /// A new pool in place of the one of `client`, unless another operation replaced it already.
+    private func replacePool(_ client: PostgresClient) {
+        let old: Pool? = pool.withLock { current in
+            guard current.client === client, let fresh = try? Pool(url) else { return nil }
+            defer { current = fresh }
+            return current
+        }
+        guard let old else { return }
+        logger.warning("the ledger's connections did not answer for \(Self.operationTimeout): connecting afresh")
+        old.running.cancel()
     }
 
     func migrate() async throws -> String {
@@ -67,6 +133,7 @@ final class PostgresLedgerDatabase: LedgerDatabase {
     }
 
     func close() async {
+        let running = pool.withLock { $0.running }
         running.cancel()
         _ = await running.value
     }
