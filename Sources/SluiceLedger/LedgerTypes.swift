@@ -139,6 +139,9 @@ public struct LedgerLimits: Sendable, Hashable {
     public var logLinesPerInstance: Int = 2000
     /// Bytes kept of one log message.
     public var logMessageBytes: Int = 4096
+    /// How long one operation on a PostgreSQL ledger may take before it fails (retriable) and the
+    /// ledger connects afresh.
+    public var operationTimeout: Duration = .seconds(30)
 
     public init() {}
 }

@@ -67,4 +67,27 @@ import Testing
         }
         #expect(found?.id == r.id)
     }
+
+    /// A server that stops answering (its processes stopped, connections open): a ledger operation
+    /// fails after the operation timeout, retriable and naming the ledger, and once the server
+    /// answers again the ledger connects afresh and works.
+    @Test func anOperationOnAServerThatStopsAnsweringFailsInTimeAndTheLedgerRecovers() async throws {
+        let server = try await PostgresServer.startPrivate()
+        let db = try await server.createDatabase()
+        var limits = LedgerLimits()
+        limits.operationTimeout = .seconds(2)
+        let ledger = try await Ledgers.open(.postgres(try PostgresURL(parsing: server.url(database: db))), limits: limits)
+        let r = try await ledger.ensureInstance(NewInstance(job: "j", scheduledAt: hour(1)))
+        try await server.signalAll(SIGSTOP)
+        let e = await #expect(throws: SluiceError.self) { _ = try await ledger.instance(id: r.id) }
+        #expect(e?.isRetriable == true && e?.message.contains("did not answer within 2") == true, "\(String(describing: e))")
+        try await server.signalAll(SIGCONT)
+        var found: InstanceRecord?
+        for _ in 0..<100 where found == nil {
+            found = try? await ledger.instance(id: r.id)
+            if found == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(found?.id == r.id)
+        await ledger.close()
+    }
 }

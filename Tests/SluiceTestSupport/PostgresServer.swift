@@ -158,6 +158,19 @@ public final class PostgresServer: Sendable {
     }
 }
 
+extension PostgresServer {
+    /// Stops (SIGSTOP) or continues (SIGCONT) the server and all its processes: a server that keeps
+    /// its connections open and answers nothing, as a hung host does.
+    public func signalAll(_ signal: Int32) async throws {
+        let text = try String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8)
+        guard let postmaster = text.split(separator: "\n").first.flatMap({ Int32($0) }) else {
+            throw FixtureError("no postmaster pid in \(dataDirectory)/postmaster.pid")
+        }
+        let children = try await Subprocess.run("/usr/bin/pgrep", ["-P", String(postmaster)])
+        for pid in [postmaster] + children.stdout.split(separator: "\n").compactMap({ Int32($0) }) { kill(pid, signal) }
+    }
+}
+
 /// The shell commands that stop the servers at exit (`atexit` takes no context).
 enum PostgresServerCleanup {
     private static let commands = Mutex<[String]>([])

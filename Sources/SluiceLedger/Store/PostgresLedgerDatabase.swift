@@ -10,16 +10,16 @@ import Synchronization
 /// once. A pool of connections (postgres-nio's `PostgresClient`, which reconnects after the server
 /// restarts); statements use `$1`-style parameters, rewritten from the ledger's `?1`.
 ///
-/// Every operation is bounded by `operationTimeout`. A pool can wait forever for a connection after
-/// the server restarted (a scheduler stopped scheduling in tests that restart PostgreSQL under
-/// load): an operation that has not finished in time fails as retriable, and the pool is replaced
-/// by a new one, which connects afresh.
+/// Every operation is bounded by `LedgerLimits.operationTimeout`. A pool can wait forever for a
+/// connection after the server restarted (a scheduler stopped scheduling in tests that restart
+/// PostgreSQL under load): an operation that has not finished in time fails as retriable, and the
+/// pool is replaced by a new one, which connects afresh.
 final class PostgresLedgerDatabase: LedgerDatabase {
     let dialect = LedgerDialect.postgres
     let url: PostgresURL
     private let pool: Mutex<Pool>
     private let logger = Logger(label: "sluice.ledger.postgres")
-    static let operationTimeout: Duration = .seconds(30)
+    private let operationTimeout: Duration
 
     /// A client and the task that runs it.
     private struct Pool {
@@ -36,8 +36,9 @@ final class PostgresLedgerDatabase: LedgerDatabase {
 
     var description: String { url.description }
 
-    private init(url: PostgresURL) throws {
+    private init(url: PostgresURL, operationTimeout: Duration) throws {
         self.url = url
+        self.operationTimeout = operationTimeout
         pool = Mutex(try Pool(url))
     }
 
@@ -47,7 +48,7 @@ final class PostgresLedgerDatabase: LedgerDatabase {
                            now: @escaping @Sendable () -> Date) async throws -> SQLLedger {
         let probe = try await PostgresConnector.connect(url)
         try? await probe.close()
-        let db = try PostgresLedgerDatabase(url: url)
+        let db = try PostgresLedgerDatabase(url: url, operationTimeout: limits.operationTimeout)
         do {
             let id = try await db.migrate()
             return SQLLedger(db: db, id: id, limits: limits, origin: origin,
@@ -90,14 +91,14 @@ final class PostgresLedgerDatabase: LedgerDatabase {
         case timedOut
     }
 
-    /// Runs `operation` on the current pool; when it has not finished within `operationTimeout`,
+    /// Runs `operation` on the current pool; when it has not finished within the operation timeout,
     /// replaces the pool (which ends the old one's waits) and throws a retriable error.
     private func bounded<T: Sendable>(doing: String, _ operation: @escaping @Sendable (PostgresClient) async throws -> T) async throws -> T {
-        let client = pool.withLock { $0.client }
+        let client = pool.withLock { $0.client }, timeout = operationTimeout
         return try await withThrowingTaskGroup(of: Outcome<T>.self) { group in
             group.addTask { .done(try await operation(client)) }
             group.addTask {
-                try? await Task.sleep(for: Self.operationTimeout)
+                try? await Task.sleep(for: timeout)
                 return .timedOut
             }
             defer { group.cancelAll() }
@@ -106,7 +107,7 @@ final class PostgresLedgerDatabase: LedgerDatabase {
                 return value
             case .timedOut?, nil:
                 replacePool(client)
-                throw SluiceError(.state, "the ledger \(url) did not answer within \(Self.operationTimeout) while \(doing)",
+                throw SluiceError(.state, "the ledger \(url) did not answer within \(timeout) while \(doing)",
                                   hint: "check that PostgreSQL runs and accepts connections; Sluice connects again", retriable: true)
             }
         }
@@ -120,7 +121,7 @@ final class PostgresLedgerDatabase: LedgerDatabase {
             return current
         }
         guard let old else { return }
-        logger.warning("the ledger's connections did not answer for \(Self.operationTimeout): connecting afresh")
+        logger.warning("the ledger's connections did not answer for \(operationTimeout): connecting afresh")
         old.running.cancel()
     }
 
