@@ -165,16 +165,44 @@ public struct FieldProgram: Sendable {
 
     /// Compiles bindings; see `init(mapping:options:)`.
     public init(bindings: [Binding], options: FieldProgramOptions = FieldProgramOptions()) throws(SluiceError) {
+        try Self.check(bindings, options)
+        utf8 = TextEncoding.isUTF8(options.encoding)
+        let (conversions, patterns) = try Self.conversions(bindings, options)
+        var compiler = OpCompiler(options: options, converter: Converter(
+            emptyAsNull: options.emptyAsNull, zone: options.timeZone, patterns: patterns,
+            maxFieldLength: options.maxFieldLength, overLengthRule: options.overLengthRule, postgresText: options.postgresText))
+        for (c, b) in bindings.enumerated() { try compiler.add(b, conversion: conversions[c]) }
+        self.columns = bindings.map(\.column)
+        self.definitions = bindings.map(\.definition)
+        self.options = options
+        self.ops = compiler.ops
+        self.valuePaths = compiler.valuePaths
+        self.keyPaths = compiler.keyPaths
+        self.valueScanner = JSONPathScanner(paths: compiler.valuePaths)
+        self.keyScanner = JSONPathScanner(paths: compiler.keyPaths)
+        self.needsHeaders = compiler.needsHeaders
+        textDelimiter = Self.textDelimiter(options.valueFormat, compiler.ops)
+        self.conversions = conversions
+        self.patterns = patterns
+        self.constants = compiler.constants
+    }
+
+    /// The mapping rules (one-to-one both ways) and the encodings.
+    private static func check(_ bindings: [Binding], _ options: FieldProgramOptions) throws(SluiceError) {
         let conflicts = MappingRules.conflicts(in: bindings.compactMap { b in
             b.definition.map { FieldMapping(from: $0, to: b.column.name) }
         })
         if let first = conflicts.first { throw SluiceError.invalid(first.description) }
-        utf8 = TextEncoding.isUTF8(options.encoding)
         for (what, name) in [("encoding", options.encoding), ("headerEncoding", options.headerEncoding)]
         where !TextEncoding.isUTF8(name) && !TextEncoding.isSupported(name) {
             throw SluiceError.invalid("\(what) '\(name)' is not known",
                                       hint: "use a charset name such as UTF-8, GBK, GB18030, UTF-16, ISO-8859-1")
         }
+    }
+
+    /// Each column's conversion, and the date-time patterns they refer to (by index; -1 for none).
+    private static func conversions(_ bindings: [Binding], _ options: FieldProgramOptions) throws(SluiceError)
+        -> ([ColumnConversion], [DateTimePattern]) {
         func pattern(_ f: String?, column: String?) throws(SluiceError) -> DateTimePattern? {
             guard let f else { return nil }
             guard let p = DateTimePattern(f) else {
@@ -204,22 +232,32 @@ public struct FieldProgram: Sendable {
                                                 unit: b.unit ?? options.datetimeUnit,
                                                 pattern: b.format == nil ? defaultPattern : index(try pattern(b.format, column: b.column.name))))
         }
+        return (conversions, patterns)
+    }
+
+    /// Compiles bindings one by one into the program's operations, constants and JSON paths.
+    private struct OpCompiler {
+        let options: FieldProgramOptions
+        let converter: Converter
         var ops: [Op] = []
         var constants: [Value] = []
         var valuePaths: [[PathComponent]] = []
         var keyPaths: [[PathComponent]] = []
         var needsHeaders = false
-        var converter = Converter(emptyAsNull: options.emptyAsNull, zone: options.timeZone, patterns: patterns,
-                                  maxFieldLength: options.maxFieldLength, overLengthRule: options.overLengthRule,
-                                  postgresText: options.postgresText)
-        for (c, b) in bindings.enumerated() {
+
+        init(options: FieldProgramOptions, converter: Converter) {
+            self.options = options
+            self.converter = converter
+        }
+
+        mutating func add(_ b: Binding, conversion: ColumnConversion) throws(SluiceError) {
             let col = b.column
             guard let def = b.definition else {
                 guard col.nullable else {
                     throw SluiceError.invalid("column '\(col.name)' is NOT NULL but no source field maps to it")
                 }
                 ops.append(.null)
-                continue
+                return
             }
             let field: SourceField
             do {
@@ -235,30 +273,8 @@ public struct FieldProgram: Sendable {
             case .builtin(.headers): ops.append(.headers); needsHeaders = true
             case .builtin(.key): ops.append(.key(raw: raw))
             case .builtin(.value): ops.append(.value(raw: raw))
-            case .constant(let text):
-                do {
-                    let column = conversions[c]
-                    constants.append(try FastText.withUTF8(text) { (b) throws(DirtyReason) in
-                        try converter.convert(.text(b), to: column)
-                    })
-                    ops.append(.constant(constants.count - 1))
-                } catch {
-                    throw SluiceError.invalid("column '\(col.name)': constant \(def) cannot be a \(col.type): \(error.message)")
-                }
-            case .valuePath(let path):
-                guard options.valueType == .string || options.valueType == .bytearray else {
-                    throw SluiceError.invalid("column '\(col.name)': field '\(def)' reads JSON from the value, but valueType is \(options.valueType.rawValue)",
-                                              hint: "JSON paths need valueType string or bytearray")
-                }
-                if case .text = options.valueFormat {
-                    guard path.count == 1, case .index(let n) = path[0] else {
-                        throw SluiceError.invalid("column '\(col.name)': field '\(def)': a text value's fields are addressed by index, [0] for the first")
-                    }
-                    ops.append(.textField(n))
-                    continue
-                }
-                ops.append(.valuePath(valuePaths.count))
-                valuePaths.append(path)
+            case .constant(let text): try addConstant(text, def, col, conversion)
+            case .valuePath(let path): try addValuePath(path, def, col)
             case .keyPath(let path):
                 guard options.keyType == .string || options.keyType == .bytearray else {
                     throw SluiceError.invalid("column '\(col.name)': field '\(def)' reads JSON from the key, but keyType is \(options.keyType.rawValue)",
@@ -268,19 +284,36 @@ public struct FieldProgram: Sendable {
                 keyPaths.append(path)
             }
         }
-        self.columns = bindings.map(\.column)
-        self.definitions = bindings.map(\.definition)
-        self.options = options
-        self.ops = ops
-        self.valuePaths = valuePaths
-        self.keyPaths = keyPaths
-        self.valueScanner = JSONPathScanner(paths: valuePaths)
-        self.keyScanner = JSONPathScanner(paths: keyPaths)
-        self.needsHeaders = needsHeaders
-        textDelimiter = Self.textDelimiter(options.valueFormat, ops)
-        self.conversions = conversions
-        self.patterns = patterns
-        self.constants = constants
+
+        private mutating func addConstant(_ text: String, _ def: String, _ col: ColumnSpec,
+                                          _ conversion: ColumnConversion) throws(SluiceError) {
+            do {
+                let converted = try FastText.withUTF8(text) { [converter] (b) throws(DirtyReason) in
+                    var converter = converter
+                    return try converter.convert(.text(b), to: conversion)
+                }
+                constants.append(converted)
+                ops.append(.constant(constants.count - 1))
+            } catch {
+                throw SluiceError.invalid("column '\(col.name)': constant \(def) cannot be a \(col.type): \(error.message)")
+            }
+        }
+
+        private mutating func addValuePath(_ path: [PathComponent], _ def: String, _ col: ColumnSpec) throws(SluiceError) {
+            guard options.valueType == .string || options.valueType == .bytearray else {
+                throw SluiceError.invalid("column '\(col.name)': field '\(def)' reads JSON from the value, but valueType is \(options.valueType.rawValue)",
+                                          hint: "JSON paths need valueType string or bytearray")
+            }
+            if case .text = options.valueFormat {
+                guard path.count == 1, case .index(let n) = path[0] else {
+                    throw SluiceError.invalid("column '\(col.name)': field '\(def)': a text value's fields are addressed by index, [0] for the first")
+                }
+                ops.append(.textField(n))
+                return
+            }
+            ops.append(.valuePath(valuePaths.count))
+            valuePaths.append(path)
+        }
     }
 
     /// Converts every record of `batch` and appends one row per clean record to `rows` (whose
