@@ -76,10 +76,10 @@ package protocol LedgerDatabase: Sendable {
     /// Names the database in messages, without secrets: the file path, or the URL without password.
     var description: String { get }
     /// Runs `body` outside a transaction (each statement on its own).
-    func read<T: Sendable>(_ body: @Sendable (any LedgerConnection) async throws -> T) async throws -> T
+    func read<T: Sendable>(_ body: @escaping @Sendable (any LedgerConnection) async throws -> T) async throws -> T
     /// Runs `body` in one transaction that excludes other writers of the rows it touches; it is
     /// rolled back when `body` throws.
-    func write<T: Sendable>(_ body: @Sendable (any LedgerConnection) async throws -> T) async throws -> T
+    func write<T: Sendable>(_ body: @escaping @Sendable (any LedgerConnection) async throws -> T) async throws -> T
     /// Brings the schema to the latest version (in one place: `LedgerMigrations`), refusing a
     /// database whose schema is newer than this binary knows. Returns the ledger's id.
     func migrate() async throws -> String

@@ -59,25 +59,21 @@ final class PostgresLedgerDatabase: LedgerDatabase {
         }
     }
 
-    func read<T: Sendable>(_ body: @Sendable (any LedgerConnection) async throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @escaping @Sendable (any LedgerConnection) async throws -> T) async throws -> T {
         let logger = self.logger
-        return try await withoutActuallyEscaping(body) { body in
-            try await bounded(doing: "reading") { client in
-                try await client.withConnection { connection in
-                    try await body(PostgresLedgerConnection(connection: connection, logger: logger))
-                }
+        return try await bounded(doing: "reading") { client in
+            try await client.withConnection { connection in
+                try await body(PostgresLedgerConnection(connection: connection, logger: logger))
             }
         }
     }
 
-    func write<T: Sendable>(_ body: @Sendable (any LedgerConnection) async throws -> T) async throws -> T {
+    func write<T: Sendable>(_ body: @escaping @Sendable (any LedgerConnection) async throws -> T) async throws -> T {
         let logger = self.logger
         do {
-            return try await withoutActuallyEscaping(body) { body in
-                try await bounded(doing: "writing") { client in
-                    try await client.withTransaction(logger: logger) { connection in
-                        try await body(PostgresLedgerConnection(connection: connection, logger: logger))
-                    }
+            return try await bounded(doing: "writing") { client in
+                try await client.withTransaction(logger: logger) { connection in
+                    try await body(PostgresLedgerConnection(connection: connection, logger: logger))
                 }
             }
         } catch let e as PostgresTransactionError {
@@ -86,31 +82,33 @@ final class PostgresLedgerDatabase: LedgerDatabase {
         }
     }
 
-    private enum Outcome<T: Sendable>: Sendable {
-        case done(T)
-        case timedOut
-    }
-
     /// Runs `operation` on the current pool; when it has not finished within the operation timeout,
-    /// replaces the pool (which ends the old one's waits) and throws a retriable error.
+    /// replaces the pool and throws a retriable error. The operation runs in a task of its own, which
+    /// is then cancelled but not awaited: a wait inside the pool that ignores cancellation must not
+    /// hold the caller (a task group would wait for it; one did, in a test that restarts the server).
     private func bounded<T: Sendable>(doing: String, _ operation: @escaping @Sendable (PostgresClient) async throws -> T) async throws -> T {
         let client = pool.withLock { $0.client }, timeout = operationTimeout
-        return try await withThrowingTaskGroup(of: Outcome<T>.self) { group in
-            group.addTask { .done(try await operation(client)) }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return .timedOut
-            }
-            defer { group.cancelAll() }
-            switch try await group.next() {
-            case .done(let value)?:
-                return value
-            case .timedOut?, nil:
+        let outcome = Once<T>()
+        let work = Task {
+            do { outcome.finish(.success(try await operation(client))) } catch { outcome.finish(.failure(error)) }
+        }
+        let timer = Task {
+            try await Task.sleep(for: timeout)
+            let failure = SluiceError(.state, "the ledger \(url) did not answer within \(timeout) while \(doing)",
+                                      hint: "check that PostgreSQL runs and accepts connections; Sluice connects again",
+                                      retriable: true)
+            if outcome.finish(.failure(failure)) {
+                work.cancel()
                 replacePool(client)
-                throw SluiceError(.state, "the ledger \(url) did not answer within \(timeout) while \(doing)",
-                                  hint: "check that PostgreSQL runs and accepts connections; Sluice connects again", retriable: true)
             }
         }
+        defer { timer.cancel() }
+        let result = await withTaskCancellationHandler {
+            await outcome.value
+        } onCancel: {
+            work.cancel()  // its outcome (done, rolled back, or the timeout) is still awaited
+        }
+        return try result.get()
     }
 
     /// A new pool in place of the one of `client`, unless another operation replaced it already.
@@ -188,6 +186,36 @@ struct PostgresLedgerConnection: LedgerConnection {
         case .bytea: return .blob(Array(buffer: try cell.decode(ByteBuffer.self)))
         case .float4, .float8, .numeric: return .integer(Int64(try cell.decode(Double.self)))
         default: return .text(try cell.decode(String.self))
+        }
+    }
+}
+
+/// A result set once, by whichever comes first, and awaited by one caller.
+private final class Once<T: Sendable>: Sendable {
+    private let state = Mutex<(result: Result<T, any Error>?, waiter: CheckedContinuation<Result<T, any Error>, Never>?)>((nil, nil))
+
+    /// Sets the result unless one was set; returns whether this one was.
+    @discardableResult
+    func finish(_ result: Result<T, any Error>) -> Bool {
+        let (set, waiter) = state.withLock { s -> (Bool, CheckedContinuation<Result<T, any Error>, Never>?) in
+            guard s.result == nil else { return (false, nil) }
+            s.result = result
+            defer { s.waiter = nil }
+            return (true, s.waiter)
+        }
+        waiter?.resume(returning: result)
+        return set
+    }
+
+    var value: Result<T, any Error> {
+        get async {
+            await withCheckedContinuation { c in
+                let done = state.withLock { s -> Result<T, any Error>? in
+                    if s.result == nil { s.waiter = c }
+                    return s.result
+                }
+                if let done { c.resume(returning: done) }
+            }
         }
     }
 }

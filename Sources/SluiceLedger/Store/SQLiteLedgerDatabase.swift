@@ -28,11 +28,11 @@ final class SQLiteLedgerDatabase: LedgerDatabase {
         return SQLiteLedgerDatabase(path: path, db: db)
     }
 
-    func read<T: Sendable>(_ body: @Sendable (any LedgerConnection) async throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @escaping @Sendable (any LedgerConnection) async throws -> T) async throws -> T {
         try await gate.withLock { try await body(SQLiteLedgerConnection(db: db)) }
     }
 
-    func write<T: Sendable>(_ body: @Sendable (any LedgerConnection) async throws -> T) async throws -> T {
+    func write<T: Sendable>(_ body: @escaping @Sendable (any LedgerConnection) async throws -> T) async throws -> T {
         try await gate.withLock {
             try await db.perform { try $0.execute("BEGIN IMMEDIATE") }
             do {
