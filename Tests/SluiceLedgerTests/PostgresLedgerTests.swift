@@ -73,14 +73,17 @@ import Testing
     /// answers again the ledger connects afresh and works.
     @Test func anOperationOnAServerThatStopsAnsweringFailsInTimeAndTheLedgerRecovers() async throws {
         let server = try await PostgresServer.startPrivate()
-        let db = try await server.createDatabase()
+        let url = try PostgresURL(parsing: server.url(database: try await server.createDatabase()))
+        // Set up without the short limit: a busy machine may take seconds for the schema.
+        let setup = try await Ledgers.open(.postgres(url))
+        let r = try await setup.ensureInstance(NewInstance(job: "j", scheduledAt: hour(1)))
+        await setup.close()
         var limits = LedgerLimits()
-        limits.operationTimeout = .seconds(2)
-        let ledger = try await Ledgers.open(.postgres(try PostgresURL(parsing: server.url(database: db))), limits: limits)
-        let r = try await ledger.ensureInstance(NewInstance(job: "j", scheduledAt: hour(1)))
+        limits.operationTimeout = .seconds(5)
+        let ledger = try await Ledgers.open(.postgres(url), limits: limits)
         try await server.signalAll(SIGSTOP)
         let e = await #expect(throws: SluiceError.self) { _ = try await ledger.instance(id: r.id) }
-        #expect(e?.isRetriable == true && e?.message.contains("did not answer within 2") == true, "\(String(describing: e))")
+        #expect(e?.isRetriable == true && e?.message.contains("did not answer within 5") == true, "\(String(describing: e))")
         try await server.signalAll(SIGCONT)
         var found: InstanceRecord?
         for _ in 0..<100 where found == nil {
