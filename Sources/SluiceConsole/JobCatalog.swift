@@ -64,20 +64,7 @@ actor JobCatalog {
         }
     }
 
-    private func files() -> [String] {
-        var result: [String] = []
-        for root in roots {
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir) else { continue }
-            if !isDir.boolValue { result.append(root); continue }
-            let entries = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
-            for e in entries.sorted() where [".yaml", ".yml", ".json"].contains(where: { e.hasSuffix($0) })
-                && !e.hasSuffix(".schedule.yaml") && !e.hasSuffix(".schedule.yml") && !e.hasPrefix(".") {
-                result.append((root as NSString).appendingPathComponent(e))
-            }
-        }
-        return result
-    }
+    private func files() -> [String] { JobFiles.files(in: roots) }
 
     static func stamp(_ path: String) -> String {
         let a = try? FileManager.default.attributesOfItem(atPath: path)

@@ -6,6 +6,23 @@ import SluiceLedger
 
 /// Reads job files (and their data-source and schedule sidecar files) from disk.
 public enum JobFiles {
+    /// The job files of `roots`: each file as given, and the `.yaml`, `.yml` and `.json` files of each
+    /// directory (not hidden ones, not `.schedule.yaml` sidecars), sorted by name.
+    public static func files(in roots: [String]) -> [String] {
+        var result: [String] = []
+        for root in roots {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir) else { continue }
+            if !isDir.boolValue { result.append(root); continue }
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+            for e in entries.sorted() where [".yaml", ".yml", ".json"].contains(where: { e.hasSuffix($0) })
+                && !e.hasSuffix(".schedule.yaml") && !e.hasSuffix(".schedule.yml") && !e.hasPrefix(".") {
+                result.append((root as NSString).appendingPathComponent(e))
+            }
+        }
+        return result
+    }
+
     /// Loads and validates a job file. Throws `JobFileError` (every problem, exit 2) or `SluiceError`.
     ///
     /// - `datasourcesPath`: a YAML file of named connections for DataWorks `datasource` references.

@@ -185,20 +185,7 @@ public actor JobWatcher {
         self.datasources = datasources
     }
 
-    func files() -> [String] {
-        var result: [String] = []
-        for root in roots {
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir) else { continue }
-            if !isDir.boolValue { result.append(root); continue }
-            let entries = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
-            for e in entries.sorted() where [".yaml", ".yml", ".json"].contains(where: { e.hasSuffix($0) })
-                && !e.hasSuffix(".schedule.yaml") && !e.hasSuffix(".schedule.yml") && !e.hasPrefix(".") {
-                result.append((root as NSString).appendingPathComponent(e))
-            }
-        }
-        return result
-    }
+    func files() -> [String] { JobFiles.files(in: roots) }
 
     func stamp(_ path: String) -> String {
         let base = (path as NSString).deletingPathExtension
