@@ -15,7 +15,9 @@ struct Harness {
 
     static func start(topic: String = "events", partitions: Int = 3) async throws -> Harness {
         let broker = try await DevKafkaBroker.start(topics: [DevKafkaTopic(name: topic, partitions: partitions)])
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-it-\(UUID().uuidString)").path
+        // The test process's pid in the name: `scripts/test` removes the directories of ended test
+        // processes (a test's deferred `stop` may not run before the process exits).
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-it-\(getpid())-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return Harness(broker: broker, dir: dir)
     }
