@@ -93,8 +93,10 @@ private enum GlibcExtensions {
 /// delivered to every waiter. A thread of its own blocks in waitpid(2), never a cooperative one.
 public final class ProcessExit: Sendable {
     private let state = Mutex<(ended: (Int32, Bool)?, waiters: [CheckedContinuation<(Int32, Bool), Never>])>((nil, []))
+    public let pid: pid_t
 
     public init(pid: pid_t) {
+        self.pid = pid
         let thread = Thread { [self] in
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
@@ -124,8 +126,9 @@ public final class ProcessExit: Sendable {
         }
     }
 
-    /// Waits for the end; sends SIGKILL to `pid` when it has not come after `timeout`.
-    public func wait(killingAfter timeout: Duration, pid: Int32) async -> (Int32, Bool) {
+    /// Waits for the end; sends SIGKILL to the child when it has not come after `timeout`.
+    public func wait(killingAfter timeout: Duration) async -> (Int32, Bool) {
+        let pid = self.pid
         let killer = Task {
             try await Task.sleep(for: timeout)
             kill(pid, SIGKILL)

@@ -35,7 +35,7 @@ import Glibc
 
         /// Waits for the exit, killing the scheduler (SIGKILL) after `timeout`; returns the status.
         @discardableResult
-        func wait(timeout: Duration = .seconds(120)) async -> Int32 { await exit.wait(killingAfter: timeout, pid: pid).0 }
+        func wait(timeout: Duration = .seconds(120)) async -> Int32 { await exit.wait(killingAfter: timeout).0 }
 
         deinit { if exit.ended == nil { kill(pid, SIGKILL) } }
     }

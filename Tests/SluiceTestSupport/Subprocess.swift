@@ -36,18 +36,13 @@ public enum Subprocess {
         let out = try ChildProcess.open(files.out.path, writing: true)
         let err = try ChildProcess.open(files.err.path, writing: true)
         defer { for fd in [input, out, err] { close(fd) } }
-        let pid = try ChildProcess.spawn(executable, arguments, environment: mergedEnvironment(environment), directory: directory,
+        let pid = try ChildProcess.spawn(executable, arguments, environment: ChildProcess.environment(adding: environment), directory: directory,
                                   stdin: input, stdout: out, stderr: err)
         let exit = ProcessExit(pid: pid)
         onStart(pid)
-        let ended = await exit.wait(killingAfter: timeout, pid: pid)
+        let ended = await exit.wait(killingAfter: timeout)
         return ProcessResult(status: ended.0, stdout: files.read(files.out), stderr: files.read(files.err),
                              signalled: ended.1)
-    }
-
-    /// This process's environment with `extra` added (and overriding).
-    public static func mergedEnvironment(_ extra: [String: String]) -> [String: String] {
-        ChildProcess.environment(adding: extra)
     }
 
     /// Finds a program on PATH.
@@ -111,7 +106,7 @@ public final class RunningProcess: Sendable {
         for output in lines { pipes[output] = try ChildProcess.pipe() }
         defer { for fd in [other, input] + pipes.values.map(\.write) { close(fd) } }
         do {
-            pid = try ChildProcess.spawn(executable, arguments, environment: Subprocess.mergedEnvironment(environment),
+            pid = try ChildProcess.spawn(executable, arguments, environment: ChildProcess.environment(adding: environment),
                                          directory: directory, stdin: input,
                                   stdout: pipes[.standardOutput]?.write ?? other,
                                   stderr: pipes[.standardError]?.write ?? other)
@@ -157,7 +152,7 @@ public final class RunningProcess: Sendable {
     /// or the signal that ended it.
     @discardableResult
     public func wait(timeout: Duration = .seconds(60)) async -> Int32 {
-        await exit.wait(killingAfter: timeout, pid: pid).0
+        await exit.wait(killingAfter: timeout).0
     }
 
     /// Whether the process ended by a signal (false while it runs).

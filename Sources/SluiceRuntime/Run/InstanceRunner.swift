@@ -115,9 +115,7 @@ public struct InstanceRunner: Sendable {
         let log = LedgerLog(ledger: ledger)
         let failure = await recordFailure(error, report: run.report, ledger: ledger, instance: instance,
                                           logger: instanceLogger(log, instance: instance))
-        await log.flush()
-        await lock.release()
-        await ledger.close()
+        await Self.endAttempt(log: log, lock: lock, ledger: ledger)
         return failure
     }
 
@@ -157,10 +155,16 @@ public struct InstanceRunner: Sendable {
         } catch {
             outcome = .failure(error)
         }
+        await Self.endAttempt(log: log, lock: lock, ledger: ledger)
+        return try outcome.get()
+    }
+
+    /// The end of an attempt, whatever its outcome: its log lines written, its run lock released,
+    /// the ledger closed.
+    static func endAttempt(log: LedgerLog, lock: any HeldRunLock, ledger: any Ledger) async {
         await log.flush()
         await lock.release()
         await ledger.close()
-        return try outcome.get()
     }
 
     /// The run's logger, writing to the instance log too, with the instance in its metadata.

@@ -42,9 +42,7 @@ struct SQLNodeRun {
             report.seconds = started.duration(to: .now).seconds
             outcome = .failure(await runner.recordFailure(error, report: report, ledger: ledger, instance: instance, logger: logger))
         }
-        await log.flush()
-        await lock.release()
-        await ledger.close()
+        await InstanceRunner.endAttempt(log: log, lock: lock, ledger: ledger)
         return try outcome.get()
     }
 }
