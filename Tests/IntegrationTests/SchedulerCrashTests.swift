@@ -312,7 +312,9 @@ import Glibc
         #expect(await scheduler.wait() == 0, "scheduler log:\n\(scheduler.log)")
         let r = try #require(try await ledger.instance(job: "minutely", scheduledAt: Date(timeIntervalSince1970: Double(t0))))
         #expect(r.status == .succeeded && r.attempts == 1)
-        #expect(try await ledger.instances(job: "minutely").count(where: { $0.attempts > 0 }) == 1, "nothing else started")
+        let all = try await ledger.instances(job: "minutely")
+        #expect(all.count(where: { $0.attempts > 0 }) == 1,
+                "nothing else started; instances: \(all.map { "\($0.id) \($0.scheduledAt) \($0.status.rawValue) \($0.attempts)" }); scheduler log:\n\(scheduler.log)")
         #expect(try await h.rows().count == records.count)
         #expect(!scheduler.log.contains("aborting running instances"))
     }
