@@ -302,19 +302,26 @@ import Glibc
         try await h.produce(records)
         let ledger = try await Ledgers.openSQLite(stateDirectory: stateDir, now: { Date(timeIntervalSince1970: Double(t0)) })
         try await ledger.registerJob("minutely", path: job)
-        // The child waits 1.5 s before it starts: SIGTERM reaches the scheduler while it runs.
+        // The child waits 4 s before it starts: SIGTERM reaches the scheduler while it runs. The test
+        // watches the scheduler's log (a file), not the ledger, so a busy test process cannot miss the
+        // moment.
         let scheduler = try SchedulerProcess(["scheduler", job, "--state-dir", stateDir, "--poll-interval", "0.1",
-                                              "--run-start-delay", "1500"], logPath: h.path("scheduler.log"))
-        let launched = try await Self.poll(seconds: 30) { !(try await ledger.claimedInstances(job: "minutely").isEmpty) }
+                                              "--run-start-delay", "4000"], logPath: h.path("scheduler.log"))
+        let launched = try await Self.poll(seconds: 60) { scheduler.log.contains("starting instance") }
         try #require(launched, "scheduler log:\n\(scheduler.log)")
-        #expect(try await Self.poll(seconds: 30) { scheduler.log.contains("scheduler started") })
         scheduler.signal(SIGTERM)
         #expect(await scheduler.wait() == 0, "scheduler log:\n\(scheduler.log)")
+        let log = scheduler.log
+        // The signal came while the child ran: the scheduler stopped starting instances, then the run
+        // it had started succeeded, and nothing started after the signal.
+        let stopping = try #require(log.range(of: "stopping: no new instances"), "scheduler log:\n\(log)")
+        #expect(log[stopping.upperBound...].contains("of minutely: succeeded"), "scheduler log:\n\(log)")
+        #expect(!log[stopping.upperBound...].contains("starting instance"), "scheduler log:\n\(log)")
         let r = try #require(try await ledger.instance(job: "minutely", scheduledAt: Date(timeIntervalSince1970: Double(t0))))
         #expect(r.status == .succeeded && r.attempts == 1)
         let all = try await ledger.instances(job: "minutely")
         #expect(all.count(where: { $0.attempts > 0 }) == 1,
-                "nothing else started; instances: \(all.map { "\($0.id) \($0.scheduledAt) \($0.status.rawValue) \($0.attempts)" }); scheduler log:\n\(scheduler.log)")
+                "nothing else started; instances: \(all.map { "\($0.id) \($0.scheduledAt) \($0.status.rawValue) \($0.attempts)" }); scheduler log:\n\(log)")
         #expect(try await h.rows().count == records.count)
         #expect(!scheduler.log.contains("aborting running instances"))
     }

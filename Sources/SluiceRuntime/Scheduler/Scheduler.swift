@@ -352,7 +352,8 @@ public actor Scheduler {
                 if entry.selfDependent { blockedBy = r }
                 continue
             }
-            guard executions.count + watched.count < options.maxParallel else { break }
+            // A stop that came while this pass awaited the ledger starts nothing more.
+            guard !stopping, executions.count + watched.count < options.maxParallel else { break }
             // Another process (an orphaned run of a crashed scheduler, a manual run) has the partition.
             if await ledger.runLocks.currentHolder(job: r.job, partition: r.partition ?? "") != nil {
                 if entry.selfDependent { blockedBy = r }

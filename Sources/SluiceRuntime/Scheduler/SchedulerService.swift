@@ -153,8 +153,10 @@ extension SchedulerService: Service {
             await withGracefulShutdownHandler {
                 await loop.value
             } onGracefulShutdown: {
-                log("stopping: no new instances; waiting up to \(options.stopTimeout.components.seconds) s for running ones")
-                Task { await scheduler.stop(abort: false) }
+                Task {
+                    await scheduler.stop(abort: false)
+                    log("stopping: no new instances; waiting up to \(options.stopTimeout.components.seconds) s for running ones")
+                }
             }
         } onCancel: {
             log("aborting running instances")
