@@ -143,6 +143,7 @@ let package = Package(
             name: "SluiceRuntime",
             dependencies: ["SluiceCore", "SluiceProcess", "SluiceScheduling", "SluiceJob", "SluiceMapping", "SluiceKafka",
                            "SluiceLedger", "SluiceWarehouse", "SluiceMaxCompute", "SluicePostgres",
+                           .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "UnixSignals", package: "swift-service-lifecycle")]

@@ -144,7 +144,7 @@ struct SluiceJobReader {
     let reader: DocReader
     let defaultName: String
 
-    static let topKeys = ["name", "description", "type", "source", "columns", "mapping", "destination", "settings", "schedule"]
+    static let topKeys = ["name", "description", "type", "source", "columns", "mapping", "destination", "settings", "schedule", "shards"]
 
     func read(_ map: MapView) -> JobSpec? {
         switch map.string("type")?.lowercased() {
@@ -168,12 +168,15 @@ struct SluiceJobReader {
         let mapping = self.mapping(map, destinationColumns: destination?.columns)
         let settings = map.mapping("settings").map { self.settings($0) } ?? JobSettings()
         let schedule = map.mapping("schedule").map { self.schedule($0) }
+        let shards = map.int("shards", in: 1...1024)
         map.finish()
         guard let source, let destination, let mapping else { return nil }
         var dest = destination
         if dest.columns.isEmpty { dest.columns = mapping.compactMap(\.to) }
-        return JobSpec(name: name, source: source, mapping: mapping, destination: dest, settings: settings,
-                       schedule: schedule ?? nil)
+        var spec = JobSpec(name: name, source: source, mapping: mapping, destination: dest, settings: settings,
+                           schedule: schedule ?? nil)
+        spec.shards = shards.map(Int.init)
+        return spec
     }
 
     // MARK: source

@@ -17,6 +17,9 @@ public struct JobSpec: Sendable, Equatable {
     public var schedule: ScheduleSpec?
     /// What an instance does: a sync (the default), or an SQL node's statements.
     public var task: JobTask
+    /// Into how many shards an instance's plan is split (`shards:`), read by `sluice worker`
+    /// processes; nil or 1 reads the whole instance in one process.
+    public var shards: Int?
 
     public init(name: String, source: KafkaSourceSpec, mapping: [FieldMapping],
                 destination: DestinationSpec, settings: JobSettings = JobSettings(),

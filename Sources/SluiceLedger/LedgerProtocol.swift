@@ -155,6 +155,24 @@ public protocol Ledger: Sendable {
     func totals(now: Date) async throws -> LedgerTotals
     /// Every finished attempt with its duration and phases (for /metrics' histograms).
     func finishedAttempts() async throws -> [FinishedAttempt]
+
+    // MARK: sharded instances
+
+    /// Stores the shards of attempt `attempt` (one per plan, numbered from 0), pending, open to claims.
+    func createShards(id: Int64, attempt: Int, job: String, spec: ShardSetSpec, plans: [WindowPlan]) async throws
+    /// Claims a shard for `worker` until `leaseUntil`: a pending one, or a running one whose lease ran
+    /// out (its worker died), of an open set (`only`: of that instance's attempt). Increments its fence.
+    func claimShard(worker: String, leaseUntil: Date, only: (id: Int64, attempt: Int)?) async throws -> ClaimedShard?
+    /// Extends the lease of a shard the worker still holds under `fence`; false when the claim was
+    /// taken over or the set closed (the worker then stops the shard).
+    func renewShard(id: Int64, attempt: Int, shard: Int, fence: Int, leaseUntil: Date) async throws -> Bool
+    /// Records the end of a shard held under `fence`: done with its result, or failed with an
+    /// error. False, changing nothing, when the claim was taken over or the set closed.
+    func finishShard(id: Int64, attempt: Int, shard: Int, fence: Int, result: ShardResult?, error: String?) async throws -> Bool
+    /// The shards of an attempt, by number.
+    func shards(id: Int64, attempt: Int) async throws -> [ShardRecord]
+    /// Closes an attempt's set: no shard of it can be claimed, renewed or finished any more.
+    func closeShards(id: Int64, attempt: Int) async throws
 }
 
 extension Ledger {

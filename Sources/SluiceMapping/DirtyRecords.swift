@@ -119,6 +119,20 @@ public struct DirtyCollector: Sendable {
 
     /// The end-of-run check of `percentage`.
     public func finish() throws(SluiceError) {
+        try Self.finish(limit: limit, dirty: dirtyCount, read: readCount)
+    }
+
+    /// The end-of-run checks of both limits over counts collected elsewhere (the shards of one
+    /// instance, each checked on its own already).
+    public static func check(limit: ErrorLimit, dirty: Int, read: Int) throws(SluiceError) {
+        var total = DirtyCollector(limit: limit)
+        total.dirtyCount = dirty
+        total.readCount = read
+        try total.checkRecordLimit(last: nil)
+        try total.finish()
+    }
+
+    private static func finish(limit: ErrorLimit, dirty dirtyCount: Int, read readCount: Int) throws(SluiceError) {
         guard let p = limit.percentage, readCount > 0 else { return }
         let ratio = Double(dirtyCount) / Double(readCount)
         if ratio > p {

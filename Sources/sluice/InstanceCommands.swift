@@ -48,6 +48,16 @@ enum InstanceText {
             if let b = a.bytesRead, b > 0 { l += "  \(b) bytes read" }
             lines.append(l)
         }
+        if !shown.shards.isEmpty { lines.append("  shards (attempt \(shown.shards[0].attempt))") }
+        for sh in shown.shards {
+            let ranges = sh.plan.partitions.map { "\($0.partition)@\($0.fromOffset)-\($0.toOffset)" }.joined(separator: " ")
+            var l = "    shard \(sh.shard) \(sh.status.rawValue)  \(sh.worker ?? "-") (claim \(sh.fence))  partitions \(ranges)"
+            if let r = sh.result {
+                l += "  read \(r.summary.delivered), rows \(r.rows), late \(r.summary.late), dirty \(r.dirty)" + String(format: "  %.2fs", r.seconds)
+            }
+            if let e = sh.error { l += "  error: \(e)" }
+            lines.append(l)
+        }
         if !shown.actions.isEmpty { lines.append("  actions") }
         for a in shown.actions {
             lines.append("    \(time(a.at, zone: zone)) \(a.actor) \(a.action)\(a.detail.map { " (\($0))" } ?? ""): \(a.outcome)")

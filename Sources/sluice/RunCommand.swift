@@ -21,6 +21,7 @@ struct Run: AsyncParsableCommand {
           sluice run jobs/events_daily_summary.yaml --at "2022-11-23 00:30:00"
           sluice run legacy.json --datasources ds.yaml --param startTime=20221122090000 \\
               --param endTime=20221122100000 --param partition=2022112209 --json
+          sluice run jobs/events_daily.yaml --at "2022-11-23 00:30:00" --ledger postgresql://sluice@db/sluice --shards 4
         """)
 
     @Argument(help: "The job file.")
@@ -67,8 +68,22 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Run an append instance again although a destination that cannot replace its rows (MaxCompute) holds them already: they are added a second time.")
     var allowDuplicateAppend = false
 
+    @Option(help: ArgumentHelp("Split the instance into N shards (default: the job's `shards:`, else 1), run by `sluice worker` processes on a PostgreSQL ledger.", valueName: "N"))
+    var shards: Int?
+
+    @Option(help: ArgumentHelp("0: run every shard in this process. Otherwise (the default) shards are left to `sluice worker` processes, and this process runs those no worker claimed within --worker-wait.", valueName: "N"))
+    var workers: Int?
+
+    @Option(help: ArgumentHelp("Seconds to wait for workers to claim shards before running them here.", valueName: "SECONDS"))
+    var workerWait: Double = 30
+
     @Flag(help: "Print the outcome as JSON on standard output.")
     var json = false
+
+    func validate() throws {
+        if let shards, shards < 1 { throw ValidationError("--shards must be at least 1") }
+        if let workers, workers < 0 { throw ValidationError("--workers must be 0 or more") }
+    }
 
     func run() async throws {
         try await runReportingErrors {
@@ -102,6 +117,11 @@ struct Run: AsyncParsableCommand {
             runOptions.launchedBy = ProcessInfo.processInfo.environment["SLUICE_SCHEDULER_ID"] ?? "manual"
             runOptions.destinationLockTimeout = lockTimeout
             runOptions.showProgress = !json
+            runOptions.shards = shards
+            runOptions.workers = workers
+            runOptions.workerWait = workerWait
+            runOptions.parameterOverrides = try JobFiles.parameters(options.params).reduce(into: [:]) { $0[$1.name] = $1.expression }
+            runOptions.datasourcesPath = options.datasources
             let runner = InstanceRunner(job: loaded, options: runOptions)
             do {
                 let report = try await runner.run()

@@ -36,6 +36,7 @@ struct Sluice: AsyncParsableCommand {
             LegacySpelling<SetSuccess>.self,
             LegacySpelling<Dirty>.self,
             SchedulerCommand.self,
+            WorkerCommand.self,
             BackfillCommand.self,
             Serve.self,
         ]

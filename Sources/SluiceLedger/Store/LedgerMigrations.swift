@@ -168,6 +168,36 @@ enum LedgerMigrations {
         ALTER TABLE attempts ADD COLUMN phases_ms TEXT;
         CREATE INDEX instances_by_time ON instances (scheduled_at_ms, id);
         """),
+        // Sharded instances: an attempt's shards, each claimed by a worker with a lease and a fence
+        // (the claim's number), and what it read and wrote.
+        (9, """
+        CREATE TABLE shard_sets (
+          instance_id INTEGER NOT NULL REFERENCES instances (id) ON DELETE CASCADE,
+          attempt INTEGER NOT NULL,
+          job TEXT NOT NULL,
+          spec TEXT NOT NULL,
+          status TEXT NOT NULL CHECK (status IN ('open','closed')),
+          created_at_ms INTEGER NOT NULL,
+          PRIMARY KEY (instance_id, attempt)
+        );
+        CREATE TABLE shards (
+          instance_id INTEGER NOT NULL,
+          attempt INTEGER NOT NULL,
+          shard INTEGER NOT NULL,
+          plan TEXT NOT NULL,
+          status TEXT NOT NULL CHECK (status IN ('pending','running','done','failed')),
+          worker TEXT,
+          fence INTEGER NOT NULL DEFAULT 0,
+          lease_until_ms INTEGER,
+          started_at_ms INTEGER,
+          finished_at_ms INTEGER,
+          result TEXT,
+          error TEXT,
+          PRIMARY KEY (instance_id, attempt, shard),
+          FOREIGN KEY (instance_id, attempt) REFERENCES shard_sets (instance_id, attempt) ON DELETE CASCADE
+        );
+        CREATE INDEX shards_by_status ON shards (status, instance_id, attempt, shard);
+        """),
     ]
 
     static let postgres: [(version: Int, sql: String)] = [
@@ -312,6 +342,36 @@ enum LedgerMigrations {
         ALTER TABLE attempts ADD COLUMN bytes_read BIGINT;
         ALTER TABLE attempts ADD COLUMN phases_ms TEXT;
         CREATE INDEX instances_by_time ON instances (scheduled_at_ms, id);
+        """),
+        // Sharded instances: an attempt's shards, each claimed by a worker with a lease and a fence
+        // (the claim's number), and what it read and wrote.
+        (9, """
+        CREATE TABLE shard_sets (
+          instance_id BIGINT NOT NULL REFERENCES instances (id) ON DELETE CASCADE,
+          attempt BIGINT NOT NULL,
+          job TEXT NOT NULL,
+          spec TEXT NOT NULL,
+          status TEXT NOT NULL CHECK (status IN ('open','closed')),
+          created_at_ms BIGINT NOT NULL,
+          PRIMARY KEY (instance_id, attempt)
+        );
+        CREATE TABLE shards (
+          instance_id BIGINT NOT NULL,
+          attempt BIGINT NOT NULL,
+          shard BIGINT NOT NULL,
+          plan TEXT NOT NULL,
+          status TEXT NOT NULL CHECK (status IN ('pending','running','done','failed')),
+          worker TEXT,
+          fence BIGINT NOT NULL DEFAULT 0,
+          lease_until_ms BIGINT,
+          started_at_ms BIGINT,
+          finished_at_ms BIGINT,
+          result TEXT,
+          error TEXT,
+          PRIMARY KEY (instance_id, attempt, shard),
+          FOREIGN KEY (instance_id, attempt) REFERENCES shard_sets (instance_id, attempt) ON DELETE CASCADE
+        );
+        CREATE INDEX shards_by_status ON shards (status, instance_id, attempt, shard);
         """),
     ]
 

@@ -13,10 +13,18 @@ final class PostgresWriter: PartitionWriter {
     private let encoder: PostgresCopyEncoder
     /// What `copyFrom` is given as the table (see `copyTarget`).
     private let target: String
-    private let records: String
-    /// This write's id in `_sluice_partitions` (and in `_sluice_write` of its rows, when the table has it).
-    let writeId: Int64
+    private let kind: Kind
     private let state = Mutex(State())
+
+    /// A write of the partition itself, recorded in `records` under `writeId` (also in `_sluice_write`
+    /// of its rows, when the table has it); or of one shard into its staging table.
+    enum Kind {
+        case partition(records: String, writeId: Int64)
+        case staging(shard: Int, table: String)
+    }
+
+    /// The schema of the table the rows go to (a shard's staging table is in its table's schema).
+    private let stagingSchema: String
 
     struct State {
         var rows: Int64 = 0
@@ -27,20 +35,65 @@ final class PostgresWriter: PartitionWriter {
     static let chunkBytes = 1 << 20
 
     private init(session: PostgresSession, place: PostgresPlace, partition: PartitionSpec, encoder: PostgresCopyEncoder,
-                 target: String, records: String, writeId: Int64) {
+                 target: String, kind: Kind, schema: String) {
+        self.stagingSchema = schema
         self.session = session
         self.place = place
         self.partition = partition
         self.encoder = encoder
         self.target = target
-        self.records = records
-        self.writeId = writeId
+        self.kind = kind
     }
 
     /// Begins the write's transaction on `session`: takes the instance's write lock, checks the
     /// table, records the write and deletes what it replaces.
     static func open(session: PostgresSession, sink: PostgresSink, partition: PartitionSpec, mode: WriteMode,
                      columns: [ColumnSpec], provenance: WriteProvenance) async throws -> PostgresWriter {
+        let (table, writeId) = try await begin(session: session, sink: sink, partition: partition, mode: mode,
+                                               columns: columns, provenance: provenance)
+        let (names, constants) = written(columns: columns, partition: partition, table: table, writeId: writeId)
+        let encoder = try PostgresCopyEncoder(columns: columns, tableColumns: table.columns, constants: constants)
+        return PostgresWriter(session: session, place: sink.place, partition: partition, encoder: encoder,
+                              target: copyTarget(table, columns: names), kind: .partition(records: table.records, writeId: writeId), schema: table.schema)
+    }
+
+    /// The columns a write fills (the job's, the partition keys, `_sluice_write` when the table has
+    /// it) and the constants after the job's columns.
+    static func written(columns: [ColumnSpec], partition: PartitionSpec, table: PostgresTable,
+                        writeId: Int64) -> (names: [String], constants: [PostgresCopyEncoder.Constant]) {
+        var constants = partition.entries.map { PostgresCopyEncoder.Constant.text($0.value) }
+        var names = columns.map(\.name) + partition.keys
+        if table.isTagged {
+            constants.append(.int8(writeId))
+            names.append(PostgresWriteRecords.writeColumn)
+        }
+        return (names, constants)
+    }
+
+    /// Opens a shard's write on `session`: one transaction that creates its staging table (the
+    /// columns the write fills, as in the table, without constraints) and loads it; its commit keeps
+    /// the rows there for `commitShards`.
+    static func openStaging(session: PostgresSession, sink: PostgresSink, stage: String, shard: Int, partition: PartitionSpec,
+                            columns: [ColumnSpec]) async throws -> PostgresWriter {
+        try await session.execute("BEGIN")
+        guard let table = try await PostgresTable.resolve(sink.table, on: session) else { throw sink.missingTable() }
+        let problems = PostgresSchema.differences(tableColumns: table.columns, columns: columns, partitionKeys: partition.keys)
+        if !problems.isEmpty { throw sink.mismatch(problems) }
+        let (names, constants) = written(columns: columns, partition: partition, table: table, writeId: 0)
+        let staging = PostgresTable(schema: table.schema, name: stage, columns: table.columns)
+        try await session.rows("DROP TABLE IF EXISTS \(staging.qualified)")
+        try await session.rows("CREATE UNLOGGED TABLE \(staging.qualified) AS SELECT "
+                               + names.map(TableDDL.quotePostgres).joined(separator: ", ") + " FROM \(table.qualified) WITH NO DATA")
+        let encoder = try PostgresCopyEncoder(columns: columns, tableColumns: table.columns, constants: constants)
+        return PostgresWriter(session: session, place: sink.place, partition: partition, encoder: encoder,
+                              target: copyTarget(staging, columns: names), kind: .staging(shard: shard, table: stage), schema: table.schema)
+    }
+
+    /// The start of a partition write's transaction on `session`: takes the instance's write lock,
+    /// checks the table, records the write and deletes what it replaces. Returns the table and the
+    /// write's id.
+    static func begin(session: PostgresSession, sink: PostgresSink, partition: PartitionSpec, mode: WriteMode,
+                      columns: [ColumnSpec], provenance: WriteProvenance) async throws -> (PostgresTable, Int64) {
         try await session.execute("BEGIN")
         try await session.lockForTransaction(PostgresWriteRecords.instanceLock(
             table: sink.table, partition: partition, ledgerId: provenance.ledgerId, job: provenance.job,
@@ -54,15 +107,7 @@ final class PostgresWriter: PartitionWriter {
         }
         let writeId = try await record(provenance, mode: mode, partition: partition, table: table, on: session)
         try await removeReplaced(by: writeId, mode: mode, partition: partition, provenance: provenance, table: table, on: session)
-        var constants = partition.entries.map { PostgresCopyEncoder.Constant.text($0.value) }
-        var names = columns.map(\.name) + partition.keys
-        if table.isTagged {
-            constants.append(.int8(writeId))
-            names.append(PostgresWriteRecords.writeColumn)
-        }
-        let encoder = try PostgresCopyEncoder(columns: columns, tableColumns: table.columns, constants: constants)
-        return PostgresWriter(session: session, place: sink.place, partition: partition, encoder: encoder,
-                              target: copyTarget(table, columns: names), records: table.records, writeId: writeId)
+        return (table, writeId)
     }
 
     /// The `table` argument of PostgresNIO's `copyFrom`, which writes `COPY "<table>" FROM STDIN WITH
@@ -162,11 +207,9 @@ final class PostgresWriter: PartitionWriter {
             return s.rows
         }
         do {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = .sortedKeys
-            let now = Int64((Date().timeIntervalSince1970 * 1000).rounded())
-            try await session.rows("UPDATE \(records) SET rows = $2, outcome = $3::jsonb, written_at_ms = $4 WHERE id = $1",
-                                   [.int(writeId), .int(rows), .text(String(decoding: try encoder.encode(outcome), as: UTF8.self)), .int(now)])
+            if case .partition(let records, let writeId) = kind {
+                try await Self.finishRecord(records: records, writeId: writeId, rows: rows, outcome: outcome, on: session)
+            }
             try await session.execute("COMMIT")
         } catch {
             await session.close(rollback: true)
@@ -176,11 +219,35 @@ final class PostgresWriter: PartitionWriter {
         return CommitResult(rowsWritten: rows)
     }
 
+    /// Fills in the write record's row count and outcome.
+    static func finishRecord(records: String, writeId: Int64, rows: Int64, outcome: WriteOutcome,
+                             on session: PostgresSession) async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let now = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+        try await session.rows("UPDATE \(records) SET rows = $2, outcome = $3::jsonb, written_at_ms = $4 WHERE id = $1",
+                               [.int(writeId), .int(rows), .text(String(decoding: try encoder.encode(outcome), as: UTF8.self)), .int(now)])
+    }
+
     func abort() async {
         let open = state.withLock { s in
             defer { s.finished = true }
             return !s.finished
         }
         if open { await session.close(rollback: true) }
+    }
+}
+
+extension PostgresWriter: ShardWriter {
+    var written: ShardWrite {
+        let rows = state.withLock { $0.rows }
+        if case .staging(let shard, let table) = kind { return ShardWrite(shard: shard, location: table, rows: rows) }
+        return ShardWrite(shard: 0, rows: rows)
+    }
+
+    func discard() async {
+        guard case .staging(_, let table) = kind, let session = try? await PostgresSession.open(place.url) else { return }
+        _ = try? await session.rows("DROP TABLE IF EXISTS \(TableDDL.quotePostgres(stagingSchema)).\(TableDDL.quotePostgres(table))")
+        await session.close()
     }
 }

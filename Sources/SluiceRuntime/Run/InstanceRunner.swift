@@ -42,6 +42,17 @@ public struct RunOptions: Sendable {
     /// Rerun an append instance whose rows are committed already into a destination that cannot
     /// replace them (MaxCompute): its rows are then added a second time.
     public var allowDuplicateAppend = false
+    /// Splits the instance into this many shards (`--shards`); nil = the job's `shards:`.
+    public var shards: Int?
+    /// 0: every shard runs in this process (`--workers 0`); nil: shards are left to `sluice worker`
+    /// processes, and this process runs those no worker claimed within `workerWait`.
+    public var workers: Int?
+    /// Seconds to wait for a worker to claim a shard before running it here.
+    public var workerWait: Double = 30
+    /// The `--param` definitions and `--datasources` file the job was loaded with (workers load the
+    /// job file the same way).
+    public var parameterOverrides: [String: String] = [:]
+    public var datasourcesPath: String?
 
     public init() {}
 }
@@ -59,6 +70,9 @@ public struct InstanceRunner: Sendable {
     }
 
     var spec: JobSpec { job.spec }
+
+    /// How many shards an instance is split into: `--shards`, else the job's `shards:`, else 1.
+    var shardCount: Int { options.shards ?? spec.shards ?? 1 }
 
     /// The resolved instance: parameters, window bounds, destination partition.
     public func resolve() throws -> (context: EvaluationContext, instance: ResolvedJobInstance) {
@@ -99,7 +113,9 @@ public struct InstanceRunner: Sendable {
         } catch {
             throw await recordFailureBeforeStart(error)
         }
-        return try await run(source: source, sink: sink)
+        return try await run(source: source, sink: sink, moreSources: { [spec, job] in
+            try KafkaSource(spec: spec.source, settings: try KafkaConnectionSettings.resolve(job, secrets: SecretResolver(relativeTo: job.directory)))
+        })
     }
 
     /// Records a failure that came before the attempt started (the Kafka client or the destination
@@ -119,10 +135,14 @@ public struct InstanceRunner: Sendable {
         return failure
     }
 
-    /// Runs the instance with the given source and destination (tests pass fakes).
-    public func run<Source: WindowSource>(source: Source, sink: any Sink) async throws -> RunReport {
+    /// Runs the instance with the given source and destination (tests pass fakes). `moreSources`
+    /// makes a source for each further shard this process runs at the same time (without it, its
+    /// shards run one after another).
+    public func run<Source: WindowSource>(source: Source, sink: any Sink,
+                                          moreSources: (@Sendable () throws -> Source)? = nil) async throws -> RunReport {
         let started = ContinuousClock.now
         let lap = Stopwatch(started)
+        if let refused = ShardCoordinator<Source>.refusal(self, sink: sink) { throw refused }
         let prepare = PrepareStage(runner: self)
         var run = try prepare.resolve()
         let planning = PlanStage(runner: self, source: source)
@@ -150,8 +170,8 @@ public struct InstanceRunner: Sendable {
         let logger = instanceLogger(log, instance: instance)
         let outcome: Result<RunReport, any Error>
         do {
-            outcome = .success(try await transfer(run, source: source, sink: sink, ledger: ledger, instance: instance,
-                                                  logger: logger, started: started, lap: lap))
+            outcome = .success(try await transfer(run, source: source, moreSources: moreSources, sink: sink, ledger: ledger,
+                                                  instance: instance, logger: logger, started: started, lap: lap))
         } catch {
             outcome = .failure(error)
         }
@@ -177,7 +197,8 @@ public struct InstanceRunner: Sendable {
     }
 
     /// Checks the destination, plans, transfers and settles the started attempt.
-    private func transfer<Source: WindowSource>(_ run: ResolvedRun, source: Source, sink: any Sink,
+    private func transfer<Source: WindowSource>(_ run: ResolvedRun, source: Source, moreSources: (@Sendable () throws -> Source)?,
+                                                sink: any Sink,
                                                 ledger: any Ledger, instance: InstanceRecord, logger: Logger,
                                                 started: ContinuousClock.Instant,
                                                 lap: Stopwatch) async throws -> RunReport {
@@ -197,11 +218,20 @@ public struct InstanceRunner: Sendable {
             progress.planned(planned.window.partitions.map { ($0.partition, $0.fromOffset, $0.toOffset) })
             report.phases?.plan = lap.next()
 
-            let transfer = TransferStage(source: source, sink: sink, program: program, ledger: ledger, instanceId: instance.id,
-                                         mode: spec.destination.writeMode, errorLimit: spec.settings.errorLimit,
-                                         batchRows: options.batchRows, progress: progress)
-            let transferred = try await transfer.run(planned.window, options: planned.readOptions, partition: run.partition,
-                                                     provenance: provenance(instance, ledger: ledger, window: planned.window))
+            let provenance = provenance(instance, ledger: ledger, window: planned.window)
+            let transferred: TransferStage<Source>.Transferred
+            if shardCount > 1 {
+                transferred = try await ShardCoordinator(runner: self, source: source, moreSources: moreSources, sink: sink, program: program, ledger: ledger,
+                                                         instance: instance, partition: run.partition, scheduledTime: run.context.scheduledTime,
+                                                         provenance: provenance, logger: logger, progress: progress)
+                    .run(planned.window, options: planned.readOptions)
+            } else {
+                let mode = spec.destination.writeMode, partition = run.partition
+                let transfer = TransferStage(source: source, open: { try await sink.open(partition: partition, mode: mode, columns: $0, provenance: provenance) },
+                                             program: program, ledger: ledger, instanceId: instance.id,
+                                             errorLimit: spec.settings.errorLimit, batchRows: options.batchRows, progress: progress)
+                transferred = try await transfer.run(planned.window, options: planned.readOptions)
+            }
             report.phases?.open = transferred.openSeconds
             report.phases?.read = lap.next()
             progress.finish()

@@ -10,11 +10,11 @@ import SluiceLedger
 /// is aborted, so the destination is as it was.
 struct TransferStage<Source: WindowSource> {
     let source: Source
-    let sink: any Sink
+    /// Opens what the rows are written to: the partition, or one shard's staging place.
+    let open: @Sendable ([ColumnSpec]) async throws -> any PartitionWriter
     let program: FieldProgram
     let ledger: Ledger
     let instanceId: Int64
-    let mode: WriteMode
     let errorLimit: ErrorLimit
     let batchRows: Int
     let progress: RunProgress
@@ -32,13 +32,13 @@ struct TransferStage<Source: WindowSource> {
         var bytesRead: Int64
     }
 
-    func run(_ window: WindowPlan, options: ReadOptions, partition: PartitionSpec, provenance: WriteProvenance) async throws -> Transferred {
-        let sink = self.sink, mode = self.mode, columns = program.columns
+    func run(_ window: WindowPlan, options: ReadOptions) async throws -> Transferred {
+        let open = self.open, columns = program.columns
         // Opening an overwrite deletes the partition's old rows in the write transaction, which takes
         // a while for a large partition: it runs while the first records are read and mapped.
         let opening = Task { () -> (writer: any PartitionWriter, seconds: Double) in
             let started = ContinuousClock.now
-            let w = try await sink.open(partition: partition, mode: mode, columns: columns, provenance: provenance)
+            let w = try await open(columns)
             return (w, started.duration(to: .now).seconds)
         }
         var pendingWrite: Task<Void, any Error>?

@@ -45,6 +45,8 @@ public struct InstanceDetail: Sendable, Hashable, Codable {
     public var dirtyRecords: [LedgerDirtyRecord]
     /// What people did to the instance (rerun, kill, set-success), newest first.
     public var actions: [LedgerAction]
+    /// The shards of the latest attempt of a sharded instance (empty otherwise).
+    public var shards: [ShardRecord] = []
 }
 
 /// The instance views the CLI and the console share: the same ledger calls, the same types.
@@ -89,7 +91,8 @@ public enum InstanceViews {
             instance: r, status: displayStatus(r, skipReason: state.skipReason), skipReason: state.skipReason,
             retryAt: state.retryAt, waitReason: state.waitReason, plan: try await ledger.plan(id: id), attempts: attempts,
             log: try await ledger.log(id: id), dirtyRecords: try await ledger.dirtyRecords(id: id, limit: max(0, dirtyLimit)),
-            actions: try await ledger.actions(job: nil, instanceId: id, limit: 50))
+            actions: try await ledger.actions(job: nil, instanceId: id, limit: 50),
+            shards: r.attempts > 0 ? try await ledger.shards(id: id, attempt: r.attempts) : [])
     }
 
     /// The JSON of the CLI's `--json` and of the console's API: sorted keys, ISO-8601 dates.
