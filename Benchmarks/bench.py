@@ -72,6 +72,10 @@ BENCHMARKS = [
               "(the floor), and sluice run of a 24-hour window into PostgreSQL against → discard "
               "(default 1,000,000 records; a private PostgreSQL server)", components.postgresql,
               ["sluice", "postgres-copy-bench"], {"records", "repeat", "sluice"}),
+    Benchmark("shards", "sharded instances: sluice run of a 24-hour window into PostgreSQL and discard as one "
+              "process and as 4 shards over 1, 2 and 4 sluice worker processes, with psql \\copy as the floor "
+              "(default 1,000,000 records; a private PostgreSQL server)", components.shards, ["sluice"],
+              {"records", "repeat", "sluice"}),
     Benchmark("dev-kafka", "sluice dev-kafka serving kcat: records/s and the broker's CPU against kcat's "
               "(default 1,000,000 records)", components.dev_kafka, ["sluice"], KAFKA - {"repeat"}),
 ]

@@ -538,3 +538,103 @@ def run_into_postgres(bins, url, psql, postmaster, servers, work, rows, rounds):
             shown = ", ".join(f"{k} {v:.2f}" for k, v in phases.items() if k in ("destination", "open", "read", "commit"))
             print(f"round {r}: {name}: {wall:.2f} s wall, {cpu:.2f} s CPU, {rows / wall:,.0f} records/s ({shown})", flush=True)
     return best
+
+
+def shards(o, bins, extra):
+    """Sharded instances: `sluice run` of a 24-hour window of N loadgen records into PostgreSQL and into
+    discard, as one process and split into 4 shards run by 1, 2 and 4 `sluice worker` processes (a
+    PostgreSQL ledger); then `psql \\copy` (binary) of the partition's rows into a copy of the table: the
+    floor. Wall, records/s, and CPU seconds per million records (the coordinator's and the workers'),
+    best of `--repeat` rounds; every load is counted."""
+    rows = o.records or (100_000 if o.quick else 1_000_000)
+    rounds = o.repeat or (1 if o.quick else 2)
+    work = tempfile.mkdtemp(prefix="sluice-bench-shards-")
+    server = broker = None
+    load = os.getloadavg()
+    try:
+        server, admin = start_postgres(work)
+        os.environ["PGPASSWORD"] = re.match(r"postgresql://[^:]+:([^@]+)@", admin).group(1)
+        base = re.sub(r"//([^:]+):[^@]+@", r"//\1@", admin).rsplit("/", 1)[0]
+        psql_bin = shutil.which("psql") or "/usr/bin/psql"
+
+        def psql(sql, db="bench"):
+            return output([psql_bin, f"{base}/{db}", "-v", "ON_ERROR_STOP=1", "-A", "-t", "-q", "-c", sql])
+
+        psql("CREATE DATABASE bench", db="postgres")
+        psql("CREATE DATABASE ledger", db="postgres")
+        broker, servers = start_broker(bins["sluice"], work, topic="events:4")
+        subprocess.run([bins["sluice"], "loadgen", "--bootstrap-servers", servers, "--topic", "events",
+                        "--records", str(rows), "--span", "24h"], check=True, stdout=sys.stderr)
+        best = sharded_runs(bins["sluice"], base, psql, servers, work, rows, rounds)
+        floor = copy_floor(psql, psql_bin, base, work, rows, rounds)
+    finally:
+        if broker:
+            stop_broker(broker)
+        if server:
+            stop_postgres(server)
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\n{rows:,} records, 24-hour window, 4 Kafka partitions; best of {rounds} by wall; CPU: sluice run and its "
+          f"workers (not the server's); load average before {load[0]:.2f}, after {os.getloadavg()[0]:.2f}; "
+          f"{os.cpu_count()} cores")
+    print("\n| destination | processes | wall s | records/s | CPU s per 1M records | wall × one process |")
+    print("|---|---|---:|---:|---:|---:|")
+    for dest in ("discard", "postgresql"):
+        one = best[(dest, 0)][0]
+        for workers in (0, 1, 2, 4):
+            wall, cpu = best[(dest, workers)]
+            who = "one process" if workers == 0 else f"4 shards, {workers} worker(s)"
+            print(f"| {dest} | {who} | {wall:.2f} | {rows / wall:,.0f} | {cpu / rows * 1e6:.2f} | {wall / one:.2f} |")
+    print(f"| postgresql | psql \\copy binary of the same rows (floor) | {floor:.2f} | {rows / floor:,.0f} | — | {floor / best[('postgresql', 0)][0]:.2f} |")
+
+
+def sharded_runs(sluice, base, psql, servers, work, rows, rounds):
+    """(destination, workers) → best (wall, CPU) of `sluice run`; workers 0 is one process, no shards."""
+    params = ["--param", "startTime=20221122000000", "--param", "endTime=20221123000000", "--param", "partition=20221122"]
+    for dest in ("discard", "postgresql"):
+        write_job(os.path.join(work, f"{dest}.yaml"), servers, dest, url=f"{base}/bench")
+    best = {}
+    for r in range(1, rounds + 1):
+        for dest in ("discard", "postgresql"):
+            for workers in (0, 1, 2, 4):
+                psql("DROP TABLE IF EXISTS ods_events")
+                if dest == "postgresql":
+                    subprocess.run([sluice, "ddl", os.path.join(work, f"{dest}.yaml"), "--apply"], check=True, capture_output=True)
+                procs = [subprocess.Popen([sluice, "worker", "--ledger", f"{base}/ledger", "--id", f"w{i}", "--poll-interval", "0.05"],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(workers)]
+                try:
+                    shard = ["--ledger", f"{base}/ledger", "--shards", "4", "--worker-wait", "60"] if workers else \
+                        ["--state-dir", os.path.join(work, "state")]
+                    before = sum(process_cpu(p.pid) for p in procs)
+                    wall, cpu, _, _, text = measure([sluice, "run", os.path.join(work, f"{dest}.yaml"), "--json", "--replan"]
+                                                    + shard + params, capture=True)
+                    cpu += sum(process_cpu(p.pid) for p in procs) - before
+                finally:
+                    for p in procs:
+                        p.terminate()
+                        p.wait(timeout=60)
+                verify_sluice(f"{dest}, {workers} workers", text, rows)
+                if dest == "postgresql":
+                    got = int(psql("SELECT count(*) || '' FROM ods_events WHERE ds = '20221122'"))
+                    if got != rows:
+                        raise SystemExit(f"VERIFICATION FAILED: {dest}, {workers} workers: {got} rows, expected {rows}")
+                key = (dest, workers)
+                if key not in best or wall < best[key][0]:
+                    best[key] = (wall, cpu)
+                print(f"round {r}: {dest}, {workers or 'no'} worker(s): {wall:.2f} s wall, {cpu:.2f} s CPU, "
+                      f"{rows / wall:,.0f} records/s", flush=True)
+    return best
+
+
+def copy_floor(psql, psql_bin, base, work, rows, rounds):
+    """psql \\copy (binary) of the partition's rows, exported from the table, into a copy of it: best wall."""
+    psql(f"\\copy (SELECT * FROM ods_events WHERE ds = '20221122') TO '{work}/rows.bin' WITH (FORMAT binary)")
+    best = None
+    for _ in range(rounds):
+        psql("DROP TABLE IF EXISTS floor_events; CREATE TABLE floor_events (LIKE ods_events INCLUDING ALL)")
+        wall, *_ = measure([psql_bin, f"{base}/bench", "-v", "ON_ERROR_STOP=1", "-q",
+                            "-c", f"\\copy floor_events FROM '{work}/rows.bin' WITH (FORMAT binary)"])
+        got = int(psql("SELECT count(*) FROM floor_events"))
+        if got != rows:
+            raise SystemExit(f"VERIFICATION FAILED: psql \\copy loaded {got} rows, expected {rows}")
+        best = wall if best is None else min(best, wall)
+    return best

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Synchronization
 import SluiceCore
 import SluiceMaxComputeWire
 import SluiceJob
@@ -123,6 +124,14 @@ public final class MaxComputeSink: Sink, Destination {
         }
         let session = try await client.createUploadSession(table: destination.table, partition: partition,
                                                            overwrite: mode == .overwrite)
+        return MaxComputePartitionWriter(
+            client: client, table: destination.table, partition: partition, uploadId: session.id,
+            builder: TunnelBlockBuilder(encoder: try encoder(session, columns: columns), blockSize: destination.blockSizeBytes),
+            deflate: destination.compress == .deflate, concurrency: max(1, settings.concurrency))
+    }
+
+    /// The record encoder for `columns` into the session's table.
+    func encoder(_ session: UploadSessionInfo, columns: [ColumnSpec]) throws -> TunnelRecordEncoder {
         var tableColumns: [ColumnSpec] = []
         for c in session.schema.columns {
             if c.type == nil, columns.contains(where: { $0.name.lowercased() == c.name.lowercased() }) {
@@ -133,11 +142,7 @@ public final class MaxComputeSink: Sink, Destination {
         }
         let limits = FieldLimits(maxFieldSize: session.maxFieldSize ?? (8 << 20), maxFieldLength: destination.maxFieldLength,
                                  overLengthRule: destination.overLengthRule, emptyAsNull: destination.emptyAsNull)
-        let encoder = try TunnelRecordEncoder(tableColumns: tableColumns, writeColumns: columns, limits: limits)
-        return MaxComputePartitionWriter(
-            client: client, table: destination.table, partition: partition, uploadId: session.id,
-            builder: TunnelBlockBuilder(encoder: encoder, blockSize: destination.blockSizeBytes),
-            deflate: destination.compress == .deflate, concurrency: max(1, settings.concurrency))
+        return try TunnelRecordEncoder(tableColumns: tableColumns, writeColumns: columns, limits: limits)
     }
 }
 
@@ -179,12 +184,20 @@ public actor MaxComputePartitionWriter: PartitionWriter {
     private var inFlight: [Task<Void, Error>] = []
     private var blockIds: [Int] = []
     private var finished = false
+    /// The block ids this writer may use: all of the session's, or one shard's range.
+    let blockRange: Range<Int>
+    /// The shard this writer writes (its commit then only finishes the uploads), or nil.
+    let shard: Int?
+    nonisolated let shardWrite = Mutex<ShardWrite?>(nil)
 
     /// The tunnel's limit on block ids per session.
     public static let maxBlocks = 20_000
 
     init(client: MaxComputeClient, table: String, partition: PartitionSpec, uploadId: String,
-         builder: TunnelBlockBuilder, deflate: Bool, concurrency: Int) {
+         builder: TunnelBlockBuilder, deflate: Bool, concurrency: Int, shard: Int? = nil,
+         blockRange: Range<Int> = 0..<maxBlocks) {
+        self.shard = shard
+        self.blockRange = blockRange
         self.client = client
         self.table = table
         self.partition = partition
@@ -207,10 +220,10 @@ public actor MaxComputePartitionWriter: PartitionWriter {
             let oldest = inFlight.removeFirst()
             try await oldest.value
         }
-        let id = blockIds.count
-        guard id < Self.maxBlocks else {
-            throw SluiceError(.destination, "MaxCompute upload: more than \(Self.maxBlocks) blocks in one session",
-                              hint: "raise destination blockSizeBytes")
+        let id = blockRange.lowerBound + blockIds.count
+        guard id < blockRange.upperBound else {
+            throw SluiceError(.destination, "MaxCompute upload: more than \(blockRange.count) blocks in one session\(shard.map { " for shard \($0)" } ?? "")",
+                              hint: "raise destination blockSizeMB\(shard == nil ? "" : ", or use more shards")")
         }
         blockIds.append(id)
         let client = client, table = table, partition = partition, uploadId = uploadId, deflate = deflate
@@ -231,11 +244,22 @@ public actor MaxComputePartitionWriter: PartitionWriter {
             cancelUploads()
             throw error
         }
+        if let shard {
+            shardWrite.withLock { $0 = ShardWrite(shard: shard, location: blockIds.map(String.init).joined(separator: ","), rows: builder.totalRows) }
+            return CommitResult(rowsWritten: builder.totalRows)
+        }
+        try await Self.commitSession(client: client, table: table, partition: partition, uploadId: uploadId, blocks: Set(blockIds))
+        return CommitResult(rowsWritten: builder.totalRows)
+    }
+
+    /// Commits the session once the server holds exactly `blocks` (no block missing, none from a
+    /// writer that was not meant to write: nothing is committed otherwise).
+    static func commitSession(client: MaxComputeClient, table: String, partition: PartitionSpec, uploadId: String,
+                              blocks: Set<Int>) async throws {
         let status = try await client.uploadStatus(table: table, partition: partition, uploadId: uploadId)
         let server = Set(status.uploadedBlocks)
-        let mine = Set(blockIds)
-        if server != mine {
-            let missing = mine.subtracting(server).sorted(), extra = server.subtracting(mine).sorted()
+        if server != blocks {
+            let missing = blocks.subtracting(server).sorted(), extra = server.subtracting(blocks).sorted()
             throw SluiceError(.destination,
                               "MaxCompute upload session \(uploadId): the server's block list does not match: missing \(missing), unexpected \(extra); nothing was committed")
         }
@@ -246,7 +270,6 @@ public actor MaxComputePartitionWriter: PartitionWriter {
             guard let after = try? await client.uploadStatus(table: table, partition: partition, uploadId: uploadId),
                   after.status.uppercased() == "CLOSED" else { throw error }
         }
-        return CommitResult(rowsWritten: builder.totalRows)
     }
 
     public func abort() async {
@@ -258,4 +281,53 @@ public actor MaxComputePartitionWriter: PartitionWriter {
         for t in inFlight { t.cancel() }
         inFlight.removeAll()
     }
+}
+
+extension MaxComputePartitionWriter: ShardWriter {
+    public nonisolated var written: ShardWrite { shardWrite.withLock { $0 } ?? ShardWrite(shard: shard ?? 0, rows: 0) }
+
+    /// A shard's blocks stay in the session; the commit refuses a session holding blocks that no
+    /// finished shard reported.
+    public func discard() async {}
+}
+
+/// Sharded writes into MaxCompute: one upload session (overwrite for the partition, or append) that
+/// the coordinator opens; each shard uploads its blocks under block ids from its own range
+/// (`blocksPerShard` ids from `shard × blocksPerShard`), so a shard written again after its worker
+/// died re-puts the same ids and replaces its blocks; the coordinator commits the session once,
+/// after checking that it holds exactly the finished shards' blocks.
+extension MaxComputeSink: ShardedSink {
+    /// Block ids per shard: the session's 20,000 over at most `maxShards` shards.
+    public static let blocksPerShard = MaxComputePartitionWriter.maxBlocks / 64
+    public var maxShards: Int { MaxComputePartitionWriter.maxBlocks / Self.blocksPerShard }
+
+    public func beginShards(partition: PartitionSpec, mode: WriteMode, columns: [ColumnSpec],
+                            provenance: WriteProvenance) async throws -> String {
+        if !partition.isEmpty, try await !client.partitionExists(table: destination.table, partition: partition) {
+            try await client.addPartition(table: destination.table, partition: partition)
+        }
+        return try await client.createUploadSession(table: destination.table, partition: partition, overwrite: mode == .overwrite).id
+    }
+
+    public func openShard(token: String, shard: Int, fence: Int, partition: PartitionSpec,
+                          columns: [ColumnSpec]) async throws -> any ShardWriter {
+        let session = try await client.uploadStatus(table: destination.table, partition: partition, uploadId: token)
+        let first = shard * Self.blocksPerShard
+        return MaxComputePartitionWriter(
+            client: client, table: destination.table, partition: partition, uploadId: token,
+            builder: TunnelBlockBuilder(encoder: try encoder(session, columns: columns), blockSize: destination.blockSizeBytes),
+            deflate: destination.compress == .deflate, concurrency: max(1, settings.concurrency), shard: shard,
+            blockRange: first..<(first + Self.blocksPerShard))
+    }
+
+    public func commitShards(token: String, partition: PartitionSpec, mode: WriteMode, columns: [ColumnSpec],
+                             provenance: WriteProvenance, shards: [ShardWrite], outcome: WriteOutcome) async throws -> CommitResult {
+        let blocks = Set(shards.flatMap { ($0.location ?? "").split(separator: ",").compactMap { Int($0) } })
+        try await MaxComputePartitionWriter.commitSession(client: client, table: destination.table, partition: partition,
+                                                          uploadId: token, blocks: blocks)
+        return CommitResult(rowsWritten: shards.reduce(0) { $0 + $1.rows })
+    }
+
+    /// An upload session that is never committed expires on its own (24 hours); nothing of it is visible.
+    public func discardShards(token: String) async {}
 }

@@ -21,6 +21,13 @@ public protocol ShardedSink: Sink {
 
     /// Removes what the shards of `token` left (after a failed or abandoned attempt).
     func discardShards(token: String) async
+
+    /// The most shards one write may have.
+    var maxShards: Int { get }
+}
+
+extension ShardedSink {
+    public var maxShards: Int { 1024 }
 }
 
 /// A shard's writer: a `PartitionWriter` whose `commit` keeps the rows for the coordinator's commit.

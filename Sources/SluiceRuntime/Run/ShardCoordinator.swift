@@ -35,9 +35,13 @@ struct ShardCoordinator<Source: WindowSource> {
     static func refusal(_ runner: InstanceRunner, sink: any Sink) -> SluiceError? {
         let n = runner.shardCount, spec = runner.job.spec
         guard n > 1 else { return nil }
-        guard sink is any ShardedSink else {
+        guard let sharded = sink as? any ShardedSink else {
             return SluiceError.invalid("\(runner.job.path): shards: \(n) — a \(spec.destination.kind.typeName) destination is written by one process",
-                                       hint: "remove `shards` (or pass --shards 1); PostgreSQL and discard destinations take shards")
+                                       hint: "remove `shards` (or pass --shards 1); PostgreSQL, MaxCompute and discard destinations take shards")
+        }
+        guard n <= sharded.maxShards else {
+            return SluiceError.invalid("\(runner.job.path): shards: \(n) — a \(spec.destination.kind.typeName) write takes at most \(sharded.maxShards) shards",
+                                       hint: "use at most \(sharded.maxShards) shards")
         }
         if case .stateDirectory = runner.ledgerLocation, runner.options.workers != 0 {
             return SluiceError.invalid("\(runner.job.path): shards: \(n) needs a PostgreSQL ledger, where `sluice worker` processes claim the shards",
