@@ -597,16 +597,14 @@ def sharded_runs(sluice, base, psql, servers, work, rows, rounds):
         for dest in ("discard", "postgresql"):
             for workers in (0, 1, 2, 4):
                 psql("DROP TABLE IF EXISTS ods_events")
-                if dest == "postgresql":
-                    subprocess.run([sluice, "ddl", os.path.join(work, f"{dest}.yaml"), "--apply"], check=True, capture_output=True)
                 procs = [subprocess.Popen([sluice, "worker", "--ledger", f"{base}/ledger", "--id", f"w{i}", "--poll-interval", "0.05"],
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(workers)]
                 try:
                     shard = ["--ledger", f"{base}/ledger", "--shards", "4", "--worker-wait", "60"] if workers else \
                         ["--state-dir", os.path.join(work, "state")]
                     before = sum(process_cpu(p.pid) for p in procs)
-                    wall, cpu, _, _, text = measure([sluice, "run", os.path.join(work, f"{dest}.yaml"), "--json", "--replan"]
-                                                    + shard + params, capture=True)
+                    wall, cpu, _, _, text = measure([sluice, "run", os.path.join(work, f"{dest}.yaml"), "--json", "--replan",
+                                                     "--create-table"] + shard + params, capture=True)
                     cpu += sum(process_cpu(p.pid) for p in procs) - before
                 finally:
                     for p in procs:

@@ -48,7 +48,7 @@ struct ShardRun<Source: WindowSource> {
         }
         defer { renew.cancel() }
         do {
-            let t = try await work.value
+            let t = try await withTaskCancellationHandler { try await work.value } onCancel: { work.cancel() }
             guard let writer = t.writer as? any ShardWriter else {
                 throw SluiceError(.destination, "the destination's shard writer cannot say where its rows are")
             }
