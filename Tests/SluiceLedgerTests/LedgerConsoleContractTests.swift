@@ -8,7 +8,7 @@ import Testing
 @Suite struct LedgerConsoleContractTests {
     @Test func bothStoresHaveTheSameVersions() {
         #expect(LedgerMigrations.sqlite.last?.version == LedgerMigrations.postgres.last?.version)
-        #expect(LedgerMigrations.latest == 8)
+        #expect(LedgerMigrations.latest == 9)
     }
 
     @Test(arguments: LedgerStore.allCases) func actionsAreRecordedWithWhoAndWhen(store: LedgerStore) async throws {
