@@ -76,6 +76,10 @@ BENCHMARKS = [
               "process and as 4 shards over 1, 2 and 4 sluice worker processes, with psql \\copy as the floor "
               "(default 1,000,000 records; a private PostgreSQL server)", components.shards, ["sluice"],
               {"records", "repeat", "sluice"}),
+    Benchmark("shard-faults", "sharded instances at scale: a 24-hour window of N records (default 5,000,000) into "
+              "PostgreSQL over 3 sluice worker processes, undisturbed, with a worker SIGKILLed 5 times, and with the "
+              "coordinator SIGKILLed before its commit; every record must land once", components.shard_faults,
+              ["sluice"], {"records", "sluice"}),
     Benchmark("dev-kafka", "sluice dev-kafka serving kcat: records/s and the broker's CPU against kcat's "
               "(default 1,000,000 records)", components.dev_kafka, ["sluice"], KAFKA - {"repeat"}),
 ]

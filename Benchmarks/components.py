@@ -636,3 +636,97 @@ def copy_floor(psql, psql_bin, base, work, rows, rounds):
             raise SystemExit(f"VERIFICATION FAILED: psql \\copy loaded {got} rows, expected {rows}")
         best = wall if best is None else min(best, wall)
     return best
+
+
+def shard_faults(o, bins, extra):
+    """The sharded-instance acceptance at scale: a 24-hour window of N records (default 5,000,000) into
+    PostgreSQL split into 12 shards over 3 `sluice worker` processes, three times: undisturbed; with one
+    worker SIGKILLed 5 times at random moments and restarted; with the coordinator SIGKILLed before its
+    commit (the partition must be unchanged), then run again. After each, the partition must hold
+    exactly the window's records, each (Kafka partition, offset) once, and no staging table."""
+    import random
+    rows = o.records or (300_000 if o.quick else 5_000_000)
+    work = tempfile.mkdtemp(prefix="sluice-bench-shard-faults-")
+    server = broker = None
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    try:
+        server, admin = start_postgres(work)
+        os.environ["PGPASSWORD"] = re.match(r"postgresql://[^:]+:([^@]+)@", admin).group(1)
+        base = re.sub(r"//([^:]+):[^@]+@", r"//\1@", admin).rsplit("/", 1)[0]
+        psql_bin = shutil.which("psql") or "/usr/bin/psql"
+
+        def psql(sql):
+            return output([psql_bin, f"{base}/bench", "-v", "ON_ERROR_STOP=1", "-A", "-t", "-q", "-c", sql])
+
+        output([psql_bin, f"{base}/postgres", "-q", "-c", "CREATE DATABASE bench"])
+        broker, servers = start_broker(bins["sluice"], work, topic="events:4")
+        subprocess.run([bins["sluice"], "loadgen", "--bootstrap-servers", servers, "--topic", "events",
+                        "--records", str(rows), "--span", "24h"], check=True, stdout=sys.stderr)
+        job = os.path.join(work, "postgresql.yaml")
+        write_job(job, servers, "postgresql", url=f"{base}/bench")
+        run = [bins["sluice"], "run", job, "--json", "--create-table", "--ledger", f"{base}/bench", "--shards", "12",
+               "--worker-wait", "120", "--param", "startTime=20221122000000", "--param", "endTime=20221123000000",
+               "--param", "partition=20221122"]
+
+        def worker(name):
+            return subprocess.Popen([bins["sluice"], "worker", "--ledger", f"{base}/bench", "--id", name, "--lease", "3",
+                                     "--poll-interval", "0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def landed():
+            got = psql("SELECT count(*) || ' ' || count(DISTINCT (kafka_partition, kafka_offset)) FROM ods_events WHERE ds = '20221122'")
+            staging = int(psql("SELECT count(*) FROM pg_tables WHERE tablename LIKE '\\_sluice\\_shard\\_%'"))
+            return tuple(int(x) for x in got.split()) + (staging,)
+
+        def check(what, expect_rows):
+            total, distinct, staging = landed()
+            ok = total == expect_rows and distinct == expect_rows and staging == 0
+            print(f"{what}: {total:,} rows, {distinct:,} distinct (partition, offset), {staging} staging tables: "
+                  f"{'ok' if ok else 'WRONG'}", flush=True)
+            if not ok:
+                raise SystemExit(f"VERIFICATION FAILED: {what}")
+
+        workers = [worker(f"w{i}") for i in range(3)]
+        try:
+            t0 = time.monotonic()
+            subprocess.run(run + ["--replan"], check=True, stdout=subprocess.DEVNULL)
+            check(f"3 workers, undisturbed ({time.monotonic() - t0:.1f} s)", rows)
+
+            t0 = time.monotonic()
+            coordinator = subprocess.Popen(run + ["--replan"], stdout=subprocess.DEVNULL)
+            kills = 0
+            while kills < 5 and coordinator.poll() is None:
+                time.sleep(rng.uniform(0.3, 1.5))
+                victim = workers.pop(0)
+                victim.kill()
+                victim.wait()
+                kills += 1
+                workers.append(worker(f"w{kills + 2}"))
+            if coordinator.wait() != 0:
+                raise SystemExit("VERIFICATION FAILED: the run with killed workers failed")
+            check(f"a worker SIGKILLed {kills} times (seed {seed}; {time.monotonic() - t0:.1f} s)", rows)
+            if kills < 5:
+                raise SystemExit(f"VERIFICATION FAILED: the run ended after {kills} kills; use more --records")
+
+            psql("TRUNCATE ods_events")
+            env = dict(os.environ, SLUICE_TEST_KILL_AT="before-commit")
+            killed = subprocess.run(run + ["--replan"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if killed.returncode == 0:
+                raise SystemExit("VERIFICATION FAILED: the coordinator was not killed before its commit")
+            total = int(psql("SELECT count(*) FROM ods_events"))
+            print(f"coordinator SIGKILLed before its commit: the partition holds {total} rows "
+                  f"({'unchanged' if total == 0 else 'CHANGED'})", flush=True)
+            if total != 0:
+                raise SystemExit("VERIFICATION FAILED: the partition changed")
+            subprocess.run(run, check=True, stdout=subprocess.DEVNULL)
+            check("run again after the coordinator's kill", rows)
+        finally:
+            for w in workers:
+                w.terminate()
+                w.wait(timeout=60)
+    finally:
+        if broker:
+            stop_broker(broker)
+        if server:
+            stop_postgres(server)
+        shutil.rmtree(work, ignore_errors=True)

@@ -74,8 +74,10 @@ import Testing
     @Test func anOperationOnAServerThatStopsAnsweringFailsInTimeAndTheLedgerRecovers() async throws {
         let server = try await PostgresServer.startPrivate()
         let url = try PostgresURL(parsing: server.url(database: try await server.createDatabase()))
-        // Set up without the short limit: a busy machine may take seconds for the schema.
-        let setup = try await Ledgers.open(.postgres(url))
+        // Set up with a long limit: a new server on a busy machine may take long for its first writes.
+        var generous = LedgerLimits()
+        generous.operationTimeout = .seconds(180)
+        let setup = try await Ledgers.open(.postgres(url), limits: generous)
         let r = try await setup.ensureInstance(NewInstance(job: "j", scheduledAt: hour(1)))
         await setup.close()
         var limits = LedgerLimits()
