@@ -59,6 +59,7 @@ struct JobValidator {
             checkMapping(job)
             checkValueFormat(job)
             checkSource(job.source)
+            checkShards(job)
         }
         checkParameters(job)
         checkSecrets(job)
@@ -67,6 +68,22 @@ struct JobValidator {
                          "job \(job.name) cannot depend on itself by name; `dependsOnPrevious: true` makes each instance wait for its previous one")
         }
         checkDaylightSavingWindows(job)
+    }
+
+    /// `shards` where a sharded write cannot happen (`sluice run --shards` is refused the same way).
+    private func checkShards(_ job: JobSpec) {
+        guard let n = job.shards, n > 1 else { return }
+        switch job.destination.kind {
+        case .sqlite:
+            reader.error("shards", "shards: \(n) — the SQLite warehouse is written by one process; remove `shards`, or write PostgreSQL, MaxCompute or discard")
+        case .maxcompute where n > 64:
+            reader.error("shards", "shards: \(n) — a MaxCompute write takes at most 64 shards")
+        default:
+            break
+        }
+        if case .idle = job.source.completion {
+            reader.error("shards", "shards: \(n) with idle completion: a shard reads exactly its planned offsets; remove source.completion or `shards`")
+        }
     }
 
     private func checkMapping(_ job: JobSpec) {
