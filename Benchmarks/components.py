@@ -665,7 +665,9 @@ def shard_faults(o, bins, extra):
                         "--records", str(rows), "--span", "24h"], check=True, stdout=sys.stderr)
         job = os.path.join(work, "postgresql.yaml")
         write_job(job, servers, "postgresql", url=f"{base}/bench")
+        # One instance (a fixed scheduled time), run again in each phase.
         run = [bins["sluice"], "run", job, "--json", "--create-table", "--ledger", f"{base}/bench", "--shards", "12",
+               "--at-epoch", "1669161600",
                "--worker-wait", "120", "--param", "startTime=20221122000000", "--param", "endTime=20221123000000",
                "--param", "partition=20221122"]
 
@@ -684,7 +686,9 @@ def shard_faults(o, bins, extra):
             print(f"{what}: {total:,} rows, {distinct:,} distinct (partition, offset), {staging} staging tables: "
                   f"{'ok' if ok else 'WRONG'}", flush=True)
             if not ok:
-                raise SystemExit(f"VERIFICATION FAILED: {what}")
+                left = psql("SELECT string_agg(tablename, ' ') FROM pg_tables WHERE tablename LIKE '\\_sluice\\_shard\\_%'")
+                shards = psql("SELECT string_agg(instance_id || '/' || attempt || '/' || shard || ':' || status || '@' || fence, ' ') FROM shards")
+                raise SystemExit(f"VERIFICATION FAILED: {what}; staging tables: {left}; shards: {shards}")
 
         workers = [worker(f"w{i}") for i in range(3)]
         try:

@@ -123,17 +123,22 @@ import Glibc
 
     /// The coordinator killed before its commit leaves the partition unchanged; the rerun lands the
     /// window once and removes the staging tables of the killed attempt.
-    @Test func aCoordinatorKilledBeforeItsCommitChangesNothing() async throws {
+    @Test(arguments: [false, true]) func aCoordinatorKilledBeforeItsCommitChangesNothing(workers: Bool) async throws {
         let s = try await Setup.make(shards: 3, records: 3000)
         defer { Task { await s.h.stop() } }
-        let killed = try await s.run(["--workers", "0"], environment: ["SLUICE_TEST_KILL_AT": "before-commit"])
+        let w = workers ? try s.worker("w") : nil
+        if let w { try await Self.waitStarted(w) }
+        let local = workers ? [] : ["--workers", "0"]
+        let killed = try await s.run(local, environment: ["SLUICE_TEST_KILL_AT": "before-commit"])
         #expect(killed.status != 0 && killed.stderr.contains("before-commit"), "\(killed.stderr)")
         let before = try await s.landed()
         #expect(before.rows == 0 && before.staging == 3, "\(before)")
-        let rerun = try await s.run(["--workers", "0"])
+        let rerun = try await s.run(local)
         #expect(rerun.status == 0, "\(rerun.stdout)\(rerun.stderr)")
         let after = try await s.landed()
-        #expect(after.rows == 3000 && after.distinct == 3000 && after.staging == 0, "\(after)")
+        let left = try await s.destination.psql("SELECT string_agg(tablename, ' ') FROM pg_tables WHERE tablename LIKE '\\_sluice\\_shard\\_%'")
+        #expect(after.rows == 3000 && after.distinct == 3000 && after.staging == 0, "\(after): \(left)")
+        if let w { w.signal(SIGTERM); await w.wait() }
     }
 
     /// Shards on the SQLite ledger (without --workers 0), into the SQLite warehouse, and a worker
