@@ -9,6 +9,7 @@ import Glibc
 @testable import SluiceRuntime
 import SluiceScheduling
 import SluiceJob
+import Logging
 @testable import SluiceLedger
 
 /// What the fake executor does with one attempt.
@@ -117,7 +118,9 @@ struct SchedulerFixture {
 
     func scheduler(_ jobs: [LoadedJob], maxParallel: Int = 4) async throws -> Scheduler {
         let s = Scheduler(ledger: ledger, stateDirectory: dir.path + "/.sluice", clock: clock, executor: executor,
-                          options: SchedulerOptions(maxParallel: maxParallel))
+                          options: SchedulerOptions(maxParallel: maxParallel),
+                          // Silent: the tests read the ledger, and the suite's output stays readable.
+                          logger: Logger(label: "sluice.scheduler") { _ in SwiftLogNoOpLogHandler() })
         for j in jobs { try await s.setJob(j) }
         return s
     }
