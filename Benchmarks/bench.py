@@ -80,6 +80,9 @@ BENCHMARKS = [
               "PostgreSQL over 3 sluice worker processes, undisturbed, with a worker SIGKILLed 5 times, and with the "
               "coordinator SIGKILLed before its commit; every record must land once", components.shard_faults,
               ["sluice"], {"records", "sluice"}),
+    Benchmark("tls", "reading over TLS against plaintext: sluice run → discard and kcat through a PLAINTEXT and an "
+              "SSL listener of the same dev-kafka (default 2,000,000 records)", components.tls, ["sluice"],
+              {"records", "repeat", "sluice"}),
     Benchmark("dev-kafka", "sluice dev-kafka serving kcat: records/s and the broker's CPU against kcat's "
               "(default 1,000,000 records)", components.dev_kafka, ["sluice"], KAFKA - {"repeat"}),
 ]

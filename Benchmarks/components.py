@@ -734,3 +734,78 @@ def shard_faults(o, bins, extra):
         if server:
             stop_postgres(server)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def tls(o, bins, extra):
+    """Reading over TLS against plaintext: `sluice run` of a window of N records into discard, and kcat
+    reading the same window, each through a PLAINTEXT and an SSL listener of the same `sluice dev-kafka`
+    (certificates made with openssl here), alternating; best of `--repeat` by wall."""
+    need_kcat()
+    records = o.records or (200_000 if o.quick else 2_000_000)
+    rounds = o.repeat or (1 if o.quick else 3)
+    work = tempfile.mkdtemp(prefix="sluice-bench-tls-")
+    broker = None
+    try:
+        certificates(work)
+        log = open(os.path.join(work, "broker.log"), "w+")
+        broker = subprocess.Popen([bins["sluice"], "dev-kafka", "--topic", "events:3", "--listener", "PLAINTEXT://127.0.0.1:0",
+                                   "--listener", "SSL://127.0.0.1:0", "--tls-cert", f"{work}/server.pem", "--tls-key", f"{work}/server.key"],
+                                  stdout=subprocess.PIPE, stderr=log, text=True)
+        plain = re.match(r"ready (\S+)", broker.stdout.readline()).group(1)
+        log.seek(0)
+        secure = re.search(r"listener SSL (\S+)", log.read()).group(1)
+        start = int(time.time() * 1000) - 1
+        produce(plain, "events", records, VALUE_SIZE)
+        end = int(time.time() * 1000) + 1
+        kcat_tls = ["-X", "security.protocol=ssl", "-X", f"ssl.ca.location={work}/ca.pem"]
+        window = ["-C", "-t", "events", "-o", f"s@{start}", "-o", f"e@{end}", "-e", "-q", "-f", "%s\n"]
+        for name, servers, security in (("plain", plain, ""), ("tls", secure, f"  security: {{ protocol: SSL, caFile: {work}/ca.pem }}\n")):
+            with open(os.path.join(work, f"{name}.yaml"), "w") as f:
+                f.write(f"name: tls_{name}\nsource:\n  bootstrapServers: {servers}\n  topic: events\n"
+                        f"  begin: {{ timestampMillis: {start} }}\n  end: {{ timestampMillis: {end} }}\n{security}"
+                        f"columns: [__partition__, __offset__, __value__]\ndestination: {{ type: discard, table: t, columns: [p, o, v] }}\n")
+        best = {}
+        for r in range(1, rounds + 1):
+            for what, argv in (("kcat, PLAINTEXT", ["kcat", "-b", plain] + window),
+                               ("kcat, SSL", ["kcat", "-b", secure] + kcat_tls + window),
+                               ("sluice run → discard, PLAINTEXT", [bins["sluice"], "run", f"{work}/plain.yaml", "--json", "--replan", "--state-dir", f"{work}/s"]),
+                               ("sluice run → discard, SSL", [bins["sluice"], "run", f"{work}/tls.yaml", "--json", "--replan", "--state-dir", f"{work}/s"])):
+                wall, cpu, _, _, text = measure(argv, capture=True)
+                got = text.count("\n") if what.startswith("kcat") else json_read(text)
+                if got != records:
+                    raise SystemExit(f"VERIFICATION FAILED: {what} read {got} records, expected {records}")
+                if what not in best or wall < best[what][0]:
+                    best[what] = (wall, cpu)
+                print(f"round {r}: {what}: {wall:.2f} s wall, {cpu:.2f} s CPU", flush=True)
+    finally:
+        if broker:
+            broker.terminate()
+            broker.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\n{records:,} records of {VALUE_SIZE} bytes in 3 partitions, best of {rounds} by wall; TLS 1.3 to sluice dev-kafka on loopback")
+    print("\n| reader | listener | wall s | records/s | CPU s | wall × PLAINTEXT | wall × kcat (same listener) |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for who in ("kcat", "sluice run → discard"):
+        for listener in ("PLAINTEXT", "SSL"):
+            wall, cpu = best[f"{who}, {listener}"]
+            print(f"| {who} | {listener} | {wall:.2f} | {records / wall:,.0f} | {cpu:.2f} | {wall / best[f'{who}, PLAINTEXT'][0]:.2f} "
+                  f"| {wall / best[f'kcat, {listener}'][0]:.2f} |")
+
+
+def json_read(text):
+    import json
+    return json.loads(text)["records"]["read"]
+
+
+def certificates(work):
+    """A CA and a server certificate for 127.0.0.1 and localhost, with openssl."""
+    def openssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", f"{work}/ca.key", "-out", f"{work}/ca.pem", "-days", "2", "-subj", "/CN=bench CA",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    with open(f"{work}/server.ext", "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    openssl("req", *ec, "-keyout", f"{work}/server.key", "-out", f"{work}/server.csr", "-subj", "/CN=127.0.0.1")
+    openssl("x509", "-req", "-in", f"{work}/server.csr", "-CA", f"{work}/ca.pem", "-CAkey", f"{work}/ca.key", "-set_serial", "2",
+            "-out", f"{work}/server.pem", "-days", "2", "-extfile", f"{work}/server.ext")
