@@ -758,7 +758,7 @@ def tls(o, bins, extra):
         produce(plain, "events", records, VALUE_SIZE)
         end = int(time.time() * 1000) + 1
         kcat_tls = ["-X", "security.protocol=ssl", "-X", f"ssl.ca.location={work}/ca.pem"]
-        window = ["-C", "-t", "events", "-o", f"s@{start}", "-o", f"e@{end}", "-e", "-q", "-f", "%s\n"]
+        window = ["-C", "-t", "events", "-o", f"s@{start}", "-o", f"e@{end}", "-e", "-q", "-f", "%p\n"]
         for name, servers, security in (("plain", plain, ""), ("tls", secure, f"  security: {{ protocol: SSL, caFile: {work}/ca.pem }}\n")):
             with open(os.path.join(work, f"{name}.yaml"), "w") as f:
                 f.write(f"name: tls_{name}\nsource:\n  bootstrapServers: {servers}\n  topic: events\n"
