@@ -20,6 +20,9 @@ def main(base, token, job, failed_id, dirty_id, screenshot, chromium):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1500, "height": 820})
+        # A loaded test machine (the whole suite runs in parallel on 2 cores) can be slow to answer.
+        page.set_default_timeout(90_000)
+        page.set_default_navigation_timeout(90_000)
         page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
         console_errors = []
         page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
