@@ -36,6 +36,7 @@ public enum JobEmitter {
             root.append((str("target"), Node(connection(job.destination.kind, secrets: secrets, secret))))
             root.append((str("sql"), Node(statements.map { $0 + ";\n" }.joined(), .implicit, .literal)))
         } else {
+            if let shards = job.shards { root.append((str("shards"), str(String(shards)))) }
             root.append((str("source"), Node(source(job.source, secret))))
             root.append(mapping(job))
             root.append((str("destination"), Node(destination(job, secrets: secrets, secret))))

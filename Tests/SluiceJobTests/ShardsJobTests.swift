@@ -30,4 +30,11 @@ import Testing
         }
         #expect(JobLoaderTests.errors(yaml: Self.job(shards: "1", destination: "{ path: w.db, table: t, columns: [o] }")).isEmpty)
     }
+
+    @Test func showKeepsShards() throws {
+        let spec = try JobLoaderTests.load(yaml: Self.job(shards: "6")).spec
+        let text = JobEmitter.yaml(spec, secrets: .redact).text
+        #expect(text.contains("shards: 6"), "\(text)")
+        #expect(try JobLoaderTests.load(yaml: text).spec.shards == 6)
+    }
 }
