@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "SluiceMaxComputeWire", targets: ["SluiceMaxComputeWire"]),
         .library(name: "SluiceLedger", targets: ["SluiceLedger"]),
         .library(name: "SluicePostgres", targets: ["SluicePostgres"]),
+        .library(name: "SluiceJob", targets: ["SluiceJob"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -139,10 +140,24 @@ let package = Package(
             ],
             exclude: ["Wire"]
         ),
+        // Schema Registries: the client Avro values are decoded with (AsyncHTTPClient), and the
+        // development registry `sluice dev-registry` serves (Hummingbird).
+        .target(
+            name: "SluiceSchemaRegistry",
+            dependencies: [
+                "SluiceCore", "SluiceJob", "SluiceMapping",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "SluiceRuntime",
             dependencies: ["SluiceCore", "SluiceProcess", "SluiceScheduling", "SluiceJob", "SluiceMapping", "SluiceKafka",
-                           "SluiceLedger", "SluiceWarehouse", "SluiceMaxCompute", "SluicePostgres",
+                           "SluiceLedger", "SluiceWarehouse", "SluiceMaxCompute", "SluicePostgres", "SluiceSchemaRegistry",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "UnixSignals", package: "swift-service-lifecycle")]
@@ -166,7 +181,7 @@ let package = Package(
             dependencies: [
                 "SluiceCore", "SluiceScheduling", "SluiceJob", "SluiceMapping", "SluiceLedger", "SluiceRuntime",
                 "SluiceConsole",
-                "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceMaxCompute",
+                "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceMaxCompute", "SluiceSchemaRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -63,6 +63,21 @@ public enum JobEmitter {
         if case .text(let delimiter) = s.valueFormat {
             src += [(str("valueFormat"), str("text")), (str("fieldDelimiter"), str(ValueFormat.written(delimiter)))]
         }
+        if case .avro(let schema) = s.valueFormat {
+            src.append((str("valueFormat"), str("avro")))
+            switch schema {
+            case .registry: break
+            case .inline(let text): src.append((str("avroSchema"), Node(text, .implicit, text.contains("\n") ? .literal : .doubleQuoted)))
+            case .file(let path): src.append((str("avroSchemaFile"), str(path)))
+            }
+            if let r = s.schemaRegistry {
+                var reg: [(Node, Node)] = [(str("url"), str(r.url))]
+                // A user name is not secret on its own: shown as written, like the Kafka one.
+                if let u = r.username { reg.append((str("username"), str(u.source))) }
+                if let p = r.password { reg.append((str("password"), secret(p, "SCHEMA_REGISTRY_PASSWORD"))) }
+                src.append((str("schemaRegistry"), Node(reg)))
+            }
+        }
         switch s.completion {
         case .endOffset: break
         case .idle(let seconds, let latest):

@@ -134,6 +134,8 @@ public struct KafkaSourceSpec: Sendable, Equatable {
     public var headerEncoding = "UTF-8"
     /// JSON, or delimited text addressed by index (DataWorks `dataFormat: text` + `fieldDelimiter`).
     public var valueFormat = ValueFormat.json
+    /// The Schema Registry of `valueFormat: avro` values (Confluent-framed); nil without one.
+    public var schemaRegistry: SchemaRegistrySpec? = nil
 
     public init(bootstrapServers: [String], topic: String, groupId: String? = nil,
                 begin: BeginBound = .time("${startTime}"), end: EndBound = .time("${endTime}"),

@@ -101,6 +101,8 @@ public struct FieldProgram: Sendable {
         case keyPath(Int)
         /// The Nth part of a text value (`valueFormat` text).
         case textField(Int)
+        /// Path `slot` of an Avro value (`valueFormat` avro).
+        case avroPath(Int)
     }
 
     /// The output columns, in order (the `RowBatch` passed to `run` must have exactly these).
@@ -122,6 +124,11 @@ public struct FieldProgram: Sendable {
     let needsHeaders: Bool
     /// The delimiter of a text value whose parts are mapped (UTF-8); nil when none is.
     let textDelimiter: [UInt8]?
+    /// The paths into Avro values (`valueFormat` avro), by slot.
+    let avroPaths: [[PathComponent]]
+    /// The Avro decoders (per schema), when Avro value paths are mapped. `runSplit` fetches the
+    /// schemas of a batch's new registry ids before converting it; `prepare` does it for `run`.
+    public let avro: AvroDecoders?
 
     /// The UTF-8 delimiter of a text value when `ops` read its parts.
     static func textDelimiter(_ format: ValueFormat, _ ops: [Op]) -> [UInt8]? {
@@ -138,13 +145,15 @@ public struct FieldProgram: Sendable {
     /// Throws `.invalidInput` naming the column for a definition that does not parse, a path into a
     /// key or value that cannot be JSON, a constant the column cannot hold, a field or column used
     /// twice, an unknown encoding or an invalid datetime format.
-    public init(mapping: [(definition: String, column: ColumnSpec)], options: FieldProgramOptions = FieldProgramOptions()) throws(SluiceError) {
-        try self.init(bindings: mapping.map { Binding(definition: $0.definition, column: $0.column) }, options: options)
+    public init(mapping: [(definition: String, column: ColumnSpec)], options: FieldProgramOptions = FieldProgramOptions(),
+                avro: AvroSchemaProvider? = nil) throws(SluiceError) {
+        try self.init(bindings: mapping.map { Binding(definition: $0.definition, column: $0.column) }, options: options, avro: avro)
     }
 
     /// Compiles a job's mapping against a table's columns: the output is every table column in table
     /// order, NULL where no field maps to it. Every `to` must name a table column (case-insensitive).
-    public init(table: [ColumnSpec], mapping: [FieldMapping], options: FieldProgramOptions = FieldProgramOptions()) throws(SluiceError) {
+    public init(table: [ColumnSpec], mapping: [FieldMapping], options: FieldProgramOptions = FieldProgramOptions(),
+                avro: AvroSchemaProvider? = nil) throws(SluiceError) {
         if let first = MappingRules.conflicts(in: mapping).first { throw SluiceError.invalid(first.description) }
         var byColumn: [Int: FieldMapping] = [:]
         for (i, m) in mapping.enumerated() {
@@ -160,11 +169,13 @@ public struct FieldProgram: Sendable {
         try self.init(bindings: table.enumerated().map { c, column in
             let m = byColumn[c]
             return Binding(definition: m?.from, column: column, unit: m?.unit, format: m?.format)
-        }, options: options)
+        }, options: options, avro: avro)
     }
 
-    /// Compiles bindings; see `init(mapping:options:)`.
-    public init(bindings: [Binding], options: FieldProgramOptions = FieldProgramOptions()) throws(SluiceError) {
+    /// Compiles bindings; see `init(mapping:options:)`. With `valueFormat` avro, `avro` says where
+    /// the schemas come from (an inline `avroSchema` needs nothing).
+    public init(bindings: [Binding], options: FieldProgramOptions = FieldProgramOptions(),
+                avro: AvroSchemaProvider? = nil) throws(SluiceError) {
         try Self.check(bindings, options)
         utf8 = TextEncoding.isUTF8(options.encoding)
         let (conversions, patterns) = try Self.conversions(bindings, options)
@@ -182,9 +193,25 @@ public struct FieldProgram: Sendable {
         self.keyScanner = JSONPathScanner(paths: compiler.keyPaths)
         self.needsHeaders = compiler.needsHeaders
         textDelimiter = Self.textDelimiter(options.valueFormat, compiler.ops)
+        avroPaths = compiler.avroPaths
+        self.avro = try Self.avroDecoders(options.valueFormat, avro, paths: compiler.avroPaths)
         self.conversions = conversions
         self.patterns = patterns
         self.constants = compiler.constants
+    }
+
+    /// The decoders of Avro values when their paths are mapped.
+    private static func avroDecoders(_ format: ValueFormat, _ given: AvroSchemaProvider?,
+                                     paths: [[PathComponent]]) throws(SluiceError) -> AvroDecoders? {
+        guard case .avro(let spec) = format, !paths.isEmpty else { return nil }
+        if let given { return try AvroDecoders(provider: given, paths: paths) }
+        switch spec {
+        case .inline(let text): return try AvroDecoders(provider: .schema(text), paths: paths)
+        case .file(let path):
+            throw SluiceError.invalid("the Avro schema file \(path) was not read", hint: "pass its text as AvroSchemaProvider.schema")
+        case .registry:
+            throw SluiceError.invalid("valueFormat avro with a schema registry needs the registry", hint: "pass AvroSchemaProvider.registry")
+        }
     }
 
     /// The mapping rules (one-to-one both ways) and the encodings.
@@ -243,6 +270,7 @@ public struct FieldProgram: Sendable {
         var constants: [Value] = []
         var valuePaths: [[PathComponent]] = []
         var keyPaths: [[PathComponent]] = []
+        var avroPaths: [[PathComponent]] = []
         var needsHeaders = false
 
         init(options: FieldProgramOptions, converter: Converter) {
@@ -311,6 +339,11 @@ public struct FieldProgram: Sendable {
                 ops.append(.textField(n))
                 return
             }
+            if case .avro = options.valueFormat {
+                ops.append(.avroPath(avroPaths.count))
+                avroPaths.append(path)
+                return
+            }
             ops.append(.valuePath(valuePaths.count))
             valuePaths.append(path)
         }
@@ -362,6 +395,7 @@ public struct FieldProgram: Sendable {
     @inlinable
     public func runSplit<B: RecordBatch & Sendable>(_ batch: B, into rows: inout RowBatch, dirty: inout DirtyCollector,
                                                     splitAt: Int = 2_048) async throws(SluiceError) {
+        if let avro { try await avro.prepare(batch) }
         let n = batch.count
         guard n >= max(splitAt, 2) else {
             try run(batch, into: &rows, dirty: &dirty)
@@ -492,6 +526,8 @@ struct RunState {
     let valueType: KafkaDataType
     let missingDirty: Bool
     let conversions: [ColumnConversion]
+    /// This record's decoded Avro value (`valueFormat` avro).
+    var avro: AvroRecordState
 
     init(_ program: FieldProgram) {
         self.program = program
@@ -509,6 +545,7 @@ struct RunState {
         valueType = program.options.valueType
         missingDirty = program.options.missingField == .dirty
         conversions = program.conversions
+        avro = AvroRecordState(slots: program.avroPaths.count)
     }
 
     /// Text of a `string` key or value in UTF-8: the bytes themselves, or their transcoding.
@@ -541,6 +578,9 @@ struct RunState {
                 textFields.removeAll(keepingCapacity: true)
                 Self.split(valueView!, at: delimiter, into: &textFields)
             }
+        }
+        if let decoders = program.avro, let failure = decodeAvro(value, decoders) {
+            return (nil, failure)
         }
         if !program.keyPaths.isEmpty, let key {
             switch view(key, keyType, keyText, what: "key", decoded: &keyDecoded) {
@@ -586,6 +626,8 @@ struct RunState {
                     try pathCell(keyView, keyScanner.span(slot), slot, key: true, column, &rows, c)
                 case .textField(let n):
                     try textCell(valueView, n, column, &rows, c)
+                case .avroPath(let slot):
+                    try avroCell(slot, column, &rows, c)
                 }
             } catch {
                 return (c, error)
