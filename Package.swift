@@ -219,7 +219,9 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["SluiceCore", "SluiceJob", "SluiceLedger", "SluicePostgres", "SluiceRuntime", "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceTestSupport",
-                           .product(name: "PostgresNIO", package: "postgres-nio")]
+                           .product(name: "PostgresNIO", package: "postgres-nio")],
+            // Python client scripts the tests run as subprocesses (found via #filePath).
+            exclude: ["Scripts"]
         ),
         .testTarget(
             name: "SluiceKafkaTests",

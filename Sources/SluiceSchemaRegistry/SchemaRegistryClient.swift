@@ -15,8 +15,9 @@ public struct SchemaRegistryClient: AvroSchemaRegistry {
     private let timeout: TimeAmount
 
     /// `url` is `http(s)://host:port[/path]`; `username` and `password` (both or neither) are sent as
-    /// HTTP basic authentication and appear nowhere else.
-    public init(url: String, username: String? = nil, password: Secret? = nil, timeout: TimeAmount = .seconds(15)) {
+    /// HTTP basic authentication and appear nowhere else. A request gets `timeout` in all: connecting
+    /// is retried within it (a registry restarting is waited for), then the run fails.
+    public init(url: String, username: String? = nil, password: Secret? = nil, timeout: TimeAmount = .seconds(10)) {
         var base = url
         while base.hasSuffix("/") { base.removeLast() }
         location = base

@@ -2,7 +2,8 @@ extension AvroWalker {
     /// Renders the value of plain node `n` as compact JSON: records and maps as objects, arrays as
     /// arrays, a union as its branch's value, enums and strings as strings, bytes and fixed as strings
     /// of their bytes as code points U+0000–U+00FF (Avro's JSON encoding), NaN and infinities as null.
-    /// Logical types are rendered as their underlying values.
+    /// Decimals are rendered as numbers, UUIDs as strings, other logical types as their underlying
+    /// values (dates as days, times and timestamps as the encoded count).
     mutating func render(_ n: Int32, _ out: inout [UInt8]) throws(AvroDecodeFailure) {
         let node = nodes[Int(n)]
         switch node.op {
@@ -75,6 +76,14 @@ extension AvroWalker {
             Self.quoted(UnsafeRawBufferPointer(start: p + Int(v.start), count: Int(v.end - v.start)), &out)
         case .enumeration:
             Self.quoted(UnsafeRawBufferPointer(start: bytes.baseAddress! + Int(v.start), count: Int(v.end - v.start)), &out)
+        case .bytes where node.capture == .decimal, .fixed where node.capture == .decimal:
+            var text: [UInt8] = []
+            AvroText.decimal(UnsafeRawBufferPointer(start: p + Int(v.start), count: Int(v.end - v.start)), scale: Int(node.c), into: &text)
+            out += text
+        case .fixed where node.capture == .uuidFixed:
+            var text: [UInt8] = []
+            AvroText.uuid(UnsafeRawBufferPointer(start: p + Int(v.start), count: 16), into: &text)
+            text.withUnsafeBytes { Self.quoted($0, &out) }
         case .bytes, .fixed:
             out.append(UInt8(ascii: "\""))
             for k in Int(v.start)..<Int(v.end) { Self.codePoint(p[k], &out) }
