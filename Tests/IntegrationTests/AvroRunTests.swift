@@ -183,3 +183,16 @@ struct AvroRunTests {
         }
     }
 }
+
+@Suite("sluice dev-registry with confluent-kafka's SchemaRegistryClient")
+struct DevRegistryClientTests {
+    @Test func registrationLookupVersionsAndBackwardCompatibility() async throws {
+        try await AvroCluster.with { cluster in
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts/registry_client.py").path
+            let result = try await Subprocess.run(Subprocess.python, ["-W", "ignore", script, cluster.registryURL, "sluice:\(AvroCluster.password)"])
+            #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+            let lines = result.stdout.split(separator: "\n")
+            #expect(lines.count == 13 && lines.allSatisfy { $0.hasPrefix("ok ") }, "\(result.stdout)\n\(result.stderr)")
+        }
+    }
+}

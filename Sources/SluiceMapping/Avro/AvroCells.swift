@@ -10,6 +10,8 @@ struct AvroRecordState {
     /// The decoded value's bytes, nil for a null value (every path is then NULL).
     var doc: UnsafeRawBufferPointer?
     var program: AvroProgram?
+    /// The schema id of `program` (consecutive records mostly share one).
+    var programId: Int32?
     var known: [Int32: AvroDecoders.Entry] = [:]
     /// Decimal, date and time text.
     var text: [UInt8] = []
@@ -31,22 +33,28 @@ extension RunState {
         if let fixed = decoders.fixed {
             guard case .program(let p) = fixed else { return nil }
             program = p
+            avro.program = p
         } else {
             guard let id = AvroDecoders.schemaId(value) else {
                 let first = value.first.map { "0x" + String($0, radix: 16) } ?? "nothing"
                 return DirtyReason(.notAvro, "the value is not Confluent-framed Avro: it starts with \(first) and has \(value.count) bytes (expected magic byte 0 and a 4-byte schema id)")
             }
-            guard let entry = avro.known[id] ?? decoders.entry(id: id) else {
-                return DirtyReason(.unknownSchema, "schema id \(id) was not fetched from the schema registry")
-            }
-            avro.known[id] = entry
-            switch entry {
-            case .unusable(let why): return DirtyReason(.unknownSchema, why)
-            case .program(let p): program = p
-            }
             start = 5
+            if id == avro.programId, let same = avro.program {
+                program = same
+            } else {
+                guard let entry = avro.known[id] ?? decoders.entry(id: id) else {
+                    return DirtyReason(.unknownSchema, "schema id \(id) was not fetched from the schema registry")
+                }
+                avro.known[id] = entry
+                switch entry {
+                case .unusable(let why): return DirtyReason(.unknownSchema, why)
+                case .program(let p): program = p
+                }
+                avro.program = program
+                avro.programId = id
+            }
         }
-        avro.program = program
         do throws(AvroDecodeFailure) {
             try program.decode(value, from: start, into: &avro.values, json: &avro.json)
         } catch {
