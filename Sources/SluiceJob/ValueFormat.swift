@@ -96,8 +96,11 @@ extension SluiceJobReader {
         let password = m.string("password").map { SecretValue(parsing: $0) }
         m.finish(known: SchemaRegistrySpec.keys)
         guard let url else { return nil }
-        if !(url.hasPrefix("http://") || url.hasPrefix("https://")) || url.contains("@") {
-            reader.error(m.path("url"), "'\(url)' is not an http:// or https:// URL without credentials; give the user name and password as schemaRegistry.username and .password")
+        if url.contains("@") {
+            // Not echoed: the part before @ may hold a password.
+            reader.error(m.path("url"), "the URL holds credentials (user@ or user:password@); give them as schemaRegistry.username and password")
+        } else if !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+            reader.error(m.path("url"), "'\(url)' is not an http:// or https:// URL")
         }
         if (username == nil) != (password == nil) {
             reader.error(m.path, "give both `username` and `password` (HTTP basic authentication), or neither", line: m.line)

@@ -21,7 +21,7 @@ final class AvroCluster: Sendable {
     }
 
     static func start() async throws -> AvroCluster {
-        let (broker, bootstrap) = try await DevKafkaProcess.ready(["--port", "0", "--topic", "orders:2"])
+        let (broker, bootstrap) = try await DevKafkaProcess.ready(["--port", "0", "--topic", "orders:2", "--topic", "plain:2"])
         let registry = try SluiceBinary.start(["dev-registry", "--port", "0", "--user", "sluice:env:REG_PW"],
                                              environment: ["REG_PW": password])
         guard let line = await registry.readLine(timeout: .seconds(30)), line.hasPrefix("ready ") else {
@@ -78,7 +78,7 @@ final class AvroCluster: Sendable {
     ]
 
     /// Writes `DIR/job.yaml` (its warehouse and ledger beside it) reading the topic with the registry.
-    func writeJob(in dir: String, password: String = "${env:REG_PW}") throws -> String {
+    func writeJob(in dir: String, password: String = "${env:REG_PW}", schemaFile: String? = nil) throws -> String {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let mapping = Self.mapping.map { "  - { from: \"\($0.0)\", to: \($0.1) }" }.joined(separator: "\n")
         let types = Self.mapping.compactMap { m in m.2.map { "\(m.1): \"\($0)\"" } }.joined(separator: ", ")
@@ -87,10 +87,10 @@ final class AvroCluster: Sendable {
         name: orders
         source:
           bootstrapServers: \(bootstrap)
-          topic: orders
+          topic: \(schemaFile == nil ? "orders" : "plain")
           timeZone: UTC
           valueFormat: avro
-          schemaRegistry: { url: "\(registryURL)", username: sluice, password: "\(password)" }
+          \(schemaFile.map { "avroSchemaFile: \($0)" } ?? "schemaRegistry: { url: \"\(registryURL)\", username: sluice, password: \"\(password)\" }")
         mapping:
         \(mapping)
         destination:
@@ -148,6 +148,30 @@ struct AvroRunTests {
             let rows = try await AvroCluster.rows(dir)
             #expect(rows.count == 3)
             for (got, want) in zip(rows, Self.expectedRows) { #expect(got == want) }
+        }
+    }
+
+    @Test func plainAvroOfFastavroWithASchemaFileLandsTheSame() async throws {
+        try await AvroCluster.with { cluster in
+            let dir = cluster.directory.file("plain")
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts/avro_plain_produce.py").path
+            let produced = try await Subprocess.run(Subprocess.python, ["-W", "ignore", script, cluster.bootstrap, "plain", "1669107600000", dir + "/order.avsc"])
+            #expect(produced.status == 0, "\(produced.stderr)")
+            let job = try cluster.writeJob(in: dir, schemaFile: "order.avsc")
+            let validated = try await SluiceBinary.run(["validate", job])
+            #expect(validated.status == 0, "\(validated.stdout)\(validated.stderr)")
+            let result = try await cluster.run(job)
+            #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+            #expect(try await AvroCluster.rows(dir) == Self.expectedRows)
+
+            // A schema file that is not there, or not a schema: validate and run say where.
+            try "{\"type\": \"record\"}".write(toFile: dir + "/order.avsc", atomically: true, encoding: .utf8)
+            let invalid = try await SluiceBinary.run(["validate", job])
+            #expect(invalid.status == 2 && invalid.stderr.contains("source.avroSchemaFile") && invalid.stderr.contains("is not a valid Avro schema"), "\(invalid.stderr)")
+            try FileManager.default.removeItem(atPath: dir + "/order.avsc")
+            let missing = try await cluster.run(job)
+            #expect(missing.status == 2 && missing.stderr.contains("source.avroSchemaFile") && missing.stderr.contains("cannot be read"), "\(missing.stderr)")
         }
     }
 

@@ -209,3 +209,55 @@ struct AvroMappingTests {
         #expect(throws: JobFileError.self) { try JobLoader.parse(data: Data(missing.utf8), fileName: "o.yaml") }
     }
 }
+
+@Suite("Avro job validation")
+struct AvroJobValidationTests {
+    static func job(_ source: String, columns: String = "[id, customer.name]") -> String {
+        """
+        name: orders
+        source:
+          bootstrapServers: 127.0.0.1:9092
+          topic: orders
+          valueFormat: avro
+        \(source)
+        columns: \(columns)
+        destination: { type: discard, table: t, columns: [a, b] }
+        schedule:
+          cycle: hour
+          parameters: { startTime: "$[yyyymmddhh24-1/24]0000", endTime: "$[yyyymmddhh24]0000" }
+        """
+    }
+
+    static func diagnostics(_ yaml: String) -> [Diagnostic] {
+        do {
+            return try JobLoader.parse(data: Data(yaml.utf8), fileName: "o.yaml").warnings
+        } catch let e as JobFileError {
+            return e.diagnostics
+        } catch {
+            return [Diagnostic(file: "", path: "", message: "\(error)")]
+        }
+    }
+
+    @Test func anInlineSchemaIsParsedAndTheMappedFieldsChecked() throws {
+        let schema = #"  avroSchema: '{"type": "record", "name": "Order", "fields": [{"name": "id", "type": "long"}, {"name": "customer", "type": {"type": "record", "name": "C", "fields": [{"name": "name", "type": "string"}]}}]}'"#
+        #expect(Self.diagnostics(Self.job(schema)).isEmpty)
+        let warned = Self.diagnostics(Self.job(schema, columns: "[id, customer.nmae]"))
+        #expect(warned.count == 1 && warned[0].severity == .warning && warned[0].path == "columns[1]"
+                && warned[0].message.contains("'customer.nmae' is not in the Avro schema"), "\(warned)")
+        let bad = Self.diagnostics(Self.job(#"  avroSchema: '{"type": "record", "name": "Order"}'"#))
+        #expect(bad.contains { $0.severity == .error && $0.path == "source.avroSchema" && $0.message.contains("has no \"fields\" list") }, "\(bad)")
+    }
+
+    @Test func exactlyOneSchemaSourceAndAnHTTPURL() {
+        let none = Self.diagnostics(Self.job(""))
+        #expect(none.contains { $0.severity == .error && $0.message.contains("missing `schemaRegistry`") }, "\(none)")
+        let two = Self.diagnostics(Self.job("  avroSchemaFile: o.avsc\n  schemaRegistry: { url: \"http://r:8081\" }"))
+        #expect(two.contains { $0.severity == .error && $0.message.contains("give one of") }, "\(two)")
+        let url = Self.diagnostics(Self.job("  schemaRegistry: { url: \"http://u:p@r:8081\" }"))
+        #expect(url.contains { $0.path == "source.schemaRegistry.url" && !$0.message.contains("u:p@") }, "\(url)")
+        let literal = Self.diagnostics(Self.job("  schemaRegistry: { url: \"http://r:8081\", username: u, password: hunter2 }"))
+        #expect(literal.contains { $0.severity == .warning && $0.path == "source.schemaRegistry.password" } && !literal.contains { $0.message.contains("hunter2") }, "\(literal)")
+        let json = Self.diagnostics(Self.job("  avroSchemaFile: o.avsc").replacingOccurrences(of: "valueFormat: avro", with: "valueFormat: json"))
+        #expect(json.contains { $0.severity == .warning && $0.path == "source.avroSchemaFile" }, "\(json)")
+    }
+}
