@@ -63,13 +63,17 @@ public enum JobEmitter {
         if case .text(let delimiter) = s.valueFormat {
             src += [(str("valueFormat"), str("text")), (str("fieldDelimiter"), str(ValueFormat.written(delimiter)))]
         }
-        if case .avro(let schema) = s.valueFormat {
-            src.append((str("valueFormat"), str("avro")))
+        for (format, key) in [(s.valueFormat, false), (s.keyFormat, true)] {
+            guard case .avro(let schema) = format else { continue }
+            src.append((str(key ? "keyFormat" : "valueFormat"), str("avro")))
+            let name = key ? "avroKeySchema" : "avroSchema"
             switch schema {
             case .registry: break
-            case .inline(let text): src.append((str("avroSchema"), Node(text, .implicit, text.contains("\n") ? .literal : .doubleQuoted)))
-            case .file(let path): src.append((str("avroSchemaFile"), str(path)))
+            case .inline(let text): src.append((str(name), Node(text, .implicit, text.contains("\n") ? .literal : .doubleQuoted)))
+            case .file(let path): src.append((str(name + "File"), str(path)))
             }
+        }
+        if s.valueFormat.isAvro || s.keyFormat.isAvro {
             if let r = s.schemaRegistry {
                 var reg: [(Node, Node)] = [(str("url"), str(r.url))]
                 // A user name is not secret on its own: shown as written, like the Kafka one.

@@ -219,6 +219,7 @@ struct SluiceJobReader {
         let headerEncoding = headerEncoding(m)
         let registry = m.mapping("schemaRegistry").flatMap { schemaRegistry($0) }
         let valueFormat = valueFormat(m, formatKey: "valueFormat", registry: registry)
+        let keyFormat = keyFormat(m, registry: registry)
         m.finish()
         guard let topic, let begin, let end, let completion else { return nil }
         var spec = KafkaSourceSpec(bootstrapServers: servers, topic: topic, groupId: groupId, begin: begin, end: end,
@@ -229,7 +230,8 @@ struct SluiceJobReader {
         spec.security = security
         spec.headerEncoding = headerEncoding
         spec.valueFormat = valueFormat
-        if valueFormat.isAvro { spec.schemaRegistry = registry }
+        spec.keyFormat = keyFormat
+        if valueFormat.isAvro || keyFormat.isAvro { spec.schemaRegistry = registry }
         if spec.groupId == nil { spec.groupId = config.groupId }
         return spec
     }

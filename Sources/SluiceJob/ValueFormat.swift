@@ -108,18 +108,37 @@ extension SluiceJobReader {
         return SchemaRegistrySpec(url: url, username: username, password: password)
     }
 
-    /// Avro's schema source: exactly one of `schemaRegistry`, `avroSchema` or `avroSchemaFile`.
-    func avroSchema(_ m: MapView, registry: SchemaRegistrySpec?) -> AvroSchemaSpec {
-        let given = ["schemaRegistry", "avroSchema", "avroSchemaFile"].filter { m.has($0) }
+    /// Avro's schema source: exactly one of `schemaRegistry`, `avroSchema` or `avroSchemaFile` (for
+    /// keys: `avroKeySchema`, `avroKeySchemaFile`).
+    func avroSchema(_ m: MapView, registry: SchemaRegistrySpec?, key: Bool = false) -> AvroSchemaSpec {
+        let inline = key ? "avroKeySchema" : "avroSchema", file = inline + "File"
+        let given = ["schemaRegistry", inline, file].filter { m.has($0) }
         if given.count > 1 {
-            reader.error(m.path, "give one of \(given.map { "`\($0)`" }.joined(separator: ", ")): where the Avro schema comes from", line: m.line)
+            reader.error(m.path, "give one of \(given.map { "`\($0)`" }.joined(separator: ", ")): where the Avro \(key ? "key " : "")schema comes from", line: m.line)
         }
-        if let text = m.string("avroSchema") { return .inline(text) }
-        if let path = m.string("avroSchemaFile") { return .file(path) }
+        if let text = m.string(inline) { return .inline(text) }
+        if let path = m.string(file) { return .file(path) }
         if given.isEmpty {
-            reader.error(m.path, "missing `schemaRegistry` (Confluent-framed values), `avroSchema` or `avroSchemaFile` (plain Avro binary): valueFormat avro needs the schema", line: m.line)
+            reader.error(m.path, "missing `schemaRegistry` (Confluent-framed \(key ? "keys" : "values")), `\(inline)` or `\(file)` (plain Avro binary): \(key ? "keyFormat" : "valueFormat") avro needs the schema", line: m.line)
         }
         return .registry
+    }
+
+    /// The key format: `keyFormat` (`json` | `avro`) with `avroKeySchema` / `avroKeySchemaFile`.
+    func keyFormat(_ m: MapView, registry: SchemaRegistrySpec?) -> ValueFormat {
+        switch m.string("keyFormat")?.lowercased() {
+        case nil, "json":
+            for key in ["avroKeySchema", "avroKeySchemaFile"] where m.has(key) {
+                reader.warning(m.path(key), "ignored: it applies to keyFormat avro")
+                m.accept(key)
+            }
+            return .json
+        case "avro":
+            return .avro(avroSchema(m, registry: registry, key: true))
+        case let other?:
+            reader.error(m.path("keyFormat"), "keyFormat '\(other)' is not supported: json or avro" + didYouMean(other, ["json", "avro"]))
+            return .json
+        }
     }
 
     /// The value format: `formatKey` (`json` | `text` | `avro`) and `fieldDelimiter`, which text needs.
@@ -128,7 +147,8 @@ extension SluiceJobReader {
         let delimiter = m.string("fieldDelimiter")
         let avroAllowed = formatKey == "valueFormat"
         if format != "avro" {
-            for key in ["avroSchema", "avroSchemaFile", "schemaRegistry"] where m.has(key) {
+            let registryUsed = avroAllowed && m.string("keyFormat")?.lowercased() == "avro"
+            for key in ["avroSchema", "avroSchemaFile", "schemaRegistry"] where m.has(key) && !(registryUsed && key == "schemaRegistry") {
                 reader.warning(m.path(key), "ignored: it applies to valueFormat avro")
                 m.accept(key)
             }
@@ -162,22 +182,32 @@ extension SluiceJobReader {
 extension JobValidator {
     /// Avro: the registry password is a reference; an inline schema parses and has the mapped paths.
     func checkAvro(_ job: JobSpec) {
-        guard case .avro(let schemaSpec) = job.source.valueFormat else { return }
         if let p = job.source.schemaRegistry?.password, !p.isReference {
             reader.warning(paths.source("schemaRegistry") + ".password",
                            "a literal secret in the job file; use \"${env:NAME}\" or \"${file:PATH}\" so it is not shared with the file")
         }
-        guard case .inline(let text) = schemaSpec else { return }
-        let schema: AvroSchema
-        do {
-            schema = try AvroSchema(parsing: text)
-        } catch {
-            reader.error(paths.source("avroSchema"), "not a valid Avro schema: \(error.message)")
-            return
-        }
-        for (i, m) in job.mapping.enumerated() {
-            guard case .valuePath(let path)? = try? SourceField(parsing: m.from), !schema.canHold(path) else { continue }
-            reader.warning(paths.sourceField(i), "field '\(m.from)' is not in the Avro schema (source.avroSchema): it is always missing")
+        for key in [false, true] {
+            guard case .avro(.inline(let text)) = key ? job.source.keyFormat : job.source.valueFormat else { continue }
+            let name = key ? "avroKeySchema" : "avroSchema"
+            let schema: AvroSchema
+            do {
+                schema = try AvroSchema(parsing: text)
+            } catch {
+                reader.error(paths.source(name), "not a valid Avro schema: \(error.message)")
+                continue
+            }
+            for (i, m) in job.mapping.enumerated() {
+                let field = try? SourceField(parsing: m.from)
+                let path: [PathComponent]
+                switch field {
+                case .valuePath(let p)? where !key: path = p
+                case .keyPath(let p)? where key: path = p
+                default: continue
+                }
+                if !schema.canHold(path) {
+                    reader.warning(paths.sourceField(i), "field '\(m.from)' is not in the Avro \(key ? "key " : "")schema (source.\(name)): it is always missing")
+                }
+            }
         }
     }
 

@@ -11,8 +11,11 @@ public struct FieldProgramOptions: Sendable, Hashable {
     /// Charset of header values in `__headers__` (DataWorks `headerEncoding`); a value that is not
     /// text in it is given as base64.
     public var headerEncoding = "UTF-8"
-    /// JSON (value fields are JSON paths), or delimited text (value fields are `[N]`, the Nth part).
+    /// JSON (value fields are JSON paths), delimited text (value fields are `[N]`, the Nth part), or
+    /// Avro (paths into the decoded record).
     public var valueFormat = ValueFormat.json
+    /// JSON (`__key__.path` are JSON paths) or Avro.
+    public var keyFormat = ValueFormat.json
     /// Empty text becomes NULL (in every column type).
     public var emptyAsNull: Bool
     public var missingField: MissingFieldPolicy
@@ -64,6 +67,7 @@ public struct FieldProgramOptions: Sendable, Hashable {
                   postgresText: postgres)
         headerEncoding = job.source.headerEncoding
         valueFormat = job.source.valueFormat
+        keyFormat = job.source.keyFormat
     }
 }
 
@@ -103,6 +107,8 @@ public struct FieldProgram: Sendable {
         case textField(Int)
         /// Path `slot` of an Avro value (`valueFormat` avro).
         case avroPath(Int)
+        /// Path `slot` of an Avro key (`keyFormat` avro).
+        case avroKeyPath(Int)
     }
 
     /// The output columns, in order (the `RowBatch` passed to `run` must have exactly these).
@@ -124,11 +130,14 @@ public struct FieldProgram: Sendable {
     let needsHeaders: Bool
     /// The delimiter of a text value whose parts are mapped (UTF-8); nil when none is.
     let textDelimiter: [UInt8]?
-    /// The paths into Avro values (`valueFormat` avro), by slot.
+    /// The paths into Avro values (`valueFormat` avro) and keys (`keyFormat` avro), by slot.
     let avroPaths: [[PathComponent]]
+    let avroKeyPaths: [[PathComponent]]
     /// The Avro decoders (per schema), when Avro value paths are mapped. `runSplit` fetches the
     /// schemas of a batch's new registry ids before converting it; `prepare` does it for `run`.
     public let avro: AvroDecoders?
+    /// The Avro decoders of keys, when Avro key paths are mapped.
+    public let avroKey: AvroDecoders?
 
     /// The UTF-8 delimiter of a text value when `ops` read its parts.
     static func textDelimiter(_ format: ValueFormat, _ ops: [Op]) -> [UInt8]? {
@@ -146,14 +155,15 @@ public struct FieldProgram: Sendable {
     /// key or value that cannot be JSON, a constant the column cannot hold, a field or column used
     /// twice, an unknown encoding or an invalid datetime format.
     public init(mapping: [(definition: String, column: ColumnSpec)], options: FieldProgramOptions = FieldProgramOptions(),
-                avro: AvroSchemaProvider? = nil) throws(SluiceError) {
-        try self.init(bindings: mapping.map { Binding(definition: $0.definition, column: $0.column) }, options: options, avro: avro)
+                avro: AvroSchemaProvider? = nil, avroKey: AvroSchemaProvider? = nil) throws(SluiceError) {
+        try self.init(bindings: mapping.map { Binding(definition: $0.definition, column: $0.column) }, options: options,
+                      avro: avro, avroKey: avroKey)
     }
 
     /// Compiles a job's mapping against a table's columns: the output is every table column in table
     /// order, NULL where no field maps to it. Every `to` must name a table column (case-insensitive).
     public init(table: [ColumnSpec], mapping: [FieldMapping], options: FieldProgramOptions = FieldProgramOptions(),
-                avro: AvroSchemaProvider? = nil) throws(SluiceError) {
+                avro: AvroSchemaProvider? = nil, avroKey: AvroSchemaProvider? = nil) throws(SluiceError) {
         if let first = MappingRules.conflicts(in: mapping).first { throw SluiceError.invalid(first.description) }
         var byColumn: [Int: FieldMapping] = [:]
         for (i, m) in mapping.enumerated() {
@@ -169,13 +179,13 @@ public struct FieldProgram: Sendable {
         try self.init(bindings: table.enumerated().map { c, column in
             let m = byColumn[c]
             return Binding(definition: m?.from, column: column, unit: m?.unit, format: m?.format)
-        }, options: options, avro: avro)
+        }, options: options, avro: avro, avroKey: avroKey)
     }
 
-    /// Compiles bindings; see `init(mapping:options:)`. With `valueFormat` avro, `avro` says where
-    /// the schemas come from (an inline `avroSchema` needs nothing).
+    /// Compiles bindings; see `init(mapping:options:)`. With `valueFormat` (`keyFormat`) avro, `avro`
+    /// (`avroKey`) says where the schemas come from (an inline schema needs nothing).
     public init(bindings: [Binding], options: FieldProgramOptions = FieldProgramOptions(),
-                avro: AvroSchemaProvider? = nil) throws(SluiceError) {
+                avro: AvroSchemaProvider? = nil, avroKey: AvroSchemaProvider? = nil) throws(SluiceError) {
         try Self.check(bindings, options)
         utf8 = TextEncoding.isUTF8(options.encoding)
         let (conversions, patterns) = try Self.conversions(bindings, options)
@@ -194,7 +204,9 @@ public struct FieldProgram: Sendable {
         self.needsHeaders = compiler.needsHeaders
         textDelimiter = Self.textDelimiter(options.valueFormat, compiler.ops)
         avroPaths = compiler.avroPaths
-        self.avro = try Self.avroDecoders(options.valueFormat, avro, paths: compiler.avroPaths)
+        avroKeyPaths = compiler.avroKeyPaths
+        self.avro = try Self.avroDecoders(options.valueFormat, avro, paths: compiler.avroPaths, key: false)
+        self.avroKey = try Self.avroDecoders(options.keyFormat, avroKey, paths: compiler.avroKeyPaths, key: true)
         self.conversions = conversions
         self.patterns = patterns
         self.constants = compiler.constants
@@ -202,11 +214,11 @@ public struct FieldProgram: Sendable {
 
     /// The decoders of Avro values when their paths are mapped.
     private static func avroDecoders(_ format: ValueFormat, _ given: AvroSchemaProvider?,
-                                     paths: [[PathComponent]]) throws(SluiceError) -> AvroDecoders? {
+                                     paths: [[PathComponent]], key: Bool) throws(SluiceError) -> AvroDecoders? {
         guard case .avro(let spec) = format, !paths.isEmpty else { return nil }
-        if let given { return try AvroDecoders(provider: given, paths: paths) }
+        if let given { return try AvroDecoders(provider: given, paths: paths, key: key) }
         switch spec {
-        case .inline(let text): return try AvroDecoders(provider: .schema(text), paths: paths)
+        case .inline(let text): return try AvroDecoders(provider: .schema(text), paths: paths, key: key)
         case .file(let path):
             throw SluiceError.invalid("the Avro schema file \(path) was not read", hint: "pass its text as AvroSchemaProvider.schema")
         case .registry:
@@ -271,6 +283,7 @@ public struct FieldProgram: Sendable {
         var valuePaths: [[PathComponent]] = []
         var keyPaths: [[PathComponent]] = []
         var avroPaths: [[PathComponent]] = []
+        var avroKeyPaths: [[PathComponent]] = []
         var needsHeaders = false
 
         init(options: FieldProgramOptions, converter: Converter) {
@@ -303,6 +316,9 @@ public struct FieldProgram: Sendable {
             case .builtin(.value): ops.append(.value(raw: raw))
             case .constant(let text): try addConstant(text, def, col, conversion)
             case .valuePath(let path): try addValuePath(path, def, col)
+            case .keyPath(let path) where options.keyFormat.isAvro:
+                ops.append(.avroKeyPath(avroKeyPaths.count))
+                avroKeyPaths.append(path)
             case .keyPath(let path):
                 guard options.keyType == .string || options.keyType == .bytearray else {
                     throw SluiceError.invalid("column '\(col.name)': field '\(def)' reads JSON from the key, but keyType is \(options.keyType.rawValue)",
@@ -396,6 +412,7 @@ public struct FieldProgram: Sendable {
     public func runSplit<B: RecordBatch & Sendable>(_ batch: B, into rows: inout RowBatch, dirty: inout DirtyCollector,
                                                     splitAt: Int = 2_048) async throws(SluiceError) {
         if let avro { try await avro.prepare(batch) }
+        if let avroKey { try await avroKey.prepare(batch) }
         let n = batch.count
         guard n >= max(splitAt, 2) else {
             try run(batch, into: &rows, dirty: &dirty)
@@ -526,8 +543,9 @@ struct RunState {
     let valueType: KafkaDataType
     let missingDirty: Bool
     let conversions: [ColumnConversion]
-    /// This record's decoded Avro value (`valueFormat` avro).
+    /// This record's decoded Avro value (`valueFormat` avro) and key (`keyFormat` avro).
     var avro: AvroRecordState
+    var avroKey: AvroRecordState
 
     init(_ program: FieldProgram) {
         self.program = program
@@ -545,7 +563,8 @@ struct RunState {
         valueType = program.options.valueType
         missingDirty = program.options.missingField == .dirty
         conversions = program.conversions
-        avro = AvroRecordState(slots: program.avroPaths.count)
+        avro = AvroRecordState(slots: program.avroPaths.count, key: false)
+        avroKey = AvroRecordState(slots: program.avroKeyPaths.count, key: true)
     }
 
     /// Text of a `string` key or value in UTF-8: the bytes themselves, or their transcoding.
@@ -580,6 +599,9 @@ struct RunState {
             }
         }
         if let decoders = program.avro, let failure = decodeAvro(value, decoders) {
+            return (nil, failure)
+        }
+        if let decoders = program.avroKey, let failure = decodeAvroKey(key, decoders) {
             return (nil, failure)
         }
         if !program.keyPaths.isEmpty, let key {
@@ -628,6 +650,8 @@ struct RunState {
                     try textCell(valueView, n, column, &rows, c)
                 case .avroPath(let slot):
                     try avroCell(slot, column, &rows, c)
+                case .avroKeyPath(let slot):
+                    try avroKeyCell(slot, column, &rows, c)
                 }
             } catch {
                 return (c, error)

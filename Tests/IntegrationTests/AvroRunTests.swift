@@ -21,7 +21,7 @@ final class AvroCluster: Sendable {
     }
 
     static func start() async throws -> AvroCluster {
-        let (broker, bootstrap) = try await DevKafkaProcess.ready(["--port", "0", "--topic", "orders:2", "--topic", "plain:2"])
+        let (broker, bootstrap) = try await DevKafkaProcess.ready(["--port", "0", "--topic", "orders:2", "--topic", "plain:2", "--topic", "keyed:2"])
         let registry = try SluiceBinary.start(["dev-registry", "--port", "0", "--user", "sluice:env:REG_PW"],
                                              environment: ["REG_PW": password])
         guard let line = await registry.readLine(timeout: .seconds(30)), line.hasPrefix("ready ") else {
@@ -56,10 +56,10 @@ final class AvroCluster: Sendable {
     }
 
     /// Runs Scripts/avro_produce.py (three orders; with `dirty`, an unknown schema id and cut bytes).
-    func produce(dirty: Bool = false) async throws {
+    func produce(dirty: Bool = false, topic: String = "orders", avroKeys: Bool = false) async throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts/avro_produce.py").path
         let result = try await Subprocess.run(Subprocess.python, ["-W", "ignore", script, bootstrap, registryURL, "sluice:\(Self.password)",
-                                                                   "orders", "1669107600000"] + (dirty ? ["--dirty"] : []))
+                                                                   topic, "1669107600000"] + (dirty ? ["--dirty"] : []) + (avroKeys ? ["--avro-keys"] : []))
         guard result.status == 0, result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1" else {
             throw FixtureError("avro_produce.py failed (\(result.status)): \(result.stdout) \(result.stderr)")
         }
@@ -148,6 +148,29 @@ struct AvroRunTests {
             let rows = try await AvroCluster.rows(dir)
             #expect(rows.count == 3)
             for (got, want) in zip(rows, Self.expectedRows) { #expect(got == want) }
+        }
+    }
+
+    @Test func avroKeysThroughTheRegistry() async throws {
+        try await AvroCluster.with { cluster in
+            try await cluster.produce(topic: "keyed", avroKeys: true)
+            let dir = cluster.directory.file("keyed")
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let job = try SecureCluster.writeJob(dir + "/job.yaml", name: "keyed", bootstrap: cluster.bootstrap, source: """
+              valueFormat: avro
+              keyFormat: avro
+              schemaRegistry: { url: "\(cluster.registryURL)", username: sluice, password: "${env:REG_PW}" }
+            """)
+            // SecureCluster's job reads [__key__, __partition__, __offset__] of topic events into [k, p, o]: ours instead.
+            let text = try String(contentsOfFile: job, encoding: .utf8)
+                .replacingOccurrences(of: "topic: events", with: "topic: keyed")
+                .replacingOccurrences(of: "columns: [__key__, __partition__, __offset__]", with: "columns: [__key__.orderId, __key__.region, id]")
+            try text.write(toFile: job, atomically: true, encoding: .utf8)
+            let result = try await cluster.run(job)
+            #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+            let r = try await SluiceBinary.run(["sql", dir + "/warehouse.db", "SELECT k, p, o FROM t ORDER BY o", "--format", "csv"])
+            let lines = r.stdout.split(whereSeparator: \.isNewline).map(String.init)
+            #expect(lines == ["k,p,o", "o0,10,1000", "o1,11,1001", "o2,12,1002"], "\(r.stdout)\(r.stderr)")
         }
     }
 

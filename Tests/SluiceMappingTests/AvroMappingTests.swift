@@ -261,3 +261,23 @@ struct AvroJobValidationTests {
         #expect(json.contains { $0.severity == .warning && $0.path == "source.avroSchemaFile" }, "\(json)")
     }
 }
+
+@Suite("Avro keys")
+struct AvroKeyTests {
+    @Test func keyPathsReadAvroKeysBesideJSONOrAvroValues() throws {
+        var o = FieldProgramOptions()
+        o.keyFormat = .avro(.inline(#"{"type": "record", "name": "K", "fields": [{"name": "tenant", "type": "string"}, {"name": "n", "type": "long"}]}"#))
+        let program = try FieldProgram(mapping: [("__key__.tenant", ColumnSpec(name: "t", type: .string)),
+                                                 ("__key__.n", ColumnSpec(name: "n", type: .bigint)),
+                                                 ("a", ColumnSpec(name: "a", type: .bigint))], options: o)
+        var key = AvroBytes()
+        key.string("acme"); key.long(-3)
+        let row = try program.evaluate(OwnedRecord(key: key.bytes, value: Array(#"{"a": 5}"#.utf8))).get()
+        #expect(row == [.string("acme"), .int(-3), .int(5)])
+        guard case .failure(let d) = program.evaluate(OwnedRecord(key: [2], value: Array(#"{"a": 5}"#.utf8))) else {
+            Issue.record("expected dirty"); return
+        }
+        #expect(d.reason.kind == .notAvro && d.reason.message.hasPrefix("the key does not decode as Avro with the job's Avro key schema"), "\(d.reason.message)")
+        #expect(try program.evaluate(OwnedRecord(key: nil, value: Array(#"{"a": 5}"#.utf8))).get() == [.null, .null, .int(5)])
+    }
+}

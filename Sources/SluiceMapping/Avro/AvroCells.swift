@@ -15,8 +15,11 @@ struct AvroRecordState {
     var known: [Int32: AvroDecoders.Entry] = [:]
     /// Decimal, date and time text.
     var text: [UInt8] = []
+    /// This state is the key's (`keyFormat` avro).
+    let key: Bool
 
-    init(slots: Int) {
+    init(slots: Int, key: Bool) {
+        self.key = key
         values = Array(repeating: .missing, count: slots)
         json.reserveCapacity(256)
         text.reserveCapacity(64)
@@ -24,7 +27,21 @@ struct AvroRecordState {
 }
 
 extension RunState {
-    /// Decodes the record's value for the Avro paths; the reason it is dirty, if it is.
+    /// `decodeAvro` for the key: the key's state takes the value's place meanwhile.
+    mutating func decodeAvroKey(_ key: UnsafeRawBufferPointer?, _ decoders: AvroDecoders) -> DirtyReason? {
+        swap(&avro, &avroKey)
+        defer { swap(&avro, &avroKey) }
+        return decodeAvro(key, decoders)
+    }
+
+    /// `avroCell` for a key path.
+    mutating func avroKeyCell(_ slot: Int, _ column: ColumnConversion, _ rows: inout RowWriter, _ c: Int) throws(DirtyReason) {
+        swap(&avro, &avroKey)
+        defer { swap(&avro, &avroKey) }
+        try avroCell(slot, column, &rows, c)
+    }
+
+    /// Decodes the record's value (or key) for the Avro paths; the reason it is dirty, if it is.
     mutating func decodeAvro(_ value: UnsafeRawBufferPointer?, _ decoders: AvroDecoders) -> DirtyReason? {
         avro.doc = value
         guard let value else { return nil }
@@ -37,7 +54,7 @@ extension RunState {
         } else {
             guard let id = AvroDecoders.schemaId(value) else {
                 let first = value.first.map { "0x" + String($0, radix: 16) } ?? "nothing"
-                return DirtyReason(.notAvro, "the value is not Confluent-framed Avro: it starts with \(first) and has \(value.count) bytes (expected magic byte 0 and a 4-byte schema id)")
+                return DirtyReason(.notAvro, "the \(avro.key ? "key" : "value") is not Confluent-framed Avro: it starts with \(first) and has \(value.count) bytes (expected magic byte 0 and a 4-byte schema id)")
             }
             start = 5
             if id == avro.programId, let same = avro.program {
@@ -58,8 +75,8 @@ extension RunState {
         do throws(AvroDecodeFailure) {
             try program.decode(value, from: start, into: &avro.values, json: &avro.json)
         } catch {
-            let schema = decoders.framed ? "schema id \(AvroDecoders.schemaId(value)!)" : "the job's Avro schema"
-            return DirtyReason(.notAvro, "the value does not decode as Avro with \(schema): \(error.message) (byte \(error.position))")
+            let schema = decoders.framed ? "schema id \(AvroDecoders.schemaId(value)!)" : "the job's Avro \(avro.key ? "key " : "")schema"
+            return DirtyReason(.notAvro, "the \(avro.key ? "key" : "value") does not decode as Avro with \(schema): \(error.message) (byte \(error.position))")
         }
         return nil
     }
@@ -72,7 +89,8 @@ extension RunState {
         switch v.kind {
         case .missing:
             if missingDirty {
-                throw DirtyReason(.missingField, "field '\(SourceField.valuePath(avroPath(slot)))' is missing from the Avro value (missingField: dirty)")
+                let field = avro.key ? SourceField.keyPath(self.program.avroKeyPaths[slot]) : SourceField.valuePath(self.program.avroPaths[slot])
+                throw DirtyReason(.missingField, "field '\(field)' is missing from the Avro \(avro.key ? "key" : "value") (missingField: dirty)")
             }
             try convert(.null, column, &rows, c)
         case .null: try convert(.null, column, &rows, c)
@@ -96,9 +114,6 @@ extension RunState {
             try temporal(v, column, &rows, c)
         }
     }
-
-    /// The path of slot `slot`, for messages.
-    func avroPath(_ slot: Int) -> [PathComponent] { program.avroPaths[slot] }
 
     /// Dates, times and instants: numeric columns take the number as encoded; DATETIME, TIMESTAMP
     /// and DATE columns the instant or date; text columns ISO-8601 text (UTC for `timestamp-*`,

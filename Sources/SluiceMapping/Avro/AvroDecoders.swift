@@ -42,10 +42,13 @@ public final class AvroDecoders: Sendable {
     let registry: (any AvroSchemaRegistry)?
     let fixed: Entry?
     let paths: [[PathComponent]]
+    /// These decode record keys (`keyFormat` avro), not values.
+    let key: Bool
     private let cache = Mutex<[Int32: Entry]>([:])
 
-    init(provider: AvroSchemaProvider, paths: [[PathComponent]]) throws(SluiceError) {
+    init(provider: AvroSchemaProvider, paths: [[PathComponent]], key: Bool = false) throws(SluiceError) {
         self.paths = paths
+        self.key = key
         switch provider {
         case .registry(let r):
             registry = r
@@ -55,8 +58,9 @@ public final class AvroDecoders: Sendable {
             do {
                 fixed = .program(AvroProgram(schema: try AvroSchema(parsing: text), paths: paths))
             } catch {
-                throw SluiceError.invalid("the Avro schema is not valid: \(error.message)",
-                                          hint: "check source.avroSchema / source.avroSchemaFile")
+                let name = key ? "avroKeySchema" : "avroSchema"
+                throw SluiceError.invalid("the Avro \(key ? "key " : "")schema is not valid: \(error.message)",
+                                          hint: "check source.\(name) / source.\(name)File")
             }
         }
     }
@@ -76,7 +80,8 @@ public final class AvroDecoders: Sendable {
         var wanted: [Int32] = []
         var last: Int32? = nil
         for i in 0..<batch.count {
-            guard let id = batch.withValue(at: i, { Self.schemaId($0) }), id != last else { continue }
+            let found = key ? batch.withKey(at: i) { Self.schemaId($0) } : batch.withValue(at: i) { Self.schemaId($0) }
+            guard let id = found, id != last else { continue }
             last = id
             if !wanted.contains(id), !isCached(id) { wanted.append(id) }
         }
@@ -94,7 +99,7 @@ public final class AvroDecoders: Sendable {
         case .notFound:
             entry = .unusable("schema id \(id) is not in the schema registry at \(registry.location)")
         case .other(let type):
-            entry = .unusable("schema id \(id) is a \(type) schema, not Avro (valueFormat: avro)")
+            entry = .unusable("schema id \(id) is a \(type) schema, not Avro (\(key ? "keyFormat" : "valueFormat"): avro)")
         case .avro(let text):
             do {
                 entry = .program(AvroProgram(schema: try AvroSchema(parsing: text), paths: paths))

@@ -167,8 +167,9 @@ struct PrepareStage {
     func checkDestination(sink: any Sink, partition: PartitionSpec) async throws -> FieldProgram {
         let columns = try await destinationColumns(sink: sink)
         try await sink.prepare(columns: columns.mapped, partitionKeys: partition.keys)
+        let avro = try AvroSchemaSettings.providers(runner.job, secrets: SecretResolver(relativeTo: runner.job.directory))
         return try FieldProgram(table: columns.table, mapping: spec.mapping, options: FieldProgramOptions(job: spec, fallbackZone: SchedulingZone.machine.timeZone),
-                                avro: try AvroSchemaSettings.provider(runner.job, secrets: SecretResolver(relativeTo: runner.job.directory)))
+                                avro: avro.value, avroKey: avro.key)
     }
 
     /// The table's columns (all of them: unmapped ones get NULL) and the mapped ones, in order.

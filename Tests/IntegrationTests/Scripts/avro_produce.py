@@ -1,10 +1,11 @@
 """Produces Avro orders with confluent-kafka's AvroSerializer through a Schema Registry.
 
-usage: avro_produce.py BOOTSTRAP REGISTRY_URL USER:PASSWORD TOPIC WINDOW_START_MS [--dirty]
+usage: avro_produce.py BOOTSTRAP REGISTRY_URL USER:PASSWORD TOPIC WINDOW_START_MS [--dirty] [--avro-keys]
 
 Three orders, every field type and logical type Sluice maps, at WINDOW_START_MS + 1, 2, 3 minutes on
 partitions 0, 1, 0. With --dirty, two more records on partition 1: a value framed with schema id
-9999 (not in the registry) and a value whose Avro bytes are cut short. Prints the schema id.
+9999 (not in the registry) and a value whose Avro bytes are cut short. With --avro-keys, the keys
+are Avro records too ({"orderId": "o0", "region": 0}, subject TOPIC-key). Prints the value schema id.
 """
 import datetime
 import decimal
@@ -50,6 +51,9 @@ SCHEMA = """
 
 UTC = datetime.timezone.utc
 
+KEY_SCHEMA = '{"type": "record", "name": "OrderKey", "namespace": "shop", "fields": [' \
+    '{"name": "orderId", "type": "string"}, {"name": "region", "type": "int"}]}'
+
 
 def order(i):
     D = decimal.Decimal
@@ -85,11 +89,14 @@ def main():
     serializer = AvroSerializer(registry, SCHEMA)
     producer = Producer({"bootstrap.servers": bootstrap})
     context = SerializationContext(topic, MessageField.VALUE)
+    key_serializer = AvroSerializer(registry, KEY_SCHEMA)
+    key_context = SerializationContext(topic, MessageField.KEY)
     first = None
     for i in range(3):
         value = serializer(order(i), context)
         first = first or value
-        producer.produce(topic, key=f"o{i}", value=value, partition=[0, 1, 0][i], timestamp=start + (i + 1) * 60_000)
+        key = key_serializer({"orderId": f"o{i}", "region": 10 + i}, key_context) if "--avro-keys" in sys.argv else f"o{i}"
+        producer.produce(topic, key=key, value=value, partition=[0, 1, 0][i], timestamp=start + (i + 1) * 60_000)
     if "--dirty" in sys.argv:
         producer.produce(topic, key="unknown", value=b"\x00" + (9999).to_bytes(4, "big") + first[5:],
                          partition=1, timestamp=start + 240_000)
