@@ -14,12 +14,13 @@ struct DevRegistryCommand: AsyncParsableCommand {
         Serves the REST subset Schema Registry clients use, with schemas in memory (lost when it stops). Not a production registry. When it accepts connections it prints exactly one line, `ready <host>:<port>`, on standard output; it runs until SIGINT or SIGTERM.
 
         Endpoints (answers in application/vnd.schemaregistry.v1+json):
-          POST /subjects/SUBJECT/versions          register {"schema": …[, "schemaType": …]}: {"id": N}; the same schema again gets the same id
-          GET  /schemas/ids/ID                     {"schema": …} ("schemaType" too when not AVRO); 404 (error_code 40403) for an unknown id
-          GET  /subjects, /subjects/SUBJECT/versions, /subjects/SUBJECT/versions/N|latest
-          POST /subjects/SUBJECT                   look up a schema: its subject, version and id
-          POST /compatibility/subjects/SUBJECT/versions/N|latest   {"is_compatible": …}
-          GET  /config, PUT /config {"compatibility": "BACKWARD"|"NONE"}
+          POST /subjects/S/versions      register {"schema": …}: {"id": N}
+          GET  /schemas/ids/ID           {"schema": …}; 404 (40403) when unknown
+          GET  /subjects                 the subjects
+          GET  /subjects/S/versions      the versions; …/N or …/latest: one
+          POST /subjects/S               look a schema up: subject, version, id
+          POST /compatibility/subjects/S/versions/N|latest  {"is_compatible": …}
+          GET|PUT /config                the level: BACKWARD (default) or NONE
 
         Avro schemas are parsed (an invalid one is refused with 422) and compared parsed, so spacing does not make a new schema. A new version of a subject must be BACKWARD compatible with its latest version (readers of the new schema read the old data) unless the level is NONE; other schema types are stored as text and not checked. Schema references are refused.
 
