@@ -174,6 +174,16 @@ struct AvroMappingTests {
         w.long(1); w.long(1); w.long(2); w.long(1); w.long(3); w.long(0)
         let p = try Self.program([("next.next.v", .bigint), ("v", .bigint)], schema: #"{"type": "record", "name": "Node", "namespace": "t", "fields": [{"name": "v", "type": "int"}, {"name": "next", "type": ["null", "Node"]}]}"#)
         #expect(try p.evaluate(Self.record(w.bytes)).get() == [.int(3), .int(1)])
+        // A crafted list 100,000 deep is dirty, not a stack overflow.
+        var deep = AvroBytes()
+        for _ in 0..<100_000 { deep.long(1); deep.long(1) }
+        deep.long(1); deep.long(0)
+        guard case .failure(let d) = p.evaluate(Self.record(deep.bytes)) else { Issue.record("expected dirty"); return }
+        #expect(d.reason.message.contains("nests deeper than 512"), "\(d.reason.message)")
+        let whole = try Self.program([("next", .string)], schema: #"{"type": "record", "name": "Node", "namespace": "t", "fields": [{"name": "v", "type": "int"}, {"name": "next", "type": ["null", "Node"]}]}"#)
+        #expect(try whole.evaluate(Self.record(w.bytes)).get() == [.string(#"{"v":2,"next":{"v":3,"next":null}}"#)])
+        guard case .failure(let d2) = whole.evaluate(Self.record(deep.bytes)) else { Issue.record("expected dirty"); return }
+        #expect(d2.reason.message.contains("nests deeper than 512"), "\(d2.reason.message)")
         for bad in ["{", #"{"type": "record", "name": "R"}"#, #"["int", "int"]"#, #"{"type": "Unknown"}"#] {
             #expect(throws: AvroSchemaError.self) { try AvroSchema(parsing: bad) }
         }

@@ -7,17 +7,18 @@ extension AvroWalker {
     mutating func render(_ n: Int32, _ out: inout [UInt8]) throws(AvroDecodeFailure) {
         let node = nodes[Int(n)]
         switch node.op {
-        case .record:
-            out.append(UInt8(ascii: "{"))
-            // Field names are not kept in plain nodes: the record's fields come from its edges.
-            for k in 0..<Int(node.b) {
-                if k > 0 { out.append(UInt8(ascii: ",")) }
-                let e = edges[Int(node.c) + k]
-                Self.quoted(UnsafeRawBufferPointer(start: bytes.baseAddress! + Int(e.nameStart), count: Int(e.nameCount)), &out)
-                out.append(UInt8(ascii: ":"))
-                try render(children[Int(node.a) + k], &out)
-            }
-            out.append(UInt8(ascii: "}"))
+        case .union, .array, .map:
+            try enter()
+            try renderNested(node, &out)
+            depth -= 1
+        default:
+            try renderFlat(node, &out)
+        }
+    }
+
+    /// A union, array or map as JSON.
+    mutating func renderNested(_ node: AvroProgram.Node, _ out: inout [UInt8]) throws(AvroDecodeFailure) {
+        switch node.op {
         case .union:
             let at = pos
             let i = try long()
@@ -51,6 +52,25 @@ extension AvroWalker {
                     out.append(UInt8(ascii: ":"))
                     try render(node.a, &out)
                 }
+            }
+            out.append(UInt8(ascii: "}"))
+        default:
+            break
+        }
+    }
+
+    /// A record or a leaf as JSON.
+    mutating func renderFlat(_ node: AvroProgram.Node, _ out: inout [UInt8]) throws(AvroDecodeFailure) {
+        switch node.op {
+        case .record:
+            out.append(UInt8(ascii: "{"))
+            // Field names are not kept in plain nodes: the record's fields come from its edges.
+            for k in 0..<Int(node.b) {
+                if k > 0 { out.append(UInt8(ascii: ",")) }
+                let e = edges[Int(node.c) + k]
+                Self.quoted(UnsafeRawBufferPointer(start: bytes.baseAddress! + Int(e.nameStart), count: Int(e.nameCount)), &out)
+                out.append(UInt8(ascii: ":"))
+                try render(children[Int(node.a) + k], &out)
             }
             out.append(UInt8(ascii: "}"))
         default:

@@ -14,6 +14,10 @@ struct AvroWalker {
     let p: UnsafePointer<UInt8>
     let end: Int
     var pos: Int
+    /// Unions, arrays and maps being walked: recursive schemas nest through them, and a value may
+    /// not nest deeper than `maxDepth` (the walk recurses; a crafted value must not exhaust the stack).
+    var depth = 0
+    static let maxDepth = 512
 
     init(tables: AvroProgram.Tables, p: UnsafePointer<UInt8>, end: Int, pos: Int) {
         nodes = tables.nodes
@@ -23,6 +27,13 @@ struct AvroWalker {
         self.p = p
         self.end = end
         self.pos = pos
+    }
+
+    /// Enters a union, array or map.
+    @inline(__always)
+    mutating func enter() throws(AvroDecodeFailure) {
+        depth += 1
+        guard depth <= Self.maxDepth else { throw fail("the value nests deeper than \(Self.maxDepth) unions, arrays and maps") }
     }
 
     func fail(_ message: String, at: Int? = nil) -> AvroDecodeFailure {
@@ -89,11 +100,17 @@ struct AvroWalker {
             let at = pos
             let i = try long()
             guard i >= 0, i < Int64(node.b) else { throw fail("union branch \(i) does not exist (the union has \(node.b))", at: at) }
+            try enter()
             try exec(children[Int(node.a) + Int(i)], values, &json)
+            depth -= 1
         case .array:
+            try enter()
             try array(node, values, &json)
+            depth -= 1
         case .map:
+            try enter()
             try map(node, values, &json)
+            depth -= 1
         case .nullSlots:
             for k in 0..<Int(node.b) { values[Int(children[Int(node.a) + k])] = AvroValue(kind: .null) }
         case .json:
