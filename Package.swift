@@ -281,6 +281,13 @@ let package = Package(
             ],
             exclude: ["Scripts"]
         ),
+        // The Schema Registry client against the development registry served on a free port, and the
+        // registry's REST subset and Avro compatibility rules.
+        .testTarget(
+            name: "SluiceSchemaRegistryTests",
+            dependencies: ["SluiceSchemaRegistry", "SluiceMapping", "SluiceJob", "SluiceCore",
+                           .product(name: "Hummingbird", package: "hummingbird")]
+        ),
         .testTarget(
             name: "SluiceRuntimeTests",
             dependencies: ["SluiceRuntime", "SluiceCore", "SluiceScheduling", "SluiceJob", "SluiceSQLite", "SluiceLedger", "SluiceTestSupport",
