@@ -157,10 +157,11 @@ let package = Package(
         .target(
             name: "SluiceRuntime",
             dependencies: ["SluiceCore", "SluiceProcess", "SluiceScheduling", "SluiceJob", "SluiceMapping", "SluiceKafka",
-                           "SluiceLedger", "SluiceWarehouse", "SluiceMaxCompute", "SluicePostgres", "SluiceSchemaRegistry",
+                           "SluiceLedger", "SluiceWarehouse", "SluiceMaxCompute", "SluicePostgres",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                           .product(name: "UnixSignals", package: "swift-service-lifecycle")]
+                           .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                           "SluiceSchemaRegistry"]
         ),
         // The operations console: pages, actions, the JSON API, /metrics computed from the ledger.
         .target(
