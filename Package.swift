@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "SluiceMaxComputeWire", targets: ["SluiceMaxComputeWire"]),
         .library(name: "SluiceLedger", targets: ["SluiceLedger"]),
         .library(name: "SluicePostgres", targets: ["SluicePostgres"]),
+        .library(name: "SluiceJob", targets: ["SluiceJob"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -139,6 +140,20 @@ let package = Package(
             ],
             exclude: ["Wire"]
         ),
+        // Schema Registries: the client Avro values are decoded with (AsyncHTTPClient), and the
+        // development registry `sluice dev-registry` serves (Hummingbird).
+        .target(
+            name: "SluiceSchemaRegistry",
+            dependencies: [
+                "SluiceCore", "SluiceJob", "SluiceMapping",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "SluiceRuntime",
             dependencies: ["SluiceCore", "SluiceProcess", "SluiceScheduling", "SluiceJob", "SluiceMapping", "SluiceKafka",
@@ -146,7 +161,8 @@ let package = Package(
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                           .product(name: "UnixSignals", package: "swift-service-lifecycle")]
+                           .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                           "SluiceSchemaRegistry"]
         ),
         // The operations console: pages, actions, the JSON API, /metrics computed from the ledger.
         .target(
@@ -167,7 +183,7 @@ let package = Package(
             dependencies: [
                 "SluiceCore", "SluiceScheduling", "SluiceJob", "SluiceMapping", "SluiceLedger", "SluiceRuntime",
                 "SluiceConsole",
-                "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceMaxCompute",
+                "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceMaxCompute", "SluiceSchemaRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -205,7 +221,9 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["SluiceCore", "SluiceJob", "SluiceLedger", "SluicePostgres", "SluiceRuntime", "SluiceDevKafka", "SluiceKafka", "SluiceWarehouse", "SluiceTestSupport",
-                           .product(name: "PostgresNIO", package: "postgres-nio")]
+                           .product(name: "PostgresNIO", package: "postgres-nio")],
+            // Python client scripts the tests run as subprocesses (found via #filePath).
+            exclude: ["Scripts"]
         ),
         .testTarget(
             name: "SluiceKafkaTests",
@@ -264,6 +282,13 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             exclude: ["Scripts"]
+        ),
+        // The Schema Registry client against the development registry served on a free port, and the
+        // registry's REST subset and Avro compatibility rules.
+        .testTarget(
+            name: "SluiceSchemaRegistryTests",
+            dependencies: ["SluiceSchemaRegistry", "SluiceMapping", "SluiceJob", "SluiceCore",
+                           .product(name: "Hummingbird", package: "hummingbird")]
         ),
         .testTarget(
             name: "SluiceRuntimeTests",

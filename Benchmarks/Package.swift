@@ -15,6 +15,7 @@ let package = Package(
         .executableTarget(
             name: "sluice-bench-mapping",
             dependencies: [.product(name: "SluiceCore", package: "Sluice"),
+                           .product(name: "SluiceJob", package: "Sluice"),
                            .product(name: "SluiceMapping", package: "Sluice")]
         ),
         // MaxCompute tunnel record-stream encoding; `--once` for the harness.

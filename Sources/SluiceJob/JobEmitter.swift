@@ -64,6 +64,25 @@ public enum JobEmitter {
         if case .text(let delimiter) = s.valueFormat {
             src += [(str("valueFormat"), str("text")), (str("fieldDelimiter"), str(ValueFormat.written(delimiter)))]
         }
+        for (format, key) in [(s.valueFormat, false), (s.keyFormat, true)] {
+            guard case .avro(let schema) = format else { continue }
+            src.append((str(key ? "keyFormat" : "valueFormat"), str("avro")))
+            let name = key ? "avroKeySchema" : "avroSchema"
+            switch schema {
+            case .registry: break
+            case .inline(let text): src.append((str(name), Node(text, .implicit, text.contains("\n") ? .literal : .doubleQuoted)))
+            case .file(let path): src.append((str(name + "File"), str(path)))
+            }
+        }
+        if s.valueFormat.isAvro || s.keyFormat.isAvro {
+            if let r = s.schemaRegistry {
+                var reg: [(Node, Node)] = [(str("url"), str(r.url))]
+                // A user name is not secret on its own: shown as written, like the Kafka one.
+                if let u = r.username { reg.append((str("username"), str(u.source))) }
+                if let p = r.password { reg.append((str("password"), secret(p, "SCHEMA_REGISTRY_PASSWORD"))) }
+                src.append((str("schemaRegistry"), Node(reg)))
+            }
+        }
         switch s.completion {
         case .endOffset: break
         case .idle(let seconds, let latest):

@@ -220,7 +220,9 @@ struct SluiceJobReader {
         let reset = m.choice("autoOffsetReset", AutoOffsetReset.self) ?? .none
         let skip = m.bool("skipExceedRecord") ?? false
         let headerEncoding = headerEncoding(m)
-        let valueFormat = valueFormat(m, formatKey: "valueFormat")
+        let registry = m.mapping("schemaRegistry").flatMap { schemaRegistry($0) }
+        let valueFormat = valueFormat(m, formatKey: "valueFormat", registry: registry)
+        let keyFormat = keyFormat(m, registry: registry)
         m.finish()
         guard let topic, let begin, let end, let completion else { return nil }
         var spec = KafkaSourceSpec(bootstrapServers: servers, topic: topic, groupId: groupId, begin: begin, end: end,
@@ -231,6 +233,8 @@ struct SluiceJobReader {
         spec.security = security
         spec.headerEncoding = headerEncoding
         spec.valueFormat = valueFormat
+        spec.keyFormat = keyFormat
+        if valueFormat.isAvro || keyFormat.isAvro { spec.schemaRegistry = registry }
         if spec.groupId == nil { spec.groupId = config.groupId }
         return spec
     }

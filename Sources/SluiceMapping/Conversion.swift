@@ -7,6 +7,10 @@ public struct DirtyReason: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Kind: String, Sendable, Hashable, CaseIterable {
         /// The value (or key) is not JSON although JSON paths are mapped.
         case notJSON
+        /// The value is not Avro its schema can read (no Confluent frame, bytes that do not decode).
+        case notAvro
+        /// The value's schema id is not in the schema registry (or its schema is not Avro).
+        case unknownSchema
         /// A mapped JSON path is missing and `missingField` is `dirty`.
         case missingField
         /// A number does not fit the column type.

@@ -11,8 +11,11 @@ public struct FieldProgramOptions: Sendable, Hashable {
     /// Charset of header values in `__headers__` (DataWorks `headerEncoding`); a value that is not
     /// text in it is given as base64.
     public var headerEncoding = "UTF-8"
-    /// JSON (value fields are JSON paths), or delimited text (value fields are `[N]`, the Nth part).
+    /// JSON (value fields are JSON paths), delimited text (value fields are `[N]`, the Nth part), or
+    /// Avro (paths into the decoded record).
     public var valueFormat = ValueFormat.json
+    /// JSON (`__key__.path` are JSON paths) or Avro.
+    public var keyFormat = ValueFormat.json
     /// Empty text becomes NULL (in every column type).
     public var emptyAsNull: Bool
     public var missingField: MissingFieldPolicy
@@ -64,6 +67,7 @@ public struct FieldProgramOptions: Sendable, Hashable {
                   postgresText: postgres)
         headerEncoding = job.source.headerEncoding
         valueFormat = job.source.valueFormat
+        keyFormat = job.source.keyFormat
     }
 }
 
@@ -101,6 +105,10 @@ public struct FieldProgram: Sendable {
         case keyPath(Int)
         /// The Nth part of a text value (`valueFormat` text).
         case textField(Int)
+        /// Path `slot` of an Avro value (`valueFormat` avro).
+        case avroPath(Int)
+        /// Path `slot` of an Avro key (`keyFormat` avro).
+        case avroKeyPath(Int)
     }
 
     /// The output columns, in order (the `RowBatch` passed to `run` must have exactly these).
@@ -122,6 +130,14 @@ public struct FieldProgram: Sendable {
     let needsHeaders: Bool
     /// The delimiter of a text value whose parts are mapped (UTF-8); nil when none is.
     let textDelimiter: [UInt8]?
+    /// The paths into Avro values (`valueFormat` avro) and keys (`keyFormat` avro), by slot.
+    let avroPaths: [[PathComponent]]
+    let avroKeyPaths: [[PathComponent]]
+    /// The Avro decoders (per schema), when Avro value paths are mapped. `runSplit` fetches the
+    /// schemas of a batch's new registry ids before converting it; `prepare` does it for `run`.
+    public let avro: AvroDecoders?
+    /// The Avro decoders of keys, when Avro key paths are mapped.
+    public let avroKey: AvroDecoders?
 
     /// The UTF-8 delimiter of a text value when `ops` read its parts.
     static func textDelimiter(_ format: ValueFormat, _ ops: [Op]) -> [UInt8]? {
@@ -138,13 +154,16 @@ public struct FieldProgram: Sendable {
     /// Throws `.invalidInput` naming the column for a definition that does not parse, a path into a
     /// key or value that cannot be JSON, a constant the column cannot hold, a field or column used
     /// twice, an unknown encoding or an invalid datetime format.
-    public init(mapping: [(definition: String, column: ColumnSpec)], options: FieldProgramOptions = FieldProgramOptions()) throws(SluiceError) {
-        try self.init(bindings: mapping.map { Binding(definition: $0.definition, column: $0.column) }, options: options)
+    public init(mapping: [(definition: String, column: ColumnSpec)], options: FieldProgramOptions = FieldProgramOptions(),
+                avro: AvroSchemaProvider? = nil, avroKey: AvroSchemaProvider? = nil) throws(SluiceError) {
+        try self.init(bindings: mapping.map { Binding(definition: $0.definition, column: $0.column) }, options: options,
+                      avro: avro, avroKey: avroKey)
     }
 
     /// Compiles a job's mapping against a table's columns: the output is every table column in table
     /// order, NULL where no field maps to it. Every `to` must name a table column (case-insensitive).
-    public init(table: [ColumnSpec], mapping: [FieldMapping], options: FieldProgramOptions = FieldProgramOptions()) throws(SluiceError) {
+    public init(table: [ColumnSpec], mapping: [FieldMapping], options: FieldProgramOptions = FieldProgramOptions(),
+                avro: AvroSchemaProvider? = nil, avroKey: AvroSchemaProvider? = nil) throws(SluiceError) {
         if let first = MappingRules.conflicts(in: mapping).first { throw SluiceError.invalid(first.description) }
         var byColumn: [Int: FieldMapping] = [:]
         for (i, m) in mapping.enumerated() {
@@ -160,11 +179,13 @@ public struct FieldProgram: Sendable {
         try self.init(bindings: table.enumerated().map { c, column in
             let m = byColumn[c]
             return Binding(definition: m?.from, column: column, unit: m?.unit, format: m?.format)
-        }, options: options)
+        }, options: options, avro: avro, avroKey: avroKey)
     }
 
-    /// Compiles bindings; see `init(mapping:options:)`.
-    public init(bindings: [Binding], options: FieldProgramOptions = FieldProgramOptions()) throws(SluiceError) {
+    /// Compiles bindings; see `init(mapping:options:)`. With `valueFormat` (`keyFormat`) avro, `avro`
+    /// (`avroKey`) says where the schemas come from (an inline schema needs nothing).
+    public init(bindings: [Binding], options: FieldProgramOptions = FieldProgramOptions(),
+                avro: AvroSchemaProvider? = nil, avroKey: AvroSchemaProvider? = nil) throws(SluiceError) {
         try Self.check(bindings, options)
         utf8 = TextEncoding.isUTF8(options.encoding)
         let (conversions, patterns) = try Self.conversions(bindings, options)
@@ -182,9 +203,27 @@ public struct FieldProgram: Sendable {
         self.keyScanner = JSONPathScanner(paths: compiler.keyPaths)
         self.needsHeaders = compiler.needsHeaders
         textDelimiter = Self.textDelimiter(options.valueFormat, compiler.ops)
+        avroPaths = compiler.avroPaths
+        avroKeyPaths = compiler.avroKeyPaths
+        self.avro = try Self.avroDecoders(options.valueFormat, avro, paths: compiler.avroPaths, key: false)
+        self.avroKey = try Self.avroDecoders(options.keyFormat, avroKey, paths: compiler.avroKeyPaths, key: true)
         self.conversions = conversions
         self.patterns = patterns
         self.constants = compiler.constants
+    }
+
+    /// The decoders of Avro values when their paths are mapped.
+    private static func avroDecoders(_ format: ValueFormat, _ given: AvroSchemaProvider?,
+                                     paths: [[PathComponent]], key: Bool) throws(SluiceError) -> AvroDecoders? {
+        guard case .avro(let spec) = format, !paths.isEmpty else { return nil }
+        if let given { return try AvroDecoders(provider: given, paths: paths, key: key) }
+        switch spec {
+        case .inline(let text): return try AvroDecoders(provider: .schema(text), paths: paths, key: key)
+        case .file(let path):
+            throw SluiceError.invalid("the Avro schema file \(path) was not read", hint: "pass its text as AvroSchemaProvider.schema")
+        case .registry:
+            throw SluiceError.invalid("valueFormat avro with a schema registry needs the registry", hint: "pass AvroSchemaProvider.registry")
+        }
     }
 
     /// The mapping rules (one-to-one both ways) and the encodings.
@@ -243,6 +282,8 @@ public struct FieldProgram: Sendable {
         var constants: [Value] = []
         var valuePaths: [[PathComponent]] = []
         var keyPaths: [[PathComponent]] = []
+        var avroPaths: [[PathComponent]] = []
+        var avroKeyPaths: [[PathComponent]] = []
         var needsHeaders = false
 
         init(options: FieldProgramOptions, converter: Converter) {
@@ -275,6 +316,9 @@ public struct FieldProgram: Sendable {
             case .builtin(.value): ops.append(.value(raw: raw))
             case .constant(let text): try addConstant(text, def, col, conversion)
             case .valuePath(let path): try addValuePath(path, def, col)
+            case .keyPath(let path) where options.keyFormat.isAvro:
+                ops.append(.avroKeyPath(avroKeyPaths.count))
+                avroKeyPaths.append(path)
             case .keyPath(let path):
                 guard options.keyType == .string || options.keyType == .bytearray else {
                     throw SluiceError.invalid("column '\(col.name)': field '\(def)' reads JSON from the key, but keyType is \(options.keyType.rawValue)",
@@ -309,6 +353,11 @@ public struct FieldProgram: Sendable {
                     throw SluiceError.invalid("column '\(col.name)': field '\(def)': a text value's fields are addressed by index, [0] for the first")
                 }
                 ops.append(.textField(n))
+                return
+            }
+            if case .avro = options.valueFormat {
+                ops.append(.avroPath(avroPaths.count))
+                avroPaths.append(path)
                 return
             }
             ops.append(.valuePath(valuePaths.count))
@@ -362,6 +411,8 @@ public struct FieldProgram: Sendable {
     @inlinable
     public func runSplit<B: RecordBatch & Sendable>(_ batch: B, into rows: inout RowBatch, dirty: inout DirtyCollector,
                                                     splitAt: Int = 2_048) async throws(SluiceError) {
+        if let avro { try await avro.prepare(batch) }
+        if let avroKey { try await avroKey.prepare(batch) }
         let n = batch.count
         guard n >= max(splitAt, 2) else {
             try run(batch, into: &rows, dirty: &dirty)
@@ -492,6 +543,9 @@ struct RunState {
     let valueType: KafkaDataType
     let missingDirty: Bool
     let conversions: [ColumnConversion]
+    /// This record's decoded Avro value (`valueFormat` avro) and key (`keyFormat` avro).
+    var avro: AvroRecordState
+    var avroKey: AvroRecordState
 
     init(_ program: FieldProgram) {
         self.program = program
@@ -509,6 +563,8 @@ struct RunState {
         valueType = program.options.valueType
         missingDirty = program.options.missingField == .dirty
         conversions = program.conversions
+        avro = AvroRecordState(slots: program.avroPaths.count, key: false)
+        avroKey = AvroRecordState(slots: program.avroKeyPaths.count, key: true)
     }
 
     /// Text of a `string` key or value in UTF-8: the bytes themselves, or their transcoding.
@@ -541,6 +597,12 @@ struct RunState {
                 textFields.removeAll(keepingCapacity: true)
                 Self.split(valueView!, at: delimiter, into: &textFields)
             }
+        }
+        if let decoders = program.avro, let failure = decodeAvro(value, decoders) {
+            return (nil, failure)
+        }
+        if let decoders = program.avroKey, let failure = decodeAvroKey(key, decoders) {
+            return (nil, failure)
         }
         if !program.keyPaths.isEmpty, let key {
             switch view(key, keyType, keyText, what: "key", decoded: &keyDecoded) {
@@ -586,6 +648,10 @@ struct RunState {
                     try pathCell(keyView, keyScanner.span(slot), slot, key: true, column, &rows, c)
                 case .textField(let n):
                     try textCell(valueView, n, column, &rows, c)
+                case .avroPath(let slot):
+                    try avroCell(slot, column, &rows, c)
+                case .avroKeyPath(let slot):
+                    try avroKeyCell(slot, column, &rows, c)
                 }
             } catch {
                 return (c, error)

@@ -33,6 +33,7 @@ struct Validate: ParsableCommand {
                 for w in job.warnings { printError(w.description) }
                 // The connection settings, checked as a run checks them.
                 let connection = KafkaConnectionSettings.validate(job, secrets: SecretResolver(relativeTo: job.directory))
+                    + AvroSchemaSettings.validate(job, secrets: SecretResolver(relativeTo: job.directory))
                 for d in connection { printError(d.description) }
                 if connection.contains(where: { $0.severity == .error }) { failed = true; continue }
                 loaded.append((path, job))

@@ -28,7 +28,7 @@ struct Sluice: AsyncParsableCommand {
             DDLCommand.self,
             SQLCommand.self,
             PartitionsCommand.self,
-            DevKafkaCommand.self,
+            DevKafkaCommand.self, DevRegistryCommand.self,
             InstanceCommand.self,
             LegacySpelling<Instances>.self,
             LegacySpelling<Rerun>.self,

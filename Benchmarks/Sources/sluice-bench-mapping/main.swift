@@ -4,6 +4,7 @@
 //   scripts/bench mapping [-- OPTIONS]   (or Benchmarks/.build/release/sluice-bench-mapping, see Benchmarks/README.md)
 //
 // Options: --seconds S (per measurement, default 2), --records N (distinct records, default 20000).
+// `--formats [paths]` compares JSON and Avro values of the same logical records (AvroComparison.swift).
 // `--window N` maps N records shaped like `sluice loadgen`'s through the field program of the
 // Benchmarks/run.py job once and prints one machine-readable line (used by the harness).
 import Foundation
@@ -75,6 +76,8 @@ struct Options {
     var sizes = [200, 2048]
     var breakdown = false
     var variant: String? = nil
+    /// `--formats`: JSON against Avro on the same logical records (`--formats paths`: the paths only).
+    var formats: String? = nil
 
     /// Parses the arguments; nil after running `--window N`.
     static func parse() throws -> Options? {
@@ -88,12 +91,13 @@ struct Options {
             case "--size": o.sizes = [Int(args.popFirst() ?? "") ?? 200]
             case "--breakdown": o.breakdown = true
             case "--variant": o.variant = args.popFirst(); o.breakdown = true
+            case "--formats": o.formats = args.first?.hasPrefix("--") == false ? args.popFirst()! : "all"
             case "--window":
                 try windowMode(records: Int(args.popFirst() ?? "") ?? 1_000_000)
                 return nil
             default:
                 print("usage: sluice-bench-mapping [--seconds S] [--records N] [--only sluice|foundation] [--size BYTES] "
-                      + "[--breakdown] [--variant NAME] | --window N")
+                      + "[--breakdown] [--variant NAME] [--formats [all|paths]] | --window N")
                 exit(2)
             }
         }
@@ -267,8 +271,12 @@ func breakdown(_ batch: OwnedRecordBatch, bytes: Double, base: (cpu: Double, wal
     print(line(bytes, "  scan only", r, base: base))
 }
 
-func benchmark() throws {
+func benchmark() async throws {
     guard let o = try Options.parse() else { return }
+    if let formats = o.formats {
+        try await FormatComparison.run(o, paths: formats == "paths")
+        return
+    }
     var documents = Documents()
     var ours = try FieldProgramRunner()
     print("sluice-bench-mapping: 6 built-ins + 3 JSON paths (id, user.name, amount), \(o.distinct) distinct records, \(o.seconds) CPU-s per run, 1 thread")
@@ -293,4 +301,4 @@ func benchmark() throws {
     }
 }
 
-try benchmark()
+try await benchmark()

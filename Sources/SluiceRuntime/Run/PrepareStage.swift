@@ -167,7 +167,9 @@ struct PrepareStage {
     func checkDestination(sink: any Sink, partition: PartitionSpec) async throws -> FieldProgram {
         let columns = try await destinationColumns(sink: sink)
         try await sink.prepare(columns: columns.mapped, partitionKeys: partition.keys)
-        return try FieldProgram(table: columns.table, mapping: spec.mapping, options: FieldProgramOptions(job: spec, fallbackZone: SchedulingZone.machine.timeZone))
+        let avro = try AvroSchemaSettings.providers(runner.job, secrets: SecretResolver(relativeTo: runner.job.directory))
+        return try FieldProgram(table: columns.table, mapping: spec.mapping, options: FieldProgramOptions(job: spec, fallbackZone: SchedulingZone.machine.timeZone),
+                                avro: avro.value, avroKey: avro.key)
     }
 
     /// The table's columns (all of them: unmapped ones get NULL) and the mapped ones, in order.
