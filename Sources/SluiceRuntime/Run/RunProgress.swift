@@ -57,6 +57,19 @@ public final class RunProgress: Sendable {
         s.drawn = true
     }
 
+    /// Shows how far the shards of a sharded instance are (redrawn at most five times a second).
+    public func shards(done: Int, running: Int, total: Int, rows: Int64) {
+        guard enabled else { return }
+        state.withLock { s in
+            let now = ContinuousClock.now
+            guard s.lastDraw.duration(to: now) >= .milliseconds(200) else { return }
+            s.lastDraw = now
+            let line = "  shards \(done)/\(total) done, \(running) running  \(rows.formatted()) rows written"
+            FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+            s.drawn = true
+        }
+    }
+
     /// Clears the progress line.
     public func finish() {
         guard enabled, state.withLock({ $0.drawn }) else { return }

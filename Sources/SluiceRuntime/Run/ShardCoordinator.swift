@@ -114,6 +114,10 @@ struct ShardCoordinator<Source: WindowSource> {
                 throw SluiceError(.failed, "shard \(failed.shard) failed on \(failed.worker ?? "a worker"): \(failed.error ?? "no reason recorded")",
                                   hint: "`sluice instance show \(instance.id)` lists the shards")
             }
+            if local.running == 0 {
+                progress.shards(done: shards.count { $0.status == .done }, running: shards.count { $0.status == .running },
+                                total: shards.count, rows: shards.reduce(0) { $0 + ($1.result?.rows ?? 0) })
+            }
             if shards.allSatisfy({ $0.status == .done }) {
                 await local.wait()
                 return shards
