@@ -120,7 +120,7 @@ struct SchedulerFixture {
         let s = Scheduler(ledger: ledger, stateDirectory: dir.path + "/.sluice", clock: clock, executor: executor,
                           options: SchedulerOptions(maxParallel: maxParallel),
                           // Silent: the tests read the ledger, and the suite's output stays readable.
-                          logger: Logger(label: "sluice.scheduler") { _ in SwiftLogNoOpLogHandler() })
+                          logger: Logger(label: "sluice.scheduler") { _ in SilentLogHandler() })
         for j in jobs { try await s.setJob(j) }
         return s
     }
@@ -585,4 +585,16 @@ func at(_ text: String, _ zone: String = "Europe/Berlin") throws -> Date {
             #expect(failedDay?.succeeded == 1 && failedDay?.failed == 1 && failedDay?.notRun == 2)
         }
     }
+}
+
+/// Drops what is logged, at info level (so that the scheduler's instance log in the ledger, which
+/// sits on top of this handler, still sees info lines).
+struct SilentLogHandler: LogHandler {
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) {}
 }
