@@ -53,7 +53,7 @@ import SluicePostgres
         }
         let last = try scheduler(0)
         let expectedTimes = Set(stride(from: first, through: t0, by: 60).map { Date(timeIntervalSince1970: Double($0)) })
-        let finished = try await SchedulerCrashTests.poll(seconds: 150) {
+        let finished = try await SchedulerCrashTests.poll(seconds: 300) {
             let done = try await ledger.instances(job: "minutely", status: .succeeded)
             return expectedTimes.isSubset(of: Set(done.map(\.scheduledAt)))
         }
