@@ -1,6 +1,7 @@
 import Foundation
 import SluiceCore
 import SluiceJob
+import SluiceMapping
 
 /// The state of the development Schema Registry: schemas by id, subjects with their versions, and
 /// the REST subset clients use, as a pure function of method, path and body (`DevRegistryServer`
@@ -138,6 +139,14 @@ public actor DevRegistry {
         if let refs = object["references"] as? [Any], !refs.isEmpty {
             return .failure(AnswerError(answer: error(422, 42201, "Invalid schema: this registry does not resolve schema references")))
         }
+        if type == "PROTOBUF" {
+            // Parsed with Sluice's .proto reader: a schema it cannot read is refused here, not at run time.
+            do {
+                _ = try ProtoSchema(parsing: text)
+            } catch {
+                return .failure(AnswerError(answer: self.error(422, 42201, "Invalid schema: \(error)")))
+            }
+        }
         guard type == "AVRO" else { return .success(Stored(text: text, type: type, avro: nil)) }
         do {
             return .success(Stored(text: text, type: type, avro: try AvroSchema(parsing: text)))
@@ -154,7 +163,8 @@ public actor DevRegistry {
         return a.text == b.text
     }
 
-    /// Why data written with `old` cannot be read with `new` (BACKWARD); only Avro is checked.
+    /// Why data written with `old` cannot be read with `new` (BACKWARD); only Avro is checked (a
+    /// PROTOBUF or JSON schema is compatible with any earlier one of its type, as under NONE).
     func incompatibility(_ new: Stored, _ old: Stored) -> [String] {
         guard let r = new.avro, let w = old.avro else {
             return new.type == old.type ? [] : ["the schema type changes from \(old.type) to \(new.type)"]
