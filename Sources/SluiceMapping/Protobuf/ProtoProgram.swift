@@ -4,17 +4,37 @@ import SluiceJob
 /// What a value (a field's value, an array element, a map value) is read for: recorded into `slot`
 /// (−1: not recorded; a message is rendered as JSON), and walked with `message` for the paths below it.
 final class ProtoValuePlan: Sendable {
+    enum Kind: UInt8 { case scalar, enumeration, message, wellKnown, map }
     let type: ProtoType
     let slot: Int32
     let message: ProtoMessagePlan?
     /// The symbols of an enum: number → the symbol's range in the program's `symbols`.
     let symbols: [Int: Range<Int32>]
+    /// `type` flattened, so that decoding switches on plain values (no indirect enum on the hot path).
+    let kind: Kind
+    let scalar: ProtoScalar
+    let wellKnown: ProtoWellKnown
+    let messageIndex: Int
+    let wireType: UInt8
 
     init(type: ProtoType, slot: Int32, message: ProtoMessagePlan?, symbols: [Int: Range<Int32>]) {
         self.type = type
         self.slot = slot
         self.message = message
         self.symbols = symbols
+        wireType = type.wireType
+        var kind = Kind.map, scalar = ProtoScalar.bytes, wellKnown = ProtoWellKnown.empty, messageIndex = -1
+        switch type {
+        case .scalar(let s): kind = .scalar; scalar = s
+        case .enumeration: kind = .enumeration
+        case .message(let m): kind = .message; messageIndex = m
+        case .wellKnown(let w): kind = .wellKnown; wellKnown = w
+        case .map: kind = .map
+        }
+        self.kind = kind
+        self.scalar = scalar
+        self.wellKnown = wellKnown
+        self.messageIndex = messageIndex
     }
 }
 
@@ -31,10 +51,19 @@ final class ProtoFieldPlan: Sendable {
     let entries: [(key: [UInt8], plan: ProtoValuePlan)]
     /// The counter of this repeated field's elements, among its message's.
     let counter: Int
+    /// `field`'s facts the walk needs, as plain values.
+    let number: Int
+    let isMap: Bool
+    let packable: Bool
+    let elementWireType: UInt8
 
     init(field: ProtoField, single: ProtoValuePlan?, wholeSlot: Int32, elements: [(index: Int, plan: ProtoValuePlan)],
          entries: [(key: [UInt8], plan: ProtoValuePlan)], counter: Int) {
         self.field = field
+        number = field.number
+        isMap = if case .map = field.type { true } else { false }
+        packable = field.isPackable
+        elementWireType = field.elementWireType
         self.single = single
         self.wholeSlot = wholeSlot
         self.elements = elements

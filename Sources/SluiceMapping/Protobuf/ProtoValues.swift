@@ -25,12 +25,12 @@ extension ProtoWalker {
     /// One value of a field (singular, an element, a map's value) read with `plan`.
     mutating func value(_ plan: ProtoValuePlan, _ wt: UInt8, number: Int, _ end: Int, _ v: UnsafeMutablePointer<AvroValue>,
                         _ json: inout [UInt8], _ counters: inout [Int]) throws(AvroDecodeFailure) {
-        guard wt == plan.type.wireType else {
-            throw fail("field \(number) has wire type \(wt), but the schema's \(plan.type.name) is written with wire type \(plan.type.wireType)")
+        guard wt == plan.wireType else {
+            throw fail("field \(number) has wire type \(wt), but the schema's \(plan.type.name) is written with wire type \(plan.wireType)")
         }
-        switch plan.type {
-        case .scalar(let s):
-            let found = try scalar(s, end, &json)
+        switch plan.kind {
+        case .scalar:
+            let found = try scalar(plan.scalar, end, &json)
             if plan.slot >= 0 { v[Int(plan.slot)] = found }
         case .enumeration:
             let n = Int(Int32(truncatingIfNeeded: Int64(bitPattern: try varint(end))))
@@ -40,21 +40,21 @@ extension ProtoWalker {
             } else {
                 v[Int(plan.slot)] = AvroValue(kind: .long, i: Int64(n))
             }
-        case .message(let m):
+        case .message:
             let e = try length(end)
             let start = pos
             if plan.slot >= 0 {
                 let s = Int32(json.count)
-                try messageJSON(m, e, &json)
+                try messageJSON(plan.messageIndex, e, &json)
                 v[Int(plan.slot)] = AvroValue(kind: .json, start: s, end: Int32(json.count))
                 pos = start
             }
             if let sub = plan.message { try message(sub, end: e, v, &json, &counters) }
             pos = e
-        case .wellKnown(let w):
+        case .wellKnown:
             let e = try length(end)
             guard plan.slot >= 0 else { pos = e; return }
-            v[Int(plan.slot)] = try wellKnown(w, e, &json)
+            v[Int(plan.slot)] = try wellKnown(plan.wellKnown, e, &json)
         case .map:
             pos = try length(end)
         }

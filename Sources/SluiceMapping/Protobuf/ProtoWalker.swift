@@ -114,17 +114,17 @@ struct ProtoWalker {
     /// One occurrence of an addressed field.
     mutating func field(_ f: ProtoFieldPlan, _ wt: UInt8, _ end: Int, _ v: UnsafeMutablePointer<AvroValue>,
                         _ json: inout [UInt8], _ counters: inout [Int], _ base: Int) throws(AvroDecodeFailure) {
-        if let single = f.single { return try value(single, wt, number: f.field.number, end, v, &json, &counters) }
-        if case .map = f.field.type {
-            guard !f.entries.isEmpty else { return try skip(wt, number: UInt64(f.field.number), end) }
+        if let single = f.single { return try value(single, wt, number: f.number, end, v, &json, &counters) }
+        if f.isMap {
+            guard !f.entries.isEmpty else { return try skip(wt, number: UInt64(f.number), end) }
             guard wt == 2 else { throw fail("map field \(f.field.name) has wire type \(wt), not 2") }
             return try mapEntry(f, try length(end), v, &json, &counters)
         }
-        guard !f.elements.isEmpty else { return try skip(wt, number: UInt64(f.field.number), end) }
-        if wt == 2, f.field.isPackable {
+        guard !f.elements.isEmpty else { return try skip(wt, number: UInt64(f.number), end) }
+        if wt == 2, f.packable {
             let blockEnd = try length(end)
             while pos < blockEnd {
-                try element(f, f.field.elementWireType, blockEnd, v, &json, &counters, base)
+                try element(f, f.elementWireType, blockEnd, v, &json, &counters, base)
             }
             return
         }
@@ -135,11 +135,10 @@ struct ProtoWalker {
                           _ json: inout [UInt8], _ counters: inout [Int], _ base: Int) throws(AvroDecodeFailure) {
         let index = counters[base + f.counter]
         counters[base + f.counter] = index + 1
-        if let e = f.elements.first(where: { $0.index == index }) {
-            try value(e.plan, wt, number: f.field.number, end, v, &json, &counters)
-        } else {
-            try skip(wt, number: UInt64(f.field.number), end)
+        for e in f.elements where e.index == index {
+            return try value(e.plan, wt, number: f.number, end, v, &json, &counters)
         }
+        try skip(wt, number: UInt64(f.number), end)
     }
 
     /// A map entry (key field 1, value field 2) whose key a path may name.
