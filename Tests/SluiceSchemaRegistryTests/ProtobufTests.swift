@@ -185,6 +185,25 @@ struct ProtobufTests {
         }
     }
 
+    @Test func keysDecodeAsProtobufBesideJSONValues() async throws {
+        try await SchemaRegistryClientTests.withRegistry { registry, url in
+            let id = try await SchemaRegistryClientTests.register(registry, "orders-key", Self.schema, type: "PROTOBUF")
+            var options = FieldProgramOptions()
+            options.keyFormat = .protobuf
+            let program = try FieldProgram(mapping: [("__key__.customer.name", ColumnSpec(name: "n", type: .string)), ("v", ColumnSpec(name: "v", type: .bigint))],
+                                           options: options, avroKey: .registry(SchemaRegistryClient(url: url)))
+            let batch = OwnedRecordBatch([
+                OwnedRecord(partition: 0, offset: 0, key: Self.framed(id, Self.order()), value: Array(#"{"v": 5}"#.utf8)),
+                OwnedRecord(partition: 0, offset: 1, key: Array("plain".utf8), value: Array(#"{"v": 6}"#.utf8)),
+            ])
+            var rows = RowBatch(columns: program.columns)
+            var dirty = DirtyCollector()
+            try await program.runSplit(batch, into: &rows, dirty: &dirty)
+            #expect(rows.rowCount == 1 && rows[0, 0] == .string("Ada") && rows[0, 1] == .int(5))
+            #expect(dirty.takeRecords().first?.reason.message.hasPrefix("the key is not Confluent-framed Protobuf") == true)
+        }
+    }
+
     @Test func theRegistryDownFailsTheRun() async throws {
         let url = "http://127.0.0.1:1"
         await #expect(throws: SluiceError.self) {
