@@ -104,7 +104,7 @@ final class ProtoMessagePlan: Sendable {
 /// A compiled decoder for one message of a `.proto` schema and the paths a job maps: it walks the
 /// wire encoding once, follows only the fields paths go through, skips the rest by wire type, and
 /// records what each path finds (`AvroValue`, ranges of the value's bytes, no copies).
-struct ProtoProgram: Sendable {
+final class ProtoProgram: Sendable {
     let schema: ProtoSchema
     let root: ProtoMessagePlan
     /// Enum symbols' text.
