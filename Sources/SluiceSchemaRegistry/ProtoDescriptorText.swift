@@ -74,6 +74,8 @@ enum ProtoDescriptorText {
                               17: "sint32", 18: "sint64"]
 
     static func message(_ b: [UInt8], indent: String) throws -> String {
+        // Nested types nest the recursion: a crafted descriptor must not exhaust the stack.
+        guard indent.count <= 200 else { throw Malformed() }
         let m = try fields(b)
         let name = m.last(where: { $0.number == 1 })?.string ?? ""
         // Map entries (nested types with option map_entry) become map<K, V> fields.

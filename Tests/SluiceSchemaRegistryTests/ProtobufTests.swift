@@ -204,6 +204,16 @@ struct ProtobufTests {
         }
     }
 
+    @Test func deeplyNestedGroupsAreDirtyNotAStackOverflow() async throws {
+        try await SchemaRegistryClientTests.withRegistry { registry, url in
+            let id = try await SchemaRegistryClientTests.register(registry, "orders-value", Self.schema, type: "PROTOBUF")
+            // 100,000 start-group tags of unknown field 50 (skipped, but each nests in the last).
+            let nested: [UInt8] = (0..<200_000).map { $0 % 2 == 0 ? 0x93 : 0x03 }
+            let (rows, dirty) = try await Self.rows(url, [("id", .bigint)], [Self.framed(id, nested)])
+            #expect(rows.rowCount == 0 && dirty.first?.reason.message.contains("nests deeper than 100 levels") == true, "\(dirty.map(\.reason.message))")
+        }
+    }
+
     @Test func theRegistryDownFailsTheRun() async throws {
         let url = "http://127.0.0.1:1"
         await #expect(throws: SluiceError.self) {

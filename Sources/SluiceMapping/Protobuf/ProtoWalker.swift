@@ -70,7 +70,10 @@ struct ProtoWalker {
         case 5: _ = try fixed(4, end)
         case 2: pos = try length(end)
         case 3:
-            // A group: fields up to its end-group tag.
+            // A group: fields up to its end-group tag (groups nest: bounded like messages).
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= Self.maxDepth else { throw fail("the message nests deeper than \(Self.maxDepth) levels") }
             while true {
                 let tag = try varint(end)
                 if tag & 7 == 4 { guard tag >> 3 == number else { throw fail("a group ends with the wrong field number") }; return }
