@@ -78,23 +78,29 @@ enum ProtoDescriptorText {
         guard indent.count <= 200 else { throw Malformed() }
         let m = try fields(b)
         let name = m.last(where: { $0.number == 1 })?.string ?? ""
-        // Map entries (nested types with option map_entry) become map<K, V> fields.
+        // Map entries (nested types with option map_entry) become map<K, V> fields, declared where the
+        // entry type is among the nested ones: a parser regenerates the entry there, so that message
+        // indexes count the nested messages as the descriptor does.
         var entries: [String: (key: String, value: String)] = [:]
-        var nested: [[UInt8]] = []
+        var nested: [(bytes: [UInt8], entry: String?)] = []
         for n in m where n.number == 3 {
             let nf = try fields(n.bytes)
             let isEntry = try nf.filter { $0.number == 7 }.contains { o in try fields(o.bytes).contains { $0.number == 7 && $0.varint != 0 } }
-            guard isEntry else { nested.append(n.bytes); continue }
+            guard isEntry else { nested.append((n.bytes, nil)); continue }
             let kv = try nf.filter { $0.number == 2 }.map { f in try fieldType(try fields(f.bytes)) }
-            if kv.count == 2 { entries[nf.last(where: { $0.number == 1 })?.string ?? ""] = (kv[0], kv[1]) }
+            let entryName = nf.last(where: { $0.number == 1 })?.string ?? ""
+            if kv.count == 2 { entries[entryName] = (kv[0], kv[1]) }
+            nested.append(([], entryName))
         }
         let oneofs = try m.filter { $0.number == 8 }.map { o in try fields(o.bytes).last(where: { $0.number == 1 })?.string ?? "" }
-        var plain = "", groups = [String](repeating: "", count: oneofs.count)
+        var plain = "", groups = [String](repeating: "", count: oneofs.count), maps: [String: String] = [:]
         for f in m where f.number == 2 {
             let ff = try fields(f.bytes)
             let proto3Optional = ff.contains { $0.number == 17 && $0.varint != 0 }
             let line = try field(ff, entries: entries, proto3Optional: proto3Optional)
-            if !proto3Optional, let o = ff.last(where: { $0.number == 9 }), Int(o.varint) < groups.count {
+            if line.hasPrefix("map<"), let entry = try fieldType(ff).split(separator: ".").last {
+                maps[String(entry)] = indent + "  " + line + "\n"
+            } else if !proto3Optional, let o = ff.last(where: { $0.number == 9 }), Int(o.varint) < groups.count {
                 groups[Int(o.varint)] += indent + "    " + line + "\n"
             } else {
                 plain += indent + "  " + line + "\n"
@@ -102,7 +108,7 @@ enum ProtoDescriptorText {
         }
         var out = indent + "message \(name) {\n" + plain
         for (i, g) in groups.enumerated() where !g.isEmpty { out += indent + "  oneof \(oneofs[i]) {\n" + g + indent + "  }\n" }
-        for n in nested { out += try message(n, indent: indent + "  ") }
+        for n in nested { out += try n.entry.map { maps[$0] ?? "" } ?? message(n.bytes, indent: indent + "  ") }
         for e in m where e.number == 4 { out += try enumeration(e.bytes, indent: indent + "  ") }
         return out + indent + "}\n"
     }

@@ -155,8 +155,9 @@ struct ProtobufTests {
             let id = try await SchemaRegistryClientTests.register(registry, "orders-value", Self.schema, type: "PROTOBUF")
             var item = ProtoBytes(); item.string(1, "Z-9")
             var other = ProtoBytes(); other.string(1, "x!")
-            // [0, 0]: the first message nested in Order (Item); [2]: Other; [5]: none.
-            let values = [Self.framed(id, item.bytes, indexes: [4, 0, 0]), Self.framed(id, other.bytes, indexes: [2, 4]),
+            // [0, 0]: the first message nested in Order (Item, declared after the map field attrs, whose
+            // entry message protoc generates where the field is, is [0, 1]); [2]: Other; [5]: none.
+            let values = [Self.framed(id, item.bytes, indexes: [4, 0, 2]), Self.framed(id, other.bytes, indexes: [2, 4]),
                           Self.framed(id, other.bytes, indexes: [2, 10])]
             let (rows, dirty) = try await Self.rows(url, [("sku", .string), ("x", .string)], values)
             #expect(rows.rowCount == 2 && rows[0, 0] == .string("Z-9") && rows[1, 1] == .string("x!"))
@@ -251,5 +252,33 @@ struct ProtobufTests {
         } catch {
             #expect(error.description.hasPrefix("line 3: "), "\(error)")
         }
+    }
+}
+
+@Suite("dev-registry and serialized file descriptors")
+struct ProtoDescriptorTextTests {
+    /// shop/order.proto of Scripts/proto_produce.py as confluent-kafka's ProtobufSerializer registers it.
+    static let serialized = "ChBzaG9wL29yZGVyLnByb3RvEgRzaG9wGh9nb29nbGUvcHJvdG9idWYvdGltZXN0YW1wLnByb3RvGh5nb29nbGUvcHJvdG9idWYvd3JhcHBlcnMucHJvdG8i7AQKBU9yZGVyEgoKAmlkGAEgASgDEiYKCGN1c3RvbWVyGAIgASgLMhQuc2hvcC5PcmRlci5DdXN0b21lchIfCgVpdGVtcxgDIAMoCzIQLnNob3AuT3JkZXIuSXRlbRIlCgVhdHRycxgEIAMoCzIWLnNob3AuT3JkZXIuQXR0cnNFbnRyeRIiCgZzdGF0dXMYBSABKA4yEi5zaG9wLk9yZGVyLlN0YXR1cxIOCgRjYXJkGAYgASgJSAASIAoEY2FzaBgHIAEoCzIQLnNob3AuT3JkZXIuQ2FzaEgAEiYKAmF0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCghkaXNjb3VudBgJIAEoCzIbLmdvb2dsZS5wcm90b2J1Zi5JbnQ2NFZhbHVlEg4KBnNjb3JlcxgKIAMoBRIMCgRmbGFnGAsgASgIEgsKA3JhdxgMIAEoDBINCgVkZWx0YRgNIAEoEhIRCgRub3RlGA4gASgJSAGIAQEaJwoIQ3VzdG9tZXISDAoEbmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRovCgRJdGVtEgsKA3NrdRgBIAEoCRILCgNxdHkYAiABKAUSDQoFcHJpY2UYAyABKAEaJwoEQ2FzaBIQCghjdXJyZW5jeRgBIAEoCRINCgVjZW50cxgCIAEoAxosCgpBdHRyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiKAoGU3RhdHVzEgcKA05FVxAAEggKBFBBSUQQARILCgdTSElQUEVEEAJCCQoHcGF5bWVudEIHCgVfbm90ZWIGcHJvdG8z"
+
+    @Test func aSerializedDescriptorIsStoredAsProtoTextWithMapsWhereTheirEntriesWere() async throws {
+        let registry = DevRegistry()
+        let body = try JSONEncoder().encode(["schema": Self.serialized, "schemaType": "PROTOBUF"])
+        let answer = await registry.handle(method: "POST", path: "/subjects/orders-value/versions", body: body)
+        #expect(answer.status == 200, "\(String(decoding: answer.body, as: UTF8.self))")
+        let got = await registry.handle(method: "GET", path: "/schemas/ids/1", body: Data())
+        let object = try JSONSerialization.jsonObject(with: got.body) as? [String: Any]
+        #expect(object?["schemaType"] as? String == "PROTOBUF")
+        let text = try #require(object?["schema"] as? String)
+        #expect(text.contains("map<string, string> attrs = 4;") && text.contains("optional string note = 14;")
+                && text.contains("oneof payment {") && text.contains(".google.protobuf.Timestamp at = 8;"), "\(text)")
+        let schema = try ProtoSchema(parsing: text)
+        let order = try #require(schema.message(at: [0]))
+        // The descriptor's nested types: Customer, Item, Cash, AttrsEntry: the same indexes after parsing.
+        #expect(try [1, 2, 3].map { try #require(schema.message(at: [0, $0])) }.map { schema.messages[$0].fullName }
+                == ["shop.Order.Item", "shop.Order.Cash", "shop.Order.AttrsEntry"])
+        #expect(schema.messages[order].fields.count == 14)
+        let refused = await registry.handle(method: "POST", path: "/subjects/x/versions",
+                                            body: try JSONEncoder().encode(["schema": "bm90IGEgZGVzY3JpcHRvcg==", "schemaType": "PROTOBUF"]))
+        #expect(refused.status == 422)
     }
 }

@@ -373,10 +373,28 @@ struct ProtoParser {
             case .symbol(";"):
                 at += 1
             default:
-                messages[index].fields.append(try parseField(oneof: nil))
+                let field = try parseField(oneof: nil)
+                messages[index].fields.append(field)
+                if let value = field.mapValueName { messages[index].nested.append(mapEntry(field, value, in: name)) }
             }
         }
         return index
+    }
+
+    /// The message protoc generates for a map field, where the field is declared (`attrs` →
+    /// `AttrsEntry`, key 1, value 2): Confluent's message indexes count it among the nested messages.
+    mutating func mapEntry(_ field: RawField, _ value: String, in scope: String) -> Int {
+        var camel = "", upper = true
+        for c in field.name {
+            if c == "_" { upper = true; continue }
+            camel += upper ? c.uppercased() : String(c)
+            upper = false
+        }
+        var entry = RawMessage(fullName: Self.qualified(scope, camel + "Entry"))
+        entry.fields = [RawField(name: "key", number: 1, typeName: field.typeName, oneof: nil, line: field.line),
+                        RawField(name: "value", number: 2, typeName: value, oneof: nil, line: field.line)]
+        messages.append(entry)
+        return messages.count - 1
     }
 
     /// `[label] type name = N [options];` or `map<K, V> name = N [options];`.
