@@ -154,7 +154,7 @@ def scheduling(o, bins, extra):
 
 def mapping(o, bins, extra):
     """The field program against Foundation's JSONSerialization doing the same extraction (the executable
-    prints the ratio), then JSON against Avro values of the same records (`--formats`); options of the
+    prints the ratio), then JSON against Avro and Protobuf values of the same records (`--formats`); options of the
     executable after `--` (--breakdown, --variant NAME, --only …, --formats [paths])."""
     argv = [bins["sluice-bench-mapping"]]
     if o.seconds:
@@ -165,7 +165,7 @@ def mapping(o, bins, extra):
         argv += ["--records", "2000"]
     print(output(argv + extra))
     if not extra:
-        # The same logical records as JSON and as Avro (the target: Avro ≥ 0.5× JSON's records/s).
+        # The same logical records as JSON, Avro and Protobuf (the target: each ≥ 0.5× JSON's records/s).
         print(output(argv + ["--formats"]))
 
 

@@ -64,6 +64,9 @@ public enum JobEmitter {
         if case .text(let delimiter) = s.valueFormat {
             src += [(str("valueFormat"), str("text")), (str("fieldDelimiter"), str(ValueFormat.written(delimiter)))]
         }
+        for (format, key) in [(s.valueFormat, false), (s.keyFormat, true)] where format.isProtobuf {
+            src.append((str(key ? "keyFormat" : "valueFormat"), str("protobuf")))
+        }
         for (format, key) in [(s.valueFormat, false), (s.keyFormat, true)] {
             guard case .avro(let schema) = format else { continue }
             src.append((str(key ? "keyFormat" : "valueFormat"), str("avro")))
@@ -74,7 +77,7 @@ public enum JobEmitter {
             case .file(let path): src.append((str(name + "File"), str(path)))
             }
         }
-        if s.valueFormat.isAvro || s.keyFormat.isAvro {
+        if s.valueFormat.isSchemaDecoded || s.keyFormat.isSchemaDecoded {
             if let r = s.schemaRegistry {
                 var reg: [(Node, Node)] = [(str("url"), str(r.url))]
                 // A user name is not secret on its own: shown as written, like the Kafka one.

@@ -234,7 +234,7 @@ struct SluiceJobReader {
         spec.headerEncoding = headerEncoding
         spec.valueFormat = valueFormat
         spec.keyFormat = keyFormat
-        if valueFormat.isAvro || keyFormat.isAvro { spec.schemaRegistry = registry }
+        if valueFormat.isSchemaDecoded || keyFormat.isSchemaDecoded { spec.schemaRegistry = registry }
         if spec.groupId == nil { spec.groupId = config.groupId }
         return spec
     }

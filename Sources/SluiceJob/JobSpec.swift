@@ -137,9 +137,9 @@ public struct KafkaSourceSpec: Sendable, Equatable {
     public var headerEncoding = "UTF-8"
     /// JSON, or delimited text addressed by index (DataWorks `dataFormat: text` + `fieldDelimiter`).
     public var valueFormat = ValueFormat.json
-    /// The Schema Registry of `valueFormat: avro` values (Confluent-framed); nil without one.
+    /// The Schema Registry of `avro` and `protobuf` values and keys (Confluent-framed); nil without one.
     public var schemaRegistry: SchemaRegistrySpec? = nil
-    /// What a record key holds, for `__key__.path` fields: JSON (default) or Avro (`keyFormat: avro`).
+    /// What a record key holds, for `__key__.path` fields: JSON (default), Avro (`keyFormat: avro`) or Protobuf.
     public var keyFormat = ValueFormat.json
 
     public init(bootstrapServers: [String], topic: String, groupId: String? = nil,

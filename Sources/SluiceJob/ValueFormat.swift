@@ -9,9 +9,16 @@ public enum ValueFormat: Sendable, Hashable {
     case text(delimiter: String)
     /// Avro: fields are paths into the decoded record (`order.id`, `items[0].sku`, `attrs.key`).
     case avro(AvroSchemaSpec)
+    /// Protobuf: Confluent-framed values (magic byte 0, a 4-byte schema id, the message-index array),
+    /// schemas (`.proto` text) from `source.schemaRegistry`; fields are paths into the decoded message.
+    case protobuf
 
     /// True for `.avro`.
     public var isAvro: Bool { if case .avro = self { true } else { false } }
+    /// True for `.protobuf`.
+    public var isProtobuf: Bool { if case .protobuf = self { true } else { false } }
+    /// True for the formats decoded with a schema (`.avro`, `.protobuf`): paths address the decoded value.
+    public var isSchemaDecoded: Bool { isAvro || isProtobuf }
 
     /// A delimiter as written: `\t`, `\n`, `\r`, `\\`, `\u0001` (four hex digits) and `\x01` are read as
     /// the character they name (job files copied from DataWorks often hold them escaped); nil when it
@@ -124,21 +131,34 @@ extension SluiceJobReader {
         return .registry
     }
 
-    /// The key format: `keyFormat` (`json` | `avro`) with `avroKeySchema` / `avroKeySchemaFile`.
+    /// The key format: `keyFormat` (`json` | `avro` | `protobuf`) with `avroKeySchema` / `avroKeySchemaFile`.
     func keyFormat(_ m: MapView, registry: SchemaRegistrySpec?) -> ValueFormat {
-        switch m.string("keyFormat")?.lowercased() {
-        case nil, "json":
+        let format = m.string("keyFormat")?.lowercased()
+        if format != "avro" {
             for key in ["avroKeySchema", "avroKeySchemaFile"] where m.has(key) {
                 reader.warning(m.path(key), "ignored: it applies to keyFormat avro")
                 m.accept(key)
             }
+        }
+        switch format {
+        case nil, "json":
             return .json
         case "avro":
             return .avro(avroSchema(m, registry: registry, key: true))
+        case "protobuf":
+            return protobuf(m, registry: registry, key: true)
         case let other?:
-            reader.error(m.path("keyFormat"), "keyFormat '\(other)' is not supported: json or avro" + didYouMean(other, ["json", "avro"]))
+            reader.error(m.path("keyFormat"), "keyFormat '\(other)' is not supported: json, avro or protobuf" + didYouMean(other, ["json", "avro", "protobuf"]))
             return .json
         }
+    }
+
+    /// Protobuf needs `schemaRegistry` (the values are Confluent-framed, the registry holds the `.proto`).
+    func protobuf(_ m: MapView, registry: SchemaRegistrySpec?, key: Bool) -> ValueFormat {
+        if !m.has("schemaRegistry") {
+            reader.error(m.path, "missing `schemaRegistry`: \(key ? "keyFormat" : "valueFormat") protobuf reads Confluent-framed \(key ? "keys" : "values") whose .proto schemas the registry holds", line: m.line)
+        }
+        return .protobuf
     }
 
     /// The value format: `formatKey` (`json` | `text` | `avro`) and `fieldDelimiter`, which text needs.
@@ -147,15 +167,18 @@ extension SluiceJobReader {
         let delimiter = m.string("fieldDelimiter")
         let avroAllowed = formatKey == "valueFormat"
         if format != "avro" {
-            let registryUsed = avroAllowed && m.string("keyFormat")?.lowercased() == "avro"
+            let keyFormat = m.string("keyFormat")?.lowercased()
+            let registryUsed = avroAllowed && (format == "protobuf" || keyFormat == "avro" || keyFormat == "protobuf")
             for key in ["avroSchema", "avroSchemaFile", "schemaRegistry"] where m.has(key) && !(registryUsed && key == "schemaRegistry") {
-                reader.warning(m.path(key), "ignored: it applies to valueFormat avro")
+                reader.warning(m.path(key), "ignored: it applies to valueFormat avro\(key == "schemaRegistry" ? " and protobuf" : "")")
                 m.accept(key)
             }
         }
         switch format {
         case "avro" where avroAllowed:
             return .avro(avroSchema(m, registry: registry))
+        case "protobuf" where avroAllowed:
+            return protobuf(m, registry: registry, key: false)
         case nil, "json":
             if delimiter != nil {
                 reader.warning(m.path("fieldDelimiter"), "ignored: it applies to \(formatKey) text")
@@ -172,8 +195,8 @@ extension SluiceJobReader {
             }
             return .text(delimiter: d)
         default:
-            let names = avroAllowed ? ["json", "text", "avro"] : ["json", "text"]
-            reader.error(m.path(formatKey), "\(formatKey) '\(m.string(formatKey) ?? "")' is not supported: json, text with fieldDelimiter\(avroAllowed ? ", or avro" : "")" + didYouMean(format ?? "", names))
+            let names = avroAllowed ? ["json", "text", "avro", "protobuf"] : ["json", "text"]
+            reader.error(m.path(formatKey), "\(formatKey) '\(m.string(formatKey) ?? "")' is not supported: json, text with fieldDelimiter\(avroAllowed ? ", avro or protobuf" : "")" + didYouMean(format ?? "", names))
             return .json
         }
     }

@@ -105,7 +105,7 @@ public struct FieldProgram: Sendable {
         case keyPath(Int)
         /// The Nth part of a text value (`valueFormat` text).
         case textField(Int)
-        /// Path `slot` of an Avro value (`valueFormat` avro).
+        /// Path `slot` of an Avro or Protobuf value (`valueFormat` avro, protobuf).
         case avroPath(Int)
         /// Path `slot` of an Avro key (`keyFormat` avro).
         case avroKeyPath(Int)
@@ -215,6 +215,12 @@ public struct FieldProgram: Sendable {
     /// The decoders of Avro values when their paths are mapped.
     private static func avroDecoders(_ format: ValueFormat, _ given: AvroSchemaProvider?,
                                      paths: [[PathComponent]], key: Bool) throws(SluiceError) -> AvroDecoders? {
+        if format.isProtobuf, !paths.isEmpty {
+            guard let given else {
+                throw SluiceError.invalid("\(key ? "keyFormat" : "valueFormat") protobuf needs the schema registry", hint: "pass AvroSchemaProvider.registry")
+            }
+            return try AvroDecoders(provider: given, paths: paths, key: key, protobuf: true)
+        }
         guard case .avro(let spec) = format, !paths.isEmpty else { return nil }
         if let given { return try AvroDecoders(provider: given, paths: paths, key: key) }
         switch spec {
@@ -316,7 +322,7 @@ public struct FieldProgram: Sendable {
             case .builtin(.value): ops.append(.value(raw: raw))
             case .constant(let text): try addConstant(text, def, col, conversion)
             case .valuePath(let path): try addValuePath(path, def, col)
-            case .keyPath(let path) where options.keyFormat.isAvro:
+            case .keyPath(let path) where options.keyFormat.isSchemaDecoded:
                 ops.append(.avroKeyPath(avroKeyPaths.count))
                 avroKeyPaths.append(path)
             case .keyPath(let path):
@@ -355,7 +361,7 @@ public struct FieldProgram: Sendable {
                 ops.append(.textField(n))
                 return
             }
-            if case .avro = options.valueFormat {
+            if options.valueFormat.isSchemaDecoded {
                 ops.append(.avroPath(avroPaths.count))
                 avroPaths.append(path)
                 return

@@ -1,6 +1,7 @@
 import Foundation
 import SluiceCore
 import SluiceJob
+import SluiceMapping
 
 /// The state of the development Schema Registry: schemas by id, subjects with their versions, and
 /// the REST subset clients use, as a pure function of method, path and body (`DevRegistryServer`
@@ -138,6 +139,7 @@ public actor DevRegistry {
         if let refs = object["references"] as? [Any], !refs.isEmpty {
             return .failure(AnswerError(answer: error(422, 42201, "Invalid schema: this registry does not resolve schema references")))
         }
+        if type == "PROTOBUF" { return protobuf(text) }
         guard type == "AVRO" else { return .success(Stored(text: text, type: type, avro: nil)) }
         do {
             return .success(Stored(text: text, type: type, avro: try AvroSchema(parsing: text)))
@@ -148,13 +150,36 @@ public actor DevRegistry {
 
     struct AnswerError: Error { var answer: Answer }
 
+    /// A PROTOBUF schema: `.proto` text, or a base64 serialized FileDescriptorProto (what Confluent's
+    /// serializers send), stored as `.proto` text as the registry answers it. Parsed with Sluice's
+    /// `.proto` reader: a schema it cannot read is refused here, not at run time.
+    func protobuf(_ text: String) -> Result<Stored, AnswerError> {
+        let proto: String
+        do {
+            _ = try ProtoSchema(parsing: text)
+            proto = text
+        } catch {
+            guard let converted = ProtoDescriptorText.proto(base64: text) else {
+                return .failure(AnswerError(answer: self.error(422, 42201, "Invalid schema: \(error)")))
+            }
+            do {
+                _ = try ProtoSchema(parsing: converted)
+            } catch {
+                return .failure(AnswerError(answer: self.error(422, 42201, "Invalid schema: \(error)")))
+            }
+            proto = converted
+        }
+        return .success(Stored(text: proto, type: "PROTOBUF", avro: nil))
+    }
+
     func same(_ a: Stored, _ b: Stored) -> Bool {
         guard a.type == b.type else { return false }
         if let x = a.avro, let y = b.avro { return x == y }
         return a.text == b.text
     }
 
-    /// Why data written with `old` cannot be read with `new` (BACKWARD); only Avro is checked.
+    /// Why data written with `old` cannot be read with `new` (BACKWARD); only Avro is checked (a
+    /// PROTOBUF or JSON schema is compatible with any earlier one of its type, as under NONE).
     func incompatibility(_ new: Stored, _ old: Stored) -> [String] {
         guard let r = new.avro, let w = old.avro else {
             return new.type == old.type ? [] : ["the schema type changes from \(old.type) to \(new.type)"]

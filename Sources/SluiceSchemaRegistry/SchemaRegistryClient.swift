@@ -39,7 +39,11 @@ public struct SchemaRegistryClient: AvroSchemaRegistry {
                                   code: "registry.answer", retriable: false)
             }
             let type = (object["schemaType"] as? String)?.uppercased() ?? "AVRO"
-            return type == "AVRO" ? .avro(text) : .other(type: type)
+            switch type {
+            case "AVRO": return .avro(text)
+            case "PROTOBUF": return .protobuf(text)
+            default: return .other(type: type)
+            }
         case 404:
             return .notFound
         case 401, 403:

@@ -22,7 +22,7 @@ struct DevRegistryCommand: AsyncParsableCommand {
           POST /compatibility/subjects/S/versions/N|latest  {"is_compatible": …}
           GET|PUT /config                the level: BACKWARD (default) or NONE
 
-        Avro schemas are parsed (an invalid one is refused with 422) and compared parsed, so spacing does not make a new schema. A new version of a subject must be BACKWARD compatible with its latest version (readers of the new schema read the old data) unless the level is NONE; other schema types are stored as text and not checked. Schema references are refused.
+        Avro schemas are parsed (an invalid one is refused with 422) and compared parsed, so spacing does not make a new schema. A new version of a subject must be BACKWARD compatible with its latest version (readers of the new schema read the old data) unless the level is NONE. PROTOBUF schemas (.proto text) are parsed with Sluice's .proto reader (an unreadable one is refused with 422), stored as text and not checked for compatibility (as under NONE); JSON schemas are stored as text. Schema references are refused.
 
         With --user, every request needs HTTP basic authentication as one of the users (401 otherwise).
 
@@ -33,7 +33,7 @@ struct DevRegistryCommand: AsyncParsableCommand {
             --data '{"schema": "{\\"type\\":\\"record\\",\\"name\\":\\"Order\\",\\"fields\\":[{\\"name\\":\\"id\\",\\"type\\":\\"long\\"}]}"}' \\
             http://127.0.0.1:8081/subjects/orders-value/versions
 
-        A job reads Confluent-framed Avro values with it through source.schemaRegistry (docs/value-formats.md).
+        A job reads Confluent-framed Avro and Protobuf values with it through source.schemaRegistry (docs/value-formats.md).
         """
     )
 

@@ -84,7 +84,7 @@ struct SchemaRegistryClientTests {
             let client = SchemaRegistryClient(url: url + "/", username: "sluice", password: Secret("p:w"))
             #expect(try await client.schema(id: Int32(id)) == .avro(Self.order))
             #expect(try await client.schema(id: 99) == .notFound)
-            #expect(try await client.schema(id: Int32(proto)) == .other(type: "PROTOBUF"))
+            #expect(try await client.schema(id: Int32(proto)) == .protobuf("syntax = \"proto3\"; message M {}"))
             let wrong = SchemaRegistryClient(url: url, username: "sluice", password: Secret("nope"))
             let refused = await #expect(throws: SluiceError.self) { _ = try await wrong.schema(id: Int32(id)) }
             #expect(refused?.message.contains("HTTP 401") == true && refused?.message.contains("nope") == false && refused?.isRetriable == false)

@@ -4,7 +4,7 @@
 //   scripts/bench mapping [-- OPTIONS]   (or Benchmarks/.build/release/sluice-bench-mapping, see Benchmarks/README.md)
 //
 // Options: --seconds S (per measurement, default 2), --records N (distinct records, default 20000).
-// `--formats [paths]` compares JSON and Avro values of the same logical records (AvroComparison.swift).
+// `--formats [paths]` compares JSON, Avro and Protobuf values of the same logical records (AvroComparison.swift).
 // `--window N` maps N records shaped like `sluice loadgen`'s through the field program of the
 // Benchmarks/run.py job once and prints one machine-readable line (used by the harness).
 import Foundation
@@ -76,7 +76,7 @@ struct Options {
     var sizes = [200, 2048]
     var breakdown = false
     var variant: String? = nil
-    /// `--formats`: JSON against Avro on the same logical records (`--formats paths`: the paths only).
+    /// `--formats`: JSON against Avro and Protobuf on the same logical records (`--formats paths`: the paths only).
     var formats: String? = nil
 
     /// Parses the arguments; nil after running `--window N`.

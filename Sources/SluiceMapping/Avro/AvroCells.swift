@@ -10,6 +10,12 @@ struct AvroRecordState {
     /// The decoded value's bytes, nil for a null value (every path is then NULL).
     var doc: UnsafeRawBufferPointer?
     var program: AvroProgram?
+    /// The Protobuf program of the current record (`protobuf` formats; `program` is then nil).
+    var proto: ProtoProgram?
+    /// The Protobuf programs of schema `programId`.
+    var protoPrograms: ProtoPrograms?
+    /// Element counts of repeated Protobuf fields, per message being walked.
+    var counters: [Int] = []
     /// The schema id of `program` (consecutive records mostly share one).
     var programId: Int32?
     var known: [Int32: AvroDecoders.Entry] = [:]
@@ -41,56 +47,89 @@ extension RunState {
         try avroCell(slot, column, &rows, c)
     }
 
-    /// Decodes the record's value (or key) for the Avro paths; the reason it is dirty, if it is.
+    /// Decodes the record's value (or key) for the Avro or Protobuf paths; the reason it is dirty, if it is.
     mutating func decodeAvro(_ value: UnsafeRawBufferPointer?, _ decoders: AvroDecoders) -> DirtyReason? {
         avro.doc = value
         guard let value else { return nil }
         var start = 0
-        let program: AvroProgram
+        var entry: AvroDecoders.Entry
         if let fixed = decoders.fixed {
-            guard case .program(let p) = fixed else { return nil }
-            program = p
-            avro.program = p
+            entry = fixed
         } else {
             guard let id = AvroDecoders.schemaId(value) else {
                 let first = value.first.map { "0x" + String($0, radix: 16) } ?? "nothing"
-                return DirtyReason(.notAvro, "the \(avro.key ? "key" : "value") is not Confluent-framed Avro: it starts with \(first) and has \(value.count) bytes (expected magic byte 0 and a 4-byte schema id)")
+                return DirtyReason(.notAvro, "the \(avro.key ? "key" : "value") is not Confluent-framed \(decoders.protobuf ? "Protobuf" : "Avro"): it starts with \(first) and has \(value.count) bytes (expected magic byte 0 and a 4-byte schema id)")
             }
             start = 5
             if id == avro.programId, let same = avro.program {
-                program = same
+                entry = .program(same)
+            } else if id == avro.programId, let same = avro.protoPrograms {
+                entry = .proto(same)
             } else {
-                guard let entry = avro.known[id] ?? decoders.entry(id: id) else {
+                guard let found = avro.known[id] ?? decoders.entry(id: id) else {
                     return DirtyReason(.unknownSchema, "schema id \(id) was not fetched from the schema registry")
                 }
-                avro.known[id] = entry
-                switch entry {
-                case .unusable(let why): return DirtyReason(.unknownSchema, why)
-                case .program(let p): program = p
-                }
-                avro.program = program
-                avro.programId = id
+                avro.known[id] = found
+                entry = found
             }
         }
+        let key = avro.key
+        func schema() -> String { decoders.framed ? "schema id \(AvroDecoders.schemaId(value)!)" : "the job's Avro \(key ? "key " : "")schema" }
+        switch entry {
+        case .unusable(let why):
+            return DirtyReason(.unknownSchema, why)
+        case .program(let program):
+            avro.program = program
+            avro.programId = decoders.framed ? AvroDecoders.schemaId(value) : nil
+            do throws(AvroDecodeFailure) {
+                try program.decode(value, from: start, into: &avro.values, json: &avro.json)
+            } catch {
+                return DirtyReason(.notAvro, "the \(key ? "key" : "value") does not decode as Avro with \(schema()): \(error.message) (byte \(error.position))")
+            }
+        case .proto(let programs):
+            avro.protoPrograms = programs
+            avro.programId = AvroDecoders.schemaId(value)
+            return decodeProto(value, start, programs, schema)
+        }
+        return nil
+    }
+
+    /// The message-index array after the schema id, then the message.
+    mutating func decodeProto(_ value: UnsafeRawBufferPointer, _ start: Int, _ programs: ProtoPrograms, _ schema: () -> String) -> DirtyReason? {
+        let what = avro.key ? "key" : "value"
+        var pos = start
+        let program: ProtoProgram
+        if pos < value.count, value[pos] == 0, let first = programs.first {
+            program = first
+            pos += 1
+        } else {
+            guard let indexes = ProtoMessageIndexes.read(value, &pos) else {
+                return DirtyReason(.notAvro, "the \(what) does not decode as Protobuf with \(schema()): its message-index array is cut short or invalid (byte \(start))")
+            }
+            guard let p = programs.byIndexes[indexes.isEmpty ? [0] : indexes] else {
+                return DirtyReason(.notAvro, "the \(what) names message index \(indexes) of \(schema()), which has no such message (\(programs.schema.topLevel.count) top-level messages)")
+            }
+            program = p
+        }
+        avro.proto = program
         do throws(AvroDecodeFailure) {
-            try program.decode(value, from: start, into: &avro.values, json: &avro.json)
+            try program.decode(value, from: pos, into: &avro.values, json: &avro.json, counters: &avro.counters)
         } catch {
-            let schema = decoders.framed ? "schema id \(AvroDecoders.schemaId(value)!)" : "the job's Avro \(avro.key ? "key " : "")schema"
-            return DirtyReason(.notAvro, "the \(avro.key ? "key" : "value") does not decode as Avro with \(schema): \(error.message) (byte \(error.position))")
+            return DirtyReason(.notAvro, "the \(what) does not decode as Protobuf with \(schema()): \(error.message) (byte \(error.position))")
         }
         return nil
     }
 
     /// Avro path `slot` of the current record into cell `c`.
     mutating func avroCell(_ slot: Int, _ column: ColumnConversion, _ rows: inout RowWriter, _ c: Int) throws(DirtyReason) {
-        guard let doc = avro.doc, let program = avro.program else { return try convert(.null, column, &rows, c) }
+        guard let doc = avro.doc, avro.program != nil || avro.proto != nil else { return try convert(.null, column, &rows, c) }
         let v = avro.values[slot]
         func range() -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: doc[Int(v.start)..<Int(v.end)]) }
         switch v.kind {
         case .missing:
             if missingDirty {
                 let field = avro.key ? SourceField.keyPath(self.program.avroKeyPaths[slot]) : SourceField.valuePath(self.program.avroPaths[slot])
-                throw DirtyReason(.missingField, "field '\(field)' is missing from the Avro \(avro.key ? "key" : "value") (missingField: dirty)")
+                throw DirtyReason(.missingField, "field '\(field)' is missing from the \(avro.proto == nil ? "Avro" : "Protobuf") \(avro.key ? "key" : "value") (missingField: dirty)")
             }
             try convert(.null, column, &rows, c)
         case .null: try convert(.null, column, &rows, c)
@@ -98,7 +137,19 @@ extension RunState {
         case .long: try convert(.int(v.i), column, &rows, c)
         case .float, .double: try convert(.double(Double(bitPattern: UInt64(bitPattern: v.i))), column, &rows, c)
         case .string: try avroText(range(), column, &rows, c)
-        case .symbol: try avroText(program.symbol(v), column, &rows, c)
+        case .symbol:
+            if let proto = avro.proto {
+                try RunState.withBytes(proto.symbols) { (all) throws(DirtyReason) in
+                    try avroText(UnsafeRawBufferPointer(rebasing: all[Int(v.start)..<Int(v.end)]), column, &rows, c)
+                }
+            } else {
+                try avroText(avro.program!.symbol(v), column, &rows, c)
+            }
+        case .scratchNumber, .scratchText:
+            try RunState.withBytes(avro.json) { (all) throws(DirtyReason) in
+                let b = UnsafeRawBufferPointer(rebasing: all[Int(v.start)..<Int(v.end)])
+                try convert(v.kind == .scratchNumber ? .number(b) : .text(b), column, &rows, c)
+            }
         case .bytes: try convert(.bytes(range()), column, &rows, c)
         case .json:
             try RunState.withBytes(avro.json) { (all) throws(DirtyReason) in
@@ -266,5 +317,30 @@ enum AvroText {
     static func two(_ v: Int, _ out: inout [UInt8]) {
         out.append(UInt8(48 + v / 10 % 10))
         out.append(UInt8(48 + v % 10))
+    }
+}
+
+/// Confluent's message-index array: a zigzag varint count, then that many zigzag varint indexes.
+enum ProtoMessageIndexes {
+    static func read(_ b: UnsafeRawBufferPointer, _ pos: inout Int) -> [Int]? {
+        func zigzag() -> Int? {
+            var acc: UInt64 = 0, shift: UInt64 = 0
+            while pos < b.count {
+                let byte = b[pos]
+                pos += 1
+                acc |= UInt64(byte & 0x7F) << shift
+                if byte < 0x80 { return Int(truncatingIfNeeded: Int64(bitPattern: (acc >> 1) ^ (0 &- (acc & 1)))) }
+                shift += 7
+                if shift > 63 { return nil }
+            }
+            return nil
+        }
+        guard let count = zigzag(), count >= 0, count <= 64 else { return nil }
+        var out: [Int] = []
+        for _ in 0..<count {
+            guard let i = zigzag(), i >= 0 else { return nil }
+            out.append(i)
+        }
+        return out
     }
 }

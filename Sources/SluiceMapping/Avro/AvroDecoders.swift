@@ -6,9 +6,11 @@ import SluiceJob
 public enum RegisteredSchema: Sendable, Hashable {
     /// An Avro schema, as JSON text.
     case avro(String)
+    /// A Protobuf schema, as `.proto` text.
+    case protobuf(String)
     /// The registry does not know the id (it answered 404).
     case notFound
-    /// A schema of another kind (`PROTOBUF`, `JSON`).
+    /// A schema of another kind (`JSON`).
     case other(type: String)
 }
 
@@ -30,11 +32,14 @@ public enum AvroSchemaProvider: Sendable {
     case schema(String)
 }
 
-/// The compiled Avro decoders of a field program: one for a fixed schema, or one per registry schema
-/// id, compiled when the id is first seen (`prepare`) and shared by every run and thread after.
+/// The compiled Avro (or Protobuf) decoders of a field program: one for a fixed schema, or one per
+/// registry schema id, compiled when the id is first seen (`prepare`) and shared by every run and
+/// thread after.
 public final class AvroDecoders: Sendable {
     enum Entry: Sendable {
         case program(AvroProgram)
+        /// A Protobuf schema's decoders, one per message.
+        case proto(ProtoPrograms)
         /// The id's records are dirty, for this reason.
         case unusable(String)
     }
@@ -44,17 +49,24 @@ public final class AvroDecoders: Sendable {
     let paths: [[PathComponent]]
     /// These decode record keys (`keyFormat` avro), not values.
     let key: Bool
+    /// These decode Protobuf (`valueFormat`/`keyFormat` protobuf; always Confluent-framed).
+    let protobuf: Bool
     private let cache = Mutex<[Int32: Entry]>([:])
 
-    init(provider: AvroSchemaProvider, paths: [[PathComponent]], key: Bool = false) throws(SluiceError) {
+    init(provider: AvroSchemaProvider, paths: [[PathComponent]], key: Bool = false, protobuf: Bool = false) throws(SluiceError) {
         self.paths = paths
         self.key = key
+        self.protobuf = protobuf
         switch provider {
         case .registry(let r):
             registry = r
             fixed = nil
         case .schema(let text):
             registry = nil
+            if protobuf {
+                throw SluiceError.invalid("\(key ? "keyFormat" : "valueFormat") protobuf needs a schema registry",
+                                          hint: "give source.schemaRegistry")
+            }
             do {
                 fixed = .program(AvroProgram(schema: try AvroSchema(parsing: text), paths: paths))
             } catch {
@@ -95,11 +107,23 @@ public final class AvroDecoders: Sendable {
     func fetch(_ id: Int32) async throws(SluiceError) {
         guard let registry else { return }
         let entry: Entry
+        let format = protobuf ? "Protobuf" : "Avro"
+        let setting = "\(key ? "keyFormat" : "valueFormat"): \(protobuf ? "protobuf" : "avro")"
         switch try await registry.schema(id: id) {
         case .notFound:
             entry = .unusable("schema id \(id) is not in the schema registry at \(registry.location)")
         case .other(let type):
-            entry = .unusable("schema id \(id) is a \(type) schema, not Avro (\(key ? "keyFormat" : "valueFormat"): avro)")
+            entry = .unusable("schema id \(id) is a \(type) schema, not \(format) (\(setting))")
+        case .avro where protobuf:
+            entry = .unusable("schema id \(id) is an AVRO schema, not Protobuf (\(setting))")
+        case .protobuf where !protobuf:
+            entry = .unusable("schema id \(id) is a PROTOBUF schema, not Avro (\(setting))")
+        case .protobuf(let text):
+            do {
+                entry = .proto(ProtoPrograms(schema: try ProtoSchema(parsing: text), paths: paths))
+            } catch {
+                entry = .unusable("schema id \(id) from \(registry.location) is not a .proto schema Sluice reads: \(error)")
+            }
         case .avro(let text):
             do {
                 entry = .program(AvroProgram(schema: try AvroSchema(parsing: text), paths: paths))

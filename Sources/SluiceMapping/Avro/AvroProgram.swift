@@ -9,6 +9,8 @@ struct AvroValue {
         case missing, null, boolean, long, float, double, string, bytes, symbol, json
         case decimal, uuidFixed, date, timeMillis, timeMicros
         case timestampMillis, timestampMicros, localTimestampMillis, localTimestampMicros
+        /// Protobuf: a number (a uint64 past Int64's range) or text (a Duration) in the JSON scratch buffer.
+        case scratchNumber, scratchText
     }
     var kind: Kind
     /// The scale of a decimal.

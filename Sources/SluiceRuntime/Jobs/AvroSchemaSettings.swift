@@ -16,7 +16,13 @@ public enum AvroSchemaSettings {
 
     /// The schema provider of the values (or keys); nil when they are not Avro.
     public static func provider(_ job: LoadedJob, secrets: SecretResolver, key: Bool = false) throws -> AvroSchemaProvider? {
-        guard case .avro(let schema) = key ? job.spec.source.keyFormat : job.spec.source.valueFormat else { return nil }
+        let format = key ? job.spec.source.keyFormat : job.spec.source.valueFormat
+        let schema: AvroSchemaSpec
+        switch format {
+        case .avro(let s): schema = s
+        case .protobuf: schema = .registry
+        default: return nil
+        }
         let source = job.sourcePath
         switch schema {
         case .inline(let text):
@@ -30,7 +36,7 @@ public enum AvroSchemaSettings {
             return .schema(text)
         case .registry:
             guard let r = job.spec.source.schemaRegistry else {
-                throw JobFileError([Diagnostic(file: job.path, path: source, message: "\(key ? "keyFormat" : "valueFormat") avro needs `schemaRegistry` or a schema")])
+                throw JobFileError([Diagnostic(file: job.path, path: source, message: "\(key ? "keyFormat" : "valueFormat") \(format.isProtobuf ? "protobuf needs `schemaRegistry`" : "avro needs `schemaRegistry` or a schema")")])
             }
             let username = try r.username.map { try secrets.resolve($0).reveal() }
             let password = try r.password.map { try secrets.resolve($0) }
