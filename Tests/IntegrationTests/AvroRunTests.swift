@@ -77,11 +77,13 @@ final class AvroCluster: Sendable {
         ("shipping", "shipping", "JSON"),
     ]
 
-    /// Writes `DIR/job.yaml` (its warehouse and ledger beside it) reading the topic with the registry.
-    func writeJob(in dir: String, password: String = "${env:REG_PW}", schemaFile: String? = nil) throws -> String {
+    /// Writes `DIR/job.yaml` (its warehouse and ledger beside it) reading the topic in `format` (avro or
+    /// protobuf) with the registry, or plain Avro with `schemaFile`; `fields` are (path, column, type).
+    func writeJob(in dir: String, password: String = "${env:REG_PW}", schemaFile: String? = nil, format: String = "avro",
+                  fields: [(String, String, String?)] = AvroCluster.mapping) throws -> String {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let mapping = Self.mapping.map { "  - { from: \"\($0.0)\", to: \($0.1) }" }.joined(separator: "\n")
-        let types = Self.mapping.compactMap { m in m.2.map { "\(m.1): \"\($0)\"" } }.joined(separator: ", ")
+        let mapping = fields.map { "  - { from: \"\($0.0)\", to: \($0.1) }" }.joined(separator: "\n")
+        let types = fields.compactMap { m in m.2.map { "\(m.1): \"\($0)\"" } }.joined(separator: ", ")
         let file = dir + "/job.yaml"
         try """
         name: orders
@@ -89,7 +91,7 @@ final class AvroCluster: Sendable {
           bootstrapServers: \(bootstrap)
           topic: \(schemaFile == nil ? "orders" : "plain")
           timeZone: UTC
-          valueFormat: avro
+          valueFormat: \(format)
           \(schemaFile.map { "avroSchemaFile: \($0)" } ?? "schemaRegistry: { url: \"\(registryURL)\", username: sluice, password: \"\(password)\" }")
         mapping:
         \(mapping)

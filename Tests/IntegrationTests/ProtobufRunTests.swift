@@ -26,38 +26,7 @@ extension AvroCluster {
 
     /// Writes `DIR/job.yaml` reading topic orders as Protobuf through the registry.
     func writeProtobufJob(in dir: String, password: String = "${env:REG_PW}") throws -> String {
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let mapping = Self.protobufMapping.map { "  - { from: \"\($0.0)\", to: \($0.1) }" }.joined(separator: "\n")
-        let types = Self.protobufMapping.compactMap { m in m.2.map { "\(m.1): \"\($0)\"" } }.joined(separator: ", ")
-        let file = dir + "/job.yaml"
-        try """
-        name: orders
-        source:
-          bootstrapServers: \(bootstrap)
-          topic: orders
-          timeZone: UTC
-          valueFormat: protobuf
-          schemaRegistry: { url: "\(registryURL)", username: sluice, password: "\(password)" }
-        mapping:
-        \(mapping)
-        destination:
-          path: warehouse.db
-          table: orders
-          partition: "ds=${partition}"
-          columnTypes: { \(types) }
-        settings:
-          errorLimit: { record: 10 }
-        schedule:
-          cycle: hour
-          start: "00:05"
-          timeZone: UTC
-          parameters:
-            startTime: "$[yyyymmddhh24-1/24]0000"
-            endTime: "$[yyyymmddhh24]0000"
-            partition: "$[yyyymmddhh24-1/24]"
-
-        """.write(toFile: file, atomically: true, encoding: .utf8)
-        return file
+        try writeJob(in: dir, password: password, format: "protobuf", fields: Self.protobufMapping)
     }
 }
 
