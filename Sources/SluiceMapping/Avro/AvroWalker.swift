@@ -42,17 +42,7 @@ struct AvroWalker {
 
     @inline(__always)
     mutating func long() throws(AvroDecodeFailure) -> Int64 {
-        var acc: UInt64 = 0
-        var shift: UInt64 = 0
-        while true {
-            guard pos < end else { throw fail("the value ends inside a number") }
-            let b = p[pos]
-            pos += 1
-            acc |= UInt64(b & 0x7F) << shift
-            if b < 0x80 { break }
-            shift += 7
-            if shift > 63 { throw fail("a number is longer than 10 bytes", at: pos - 1) }
-        }
+        let acc = try Varint.read(p, &pos, end: end)
         return Int64(bitPattern: (acc >> 1) ^ (0 &- (acc & 1)))
     }
 
@@ -219,6 +209,25 @@ struct AvroWalker {
                 }
                 try exec(target, values, &json)
             }
+        }
+    }
+}
+
+/// Base-128 variable-length integers (least significant group first), as Avro and Protobuf write them.
+enum Varint {
+    /// The varint at `pos` in `p[..<end]`, unsigned; advances `pos` past it.
+    @inline(__always)
+    static func read(_ p: UnsafePointer<UInt8>, _ pos: inout Int, end: Int) throws(AvroDecodeFailure) -> UInt64 {
+        var acc: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            guard pos < end else { throw AvroDecodeFailure(message: "the value ends inside a number", position: pos) }
+            let b = p[pos]
+            pos += 1
+            acc |= UInt64(b & 0x7F) << shift
+            if b < 0x80 { return acc }
+            shift += 7
+            if shift > 63 { throw AvroDecodeFailure(message: "a number is longer than 10 bytes", position: pos - 1) }
         }
     }
 }

@@ -32,17 +32,7 @@ struct ProtoWalker {
 
     @inline(__always)
     mutating func varint(_ end: Int) throws(AvroDecodeFailure) -> UInt64 {
-        var acc: UInt64 = 0
-        var shift: UInt64 = 0
-        while true {
-            guard pos < end else { throw fail("the value ends inside a number") }
-            let b = p[pos]
-            pos += 1
-            acc |= UInt64(b & 0x7F) << shift
-            if b < 0x80 { return acc }
-            shift += 7
-            if shift > 63 { throw fail("a number is longer than 10 bytes", at: pos - 1) }
-        }
+        try Varint.read(p, &pos, end: end)
     }
 
     @inline(__always)
