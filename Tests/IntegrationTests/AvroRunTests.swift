@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SluiceTestSupport
 import SluiceCore
 
 /// `sluice dev-kafka` and `sluice dev-registry` (with a user) as processes, confluent-kafka's
@@ -102,14 +103,7 @@ final class AvroCluster: Sendable {
           columnTypes: { \(types) }
         settings:
           errorLimit: { record: 10 }
-        schedule:
-          cycle: hour
-          start: "00:05"
-          timeZone: UTC
-          parameters:
-            startTime: "$[yyyymmddhh24-1/24]0000"
-            endTime: "$[yyyymmddhh24]0000"
-            partition: "$[yyyymmddhh24-1/24]"
+        \(hourlyScheduleYAML())
 
         """.write(toFile: file, atomically: true, encoding: .utf8)
         return file

@@ -3,6 +3,7 @@ import SluiceCore
 import SluiceLedger
 import SluiceRuntime
 import Testing
+import SluiceTestSupport
 
 /// Every failure after the job is loaded and the instance resolved is a failed attempt in the
 /// ledger, with its error: the console, the metrics and alerts see it.
@@ -21,14 +22,7 @@ import Testing
           table: t
           partition: "ds=${partition}"
           columns: [k]
-        schedule:
-          cycle: hour
-          start: "00:05"
-          timeZone: UTC
-          parameters:
-            startTime: "$[yyyymmddhh24-1/24]0000"
-            endTime: "$[yyyymmddhh24]0000"
-            partition: "$[yyyymmddhh24]"
+        \(hourlyScheduleYAML(partitionOfPreviousHour: false))
 
         """.write(toFile: path, atomically: true, encoding: .utf8)
         return path

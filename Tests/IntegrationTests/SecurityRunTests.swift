@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SluiceTestSupport
 import SluiceCore
 import SluiceKafka
 import SluiceWarehouse
@@ -115,14 +116,7 @@ final class SecureCluster: Sendable {
           partition: "ds=${partition}"
           columns: [k, p, o]
           columnTypes: { p: BIGINT, o: BIGINT }
-        schedule:
-          cycle: hour
-          start: "00:05"
-          timeZone: UTC
-          parameters:
-            startTime: "$[yyyymmddhh24-1/24]0000"
-            endTime: "$[yyyymmddhh24]0000"
-            partition: "$[yyyymmddhh24-1/24]"
+        \(hourlyScheduleYAML())
 
         """.write(toFile: file, atomically: true, encoding: .utf8)
         return file

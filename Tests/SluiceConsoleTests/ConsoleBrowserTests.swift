@@ -28,14 +28,7 @@ import Testing
           columnTypes: { p: BIGINT, o: BIGINT, id: BIGINT }
         settings:
           errorLimit: { record: 10 }
-        schedule:
-          cycle: hour
-          start: "00:05"
-          timeZone: UTC
-          parameters:
-            startTime: "$[yyyymmddhh24-1/24]0000"
-            endTime: "$[yyyymmddhh24]0000"
-            partition: "$[yyyymmddhh24-1/24]"
+        \(hourlyScheduleYAML())
 
         """.write(toFile: path, atomically: true, encoding: .utf8)
     }

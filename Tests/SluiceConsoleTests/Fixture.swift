@@ -177,14 +177,7 @@ enum ConsoleLedgerFill {
           table: t
           partition: "ds=${partition}"
           columns: [k, v]
-        schedule:
-          cycle: hour
-          start: "00:05"
-          timeZone: UTC
-          parameters:
-            startTime: "$[yyyymmddhh24-1/24]0000"
-            endTime: "$[yyyymmddhh24]0000"
-            partition: "$[yyyymmddhh24]"
+        \(hourlyScheduleYAML(partitionOfPreviousHour: false))
 
         """.write(toFile: path, atomically: true, encoding: .utf8)
         return path

@@ -20,3 +20,18 @@ public func testPlan(_ partitions: [PartitionPlan], mode: WindowMode = .offsets,
                  window: WindowPlan(topic: "events", startMillis: 1_669_075_200_000, endMillis: 1_669_078_800_000,
                                     plannedAtMillis: plannedAtMillis, topicPartitionCount: 3, partitions: partitions))
 }
+
+/// The `schedule:` block of the test jobs: hourly at :05 in UTC, the window the previous hour, the
+/// partition that hour (`previousHour`) or the scheduled one.
+public func hourlyScheduleYAML(partitionOfPreviousHour: Bool = true) -> String {
+    """
+    schedule:
+      cycle: hour
+      start: "00:05"
+      timeZone: UTC
+      parameters:
+        startTime: "$[yyyymmddhh24-1/24]0000"
+        endTime: "$[yyyymmddhh24]0000"
+        partition: "$[yyyymmddhh24\(partitionOfPreviousHour ? "-1/24" : "")]"
+    """
+}
