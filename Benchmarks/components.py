@@ -207,6 +207,22 @@ def start_postgres(work):
     return p, f"postgresql://bench:bench@127.0.0.1:{port}/postgres"
 
 
+def bench_postgres(work):
+    """`start_postgres` with a database `bench`, the password moved to PGPASSWORD (as a job would have
+    it: the URLs carry none). Returns (process, base URL without the database, psql(sql, db="bench") → its
+    unaligned output, the psql binary)."""
+    server, admin = start_postgres(work)
+    os.environ["PGPASSWORD"] = re.match(r"postgresql://[^:]+:([^@]+)@", admin).group(1)
+    base = re.sub(r"//([^:]+):[^@]+@", r"//\1@", admin).rsplit("/", 1)[0]
+    psql_bin = shutil.which("psql") or "/usr/bin/psql"
+
+    def psql(sql, db="bench"):
+        return output([psql_bin, f"{base}/{db}", "-v", "ON_ERROR_STOP=1", "-A", "-t", "-q", "-c", sql])
+
+    psql("CREATE DATABASE bench", db="postgres")
+    return server, base, psql, psql_bin
+
+
 def stop_postgres(p):
     p.terminate()
     p.wait(timeout=30)
@@ -436,19 +452,10 @@ def postgresql(o, bins, extra):
     server = broker = None
     load = os.getloadavg()
     try:
-        server, admin = start_postgres(work)
-        # The password from the environment, as a job would have it: the URLs below carry none.
-        os.environ["PGPASSWORD"] = re.match(r"postgresql://[^:]+:([^@]+)@", admin).group(1)
-        base = re.sub(r"//([^:]+):[^@]+@", r"//\1@", admin).rsplit("/", 1)[0]
+        server, base, psql, psql_bin = bench_postgres(work)
         url = base + "/bench"
         with open(os.path.join(work, "pg", "data", "postmaster.pid")) as f:
             postmaster = int(f.readline())
-        psql_bin = shutil.which("psql") or "/usr/bin/psql"
-
-        def psql(sql, db="bench"):
-            return output([psql_bin, f"{base}/{db}", "-v", "ON_ERROR_STOP=1", "-A", "-t", "-q", "-c", sql])
-
-        psql("CREATE DATABASE bench", db="postgres")
         copy = copy_against_psql(bins, url, psql, psql_bin, postmaster, work, rows, rounds)
         broker, servers = start_broker(bins["sluice"], work)
         runs = run_into_postgres(bins, url, psql, postmaster, servers, work, rows, rounds)
@@ -556,15 +563,7 @@ def shards(o, bins, extra):
     server = broker = None
     load = os.getloadavg()
     try:
-        server, admin = start_postgres(work)
-        os.environ["PGPASSWORD"] = re.match(r"postgresql://[^:]+:([^@]+)@", admin).group(1)
-        base = re.sub(r"//([^:]+):[^@]+@", r"//\1@", admin).rsplit("/", 1)[0]
-        psql_bin = shutil.which("psql") or "/usr/bin/psql"
-
-        def psql(sql, db="bench"):
-            return output([psql_bin, f"{base}/{db}", "-v", "ON_ERROR_STOP=1", "-A", "-t", "-q", "-c", sql])
-
-        psql("CREATE DATABASE bench", db="postgres")
+        server, base, psql, psql_bin = bench_postgres(work)
         psql("CREATE DATABASE ledger", db="postgres")
         broker, servers = start_broker(bins["sluice"], work, topic="events:4")
         subprocess.run([bins["sluice"], "loadgen", "--bootstrap-servers", servers, "--topic", "events",
@@ -655,15 +654,7 @@ def shard_faults(o, bins, extra):
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     try:
-        server, admin = start_postgres(work)
-        os.environ["PGPASSWORD"] = re.match(r"postgresql://[^:]+:([^@]+)@", admin).group(1)
-        base = re.sub(r"//([^:]+):[^@]+@", r"//\1@", admin).rsplit("/", 1)[0]
-        psql_bin = shutil.which("psql") or "/usr/bin/psql"
-
-        def psql(sql):
-            return output([psql_bin, f"{base}/bench", "-v", "ON_ERROR_STOP=1", "-A", "-t", "-q", "-c", sql])
-
-        output([psql_bin, f"{base}/postgres", "-q", "-c", "CREATE DATABASE bench"])
+        server, base, psql, psql_bin = bench_postgres(work)
         broker, servers = start_broker(bins["sluice"], work, topic="events:4")
         subprocess.run([bins["sluice"], "loadgen", "--bootstrap-servers", servers, "--topic", "events",
                         "--records", str(rows), "--span", "24h"], check=True, stdout=sys.stderr)
