@@ -104,18 +104,16 @@ public struct InstanceRunner: Sendable {
             }
             return try await SQLNodeRun(runner: self, target: target).run()
         }
-        let source: KafkaSource, sink: any Sink
+        let source: KafkaSource, sink: any Sink, settings: [KafkaSetting]
         do {
-            let settings = try KafkaConnectionSettings.resolve(job, secrets: SecretResolver(relativeTo: job.directory))
+            settings = try KafkaConnectionSettings.resolve(job, secrets: SecretResolver(relativeTo: job.directory))
             source = try KafkaSource(spec: spec.source, settings: settings)
             sink = try Destinations.sink(job: job, createTable: options.createTable,
                                         lockTimeoutSeconds: options.destinationLockTimeout)
         } catch {
             throw await recordFailureBeforeStart(error)
         }
-        return try await run(source: source, sink: sink, moreSources: { [spec, job] in
-            try KafkaSource(spec: spec.source, settings: try KafkaConnectionSettings.resolve(job, secrets: SecretResolver(relativeTo: job.directory)))
-        })
+        return try await run(source: source, sink: sink, moreSources: { [spec] in try KafkaSource(spec: spec.source, settings: settings) })
     }
 
     /// Records a failure that came before the attempt started (the Kafka client or the destination

@@ -84,19 +84,12 @@ struct ShardCoordinator<Source: WindowSource> {
     /// What workers need to run the shards.
     private func setSpec(token: String, count: Int) throws -> ShardSetSpec {
         let path = URL(fileURLWithPath: runner.job.path).standardizedFileURL.path
-        return ShardSetSpec(jobPath: path, jobDigest: try Self.digest(ofFile: path), parameters: runner.options.parameterOverrides,
+        return ShardSetSpec(jobPath: path, jobDigest: try ShardSetSpec.digest(ofFile: path), parameters: runner.options.parameterOverrides,
                             datasourcesPath: runner.options.datasourcesPath.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
                             scheduledTime: scheduledTime, businessDate: runner.options.businessDate?.compact,
                             partition: partition.description, token: token, count: count)
     }
 
-    /// SHA-256 of a file's bytes, hex.
-    static func digest(ofFile path: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SluiceError(.invalidInput, "cannot read the job file \(path)")
-        }
-        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
-    }
 
     /// Waits until every shard is done, running here the shards this process may take: all of them
     /// with `--workers 0`, else those no worker claimed (or whose worker died) after the wait.
@@ -221,5 +214,15 @@ final class ShardCommit: PartitionWriter {
     func abort() async {
         try? await ledger.closeShards(id: instance.id, attempt: instance.attempts)
         await sink.discardShards(token: token)
+    }
+}
+
+extension ShardSetSpec {
+    /// SHA-256 of a job file's bytes, hex: a worker runs a shard only with the file the coordinator had.
+    static func digest(ofFile path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SluiceError(.invalidInput, "cannot read the job file \(path)")
+        }
+        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -155,7 +155,7 @@ struct ShardWork {
     /// The job, as the coordinator resolved it, with its source and destination.
     private func load() throws -> (InstanceRunner, KafkaSource, any ShardedSink) {
         let set = claimed.set
-        let digest = try ShardCoordinator<KafkaSource>.digest(ofFile: set.jobPath)
+        let digest = try ShardSetSpec.digest(ofFile: set.jobPath)
         guard digest == set.jobDigest else {
             throw SluiceError.invalid("\(set.jobPath) on this host differs from the job file the instance was started with",
                                       hint: "deploy the same job files to every worker's host")
